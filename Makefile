@@ -1,0 +1,93 @@
+# pullimap / interimap - plain GNU make, dependencies through pkg-config.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/pullimap
+UNITDIR    ?= $(PREFIX)/lib/systemd/user
+DESTDIR    ?=
+VERSION    := 0.1.0
+
+PKGS   = libcurl openssl sqlite3 inih zlib
+WARN   = -Wall -Wextra -Wshadow -Wcast-qual -Wformat=2 -Wstrict-prototypes \
+         -Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
+         -Wwrite-strings -Wundef -Wvla -Werror=implicit-function-declaration
+CFLAGS ?= -O2 -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap \
+              $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+SAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+
+COMMON_SRC   := $(wildcard common/*.c)
+PULL_SRC     := $(filter-out pullimap/main.c,$(wildcard pullimap/*.c))
+UNIT_SRC     := $(wildcard t/unit/test_*.c)
+
+# $(1) = build dir
+objs = $(patsubst %.c,$(1)/%.o,$(2))
+
+B  := build
+BS := build-san
+
+all: pullimap/pullimap
+
+pullimap/pullimap: $(B)/pullimap/main.o $(B)/libpull.a $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/libcommon.a: $(call objs,$(B),$(COMMON_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(B)/libpull.a: $(call objs,$(B),$(PULL_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(BS)/libcommon.a: $(call objs,$(BS),$(COMMON_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(BS)/libpull.a: $(call objs,$(BS),$(PULL_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BS)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+# Unit tests: built with ASan+UBSan.
+UNIT_BIN := $(patsubst t/unit/%.c,$(BS)/t/%,$(UNIT_SRC))
+$(BS)/t/%: $(BS)/t/unit/%.o $(BS)/libpull.a $(BS)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The sanitizer build of the program itself, used by the end-to-end tests.
+$(BS)/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+units: $(UNIT_BIN)
+
+check: all units $(BS)/pullimap
+	@t/run
+
+demo: all
+	@t/demo
+
+bench: all
+	@t/bench/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 pullimap/pullimap $(DESTDIR)$(BINDIR)/pullimap
+	install -m 0644 doc/pullimap.1 $(DESTDIR)$(MANDIR)/man1/pullimap.1
+	install -m 0644 pullimap.sample $(DESTDIR)$(DOCDIR)/pullimap.sample
+	for u in doc/systemd/*.service doc/systemd/*.timer; do \
+		[ -e "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/; done; true
+
+hdrcheck:
+	@for h in common/*.h pullimap/*.h; do \
+		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c $$h || exit 1; done
+
+clean:
+	rm -rf $(B) $(BS) pullimap/pullimap
+
+.PHONY: all units check demo bench install hdrcheck clean
+.SECONDARY:
+
+-include $(shell find $(B) $(BS) -name '*.d' 2>/dev/null)

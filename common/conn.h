@@ -1,0 +1,100 @@
+#ifndef COMMON_CONN_H
+#define COMMON_CONN_H
+
+/* A byte stream to a server: TCP (IPv4/IPv6), a Unix socket, or a tunnel
+ * command (socketpair to a child run through /bin/sh -c or execvp), with
+ * optional TLS (OpenSSL) from the start or upgraded later (STARTTLS).
+ *
+ * Reads and writes are buffered and bounded by a timeout; every failure is
+ * reported through err with the peer's name (kind ERR_TEMP for network
+ * trouble and timeouts, ERR_TLS-like failures as ERR_TEMP too unless the
+ * certificate was refused, which is ERR_REFUSED). */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct conn;
+
+struct tls_opts {
+	bool verify;              /* SSL_verify (default true): chain and name */
+	const char *cafile;       /* SSL_CAfile, NULL = system default */
+	const char *capath;       /* SSL_CApath, NULL = system default */
+	/* SSL_hostname: SNI. NULL = derive from the host (none for an IP
+	 * literal); "" = no SNI. Verification always checks the host name
+	 * the user configured (or the IP literal). */
+	const char *hostname;
+	const char *protocol_min; /* "TLSv1.2" etc., NULL = library default */
+	const char *protocol_max;
+	const char *protocols;    /* deprecated SSL_protocols list, or NULL */
+	const char *cipherlist;   /* SSL_cipherlist, or NULL */
+	const char *ciphersuites; /* SSL_ciphersuites, or NULL */
+	/* SSL_fingerprint: space-separated "[ALGO$]HEX" digests of the
+	 * certificate's SubjectPublicKeyInfo (default algo sha256). When set,
+	 * one of them must match, whatever verify says. */
+	const char *fingerprints;
+};
+
+/* Check the TLS options without connecting (unknown protocol names, bad
+ * fingerprint syntax, unknown digest). Returns 0 or -1 with ERR_CONFIG. */
+int conn_tls_opts_check(const struct tls_opts *o, struct err *err);
+
+/* host: a name or an IP literal, optionally in [brackets] (then never
+ * resolved). port: decimal. Tries every address. timeout_ms bounds the
+ * connect and, afterwards, each read/write wait (0 = none). */
+struct conn *conn_connect_tcp(const char *host, const char *port,
+    int timeout_ms, struct err *err);
+struct conn *conn_connect_unix(const char *path, int timeout_ms,
+    struct err *err);
+/* Starts command (through /bin/sh -c when it contains shell
+ * metacharacters, else split on whitespace and execvp'd) with a socketpair
+ * as its stdin/stdout; stderr to /dev/null when null_stderr. */
+struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
+    struct err *err);
+
+/* TLS handshake on the existing stream (imaps at once, or after STARTTLS).
+ * host is the configured host (brackets allowed) used for verification and,
+ * unless o->hostname says otherwise, SNI. */
+int conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
+    struct err *err);
+bool conn_is_tls(const struct conn *c);
+
+/* Changes the per-operation timeout (ms, 0 = none). */
+void conn_set_timeout(struct conn *c, int timeout_ms);
+/* Enables SO_KEEPALIVE with a short idle time on network sockets. */
+void conn_set_keepalive(struct conn *c);
+
+/* Queue bytes for sending (may send when the output buffer is full). */
+int conn_write(struct conn *c, const void *p, size_t n, struct err *err);
+int conn_writes(struct conn *c, const char *s, struct err *err);
+/* Send everything queued. */
+int conn_flush(struct conn *c, struct err *err);
+
+/* Input buffer access without copying: conn_fill() waits until at least
+ * one unread byte is buffered (returns 1), or returns 0 at EOF, or -1 on
+ * error/timeout. conn_peek() shows the unread bytes; conn_consume() marks n
+ * of them read. */
+int conn_fill(struct conn *c, struct err *err);
+const char *conn_peek(const struct conn *c, size_t *len_r);
+void conn_consume(struct conn *c, size_t n);
+/* Read up to n bytes (copying). >0 bytes, 0 EOF, -1 error. */
+ssize_t conn_read(struct conn *c, void *p, size_t n, struct err *err);
+/* Read one line ending in LF (the CRLF/LF is kept) into line (reset
+ * first), at most max bytes: longer is an error. 1 = line, 0 = EOF before
+ * any byte, -1 = error. */
+struct buf;
+int conn_read_line(struct conn *c, struct buf *line, size_t max,
+    struct err *err);
+
+/* True when a read would not block (data buffered or readable fd). */
+bool conn_readable(struct conn *c);
+int conn_fd(const struct conn *c);
+/* "host:port", "unix:/path" or "tunnel" - for messages. */
+const char *conn_name(const struct conn *c);
+
+/* Closes (TLS shutdown without waiting, close, reap a tunnel child),
+ * frees, sets *cp to NULL. NULL-safe. */
+void conn_free(struct conn **cp);
+
+#endif

@@ -1,0 +1,101 @@
+#ifndef COMMON_IMAP_H
+#define COMMON_IMAP_H
+
+/* A synchronous IMAP4rev1 client: connect (tunnel, imap + STARTTLS, imaps),
+ * authenticate, and run tagged commands while dispatching the untagged
+ * responses they provoke. Shared by pullimap and interimap.
+ *
+ * Callbacks are leaves: they record what they see and return; they never
+ * send commands on the client they are called from.
+ *
+ * All memory belongs to the caller unless stated otherwise. Responses passed
+ * to callbacks are valid only during the call. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "imap_parse.h"
+
+struct imap_opts;
+struct imap_client;
+
+/* Connects as configured, reads the greeting, upgrades with STARTTLS when
+ * required, authenticates (the first mechanism of o->auth the server offers;
+ * LOGIN means the LOGIN command), refreshes the capabilities, and enables
+ * COMPRESS=DEFLATE when configured and offered. name is used in messages.
+ * Returns NULL with err on failure: ERR_TEMP (network), ERR_AUTH (login
+ * refused), ERR_REFUSED (TLS refused, STARTTLS missing, PREAUTH on a
+ * plaintext connection), ERR_PROTO (not an IMAP server). */
+struct imap_client *imap_connect(const struct imap_opts *o, int timeout_ms,
+    struct err *err);
+/* Sends LOGOUT if the connection is usable (errors ignored), closes, frees,
+ * and sets *cp to NULL. NULL-safe. */
+void imap_close(struct imap_client **cp);
+
+/* Capability advertised (case-insensitive, e.g. "QRESYNC", "AUTH=PLAIN"). */
+bool imap_capable(const struct imap_client *c, const char *cap);
+
+/* Untagged response handler: return 0 to go on, -1 (with err) to fail the
+ * command once its tagged response has arrived. */
+typedef int imap_untagged_fn(void *ctx, const struct imap_resp *r,
+    struct err *err);
+
+/* Handler for a literal too large to keep in memory (a message body).
+ * partial is the response so far, container the list holding the literal,
+ * whose last element is the item it belongs to (e.g. BODY[]). The handler
+ * may read the literal with imap_literal_read(); the unread rest is
+ * discarded afterwards. Return 0 to go on or -1 (with err) to fail the
+ * command; the responses that follow are then drained and ignored until the
+ * tagged response, so that the connection stays usable. */
+typedef int imap_literal_fn(void *ctx, const struct imap_resp *partial,
+    const struct imap_arg *container, size_t count, uint64_t size,
+    struct err *err);
+
+/* Reads up to n bytes of the literal being streamed: >0, 0 at its end, -1
+ * on error (connection lost). */
+ssize_t imap_literal_read(struct imap_client *c, char *buf, size_t n,
+    struct err *err);
+
+/* Runs one command (the text after the tag, printf-formatted) and waits for
+ * its tagged response. Untagged responses go to the client's own bookkeeping
+ * (CAPABILITY, EXISTS, BYE, response codes) and then to fn (may be NULL);
+ * large literals to lit_fn (may be NULL: discarded).
+ * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED, quoting the server's
+ * text), on a handler failure, or on connection trouble (ERR_TEMP). */
+int imap_run(struct imap_client *c, imap_untagged_fn *fn,
+    imap_literal_fn *lit_fn, void *ctx, struct err *err, const char *fmt,
+    ...) ATTR_PRINTF(6, 7);
+
+/* Appends s to b as an IMAP astring/string argument: an atom when possible,
+ * else a quoted string, else a literal (which imap_run() sends correctly:
+ * non-synchronizing when LITERAL+ is offered). Mailbox names are passed
+ * through unchanged (modified UTF-7 is the user's business, as in the
+ * reference). Returns an allocated string; caller frees. */
+char *imap_quote(const char *s);
+
+/* State of the selected mailbox, kept up to date from untagged responses. */
+struct imap_mailbox {
+	uint32_t uidvalidity;
+	uint32_t uidnext;       /* 0 when the server did not say */
+	uint32_t exists;
+	uint64_t highestmodseq; /* 0 without CONDSTORE */
+	bool permanent_keywords; /* PERMANENTFLAGS contains \* */
+	bool read_only;
+};
+
+/* ENABLE extensions (e.g. "QRESYNC") when advertised; no-op otherwise. */
+int imap_enable(struct imap_client *c, const char *ext, struct err *err);
+/* SELECT (or EXAMINE when read_only). */
+int imap_select(struct imap_client *c, const char *mailbox, bool read_only,
+    struct err *err);
+const struct imap_mailbox *imap_selected(const struct imap_client *c);
+/* Number of EXISTS / VANISHED / EXPUNGE responses seen since the last call
+ * (tells whether something changed). */
+unsigned imap_take_changes(struct imap_client *c);
+
+/* Server identity for messages: "HOST:PORT", "tunnel". */
+const char *imap_name(const struct imap_client *c);
+
+#endif

@@ -1,0 +1,68 @@
+#ifndef T_UNIT_TEST_H
+#define T_UNIT_TEST_H
+
+/* Minimal test macros. Each test_begin()/test_end() pair prints one line,
+ * "ok NAME" or "not ok NAME: first failure", which t/run counts. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures_total, test_cur_failed, test_count;
+static const char *test_cur_name;
+static char test_cur_reason[512];
+
+static inline void
+test_begin(const char *name)
+{
+	test_cur_name = name;
+	test_cur_failed = 0;
+	test_cur_reason[0] = '\0';
+}
+
+#define test_assert(expr)                                                      \
+	do {                                                                   \
+		if (!(expr))                                                   \
+			test_fail_at(__FILE__, __LINE__, #expr);               \
+	} while (0)
+
+#define test_assert_str(got, want)                                             \
+	do {                                                                   \
+		const char *g_ = (got), *w_ = (want);                          \
+		if (g_ == NULL || w_ == NULL ? g_ != w_ : strcmp(g_, w_) != 0) { \
+			char m_[400];                                          \
+			snprintf(m_, sizeof(m_), "got \"%.150s\" want \"%.150s\"", \
+			    g_ ? g_ : "(null)", w_ ? w_ : "(null)");           \
+			test_fail_at(__FILE__, __LINE__, m_);                  \
+		}                                                              \
+	} while (0)
+
+static inline void
+test_fail_at(const char *file, int line, const char *what)
+{
+	if (!test_cur_failed)
+		snprintf(test_cur_reason, sizeof(test_cur_reason), "%s:%d: %s",
+		    file, line, what);
+	test_cur_failed = 1;
+}
+
+static inline void
+test_end(void)
+{
+	test_count++;
+	if (test_cur_failed) {
+		test_failures_total++;
+		printf("not ok %s: %s\n", test_cur_name, test_cur_reason);
+	} else {
+		printf("ok %s\n", test_cur_name);
+	}
+	fflush(stdout);
+}
+
+static inline int
+test_exit(void)
+{
+	return test_failures_total ? 1 : 0;
+}
+
+#endif
