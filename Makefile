@@ -78,7 +78,7 @@ install: all
 	install -m 0644 doc/pullimap.1 $(DESTDIR)$(MANDIR)/man1/pullimap.1
 	install -m 0644 pullimap.sample $(DESTDIR)$(DOCDIR)/pullimap.sample
 	for u in doc/systemd/*.service doc/systemd/*.timer; do \
-		[ -e "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/; done; true
+		[ -e "$$u" ] && sed "s,/usr/local/bin,$(BINDIR)," "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); done; true
 
 hdrcheck:
 	@for h in common/*.h pullimap/*.h; do \

@@ -37,7 +37,8 @@ struct conf *conf_load_string(const char *name, const char *text,
 void conf_free(struct conf **cp);
 
 const char *conf_path(const struct conf *c);
-/* Named sections (not "_"), in file order. */
+/* Named sections (not "_"), in file order, including sections without
+ * keys. The default section "_" always exists for conf_has_section(). */
 size_t conf_sections(const struct conf *c, const char *const **names_r);
 bool conf_has_section(const struct conf *c, const char *section);
 
@@ -59,5 +60,12 @@ const char *conf_where(const struct conf *c, const struct conf_entry *e);
  * is, a relative one (or the default "config") under
  * $XDG_CONFIG_HOME/prog or ~/.config/prog. Allocated. */
 char *conf_default_path(const char *prog, const char *arg);
+
+/* The same for any XDG base directory: arg if absolute, else
+ * $xdg_var/prog/arg, or $HOME/home_default/prog/arg when xdg_var is unset,
+ * empty or relative (XDG spec; $HOME unset: the passwd entry's home).
+ * Creates nothing. Allocated. */
+char *conf_xdg_path(const char *xdg_var, const char *home_default,
+    const char *prog, const char *arg);
 
 #endif

@@ -84,7 +84,7 @@ err_exitcode(enum err_kind kind)
 	case ERR_AUTH:
 		return EX_NOPERM;
 	case ERR_REFUSED:
-	case ERR_STATE:
+	case ERR_DB:
 		return EX_UNAVAILABLE;
 	case ERR_SYS:
 		return EX_OSERR;

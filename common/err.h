@@ -15,7 +15,7 @@ enum err_kind {
 	ERR_PROTO,    /* server said something we cannot accept  -> 75 EX_TEMPFAIL */
 	ERR_AUTH,     /* authentication refused                  -> 77 EX_NOPERM */
 	ERR_REFUSED,  /* permanent refusal (5xx, NO on SELECT)   -> 69 EX_UNAVAILABLE */
-	ERR_STATE,    /* state database or mailbox state problem -> 69 EX_UNAVAILABLE */
+	ERR_DB,    /* state database or mailbox state problem -> 69 EX_UNAVAILABLE */
 	ERR_LOCKED,   /* another instance holds the lock         -> 75 EX_TEMPFAIL */
 	ERR_SYS,      /* local system error                      -> 71 EX_OSERR */
 	ERR_INTERNAL, /* a bug                                   -> 70 EX_SOFTWARE */

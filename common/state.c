@@ -25,7 +25,7 @@ struct state {
 int
 state_err(struct state *s, struct err *err, const char *what)
 {
-	return err_set(err, ERR_STATE, "%s: %s: %s", s->path, what,
+	return err_set(err, ERR_DB, "%s: %s: %s", s->path, what,
 	    sqlite3_errmsg(s->db));
 }
 
@@ -35,7 +35,7 @@ state_exec(struct state *s, const char *sql, struct err *err)
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int busy = sqlite3_errcode(s->db) == SQLITE_BUSY;
-		err_set(err, busy ? ERR_LOCKED : ERR_STATE, "%s: %s", s->path,
+		err_set(err, busy ? ERR_LOCKED : ERR_DB, "%s: %s", s->path,
 		    busy ? "in use by another process (is another pullimap "
 			   "running on this section?)"
 			 : msg ? msg : "SQL error");
@@ -116,7 +116,7 @@ state_open(const char *path, const char *const *migrations, size_t nmig,
 	close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
-		err_set(err, ERR_STATE, "%s: %s", path,
+		err_set(err, ERR_DB, "%s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		goto fail;
 	}
@@ -134,7 +134,7 @@ state_open(const char *path, const char *const *migrations, size_t nmig,
 	if (user_version(s, &v, err) < 0)
 		goto fail;
 	if (v > (int)nmig) {
-		err_set(err, ERR_STATE,
+		err_set(err, ERR_DB,
 		    "%s: schema version %d is newer than this program knows "
 		    "(%zu); upgrade pullimap", path, v, nmig);
 		goto fail;

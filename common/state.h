@@ -14,7 +14,7 @@ struct state;
 
 /* migrations[i] is the SQL that takes the schema from version i to i+1.
  * Returns NULL with err: ERR_LOCKED when another process holds the
- * database, ERR_STATE for a database newer than this program or a corrupt
+ * database, ERR_DB for a database newer than this program or a corrupt
  * one, ERR_SYS when the file cannot be created. */
 struct state *state_open(const char *path, const char *const *migrations,
     size_t nmigrations, struct err *err);
@@ -28,7 +28,7 @@ int state_exec(struct state *s, const char *sql, struct err *err);
 /* Prepare a cached statement (valid until state_close); reset and with
  * bindings cleared on every call. */
 sqlite3_stmt *state_stmt(struct state *s, const char *sql, struct err *err);
-/* Error from the last SQLite call, in err (ERR_STATE). Returns -1. */
+/* Error from the last SQLite call, in err (ERR_DB). Returns -1. */
 int state_err(struct state *s, struct err *err, const char *what);
 
 int state_begin(struct state *s, struct err *err);

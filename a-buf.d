@@ -1,0 +1,2 @@
+buf.o: common/buf.h common/util.h
+common/util.h:

@@ -1,0 +1,3 @@
+conf.o: common/conf.h common/err.h common/util.h
+common/err.h:
+common/util.h:

@@ -1,0 +1,3 @@
+conn.o: common/conn.h common/err.h common/util.h
+common/err.h:
+common/util.h:

@@ -1,0 +1,2 @@
+err.o: common/err.h common/util.h
+common/util.h:

@@ -1,0 +1,2 @@
+log.o: common/log.h common/util.h
+common/util.h:

@@ -1,0 +1,3 @@
+pull_state.o: pullimap/pull_state.h common/err.h common/util.h
+common/err.h:
+common/util.h:

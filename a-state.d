@@ -1,0 +1,3 @@
+state.o: common/state.h common/err.h common/util.h
+common/err.h:
+common/util.h:

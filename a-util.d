@@ -1,0 +1,1 @@
+util.o: common/util.h

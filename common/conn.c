@@ -1,0 +1,1136 @@
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "log.h"
+
+/* Matches the largest TLS record payload several times over, so that one
+ * read usually drains what the kernel has. */
+#define CONN_BUFSIZE (64 * 1024)
+/* "sha512$" plus the hex of the largest digest. */
+#define FPR_MAX (16 + 2 * EVP_MAX_MD_SIZE)
+
+struct conn {
+	int fd;
+	int timeout_ms;
+	bool tcp;
+	bool eof;
+	pid_t pid;         /* tunnel child, or -1 */
+	bool reaped;
+	int status;        /* wait status, valid once reaped */
+	char *name;
+	char *command;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	/* Handshake state shared with verify_cb(). */
+	bool verify;
+	const char *fingerprints;
+	bool fp_checked, fp_ok;
+	char fp_actual[FPR_MAX];
+	size_t rpos, rend, olen;
+	char in[CONN_BUFSIZE];
+	char out[CONN_BUFSIZE];
+};
+
+/* Polls fd for events for at most timeout_ms (0 = forever), restarting
+ * after signals without extending the deadline. 1 ready, 0 timeout, -1
+ * error. POLLERR/POLLHUP count as ready: the next I/O call says why. */
+static int
+poll_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	uint64_t deadline = 0;
+	if (timeout_ms > 0)
+		deadline = now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		int t = -1, r;
+		if (deadline) {
+			uint64_t now = now_ms();
+			t = now >= deadline ? 0 : (int)(deadline - now);
+		}
+		r = poll(&p, 1, t);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+wait_fd(struct conn *c, short events, struct err *err)
+{
+	int r = poll_fd(c->fd, events, c->timeout_ms);
+	if (r > 0)
+		return 0;
+	if (r < 0)
+		return err_sys(err, ERR_SYS, "poll on %s", c->name);
+	return err_set(err, ERR_TEMP, "timeout %s %s after %g s",
+	    events & POLLIN ? "reading from" : "writing to", c->name,
+	    c->timeout_ms / 1000.0);
+}
+
+/* Reaps the tunnel child if it exits within ms (<0: wait forever). */
+static bool
+reap(struct conn *c, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+	if (c->pid <= 0 || c->reaped)
+		return true;
+	for (;;) {
+		pid_t r = waitpid(c->pid, &c->status, ms < 0 ? 0 : WNOHANG);
+		if (r == c->pid) {
+			c->reaped = true;
+			return true;
+		}
+		if (r < 0 && errno != EINTR) {
+			/* Reaped elsewhere (SIGCHLD ignored?): no status. */
+			c->reaped = true;
+			c->status = 0;
+			return true;
+		}
+		if (r == 0 && now_ms() >= end)
+			return false;
+		if (r == 0) {
+			struct timespec ts = {0, 5 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* At EOF or EPIPE on a tunnel, the command's exit status is the useful
+ * explanation ("not found" in particular). -1 with err set when the child
+ * failed, 0 when it did not (or is still running). */
+static int
+child_error(struct conn *c, struct err *err)
+{
+	int st;
+	if (c->pid <= 0 || !reap(c, 200))
+		return 0;
+	st = c->status;
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		return err_set(err, WEXITSTATUS(st) >= 126 &&
+		    WEXITSTATUS(st) <= 127 ? ERR_CONFIG : ERR_TEMP,
+		    "tunnel command `%s` exited with status %d%s", c->command,
+		    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
+		    " (command not found?)" : WEXITSTATUS(st) == 126 ?
+		    " (not executable?)" : "");
+	if (WIFSIGNALED(st))
+		return err_set(err, ERR_TEMP,
+		    "tunnel command `%s` killed by signal %d", c->command,
+		    WTERMSIG(st));
+	return 0;
+}
+
+/* Builds the message for a failed SSL_* call from OpenSSL's error queue,
+ * falling back to errno (saved right after the call). */
+static int
+tls_fail(struct conn *c, const char *what, int sslerr, int saved_errno,
+    struct err *err)
+{
+	unsigned long e = ERR_get_error();
+	char s[256];
+	ERR_clear_error();
+	if (e != 0) {
+		ERR_error_string_n(e, s, sizeof(s));
+		return err_set(err, ERR_TEMP, "%s %s: %s", what, c->name, s);
+	}
+	if (sslerr == SSL_ERROR_SYSCALL && saved_errno != 0) {
+		errno = saved_errno;
+		return err_sys(err, ERR_TEMP, "%s %s", what, c->name);
+	}
+	return err_set(err, ERR_TEMP, "%s %s: connection closed by peer",
+	    what, c->name);
+}
+
+enum io_op { IO_READ, IO_WRITE, IO_HANDSHAKE };
+
+static int handshake_fail(struct conn *c, int sslerr, int saved,
+    struct err *err);
+
+/* One read, write or handshake step, retried until it makes progress
+ * while waiting on the fd for what the kernel or OpenSSL asks. Returns >0
+ * bytes (1 for the handshake), 0 at EOF (reads), or -1. */
+static ssize_t
+io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
+    struct err *err)
+{
+	for (;;) {
+		ssize_t r;
+		short ev;
+		if (c->ssl) {
+			int m = n > INT_MAX ? INT_MAX : (int)n, e, saved;
+			ERR_clear_error();
+			r = op == IO_READ ? SSL_read(c->ssl, rbuf, m) :
+			    op == IO_WRITE ? SSL_write(c->ssl, wbuf, m) :
+			    SSL_connect(c->ssl);
+			saved = errno;
+			if (r > 0)
+				return r;
+			e = SSL_get_error(c->ssl, (int)r);
+			if (e == SSL_ERROR_ZERO_RETURN && op == IO_READ)
+				return 0;
+			if (e == SSL_ERROR_WANT_READ)
+				ev = POLLIN;
+			else if (e == SSL_ERROR_WANT_WRITE)
+				ev = POLLOUT;
+			else if (op == IO_HANDSHAKE)
+				return handshake_fail(c, e, saved, err);
+			else if (op == IO_WRITE && child_error(c, err) < 0)
+				return -1;
+			else
+				return tls_fail(c, op == IO_READ ?
+				    "TLS read from" : "TLS write to", e, saved,
+				    err);
+		} else {
+			/* MSG_NOSIGNAL: a dead peer is an EPIPE error, not a
+			 * SIGPIPE death. */
+			r = op == IO_READ ? read(c->fd, rbuf, n) :
+			    send(c->fd, wbuf, n, MSG_NOSIGNAL);
+			if (r >= 0)
+				return r;
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				err_sys(err, ERR_TEMP, "%s %s", op == IO_READ ?
+				    "read from" : "write to", c->name);
+				if (op == IO_WRITE)
+					child_error(c, err);
+				return -1;
+			}
+			ev = op == IO_READ ? POLLIN : POLLOUT;
+		}
+		if (wait_fd(c, ev, err) < 0)
+			return -1;
+	}
+}
+
+static int
+raw_write(struct conn *c, const char *p, size_t n, struct err *err)
+{
+	while (n > 0) {
+		ssize_t w = io(c, IO_WRITE, NULL, p, n, err);
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static struct conn *
+conn_new(int fd, const char *name, int timeout_ms)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->pid = -1;
+	c->timeout_ms = timeout_ms;
+	c->name = xstrdup(name);
+	return c;
+}
+
+/* Connects a non-blocking socket within timeout_ms. Returns the fd, or -1
+ * with err naming "name" and the reason. */
+static int
+try_connect(int family, int proto, const struct sockaddr *sa, socklen_t salen,
+    int timeout_ms, const char *name, struct err *err)
+{
+	int fd, soerr = 0, r;
+	socklen_t len = sizeof(soerr);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		return err_sys(err, ERR_SYS, "socket for %s", name);
+	if (connect(fd, sa, salen) == 0)
+		return fd;
+	/* After EINTR a non-blocking connect goes on in the background. */
+	if (errno != EINPROGRESS && errno != EINTR)
+		goto fail;
+	r = poll_fd(fd, POLLOUT, timeout_ms);
+	if (r == 0) {
+		close(fd);
+		return err_set(err, ERR_TEMP,
+		    "connect to %s: timeout after %g s", name,
+		    timeout_ms / 1000.0);
+	}
+	if (r < 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		goto fail;
+	if (soerr == 0)
+		return fd;
+	errno = soerr;
+fail:
+	err_sys(err, ERR_TEMP, "connect to %s", name);
+	close(fd);
+	return -1;
+}
+
+/* "[v6]:port" so that the port stays readable. */
+static char *
+host_port(const char *host, const char *port)
+{
+	return strchr(host, ':') ? xasprintf("[%s]:%s", host, port) :
+	    xasprintf("%s:%s", host, port);
+}
+
+/* Copy of host without the [brackets] that force an IP literal. */
+static char *
+strip_brackets(const char *host, bool *bracketed)
+{
+	size_t n = strlen(host);
+	bool b = n >= 2 && host[0] == '[' && host[n - 1] == ']';
+	if (bracketed)
+		*bracketed = b;
+	return b ? xstrndup(host + 1, n - 2) : xstrdup(host);
+}
+
+struct conn *
+conn_connect_tcp(const char *host, const char *port, int timeout_ms,
+    struct err *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct conn *c = NULL;
+	bool bracketed;
+	char *h = strip_brackets(host, &bracketed), *name = host_port(h, port);
+	int fd = -1, rc, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | (bracketed ? AI_NUMERICHOST : 0);
+	rc = getaddrinfo(h, port, &hints, &res);
+	if (rc != 0) {
+		if (bracketed && rc == EAI_NONAME)
+			err_set(err, ERR_CONFIG, "invalid IP literal %s", host);
+		else
+			err_set(err, ERR_TEMP, "cannot resolve %s: %s", name,
+			    rc == EAI_SYSTEM ? strerror(errno) :
+			    gai_strerror(rc));
+		goto out;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		char addr[NI_MAXHOST], *what = NULL;
+		/* Name the address tried when it is not what the user wrote. */
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+		    NULL, 0, NI_NUMERICHOST) == 0 && strcmp(addr, h) != 0)
+			what = xasprintf("%s (%s)", name, addr);
+		fd = try_connect(ai->ai_family, ai->ai_protocol, ai->ai_addr,
+		    ai->ai_addrlen, timeout_ms, what ? what : name, err);
+		if (fd >= 0)
+			log_debug("connected to %s", what ? what : name);
+		free(what);
+	}
+	if (fd < 0)
+		goto out;
+	/* Commands go out in small writes; Nagle + delayed ACK would add
+	 * ~40 ms to each round trip. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("setsockopt TCP_NODELAY: %s", strerror(errno));
+	c = conn_new(fd, name, timeout_ms);
+	c->tcp = true;
+out:
+	if (res)
+		freeaddrinfo(res);
+	free(h);
+	free(name);
+	return c;
+}
+
+struct conn *
+conn_connect_unix(const char *path, int timeout_ms, struct err *err)
+{
+	struct sockaddr_un sun;
+	struct conn *c = NULL;
+	char *name = xasprintf("unix:%s", path);
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		err_set(err, ERR_CONFIG, "%s: socket path too long", name);
+		goto out;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = try_connect(AF_UNIX, 0, (struct sockaddr *)&sun, sizeof(sun),
+	    timeout_ms, name, err);
+	if (fd < 0)
+		goto out;
+	log_debug("connected to %s", name);
+	c = conn_new(fd, name, timeout_ms);
+out:
+	free(name);
+	return c;
+}
+
+/* The reference hands the command to Perl's exec, which uses the shell
+ * when it sees a metacharacter; anything outside this conservative set of
+ * word characters counts as one. */
+static bool
+needs_shell(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		char ch = *s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr(" \t-_./,:@+", ch))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static void ATTR_NORETURN
+spawn_child(int s, int ep, char *const *argv, bool null_stderr)
+{
+	sigset_t set;
+	int e;
+	/* dup2(fd, fd) would keep FD_CLOEXEC: move both out of 0..2 first. */
+	if (s < 3)
+		s = fcntl(s, F_DUPFD_CLOEXEC, 3);
+	if (ep < 3)
+		ep = fcntl(ep, F_DUPFD_CLOEXEC, 3);
+	if (s < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0)
+		goto fail;
+	if (null_stderr) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			goto fail;
+		if (fd > 2)
+			close(fd);
+	}
+	/* An ignored SIGPIPE would survive exec (we ignore it for TLS). */
+	signal(SIGPIPE, SIG_DFL);
+	/* As in the reference: a ^C aimed at us must not kill the tunnel
+	 * before we could log out. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (ep >= 0)
+		(void)!write(ep, &e, sizeof(e));
+	_exit(127);
+}
+
+struct conn *
+conn_spawn(const char *command, bool null_stderr, int timeout_ms,
+    struct err *err)
+{
+	struct conn *c = NULL;
+	char **argv, *words = NULL, *tok, *save = NULL;
+	size_t n = 0;
+	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, e = 0;
+	ssize_t r;
+	pid_t pid;
+	static char sh[] = "/bin/sh", dash_c[] = "-c";
+
+	argv = xcalloc(strlen(command) / 2 + 4, sizeof(*argv));
+	words = xstrdup(command);
+	if (needs_shell(command)) {
+		argv[n++] = sh;
+		argv[n++] = dash_c;
+		argv[n++] = words;
+	} else {
+		for (tok = strtok_r(words, " \t", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t", &save))
+			argv[n++] = tok;
+	}
+	if (n == 0) {
+		err_set(err, ERR_CONFIG, "empty tunnel command");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
+		err_sys(err, ERR_SYS, "tunnel `%s`: socketpair/pipe", command);
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err_sys(err, ERR_SYS, "tunnel `%s`: fork", command);
+		goto out;
+	}
+	if (pid == 0)
+		spawn_child(sv[1], ep[1], argv, null_stderr);
+	close(sv[1]);
+	close(ep[1]);
+	sv[1] = ep[1] = -1;
+	/* The error pipe closes at a successful exec; a failed one sends
+	 * errno, so a missing program is reported right here. */
+	do
+		r = read(ep[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = e;
+		err_sys(err, e == ENOENT || e == EACCES || e == ENOEXEC ||
+		    e == ENOTDIR ? ERR_CONFIG : ERR_SYS,
+		    "tunnel command `%s`: cannot execute %s", command, argv[0]);
+		goto out;
+	}
+	if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) < 0)
+		log_debug("fcntl O_NONBLOCK: %s", strerror(errno));
+	c = conn_new(sv[0], "tunnel", timeout_ms);
+	sv[0] = -1;
+	c->pid = pid;
+	c->command = xstrdup(command);
+	log_debug("started tunnel command `%s` (pid %ld)", command, (long)pid);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	free(words);
+	free(argv);
+	return c;
+}
+
+/* ---- TLS ---- */
+
+static const struct {
+	const char *name;
+	int version;
+	uint64_t no;
+} protos[] = {
+	{"SSLv2", 0, 0}, /* gone from OpenSSL; only the deprecated list */
+	{"SSLv3", SSL3_VERSION, SSL_OP_NO_SSLv3},
+	{"TLSv1", TLS1_VERSION, SSL_OP_NO_TLSv1},
+	{"TLSv1.1", TLS1_1_VERSION, SSL_OP_NO_TLSv1_1},
+	{"TLSv1.2", TLS1_2_VERSION, SSL_OP_NO_TLSv1_2},
+	{"TLSv1.3", TLS1_3_VERSION, SSL_OP_NO_TLSv1_3},
+};
+
+/* Index into protos, or -1. "TLSv1.0" is accepted like the reference. */
+static int
+proto_find(const char *s, size_t n)
+{
+	if (n > 2 && memcmp(s + n - 2, ".0", 2) == 0)
+		n -= 2;
+	for (size_t i = 0; i < ARRAY_LEN(protos); i++)
+		if (strlen(protos[i].name) == n &&
+		    memcmp(protos[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+proto_version(const char *opt, const char *s, int *v, struct err *err)
+{
+	int i = proto_find(s, strlen(s));
+	if (i < 0 || protos[i].version == 0)
+		return err_set(err, ERR_CONFIG, "%s: unknown protocol %s",
+		    opt, s);
+	*v = protos[i].version;
+	return 0;
+}
+
+/* SSL_protocols: naming a protocol enables only the named ones, "!name"
+ * disables it. Returns the SSL_OP_NO_* mask. */
+static int
+parse_protocols(const char *s, uint64_t *no, struct err *err)
+{
+	uint64_t inc = 0, exc = 0, all = 0;
+	bool any_inc = false;
+	for (size_t i = 0; i < ARRAY_LEN(protos); i++)
+		all |= protos[i].no;
+	while (*s != '\0') {
+		bool neg;
+		size_t n;
+		int i;
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			break;
+		neg = *s == '!';
+		s += neg;
+		n = strcspn(s, " \t");
+		if ((i = proto_find(s, n)) < 0)
+			return err_set(err, ERR_CONFIG,
+			    "SSL_protocols: unknown protocol %.*s", (int)n, s);
+		if (neg) {
+			exc |= protos[i].no;
+		} else {
+			inc |= protos[i].no;
+			any_inc = true;
+		}
+		s += n;
+	}
+	*no = exc | (any_inc ? all & ~inc : 0);
+	return 0;
+}
+
+/* One "[ALGO$]HEX" token (colons allowed between hex pairs, as the
+ * reference strips them). */
+static int
+parse_fpr(const char *tok, size_t n, const EVP_MD **md, unsigned char *dig,
+    unsigned *dlen, struct err *err)
+{
+	const char *dollar = memchr(tok, '$', n), *h = tok;
+	char algo[32] = "sha256";
+	size_t nd = 0;
+	if (dollar != NULL) {
+		size_t al = (size_t)(dollar - tok);
+		bool ok = al > 0 && al < sizeof(algo);
+		for (size_t i = 0; ok && i < al; i++)
+			ok = isalnum((unsigned char)tok[i]);
+		if (!ok)
+			return err_set(err, ERR_CONFIG,
+			    "SSL_fingerprint: bad algorithm in %.*s", (int)n,
+			    tok);
+		memcpy(algo, tok, al);
+		algo[al] = '\0';
+		h = dollar + 1;
+	}
+	if ((*md = EVP_get_digestbyname(algo)) == NULL)
+		return err_set(err, ERR_CONFIG,
+		    "SSL_fingerprint: unknown digest %s", algo);
+	for (; h < tok + n; h++) {
+		int hi, lo;
+		if (*h == ':')
+			continue;
+		if (h + 1 >= tok + n || nd >= EVP_MAX_MD_SIZE ||
+		    (hi = OPENSSL_hexchar2int((unsigned char)h[0])) < 0 ||
+		    (lo = OPENSSL_hexchar2int((unsigned char)h[1])) < 0)
+			return err_set(err, ERR_CONFIG,
+			    "SSL_fingerprint: bad hex digest in %.*s", (int)n,
+			    tok);
+		dig[nd++] = (unsigned char)(hi << 4 | lo);
+		h++;
+	}
+	if (nd != (size_t)EVP_MD_get_size(*md))
+		return err_set(err, ERR_CONFIG,
+		    "SSL_fingerprint: a %s digest has %d hex digits, "
+		    "not %zu in %.*s", algo, 2 * EVP_MD_get_size(*md), 2 * nd,
+		    (int)n, tok);
+	*dlen = (unsigned)nd;
+	return 0;
+}
+
+static bool
+spki_digest(X509 *cert, const EVP_MD *md, unsigned char *out, unsigned *len)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	bool ok = n > 0 && EVP_Digest(der, (size_t)n, out, len, md, NULL) == 1;
+	OPENSSL_free(der);
+	return ok;
+}
+
+/* Walks the SSL_fingerprint list: with cert NULL only checks the syntax;
+ * else returns 1 as soon as a digest is that of cert's SPKI. */
+static int
+fpr_list(const char *s, X509 *cert, struct err *err)
+{
+	for (; *(s += strspn(s, " \t")) != '\0'; s += strcspn(s, " \t")) {
+		size_t n = strcspn(s, " \t");
+		unsigned char want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+		unsigned wlen = 0, glen = 0;
+		const EVP_MD *md = NULL;
+		if (parse_fpr(s, n, &md, want, &wlen, err) < 0)
+			return -1;
+		if (cert && spki_digest(cert, md, got, &glen) && glen == wlen &&
+		    memcmp(got, want, wlen) == 0) {
+			log_debug("server certificate matches SSL_fingerprint "
+			    "%.*s", (int)n, s);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+conn_tls_opts_check(const struct tls_opts *o, struct err *err)
+{
+	int vmin = 0, vmax = 0;
+	uint64_t no;
+	if (o->protocol_min != NULL &&
+	    proto_version("SSL_protocol_min", o->protocol_min, &vmin, err) < 0)
+		return -1;
+	if (o->protocol_max != NULL &&
+	    proto_version("SSL_protocol_max", o->protocol_max, &vmax, err) < 0)
+		return -1;
+	if (vmin && vmax && vmin > vmax)
+		return err_set(err, ERR_CONFIG,
+		    "SSL_protocol_min %s is above SSL_protocol_max %s",
+		    o->protocol_min, o->protocol_max);
+	if (o->protocols != NULL && parse_protocols(o->protocols, &no, err) < 0)
+		return -1;
+	if (o->fingerprints != NULL) {
+		if (o->fingerprints[strspn(o->fingerprints, " \t")] == '\0')
+			return err_set(err, ERR_CONFIG,
+			    "SSL_fingerprint: empty");
+		if (fpr_list(o->fingerprints, NULL, err) < 0)
+			return -1;
+	}
+	if (o->cipherlist != NULL || o->ciphersuites != NULL) {
+		/* Only OpenSSL knows which names it accepts. */
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+		const char *opt = NULL, *val = NULL;
+		if (ctx == NULL)
+			return err_set(err, ERR_SYS, "SSL_CTX_new failed");
+		if (o->cipherlist &&
+		    !SSL_CTX_set_cipher_list(ctx, o->cipherlist))
+			opt = "SSL_cipherlist", val = o->cipherlist;
+		else if (o->ciphersuites &&
+		    !SSL_CTX_set_ciphersuites(ctx, o->ciphersuites))
+			opt = "SSL_ciphersuites", val = o->ciphersuites;
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		if (opt)
+			return err_set(err, ERR_CONFIG,
+			    "%s: no usable cipher in \"%s\"", opt, val);
+	}
+	return 0;
+}
+
+/* Records the leaf's sha256 SPKI digest (for messages) and whether it
+ * matches SSL_fingerprint. */
+static void
+check_leaf(struct conn *c, X509 *cert)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	struct err scratch;
+	size_t o = (size_t)snprintf(c->fp_actual, sizeof(c->fp_actual),
+	    "sha256$");
+	if (spki_digest(cert, EVP_sha256(), d, &len))
+		for (unsigned i = 0; i < len; i++)
+			o += (size_t)snprintf(c->fp_actual + o,
+			    sizeof(c->fp_actual) - o, "%02x", d[i]);
+	c->fp_checked = true;
+	c->fp_ok = c->fingerprints == NULL ||
+	    fpr_list(c->fingerprints, cert, &scratch) == 1;
+}
+
+/* Like the reference: chain and name errors count only with SSL_verify;
+ * the fingerprint (checked on the leaf) counts either way, and aborts the
+ * handshake before anything is sent. */
+static int
+verify_cb(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct conn *c = SSL_get_app_data(ssl);
+	if (!c->verify)
+		ok = 1;
+	if (X509_STORE_CTX_get_error_depth(store) == 0 && !c->fp_checked)
+		check_leaf(c, X509_STORE_CTX_get_current_cert(store));
+	if (c->fp_checked && !c->fp_ok) {
+		X509_STORE_CTX_set_error(store,
+		    X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return ok;
+}
+
+static void
+ignore_sigpipe(void)
+{
+	/* OpenSSL's socket BIO write()s, so MSG_NOSIGNAL cannot help there:
+	 * ignore SIGPIPE unless the program chose a handler itself. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
+static bool
+is_ip(const char *h)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+static int
+setup_ctx(SSL_CTX *ctx, const struct tls_opts *o, struct err *err)
+{
+	uint64_t no = 0;
+	int v;
+	if (o->protocol_min || o->protocol_max) {
+		/* The reference ignores SSL_protocols then. */
+		if (o->protocol_min && (proto_version("SSL_protocol_min",
+		    o->protocol_min, &v, err) < 0 ||
+		    !SSL_CTX_set_min_proto_version(ctx, v)))
+			goto fail;
+		if (o->protocol_max && (proto_version("SSL_protocol_max",
+		    o->protocol_max, &v, err) < 0 ||
+		    !SSL_CTX_set_max_proto_version(ctx, v)))
+			goto fail;
+	} else if (o->protocols &&
+	    parse_protocols(o->protocols, &no, err) < 0) {
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, no | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
+	if (o->cipherlist && !SSL_CTX_set_cipher_list(ctx, o->cipherlist))
+		goto fail;
+	if (o->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, o->ciphersuites))
+		goto fail;
+	if (o->verify) {
+		if (o->cafile || o->capath) {
+			if (!SSL_CTX_load_verify_locations(ctx, o->cafile,
+			    o->capath)) {
+				ERR_clear_error();
+				return err_set(err, ERR_CONFIG,
+				    "cannot load SSL_CAfile %s / SSL_CApath %s",
+				    o->cafile ? o->cafile : "(unset)",
+				    o->capath ? o->capath : "(unset)");
+			}
+		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+			goto fail;
+		}
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	return 0;
+fail:
+	/* The option names were checked already: this is OpenSSL's word. */
+	{
+		char s[256] = "failed";
+		unsigned long e = ERR_get_error();
+		if (e != 0)
+			ERR_error_string_n(e, s, sizeof(s));
+		ERR_clear_error();
+		return err_set(err, ERR_CONFIG, "TLS setup: %s", s);
+	}
+}
+
+static int
+handshake_fail(struct conn *c, int sslerr, int saved, struct err *err)
+{
+	long vr = SSL_get_verify_result(c->ssl);
+	unsigned long e = ERR_peek_error();
+	if (c->fp_checked && !c->fp_ok) {
+		ERR_clear_error();
+		return err_set(err, ERR_REFUSED,
+		    "TLS handshake with %s: server certificate fingerprint "
+		    "%s does not match SSL_fingerprint", c->name,
+		    c->fp_actual);
+	}
+	if (vr != X509_V_OK && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+		bool trust = vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		    vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+		    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+		    vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+		ERR_clear_error();
+		return err_set(err, ERR_REFUSED,
+		    "TLS handshake with %s: certificate verify failed: %s%s",
+		    c->name, X509_verify_cert_error_string(vr),
+		    trust ? " (use SSL_CAfile or SSL_fingerprint)" : "");
+	}
+	return tls_fail(c, "TLS handshake with", sslerr, saved, err);
+}
+
+int
+conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
+    struct err *err)
+{
+	char *h = strip_brackets(host ? host : "", NULL);
+	const char *sni;
+	bool ip = is_ip(h);
+	int r = -1;
+
+	if (conn_tls_opts_check(o, err) < 0)
+		goto out;
+	if (c->ssl != NULL) {
+		err_set(err, ERR_INTERNAL, "%s: TLS already started", c->name);
+		goto out;
+	}
+	/* Plaintext that arrived before the handshake could be injected
+	 * (CVE-2011-0411 style): refuse rather than parse it later. */
+	if (c->rpos < c->rend) {
+		err_set(err, ERR_PROTO, "%s sent data before the TLS handshake",
+		    c->name);
+		goto out;
+	}
+	if (conn_flush(c, err) < 0)
+		goto out;
+	ignore_sigpipe();
+	ERR_clear_error();
+	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
+		goto fail;
+	}
+	if (setup_ctx(c->ctx, o, err) < 0)
+		goto fail;
+	if ((c->ssl = SSL_new(c->ctx)) == NULL || !SSL_set_fd(c->ssl, c->fd)) {
+		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
+		goto fail;
+	}
+	SSL_set_app_data(c->ssl, c);
+	c->verify = o->verify;
+	c->fingerprints = o->fingerprints;
+	c->fp_checked = c->fp_ok = false;
+	if (o->verify && *h != '\0' &&
+	    !(ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), h) :
+	    SSL_set1_host(c->ssl, h))) {
+		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
+		goto fail;
+	}
+	sni = o->hostname ? o->hostname : ip ? "" : h;
+	if (*sni != '\0' && !SSL_set_tlsext_host_name(c->ssl, sni)) {
+		tls_fail(c, "TLS SNI for", SSL_ERROR_SSL, 0, err);
+		goto fail;
+	}
+	if (io(c, IO_HANDSHAKE, NULL, NULL, 0, err) < 0)
+		goto fail;
+	/* Should the leaf never have reached the callback. */
+	if (!c->fp_checked) {
+		X509 *cert = SSL_get0_peer_certificate(c->ssl);
+		if (cert == NULL) {
+			err_set(err, ERR_REFUSED, "TLS handshake with %s: no "
+			    "server certificate", c->name);
+			goto fail;
+		}
+		check_leaf(c, cert);
+		if (!c->fp_ok) {
+			handshake_fail(c, SSL_ERROR_SSL, 0, err);
+			goto fail;
+		}
+	}
+	c->fingerprints = NULL;
+	log_debug("TLS with %s: %s, cipher %s (%d bits), server SPKI %s",
+	    c->name, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+	    SSL_get_cipher_bits(c->ssl, NULL), c->fp_actual);
+	r = 0;
+	goto out;
+fail:
+	/* The stream is unusable now; keep nothing half-initialised. */
+	SSL_free(c->ssl);
+	SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fingerprints = NULL;
+	c->eof = true;
+	/* Nothing may go out in clear text after a failed upgrade. */
+	shutdown(c->fd, SHUT_RDWR);
+	ERR_clear_error();
+out:
+	free(h);
+	return r;
+}
+
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->ssl != NULL;
+}
+
+void
+conn_set_timeout(struct conn *c, int timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
+}
+
+void
+conn_set_keepalive(struct conn *c)
+{
+	int on = 1, idle = 60, intvl = 15, cnt = 4;
+	if (!c->tcp)
+		return;
+	/* Best effort: without it a dead peer is only noticed later. */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) < 0 ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl)) < 0 ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_debug("%s: keepalive: %s", c->name, strerror(errno));
+}
+
+int
+conn_flush(struct conn *c, struct err *err)
+{
+	size_t n = c->olen;
+	c->olen = 0;
+	return n ? raw_write(c, c->out, n, err) : 0;
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n, struct err *err)
+{
+	if (n == 0)
+		return 0;
+	if (n > sizeof(c->out) - c->olen) {
+		if (conn_flush(c, err) < 0)
+			return -1;
+		/* Too big to buffer anyway: skip the copy. */
+		if (n >= sizeof(c->out))
+			return raw_write(c, p, n, err);
+	}
+	memcpy(c->out + c->olen, p, n);
+	c->olen += n;
+	return 0;
+}
+
+int
+conn_writes(struct conn *c, const char *s, struct err *err)
+{
+	return conn_write(c, s, strlen(s), err);
+}
+
+int
+conn_fill(struct conn *c, struct err *err)
+{
+	ssize_t n;
+	if (c->rpos < c->rend)
+		return 1;
+	if (c->eof)
+		return 0;
+	/* About to wait for the peer: whatever we queued is what it is
+	 * waiting for, so send it first instead of deadlocking. */
+	if (c->olen > 0 && conn_flush(c, err) < 0)
+		return -1;
+	c->rpos = c->rend = 0;
+	if ((n = io(c, IO_READ, c->in, NULL, sizeof(c->in), err)) < 0)
+		return -1;
+	if (n == 0) {
+		c->eof = true;
+		return child_error(c, err);
+	}
+	c->rend = (size_t)n;
+	return 1;
+}
+
+const char *
+conn_peek(const struct conn *c, size_t *len_r)
+{
+	*len_r = c->rend - c->rpos;
+	return c->in + c->rpos;
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	c->rpos += n < c->rend - c->rpos ? n : c->rend - c->rpos;
+}
+
+ssize_t
+conn_read(struct conn *c, void *p, size_t n, struct err *err)
+{
+	const char *s;
+	size_t avail;
+	int r = conn_fill(c, err);
+	if (r <= 0)
+		return r;
+	s = conn_peek(c, &avail);
+	if (n > avail)
+		n = avail;
+	memcpy(p, s, n);
+	conn_consume(c, n);
+	return (ssize_t)n;
+}
+
+int
+conn_read_line(struct conn *c, struct buf *line, size_t max, struct err *err)
+{
+	buf_reset(line);
+	for (;;) {
+		const char *p, *nl;
+		size_t avail, take;
+		int r = conn_fill(c, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (line->len == 0)
+				return 0;
+			return err_set(err, ERR_TEMP,
+			    "%s closed the connection in the middle of a line",
+			    c->name);
+		}
+		p = conn_peek(c, &avail);
+		nl = memchr(p, '\n', avail);
+		take = nl ? (size_t)(nl - p) + 1 : avail;
+		if (take > max - line->len || buf_append(line, p, take) < 0)
+			return err_set(err, ERR_PROTO,
+			    "line from %s longer than %zu bytes", c->name, max);
+		conn_consume(c, take);
+		if (nl)
+			return 1;
+	}
+}
+
+bool
+conn_readable(struct conn *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	if (c->rpos < c->rend || c->eof)
+		return true;
+	/* TLS may hold decrypted bytes the fd no longer shows. */
+	if (c->ssl && SSL_pending(c->ssl) > 0)
+		return true;
+	return poll(&p, 1, 0) > 0;
+}
+
+int
+conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+const char *
+conn_name(const struct conn *c)
+{
+	return c->name;
+}
+
+void
+conn_free(struct conn **cp)
+{
+	struct conn *c = *cp;
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (c->ssl) {
+		/* close_notify, but never wait for the peer's. */
+		ERR_clear_error();
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	/* The command normally exits at EOF on its stdin; do not let a
+	 * stuck one leave a zombie or hold us forever. */
+	if (c->pid > 0 && !reap(c, 1000)) {
+		kill(c->pid, SIGTERM);
+		if (!reap(c, 1000)) {
+			kill(c->pid, SIGKILL);
+			reap(c, -1);
+		}
+	}
+	free(c->name);
+	free(c->command);
+	free(c);
+}

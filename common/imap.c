@@ -1,0 +1,789 @@
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "imap.h"
+#include "imap_conf.h"
+#include "log.h"
+
+struct imap_client {
+	struct conn *conn;
+	struct imap_parser *parser;
+	char *name;
+	unsigned tag_seq;
+	char **caps;
+	size_t ncaps;
+	unsigned caps_gen;   /* bumped whenever the list is replaced */
+	bool bye;            /* server said BYE: connection is going away */
+	bool broken;         /* I/O error or protocol desync: only close */
+	uint64_t lit_left;   /* bytes of the streamed literal not read yet */
+	struct imap_mailbox box;
+	unsigned changes;
+	char *bye_text;
+	bool redact_next;    /* trace the next command without its arguments */
+};
+
+/* RFC 3501 §9: ATOM-CHAR is any CHAR except atom-specials; ASTRING-CHAR
+ * adds resp-specials (']'). */
+static bool
+is_astring_char(unsigned char ch)
+{
+	if (ch <= 0x20 || ch >= 0x7f)
+		return false;
+	return strchr("(){%*\"\\", ch) == NULL;
+}
+
+char *
+imap_quote(const char *s)
+{
+	const unsigned char *p;
+	bool atom = *s != '\0', text = true;
+	struct buf b = BUF_INIT(SIZE_MAX);
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (!is_astring_char(*p))
+			atom = false;
+		if (*p == '\r' || *p == '\n' || *p >= 0x80)
+			text = false;
+	}
+	/* NIL as an atom would read as the NIL token. */
+	if (atom && !str_ieq(s, "NIL"))
+		return xstrdup(s);
+	if (text) {
+		buf_append(&b, "\"", 1);
+		for (p = (const unsigned char *)s; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append(&b, "\\", 1);
+			buf_append(&b, p, 1);
+		}
+		buf_append(&b, "\"", 1);
+		return buf_steal(&b);
+	}
+	/* imap_run() turns this into a synchronizing literal without LITERAL+. */
+	buf_appendf(&b, "{%zu+}\r\n", strlen(s));
+	buf_appends(&b, s);
+	return buf_steal(&b);
+}
+
+bool
+imap_capable(const struct imap_client *c, const char *cap)
+{
+	for (size_t i = 0; i < c->ncaps; i++)
+		if (str_ieq(c->caps[i], cap))
+			return true;
+	return false;
+}
+
+static void
+caps_clear(struct imap_client *c)
+{
+	for (size_t i = 0; i < c->ncaps; i++)
+		free(c->caps[i]);
+	free(c->caps);
+	c->caps = NULL;
+	c->ncaps = 0;
+}
+
+static void
+caps_set_args(struct imap_client *c, const struct imap_arg *args, size_t n)
+{
+	caps_clear(c);
+	c->caps_gen++;
+	c->caps = xcalloc(n ? n : 1, sizeof(*c->caps));
+	for (size_t i = 0; i < n; i++)
+		if (args[i].type == IMAP_ARG_ATOM)
+			c->caps[c->ncaps++] = xstrdup(args[i].str);
+}
+
+const char *
+imap_name(const struct imap_client *c)
+{
+	return c->name;
+}
+
+const struct imap_mailbox *
+imap_selected(const struct imap_client *c)
+{
+	return &c->box;
+}
+
+unsigned
+imap_take_changes(struct imap_client *c)
+{
+	unsigned n = c->changes;
+	c->changes = 0;
+	return n;
+}
+
+/* Protocol trace of a response, literals elided, so that message bodies and
+ * other large data never reach the log. */
+static void
+trace_args(struct buf *b, const struct imap_arg *a, size_t n)
+{
+	for (size_t i = 0; i < n && b->len < 2000; i++) {
+		if (i)
+			buf_append(b, " ", 1);
+		switch (a[i].type) {
+		case IMAP_ARG_NIL:
+			buf_appends(b, "NIL");
+			break;
+		case IMAP_ARG_ATOM:
+			buf_appends(b, a[i].str);
+			break;
+		case IMAP_ARG_STRING:
+			buf_appendf(b, "\"%.200s\"", a[i].str);
+			break;
+		case IMAP_ARG_LITERAL:
+		case IMAP_ARG_LITERAL_STREAMED:
+			buf_appendf(b, "{%zu}[...]", a[i].len);
+			break;
+		case IMAP_ARG_LIST:
+			buf_append(b, "(", 1);
+			trace_args(b, a[i].list, a[i].count);
+			buf_append(b, ")", 1);
+			break;
+		}
+	}
+}
+
+static void
+trace_resp(const struct imap_resp *r)
+{
+	struct buf b = BUF_INIT(4096);
+	if (log_debug_level <= 0)
+		return;
+	if (r->kind == IMAP_RESP_CONTINUE) {
+		buf_appendf(&b, "+ %s", r->text);
+	} else {
+		buf_appends(&b, r->kind == IMAP_RESP_TAGGED ? r->tag : "*");
+		if (r->status) {
+			buf_appendf(&b, " %s", r->status);
+			if (r->code)
+				buf_appendf(&b, " [%s%s%s]", r->code,
+				    r->code_raw && *r->code_raw ? " " : "",
+				    r->code_raw ? r->code_raw : "");
+			if (*r->text)
+				buf_appendf(&b, " %s", r->text);
+		} else {
+			if (r->has_num)
+				buf_appendf(&b, " %u", r->num);
+			if (r->name)
+				buf_appendf(&b, " %s", r->name);
+			if (r->nargs) {
+				buf_append(&b, " ", 1);
+				trace_args(&b, r->args, r->nargs);
+			}
+		}
+	}
+	log_trace("S", b.data ? b.data : "", b.len);
+	buf_free(&b);
+}
+
+static uint32_t
+code_u32(const struct imap_resp *r)
+{
+	uint32_t v = 0;
+	if (r->code_nargs >= 1 && r->code_args[0].type == IMAP_ARG_ATOM)
+		parse_u32_str(r->code_args[0].str, &v);
+	return v;
+}
+
+/* Response codes and untagged data the client keeps track of itself. */
+static void
+bookkeeping(struct imap_client *c, const struct imap_resp *r)
+{
+	if (r->status && r->code) {
+		if (strcmp(r->code, "CAPABILITY") == 0) {
+			caps_set_args(c, r->code_args, r->code_nargs);
+		} else if (strcmp(r->code, "UIDVALIDITY") == 0) {
+			c->box.uidvalidity = code_u32(r);
+		} else if (strcmp(r->code, "UIDNEXT") == 0) {
+			c->box.uidnext = code_u32(r);
+		} else if (strcmp(r->code, "HIGHESTMODSEQ") == 0) {
+			if (r->code_nargs >= 1)
+				parse_u64_str(r->code_args[0].str,
+				    &c->box.highestmodseq);
+		} else if (strcmp(r->code, "READ-ONLY") == 0) {
+			c->box.read_only = true;
+		} else if (strcmp(r->code, "PERMANENTFLAGS") == 0) {
+			if (r->code_nargs >= 1 &&
+			    r->code_args[0].type == IMAP_ARG_LIST)
+				for (size_t i = 0; i < r->code_args[0].count; i++)
+					if (imap_arg_atom_is(&r->code_args[0].list[i], "\\*"))
+						c->box.permanent_keywords = true;
+		}
+	}
+	if (r->kind != IMAP_RESP_UNTAGGED)
+		return;
+	if (r->status && strcmp(r->status, "BYE") == 0) {
+		c->bye = true;
+		free(c->bye_text);
+		c->bye_text = xstrdup(r->text);
+	} else if (r->name && strcmp(r->name, "CAPABILITY") == 0) {
+		caps_set_args(c, r->args, r->nargs);
+	} else if (r->name && r->has_num && strcmp(r->name, "EXISTS") == 0) {
+		if (r->num != c->box.exists)
+			c->changes++;
+		c->box.exists = r->num;
+	} else if (r->name && r->has_num && strcmp(r->name, "EXPUNGE") == 0) {
+		if (c->box.exists > 0)
+			c->box.exists--;
+		c->changes++;
+	} else if (r->name && strcmp(r->name, "VANISHED") == 0) {
+		c->changes++;
+	}
+}
+
+static int
+conn_lost(struct imap_client *c, struct err *err)
+{
+	c->broken = true;
+	if (c->bye)
+		return err_set(err, ERR_TEMP, "%s: server closed the connection: %s",
+		    c->name, c->bye_text ? c->bye_text : "BYE");
+	return err_set(err, ERR_TEMP, "%s: connection closed by the server",
+	    c->name);
+}
+
+ssize_t
+imap_literal_read(struct imap_client *c, char *out, size_t n, struct err *err)
+{
+	const char *data;
+	size_t len;
+	int r;
+
+	if (c->lit_left == 0)
+		return 0;
+	data = conn_peek(c->conn, &len);
+	if (len == 0) {
+		r = conn_fill(c->conn, err);
+		if (r < 0) {
+			c->broken = true;
+			return -1;
+		}
+		if (r == 0)
+			return conn_lost(c, err);
+		data = conn_peek(c->conn, &len);
+	}
+	if (len > n)
+		len = n;
+	if (len > c->lit_left)
+		len = (size_t)c->lit_left;
+	memcpy(out, data, len);
+	conn_consume(c->conn, len);
+	c->lit_left -= len;
+	return (ssize_t)len;
+}
+
+static int
+literal_skip(struct imap_client *c, struct err *err)
+{
+	while (c->lit_left > 0) {
+		size_t len;
+		const char *data = conn_peek(c->conn, &len);
+		(void)data;
+		if (len == 0) {
+			int r = conn_fill(c->conn, err);
+			if (r < 0) {
+				c->broken = true;
+				return -1;
+			}
+			if (r == 0)
+				return conn_lost(c, err);
+			continue;
+		}
+		if (len > c->lit_left)
+			len = (size_t)c->lit_left;
+		conn_consume(c->conn, len);
+		c->lit_left -= len;
+	}
+	return 0;
+}
+
+/* Reads the next complete response. Streamed literals go to lit_fn (unless
+ * *lit_failed, in which case they are skipped); a lit_fn failure sets
+ * *lit_failed and fills lit_err. */
+static const struct imap_resp *
+read_resp(struct imap_client *c, imap_literal_fn *lit_fn, void *ctx,
+    bool *lit_failed, struct err *lit_err, struct err *err)
+{
+	for (;;) {
+		size_t len, used;
+		const char *data = conn_peek(c->conn, &len);
+		enum imap_parse_status st;
+
+		if (len == 0) {
+			int r = conn_fill(c->conn, err);
+			if (r < 0) {
+				c->broken = true;
+				return NULL;
+			}
+			if (r == 0) {
+				conn_lost(c, err);
+				return NULL;
+			}
+			continue;
+		}
+		st = imap_parse_feed(c->parser, data, len, &used, err);
+		conn_consume(c->conn, used);
+		switch (st) {
+		case IMAP_PARSE_MORE:
+			continue;
+		case IMAP_PARSE_ERROR:
+			c->broken = true;
+			err_prefix(err, "%s", c->name);
+			return NULL;
+		case IMAP_PARSE_DONE: {
+			const struct imap_resp *r = imap_parse_resp(c->parser);
+			trace_resp(r);
+			bookkeeping(c, r);
+			return r;
+		}
+		case IMAP_PARSE_LITERAL: {
+			size_t count;
+			const struct imap_arg *cont =
+			    imap_parse_literal_container(c->parser, &count);
+			c->lit_left = imap_parse_literal_size(c->parser);
+			if (lit_fn && !*lit_failed &&
+			    lit_fn(ctx, imap_parse_partial(c->parser), cont,
+				count, c->lit_left, lit_err) < 0)
+				*lit_failed = true;
+			if (c->broken) {
+				/* The handler's read failed: the stream is gone. */
+				if (*lit_failed)
+					*err = *lit_err;
+				return NULL;
+			}
+			if (literal_skip(c, err) < 0)
+				return NULL;
+			imap_parse_literal_done(c->parser);
+			continue;
+		}
+		}
+	}
+}
+
+/* Sends the formatted command "TAG text\r\n". Literals in text (as made
+ * by imap_quote) become synchronizing ones without LITERAL+: then we wait
+ * for the server's continuation before sending their data. */
+static int
+send_command(struct imap_client *c, const char *tag, const char *text,
+    struct err *err)
+{
+	bool litplus = imap_capable(c, "LITERAL+");
+	const char *p = text;
+	bool redact = c->redact_next && log_debug_level < 2;
+
+	c->redact_next = false;
+	if (log_debug_level > 0) {
+		if (redact) {
+			const char *sp = strchr(text, ' ');
+			char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+			size_t n = sp2 ? (size_t)(sp2 - text) : strlen(text);
+			if (strncmp(text, "LOGIN", 5) == 0)
+				n = 5;
+			char *t = xasprintf("%s %.*s [REDACTED]", tag, (int)n, text);
+			log_trace("C", t, strlen(t));
+			free(t);
+		} else {
+			const char *lit = strstr(text, "+}\r\n");
+			char *t = xasprintf("%s %.*s%s", tag,
+			    lit ? (int)(lit - text + 2) : (int)strlen(text), text,
+			    lit ? " [...]" : "");
+			log_trace("C", t, strlen(t));
+			free(t);
+		}
+	}
+	if (conn_writes(c->conn, tag, err) < 0 ||
+	    conn_write(c->conn, " ", 1, err) < 0)
+		goto fail;
+	for (;;) {
+		const char *open = strchr(p, '{');
+		const char *q;
+		uint64_t n = 0;
+
+		/* Only "{N+}\r\n" produced by imap_quote() is a literal. */
+		while (open) {
+			q = open + 1;
+			if (parse_u64(&q, &n) == 0 && strncmp(q, "+}\r\n", 4) == 0)
+				break;
+			open = strchr(open + 1, '{');
+		}
+		if (!open)
+			break;
+		q += 4;
+		if (litplus) {
+			if (conn_write(c->conn, p, (size_t)(q - p), err) < 0)
+				goto fail;
+		} else {
+			bool dummy = false;
+			struct err dummy_err;
+			const struct imap_resp *r;
+			if (conn_write(c->conn, p, (size_t)(open - p), err) < 0)
+				goto fail;
+			char *hdr = xasprintf("{%llu}\r\n", (unsigned long long)n);
+			int w = conn_writes(c->conn, hdr, err);
+			free(hdr);
+			if (w < 0 || conn_flush(c->conn, err) < 0)
+				goto fail;
+			/* RFC 3501 §7.5: wait for "+" (or a tagged refusal). */
+			do {
+				r = read_resp(c, NULL, NULL, &dummy, &dummy_err, err);
+				if (!r)
+					return -1;
+			} while (r->kind == IMAP_RESP_UNTAGGED);
+			if (r->kind == IMAP_RESP_TAGGED)
+				return err_set(err, ERR_REFUSED, "%s: %s %s",
+				    c->name, r->status ? r->status : "", r->text);
+		}
+		if (conn_write(c->conn, q, (size_t)n, err) < 0)
+			goto fail;
+		p = q + n;
+	}
+	if (conn_writes(c->conn, p, err) < 0 ||
+	    conn_write(c->conn, "\r\n", 2, err) < 0 ||
+	    conn_flush(c->conn, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	c->broken = true;
+	return -1;
+}
+
+static int
+vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
+    void *ctx, struct err *err, const char *fmt, va_list ap)
+{
+	char tag[16], *text;
+	bool failed = false, lit_failed = false;
+	struct err cb_err, lit_err;
+	int rc;
+
+	if (c->broken)
+		return err_set(err, ERR_TEMP, "%s: connection unusable", c->name);
+	if (vasprintf(&text, fmt, ap) < 0)
+		return err_set(err, ERR_SYS, "out of memory");
+	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
+	rc = send_command(c, tag, text, err);
+	explicit_zero(text, strlen(text));
+	free(text);
+	if (rc < 0)
+		return -1;
+	for (;;) {
+		const struct imap_resp *r =
+		    read_resp(c, lit_fn, ctx, &lit_failed, &lit_err, err);
+		if (!r)
+			return -1;
+		if (r->kind == IMAP_RESP_TAGGED) {
+			if (strcmp(r->tag, tag) != 0) {
+				c->broken = true;
+				return err_set(err, ERR_PROTO,
+				    "%s: unexpected tagged response %s",
+				    c->name, r->tag);
+			}
+			if (lit_failed) {
+				*err = lit_err;
+				return -1;
+			}
+			if (failed) {
+				*err = cb_err;
+				return -1;
+			}
+			if (r->status && strcmp(r->status, "OK") == 0)
+				return 0;
+			return err_set(err, ERR_REFUSED, "%s: %s %s%s%s%s%s",
+			    c->name, r->status ? r->status : "?",
+			    r->code ? "[" : "", r->code ? r->code : "",
+			    r->code ? "] " : "", r->text, "");
+		}
+		if (r->kind == IMAP_RESP_CONTINUE) {
+			/* Nothing of ours waits for one here. */
+			c->broken = true;
+			return err_set(err, ERR_PROTO,
+			    "%s: unexpected continuation request", c->name);
+		}
+		if (fn && !failed && !lit_failed && fn(ctx, r, &cb_err) < 0)
+			failed = true;
+	}
+}
+
+int
+imap_run(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
+    void *ctx, struct err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vrun(c, fn, lit_fn, ctx, err, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int
+capability(struct imap_client *c, struct err *err)
+{
+	return imap_run(c, NULL, NULL, NULL, err, "CAPABILITY");
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *
+base64(const unsigned char *in, size_t n)
+{
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		*o++ = b64chars[(v >> 18) & 63];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? b64chars[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* AUTHENTICATE PLAIN without SASL-IR: the credentials go after "+". */
+static int
+auth_plain_continue(struct imap_client *c, const char *cred, struct err *err)
+{
+	char tag[16];
+	bool lf = false;
+	struct err le;
+	const struct imap_resp *r;
+
+	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
+	c->redact_next = true;
+	if (send_command(c, tag, "AUTHENTICATE PLAIN", err) < 0)
+		return -1;
+	for (;;) {
+		r = read_resp(c, NULL, NULL, &lf, &le, err);
+		if (!r)
+			return -1;
+		if (r->kind == IMAP_RESP_CONTINUE) {
+			if (log_debug_level > 1)
+				log_trace("C", cred, strlen(cred));
+			else
+				log_trace("C", "[REDACTED]", 10);
+			if (conn_writes(c->conn, cred, err) < 0 ||
+			    conn_write(c->conn, "\r\n", 2, err) < 0 ||
+			    conn_flush(c->conn, err) < 0)
+				return -1;
+			continue;
+		}
+		if (r->kind == IMAP_RESP_TAGGED)
+			break;
+	}
+	if (r->status && strcmp(r->status, "OK") == 0)
+		return 0;
+	return err_set(err, ERR_AUTH, "%s: authentication failed: %s %s",
+	    c->name, r->status ? r->status : "?", r->text);
+}
+
+static int
+authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
+{
+	enum imap_auth mech = IMAP_AUTH_MAX;
+	int rc = -1;
+
+	/* The first configured mechanism the server offers; LOGIN is the
+	 * LOGIN command, always there unless LOGINDISABLED. */
+	for (size_t i = 0; i < o->n_auth && mech == IMAP_AUTH_MAX; i++)
+		if (o->auth[i] == IMAP_AUTH_LOGIN ||
+		    (o->auth[i] == IMAP_AUTH_PLAIN &&
+			imap_capable(c, "AUTH=PLAIN")))
+			mech = o->auth[i];
+	if (mech == IMAP_AUTH_MAX) {
+		err_set(err, ERR_AUTH,
+		    "%s: no authentication mechanism in common with the server",
+		    c->name);
+		goto out;
+	}
+	if (imap_capable(c, "LOGINDISABLED")) {
+		err_set(err, ERR_AUTH, "%s: logins are disabled by the server%s",
+		    c->name, conn_is_tls(c->conn) ? "" :
+		    " (it wants TLS: use type = imaps or STARTTLS = YES)");
+		goto out;
+	}
+	if (!o->username || !o->password) {
+		err_set(err, ERR_CONFIG, "%s: the server wants a login: set %s",
+		    c->name, !o->username ? "username" : "password");
+		goto out;
+	}
+	if (mech == IMAP_AUTH_LOGIN) {
+		char *u = imap_quote(o->username), *p = imap_quote(o->password);
+		c->redact_next = true;
+		rc = imap_run(c, NULL, NULL, NULL, err, "LOGIN %s %s", u, p);
+		explicit_zero(p, strlen(p));
+		free(u);
+		free(p);
+	} else {
+		size_t ul = strlen(o->username), pl = strlen(o->password);
+		unsigned char *raw = xmalloc(ul + pl + 2);
+		char *cred;
+		raw[0] = '\0';
+		memcpy(raw + 1, o->username, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, o->password, pl);
+		cred = base64(raw, ul + pl + 2);
+		explicit_zero(raw, ul + pl + 2);
+		free(raw);
+		if (imap_capable(c, "SASL-IR")) { /* RFC 4959 */
+			c->redact_next = true;
+			rc = imap_run(c, NULL, NULL, NULL, err,
+			    "AUTHENTICATE PLAIN %s", cred);
+		} else {
+			rc = auth_plain_continue(c, cred, err);
+		}
+		explicit_zero(cred, strlen(cred));
+		free(cred);
+	}
+	if (rc < 0 && err->kind == ERR_REFUSED) {
+		err->kind = ERR_AUTH;
+		err_prefix(err, "authentication failed");
+	}
+out:
+	return rc;
+}
+
+struct imap_client *
+imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
+{
+	struct imap_client *c = xcalloc(1, sizeof(*c));
+	const struct imap_resp *r;
+	bool lf = false, preauth;
+	struct err le;
+
+	c->parser = imap_parse_new(NULL);
+	switch (o->type) {
+	case IMAP_TYPE_TUNNEL:
+		c->name = xstrdup("tunnel");
+		c->conn = conn_spawn(o->command, o->null_stderr, timeout_ms, err);
+		break;
+	case IMAP_TYPE_IMAP:
+	case IMAP_TYPE_IMAPS:
+		c->name = xasprintf("%s:%s", o->host, o->port);
+		c->conn = conn_connect_tcp(o->host, o->port, timeout_ms, err);
+		if (c->conn && o->type == IMAP_TYPE_IMAPS &&
+		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+			goto fail;
+		break;
+	}
+	if (!c->conn)
+		goto fail;
+
+	r = read_resp(c, NULL, NULL, &lf, &le, err);
+	if (!r)
+		goto fail;
+	if (r->kind != IMAP_RESP_UNTAGGED || !r->status ||
+	    (strcmp(r->status, "OK") != 0 && strcmp(r->status, "PREAUTH") != 0)) {
+		if (r->status && strcmp(r->status, "BYE") == 0)
+			err_set(err, ERR_TEMP, "%s: server refused the connection: %s",
+			    c->name, r->text);
+		else
+			err_set(err, ERR_PROTO, "%s: not an IMAP greeting", c->name);
+		goto fail;
+	}
+	preauth = strcmp(r->status, "PREAUTH") == 0;
+	if (o->type == IMAP_TYPE_IMAP && o->starttls) {
+		if (preauth) {
+			/* RFC 2595 §5.1: a PREAUTH greeting leaves no chance to
+			 * upgrade; on plaintext that smells of a MITM. */
+			err_set(err, ERR_REFUSED,
+			    "%s: PREAUTH greeting on a plaintext connection; "
+			    "refusing (set STARTTLS = NO to allow it)", c->name);
+			goto fail;
+		}
+		if (c->ncaps == 0 && capability(c, err) < 0)
+			goto fail;
+		if (!imap_capable(c, "STARTTLS")) {
+			err_set(err, ERR_REFUSED,
+			    "%s: server does not advertise STARTTLS "
+			    "(set STARTTLS = NO to connect without TLS)", c->name);
+			goto fail;
+		}
+		if (imap_run(c, NULL, NULL, NULL, err, "STARTTLS") < 0 ||
+		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+			goto fail;
+		/* Capabilities sent before TLS may have been forged. */
+		caps_clear(c);
+	}
+	if (c->ncaps == 0 && capability(c, err) < 0)
+		goto fail;
+	if (!imap_capable(c, "IMAP4rev1")) {
+		err_set(err, ERR_PROTO, "%s: server lacks IMAP4rev1 capability",
+		    c->name);
+		goto fail;
+	}
+	if (!preauth) {
+		unsigned gen = c->caps_gen;
+		if (authenticate(c, o, err) < 0)
+			goto fail;
+		/* Post-login capabilities differ (RFC 3501 §6.2.3); the
+		 * login's OK often carries them already. */
+		if (c->caps_gen == gen && capability(c, err) < 0)
+			goto fail;
+	}
+	return c;
+fail:
+	if (!err->msg[0])
+		err_set(err, ERR_TEMP, "%s: connection failed", c->name);
+	c->broken = true;
+	imap_close(&c);
+	return NULL;
+}
+
+int
+imap_enable(struct imap_client *c, const char *ext, struct err *err)
+{
+	if (!imap_capable(c, ext) || !imap_capable(c, "ENABLE"))
+		return 0;
+	return imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext);
+}
+
+int
+imap_select(struct imap_client *c, const char *mailbox, bool read_only,
+    struct err *err)
+{
+	char *q = imap_quote(mailbox);
+	int rc;
+	memset(&c->box, 0, sizeof(c->box));
+	rc = imap_run(c, NULL, NULL, NULL, err, "%s %s",
+	    read_only ? "EXAMINE" : "SELECT", q);
+	free(q);
+	c->changes = 0;
+	if (rc == 0 && c->box.uidvalidity == 0)
+		return err_set(err, ERR_PROTO,
+		    "%s: no UIDVALIDITY in the reply to SELECT %s", c->name,
+		    mailbox);
+	return rc;
+}
+
+void
+imap_close(struct imap_client **cp)
+{
+	struct imap_client *c = *cp;
+	if (!c)
+		return;
+	if (c->conn && !c->broken && !c->bye) {
+		struct err e;
+		conn_set_timeout(c->conn, 5000);
+		imap_run(c, NULL, NULL, NULL, &e, "LOGOUT");
+	}
+	conn_free(&c->conn);
+	imap_parse_free(&c->parser);
+	caps_clear(c);
+	free(c->bye_text);
+	free(c->name);
+	free(c);
+	*cp = NULL;
+}

@@ -1,0 +1,1107 @@
+/* Streaming IMAP response tokenizer (RFC 3501 §7 and §9, LITERAL+ RFC 7888,
+ * literal8 RFC 3516). The contract is in imap_parse.h.
+ *
+ * Design. The parser is a byte-driven state machine; every state can stop at
+ * the end of the input and resume with the next feed, so no input byte is
+ * ever looked at twice and nothing is buffered besides the tokens themselves.
+ * Bulk states (atoms, quoted strings, text, literal data) consume runs with a
+ * single memcpy.
+ *
+ * Tokens live in an arena of chunks that never move: a token that outgrows
+ * its chunk is moved whole to a new chunk before it is finished, so a finished
+ * token keeps its address and struct imap_arg can point to it at once. Args
+ * are pushed on a stack; when a list closes, its elements are copied from the
+ * stack into the arena and replaced by the list itself. Nothing but the
+ * stack ever moves, and only the still-open lists point into it: exposing the
+ * tree half way (at a streamed literal) or at the end costs O(depth).
+ *
+ * Limits. max_line counts the response bytes outside literals (including the
+ * "{N}\r\n" headers and the final CRLF); the inline literal bytes of one
+ * response are bounded separately by max_line as well, so a response never
+ * holds more than about 2 * max_line bytes plus max_args args in memory.
+ * Streamed literals count against neither.
+ *
+ * Leniency: a bare LF ends a line; SP between args is optional and may be
+ * repeated; atoms may hold "\", "*", "%", "]" (flags, astrings) and 8-bit
+ * bytes; an unknown "\c" escape in a quoted string is kept as is.
+ *
+ * Dump format (imap_parse_dump), one line:
+ *   continuation:  + text:"T"
+ *   status:        TAG STATUS [CODE ARG ARG...] text:"T"   (TAG is * if
+ *                  untagged; the [...] part only when there is a code)
+ *   data:          * [NUM ]NAME ARG ARG...
+ *   ARG:           NIL | ATOM:chars | STR:"s" | LIT:len:"s" | STREAMED:len
+ *                  | (ARG ARG...)
+ * Inside "..." a quote or backslash is escaped with a backslash; everywhere,
+ * bytes outside 0x20-0x7e are written \xHH. Atom chars are printed as is. */
+
+#include "util.h"
+
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "imap_parse.h"
+
+#define CHUNK_MIN 4096
+#define CHUNK_MAX (1024 * 1024)
+#define CTX_LEN 24 /* bytes of input quoted in error messages */
+
+const struct imap_parse_limits imap_parse_default_limits = {
+	.max_line = 8 * 1024 * 1024,
+	.max_inline_literal = 64 * 1024,
+	.max_literal = (uint64_t)1 << 40,
+	.max_depth = 32,
+	.max_args = 1000000,
+};
+
+enum state {
+	S_WORD,        /* a tag, status, name, code or atom; see role */
+	S_AFTER_TAG,
+	S_AFTER_NUM,   /* "* 12" */
+	S_AFTER_NAME,  /* "* 12 FETCH" */
+	S_AFTER_STATUS,
+	S_TEXT_START,  /* "* OK ": a "[" starts a resp-text-code */
+	S_AFTER_CODE,  /* "* OK [CODE" */
+	S_CODE_END,    /* "* OK [CODE args]" */
+	S_TEXT,
+	S_ARGS,        /* between args */
+	S_QUOTED,
+	S_QUOTED_ESC,
+	S_TILDE,       /* "~", maybe literal8 */
+	S_LIT_SIZE,
+	S_LIT_PLUS,
+	S_LIT_CR,
+	S_LIT_LF,
+	S_LIT_DATA,
+	S_STREAM,      /* stopped at a streamed literal */
+	S_LF,          /* CR seen at the end of the line */
+	S_DONE,
+	S_ERROR,
+};
+
+enum role { R_TAG, R_STATUS, R_FIRST, R_NAME, R_CODE, R_ARG };
+
+static const char *const role_name[] = {
+	"a tag", "a status", "a number or response name", "a response name",
+	"a response code", "an argument",
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t cap, used;
+	max_align_t data[];
+};
+
+struct imap_parser {
+	struct imap_parse_limits lim;
+	enum state st;
+	enum role role;
+	bool code_ctx;      /* the args being parsed are a resp-text-code's */
+	size_t bracket;     /* "[" nesting inside an atom such as BODY[...] */
+	bool lit_digits;
+	uint64_t lit_size;
+	size_t lit_left;    /* inline literal bytes still to come */
+
+	size_t line_bytes;  /* bytes outside literals (max_line) */
+	size_t lit_bytes;   /* inline literal bytes */
+	size_t nargs;       /* args so far (max_args) */
+	uint64_t off;       /* bytes of this response before this feed */
+
+	struct chunk *chunks; /* newest first */
+	char *tok;            /* token being built: NULL or at chunks->used */
+	size_t tok_len;
+
+	struct imap_arg *stack;
+	size_t nstack, stack_cap;
+	size_t *open;         /* stack index of each open list */
+	size_t nopen, open_cap;
+	const struct imap_arg *cont;
+	size_t cont_count;
+
+	struct buf raw;       /* code_raw */
+	size_t raw_from;      /* where code_raw starts in this feed's data */
+
+	struct imap_resp resp;
+	char ctx[CTX_LEN];    /* last bytes of the response, for errors */
+	size_t ctx_len;
+};
+
+static enum imap_parse_status fail(struct imap_parser *p, struct err *err,
+    const unsigned char *d, size_t i, const char *fmt, ...) ATTR_PRINTF(5, 6);
+
+/* ---- arena ---- */
+
+static char *
+chunk_data(struct chunk *c)
+{
+	return (char *)c->data;
+}
+
+static struct chunk *
+chunk_new(struct imap_parser *p, size_t need)
+{
+	size_t cap = p->chunks ? p->chunks->cap : CHUNK_MIN / 2;
+	struct chunk *c;
+
+	cap = cap < CHUNK_MAX / 2 ? cap * 2 : CHUNK_MAX;
+	if (cap < need)
+		cap = need;
+	/* An impossible size makes xmalloc abort rather than wrap around. */
+	c = xmalloc(cap > SIZE_MAX - sizeof(*c) ? SIZE_MAX : sizeof(*c) + cap);
+	c->cap = cap;
+	c->used = 0;
+	c->next = p->chunks;
+	p->chunks = c;
+	return c;
+}
+
+static void
+tok_begin(struct imap_parser *p)
+{
+	p->tok = NULL;
+	p->tok_len = 0;
+}
+
+/* Room for n more bytes of the current token and its NUL, in one piece. */
+static void
+tok_room(struct imap_parser *p, size_t n)
+{
+	struct chunk *c = p->chunks;
+	char *old = p->tok;
+	size_t need = SIZE_MAX;
+
+	if (n < SIZE_MAX / 8 && p->tok_len < SIZE_MAX / 8)
+		need = p->tok_len + n + 1;
+	if (c != NULL && c->cap - c->used >= need) {
+		p->tok = chunk_data(c) + c->used;
+		return;
+	}
+	/* A token that keeps growing gets twice the room it needs, or a long
+	 * string fed in small pieces would be copied over and over. */
+	c = chunk_new(p, p->tok_len && need < SIZE_MAX ? 2 * need : need);
+	p->tok = chunk_data(c);
+	if (p->tok_len > 0)
+		memcpy(p->tok, old, p->tok_len);
+}
+
+static void
+tok_add(struct imap_parser *p, const void *s, size_t n)
+{
+	tok_room(p, n);
+	memcpy(p->tok + p->tok_len, s, n);
+	p->tok_len += n;
+}
+
+static char *
+tok_end(struct imap_parser *p)
+{
+	char *s;
+
+	tok_room(p, 0);
+	s = p->tok;
+	s[p->tok_len] = '\0';
+	p->chunks->used += p->tok_len + 1;
+	p->tok = NULL;
+	return s;
+}
+
+/* Never called while a token is being built. */
+static void *
+arena_alloc(struct imap_parser *p, size_t n)
+{
+	const size_t a = alignof(max_align_t);
+	struct chunk *c = p->chunks;
+	size_t at = c ? (c->used + a - 1) / a * a : 0;
+
+	if (c == NULL || at > c->cap || c->cap - at < n) {
+		c = chunk_new(p, n);
+		at = 0;
+	}
+	c->used = at + n;
+	return chunk_data(c) + at;
+}
+
+/* ---- args ---- */
+
+static void
+push(struct imap_parser *p, enum imap_arg_type type, const char *s, size_t len)
+{
+	struct imap_arg *a;
+
+	p->stack = xgrow(p->stack, &p->stack_cap, p->nstack + 1, sizeof(*a));
+	a = &p->stack[p->nstack++];
+	a->type = type;
+	a->str = s ? s : "";
+	a->len = len;
+	a->list = NULL;
+	a->count = 0;
+}
+
+static void
+close_list(struct imap_parser *p)
+{
+	size_t m = p->open[--p->nopen], n = p->nstack - m - 1;
+	struct imap_arg *l = NULL;
+
+	if (n > 0) {
+		l = arena_alloc(p, n * sizeof(*l));
+		memcpy(l, &p->stack[m + 1], n * sizeof(*l));
+	}
+	p->stack[m].list = l;
+	p->stack[m].count = n;
+	p->nstack = m + 1;
+}
+
+/* Points the open lists at their elements on the stack: the elements of
+ * open[d] run up to and including open[d + 1]. */
+static void
+expose_partial(struct imap_parser *p)
+{
+	size_t d, top = p->nopen ? p->open[0] + 1 : p->nstack;
+
+	for (d = 0; d < p->nopen; d++) {
+		size_t m = p->open[d];
+		size_t end = d + 1 < p->nopen ? p->open[d + 1] + 1 : p->nstack;
+		p->stack[m].count = end - m - 1;
+		p->stack[m].list = end > m + 1 ? &p->stack[m + 1] : NULL;
+	}
+	p->resp.args = top ? p->stack : NULL;
+	p->resp.nargs = top;
+	if (p->nopen) {
+		p->cont = p->stack[p->open[p->nopen - 1]].list;
+		p->cont_count = p->stack[p->open[p->nopen - 1]].count;
+	} else {
+		p->cont = p->resp.args;
+		p->cont_count = top;
+	}
+}
+
+/* ---- helpers ---- */
+
+/* RFC 3501 §9 ATOM-CHAR: any CHAR except atom-specials. */
+static bool
+atom_char(unsigned char c)
+{
+	if (c <= ' ' || c >= 0x7f)
+		return false;
+	switch (c) {
+	case '(': case ')': case '{': case '%': case '*': case '"': case '\\':
+	case ']':
+		return false;
+	}
+	return true;
+}
+
+/* Atoms among args: flags ("\Seen", "\*" from flag-perm), astrings ("]" is
+ * an ASTRING-CHAR), list-mailbox wildcards, and 8-bit from lax servers. */
+static bool
+arg_char(unsigned char c)
+{
+	return atom_char(c) || c == '\\' || c == '*' || c == '%' || c == ']' ||
+	    c >= 0x80;
+}
+
+static void
+upcase(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'a' && *s <= 'z')
+			*s = (char)(*s - 'a' + 'A');
+}
+
+/* RFC 3501 §9 resp-cond-state / resp-cond-auth / resp-cond-bye. */
+static bool
+is_status(const char *w, bool untagged)
+{
+	return !strcmp(w, "OK") || !strcmp(w, "NO") || !strcmp(w, "BAD") ||
+	    (untagged && (!strcmp(w, "PREAUTH") || !strcmp(w, "BYE")));
+}
+
+/* RFC 3501 §9 tag: 1*<any ASTRING-CHAR except "+">. */
+static bool
+valid_tag(const char *w)
+{
+	for (; *w; w++)
+		if (*w == '+' || !(atom_char((unsigned char)*w) || *w == ']'))
+			return false;
+	return true;
+}
+
+static void
+ctx_push(struct imap_parser *p, const char *s, size_t n)
+{
+	size_t keep;
+
+	if (n == 0)
+		return;
+	if (n >= CTX_LEN) {
+		memcpy(p->ctx, s + n - CTX_LEN, CTX_LEN);
+		p->ctx_len = CTX_LEN;
+		return;
+	}
+	keep = CTX_LEN - n < p->ctx_len ? CTX_LEN - n : p->ctx_len;
+	memmove(p->ctx, p->ctx + p->ctx_len - keep, keep);
+	memcpy(p->ctx + keep, s, n);
+	p->ctx_len = keep + n;
+}
+
+/* Printable ASCII as is, except '"' and '\' when quoted; the rest \xHH. */
+static void
+esc(struct buf *b, const char *s, size_t n, bool quoted)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= ' ' && c < 0x7f && !(quoted && (c == '"' || c == '\\')))
+			continue;
+		buf_append(b, s + run, i - run);
+		if (c == '"' || c == '\\')
+			buf_appendf(b, "\\%c", c);
+		else
+			buf_appendf(b, "\\x%02X", c);
+		run = i + 1;
+	}
+	buf_append(b, s + run, n - run);
+}
+
+/* d[i] is the offending byte (always present). The excerpt is the end of the
+ * response up to it, so the message does not depend on how the input was
+ * split. */
+static enum imap_parse_status
+fail(struct imap_parser *p, struct err *err, const unsigned char *d, size_t i,
+    const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(SIZE_MAX);
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ctx_push(p, (const char *)d, i + 1);
+	esc(&b, p->ctx, p->ctx_len, true);
+	err_set(err, ERR_PROTO, "IMAP response: %s at byte %llu near \"%s\"",
+	    why, (unsigned long long)(p->off + i), b.data ? b.data : "");
+	buf_free(&b);
+	p->st = S_ERROR;
+	return IMAP_PARSE_ERROR;
+}
+
+/* ---- state machine ---- */
+
+static void
+begin_word(struct imap_parser *p, enum role role)
+{
+	p->role = role;
+	p->bracket = 0;
+	tok_begin(p);
+	p->st = S_WORD;
+}
+
+static void
+begin_text(struct imap_parser *p)
+{
+	tok_begin(p);
+	p->st = S_TEXT;
+}
+
+static void
+start_resp(struct imap_parser *p)
+{
+	struct chunk *c, *next, *keep = NULL;
+
+	/* Keep the biggest chunk so that steady traffic does not malloc. */
+	for (c = p->chunks; c; c = c->next)
+		if (keep == NULL || c->cap > keep->cap)
+			keep = c;
+	for (c = p->chunks; c; c = next) {
+		next = c->next;
+		if (c != keep)
+			free(c);
+	}
+	if (keep) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	p->chunks = keep;
+	p->nstack = p->nopen = p->cont_count = 0;
+	p->cont = NULL;
+	buf_reset(&p->raw);
+	p->code_ctx = false;
+	p->line_bytes = p->lit_bytes = p->nargs = p->ctx_len = 0;
+	p->off = 0;
+	memset(&p->resp, 0, sizeof(p->resp));
+	p->resp.text = "";
+	begin_word(p, R_TAG);
+}
+
+/* Counts one more arg against max_args; IMAP_PARSE_MORE (0) when fine. */
+static enum imap_parse_status
+count_arg(struct imap_parser *p, struct err *err, const unsigned char *d,
+    size_t i)
+{
+	if (++p->nargs <= p->lim.max_args)
+		return IMAP_PARSE_MORE;
+	return fail(p, err, d, i, "more than %zu arguments", p->lim.max_args);
+}
+
+/* d[*ip] is CR or LF where the response may end. */
+static enum imap_parse_status
+line_end(struct imap_parser *p, const unsigned char *d, size_t *ip,
+    struct err *err)
+{
+	size_t n = p->nstack;
+
+	if (p->nopen)
+		return fail(p, err, d, *ip, "unterminated list");
+	if (d[(*ip)++] == '\r') {
+		p->st = S_LF;
+		return IMAP_PARSE_MORE;
+	}
+	/* Status responses have no data args, so the stack is the code's. */
+	if (p->resp.status) {
+		p->resp.code_args = n ? p->stack : NULL;
+		p->resp.code_nargs = n;
+	} else {
+		p->resp.args = n ? p->stack : NULL;
+		p->resp.nargs = n;
+	}
+	p->st = S_DONE;
+	return IMAP_PARSE_DONE;
+}
+
+/* d[i] is the byte after the word, not consumed. */
+static enum imap_parse_status
+word_end(struct imap_parser *p, const unsigned char *d, size_t i,
+    struct err *err)
+{
+	size_t n = p->tok_len;
+	char *w;
+
+	if (p->bracket)
+		return fail(p, err, d, i, "unterminated '[' in atom");
+	if (n == 0 && p->role == R_TAG && (d[i] == '\r' || d[i] == '\n'))
+		return fail(p, err, d, i, "empty response line");
+	if (n == 0)
+		return fail(p, err, d, i, "expected %s", role_name[p->role]);
+	w = tok_end(p);
+	if (p->role != R_TAG && p->role != R_ARG)
+		upcase(w);
+	switch (p->role) {
+	case R_TAG:
+		p->resp.kind = !strcmp(w, "*") ? IMAP_RESP_UNTAGGED :
+		    !strcmp(w, "+") ? IMAP_RESP_CONTINUE : IMAP_RESP_TAGGED;
+		if (p->resp.kind == IMAP_RESP_TAGGED && !valid_tag(w))
+			return fail(p, err, d, i, "invalid tag");
+		if (p->resp.kind == IMAP_RESP_TAGGED)
+			p->resp.tag = w;
+		p->st = S_AFTER_TAG;
+		break;
+	case R_FIRST:
+		if (strspn(w, "0123456789") == n) {
+			/* RFC 3501 §9 message-data: nz-number SP ... */
+			if (parse_u32_str(w, &p->resp.num) < 0)
+				return fail(p, err, d, i, "number too large");
+			p->resp.has_num = 1;
+			p->st = S_AFTER_NUM;
+			break;
+		}
+		/* fall through */
+	case R_STATUS:
+		if (is_status(w, p->role == R_FIRST)) {
+			p->resp.status = w;
+			p->st = S_AFTER_STATUS;
+			break;
+		}
+		if (p->role == R_STATUS)
+			return fail(p, err, d, i,
+			    "tagged response without OK, NO or BAD");
+		/* fall through */
+	case R_NAME:
+		p->resp.name = w;
+		p->st = S_AFTER_NAME;
+		break;
+	case R_CODE:
+		p->resp.code = w;
+		p->st = S_AFTER_CODE;
+		break;
+	case R_ARG:
+		if (count_arg(p, err, d, i))
+			return IMAP_PARSE_ERROR;
+		if (n == 3 && str_ieq(w, "NIL"))
+			push(p, IMAP_ARG_NIL, NULL, 0);
+		else
+			push(p, IMAP_ARG_ATOM, w, n);
+		p->st = S_ARGS;
+		break;
+	}
+	return IMAP_PARSE_MORE;
+}
+
+/* Scans a word from d[i] up to end; returns where it stops. */
+static size_t
+scan_word(struct imap_parser *p, const unsigned char *d, size_t i, size_t end)
+{
+	for (; i < end; i++) {
+		unsigned char c = d[i];
+		if (p->role == R_TAG) {
+			if (!atom_char(c) && c != ']' && c != '*')
+				break;
+		} else if (p->role != R_ARG) {
+			if (!atom_char(c) || c == '[')
+				break;
+		} else if (p->bracket) {
+			/* fetch-att section: "BODY[HEADER.FIELDS (A B)]". */
+			if (c == ']')
+				p->bracket--;
+			else if (c == '[')
+				p->bracket++;
+			else if (c < ' ' || c == 0x7f)
+				break;
+		} else if (c == '[') {
+			p->bracket++;
+		} else if (!arg_char(c) || (c == ']' && p->code_ctx)) {
+			break;
+		}
+	}
+	return i;
+}
+
+static void
+lit_finish(struct imap_parser *p)
+{
+	size_t n = p->tok_len;
+
+	push(p, IMAP_ARG_LITERAL, tok_end(p), n);
+	p->st = S_ARGS;
+}
+
+/* d[*ip] is the LF ending "{N}\r\n". */
+static enum imap_parse_status
+lit_start(struct imap_parser *p, const unsigned char *d, size_t *ip,
+    struct err *err)
+{
+	uint64_t n = p->lit_size;
+
+	if (count_arg(p, err, d, *ip))
+		return IMAP_PARSE_ERROR;
+	if (n <= p->lim.max_inline_literal && n > p->lim.max_line - p->lit_bytes)
+		return fail(p, err, d, *ip,
+		    "inline literals of more than %zu bytes", p->lim.max_line);
+	(*ip)++;
+	if (n > p->lim.max_inline_literal) {
+		expose_partial(p);
+		p->st = S_STREAM;
+		return IMAP_PARSE_LITERAL;
+	}
+	p->lit_bytes += (size_t)n;
+	tok_begin(p);
+	tok_room(p, (size_t)n); /* so that the data is copied only once */
+	p->lit_left = (size_t)n;
+	if (n == 0)
+		lit_finish(p);
+	else
+		p->st = S_LIT_DATA;
+	return IMAP_PARSE_MORE;
+}
+
+/* Between args: RFC 3501 §9 msg-att, envelope, body, mailbox-data... are
+ * all atoms, strings and parenthesized lists separated by SP. */
+static enum imap_parse_status
+args_byte(struct imap_parser *p, const unsigned char *d, size_t *ip,
+    struct err *err)
+{
+	size_t i = *ip;
+	unsigned char c = d[i];
+
+	switch (c) {
+	case ' ':
+		break;
+	case '(':
+		if (p->nopen >= p->lim.max_depth)
+			return fail(p, err, d, i, "lists nested deeper than %u",
+			    p->lim.max_depth);
+		if (count_arg(p, err, d, i))
+			return IMAP_PARSE_ERROR;
+		p->open = xgrow(p->open, &p->open_cap, p->nopen + 1,
+		    sizeof(*p->open));
+		p->open[p->nopen++] = p->nstack;
+		push(p, IMAP_ARG_LIST, NULL, 0);
+		break;
+	case ')':
+		if (p->nopen == 0)
+			return fail(p, err, d, i, "unexpected ')'");
+		close_list(p);
+		break;
+	case '"':
+		tok_begin(p);
+		p->st = S_QUOTED;
+		break;
+	case '{':
+		/* resp-text-code args are TEXT-CHARs: no literals. */
+		if (p->code_ctx)
+			return fail(p, err, d, i, "literal in a response code");
+		p->lit_size = 0;
+		p->lit_digits = false;
+		p->st = S_LIT_SIZE;
+		break;
+	case '~':
+		p->st = S_TILDE;
+		break;
+	case '\r':
+	case '\n':
+		if (p->code_ctx)
+			return fail(p, err, d, i, "unterminated response code");
+		return line_end(p, d, ip, err);
+	default:
+		if (c == ']' && p->code_ctx) {
+			if (p->nopen)
+				return fail(p, err, d, i,
+				    "unbalanced '(' in response code");
+			buf_append(&p->raw, d + p->raw_from, i - p->raw_from);
+			p->resp.code_raw = p->raw.data ? p->raw.data : "";
+			p->code_ctx = false;
+			p->st = S_CODE_END;
+			break;
+		}
+		if (!arg_char(c) && c != '[')
+			return fail(p, err, d, i, "unexpected character");
+		begin_word(p, R_ARG);
+		return IMAP_PARSE_MORE; /* the word takes c */
+	}
+	*ip = i + 1;
+	return IMAP_PARSE_MORE;
+}
+
+/* Consumes bytes of d[*ip..end), outside literal data: at least one, unless
+ * it only changes state. */
+static enum imap_parse_status
+step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
+    struct err *err)
+{
+	size_t i = *ip, j;
+	unsigned char c = d[i];
+	bool eol = c == '\r' || c == '\n';
+	const char *why = NULL; /* error, with d[i] the offending byte */
+
+	switch (p->st) {
+	case S_WORD:
+		j = scan_word(p, d, i, end);
+		tok_add(p, d + i, j - i);
+		*ip = j;
+		return j < end ? word_end(p, d, j, err) : IMAP_PARSE_MORE;
+	case S_AFTER_TAG:
+		if (p->resp.kind == IMAP_RESP_CONTINUE && (c == ' ' || eol))
+			begin_text(p); /* RFC 3501 §7.5; lax servers omit SP */
+		else if (c == ' ')
+			begin_word(p, p->resp.kind == IMAP_RESP_TAGGED ?
+			    R_STATUS : R_FIRST);
+		else if (eol && p->resp.kind == IMAP_RESP_TAGGED)
+			why = "tagged response without status";
+		else
+			why = eol ? "empty untagged response" :
+			    "invalid character in tag";
+		i += c == ' ';
+		break;
+	case S_AFTER_NUM:
+		if (c == ' ')
+			begin_word(p, R_NAME);
+		else
+			why = "expected a name after the number";
+		i += c == ' ';
+		break;
+	case S_AFTER_NAME:
+		p->st = S_ARGS;
+		i += c == ' ';
+		break;
+	case S_AFTER_STATUS:
+		if (c == ' ')
+			p->st = S_TEXT_START;
+		else if (eol)
+			begin_text(p);
+		else
+			why = "expected a space after the status";
+		i += c == ' ';
+		break;
+	case S_TEXT_START:
+		/* RFC 3501 §9 resp-text: ["[" resp-text-code "]" SP] text */
+		if (c == '[')
+			begin_word(p, R_CODE);
+		else
+			begin_text(p);
+		i += c == '[';
+		break;
+	case S_AFTER_CODE:
+		if (c == ' ') {
+			p->code_ctx = true;
+			p->raw_from = i + 1;
+			p->st = S_ARGS;
+		} else if (c == ']') {
+			p->resp.code_raw = "";
+			p->st = S_CODE_END;
+		} else {
+			why = "malformed response code";
+		}
+		i += c == ' ' || c == ']';
+		break;
+	case S_CODE_END:
+		begin_text(p);
+		i += c == ' ';
+		break;
+	case S_TEXT:
+		for (j = i; j < end && d[j] != '\r' && d[j] != '\n'; j++)
+			;
+		tok_add(p, d + i, j - i);
+		*ip = j;
+		if (j == end)
+			return IMAP_PARSE_MORE;
+		p->resp.text = tok_end(p);
+		return line_end(p, d, ip, err);
+	case S_ARGS:
+		return args_byte(p, d, ip, err);
+	case S_QUOTED:
+		/* RFC 3501 §9 quoted: QUOTED-CHAR is any TEXT-CHAR (no CR/LF). */
+		for (j = i; j < end && d[j] != '"' && d[j] != '\\' &&
+		    d[j] != '\r' && d[j] != '\n'; j++)
+			;
+		tok_add(p, d + i, j - i);
+		i = j;
+		if (i == end)
+			break;
+		if (d[i] == '\r' || d[i] == '\n') {
+			why = "unterminated quoted string";
+		} else if (d[i] == '"') {
+			size_t n = p->tok_len;
+			if (count_arg(p, err, d, i))
+				return IMAP_PARSE_ERROR;
+			push(p, IMAP_ARG_STRING, tok_end(p), n);
+			p->st = S_ARGS;
+			i++;
+		} else {
+			p->st = S_QUOTED_ESC;
+			i++;
+		}
+		break;
+	case S_QUOTED_ESC:
+		if (eol) {
+			why = "unterminated quoted string";
+			break;
+		}
+		if (c != '"' && c != '\\')
+			tok_add(p, "\\", 1); /* not a quoted-special: keep it */
+		tok_add(p, &c, 1);
+		p->st = S_QUOTED;
+		i++;
+		break;
+	case S_TILDE:
+		/* RFC 3516 literal8; otherwise "~" is an ordinary ATOM-CHAR. */
+		if (c == '{')
+			return args_byte(p, d, ip, err);
+		begin_word(p, R_ARG);
+		tok_add(p, "~", 1);
+		break;
+	case S_LIT_SIZE:
+		/* RFC 3501 §9 literal: "{" number "}" CRLF; RFC 7888 "{N+}". */
+		if (c >= '0' && c <= '9') {
+			unsigned dig = c - '0';
+			if (p->lit_size > (UINT64_MAX - dig) / 10) {
+				why = "literal size overflows";
+				break;
+			}
+			p->lit_size = p->lit_size * 10 + dig;
+			if (p->lit_size > p->lim.max_literal)
+				return fail(p, err, d, i,
+				    "literal larger than %llu bytes",
+				    (unsigned long long)p->lim.max_literal);
+			p->lit_digits = true;
+		} else if (p->lit_digits && (c == '}' || c == '+')) {
+			p->st = c == '}' ? S_LIT_CR : S_LIT_PLUS;
+		} else {
+			why = "malformed literal size";
+			break;
+		}
+		i++;
+		break;
+	case S_LIT_PLUS:
+		if (c == '}')
+			p->st = S_LIT_CR;
+		else
+			why = "malformed literal size";
+		i += c == '}';
+		break;
+	case S_LIT_CR:
+	case S_LIT_LF:
+		if (c == '\n')
+			return lit_start(p, d, ip, err);
+		if (c != '\r' || p->st != S_LIT_CR) {
+			why = "expected CRLF after literal size";
+			break;
+		}
+		p->st = S_LIT_LF;
+		i++;
+		break;
+	case S_LF:
+		if (c == '\n')
+			return line_end(p, d, ip, err);
+		why = "CR not followed by LF";
+		break;
+	case S_LIT_DATA:
+	case S_STREAM:
+	case S_DONE:
+	case S_ERROR:
+		abort(); /* handled by run() and imap_parse_feed() */
+	}
+	if (why)
+		return fail(p, err, d, i, "%s", why);
+	*ip = i;
+	return IMAP_PARSE_MORE;
+}
+
+static enum imap_parse_status
+run(struct imap_parser *p, const unsigned char *d, size_t len, size_t *ip,
+    struct err *err)
+{
+	enum imap_parse_status r = IMAP_PARSE_MORE;
+	size_t i = 0, start, end, room;
+
+	while (i < len) {
+		if (p->st == S_LIT_DATA) {
+			size_t n = len - i < p->lit_left ? len - i : p->lit_left;
+			tok_add(p, d + i, n);
+			i += n;
+			p->lit_left -= n;
+			if (p->lit_left == 0)
+				lit_finish(p);
+			continue;
+		}
+		if (p->line_bytes >= p->lim.max_line) {
+			r = fail(p, err, d, i, "response longer than %zu bytes",
+			    p->lim.max_line);
+			break;
+		}
+		/* Runs stop at the limit, so it is checked once per step. */
+		room = p->lim.max_line - p->line_bytes;
+		end = len - i < room ? len : i + room;
+		start = i;
+		r = step(p, d, &i, end, err);
+		p->line_bytes += i - start;
+		if (r != IMAP_PARSE_MORE)
+			break;
+	}
+	*ip = i;
+	return r;
+}
+
+/* ---- public interface ---- */
+
+struct imap_parser *
+imap_parse_new(const struct imap_parse_limits *limits)
+{
+	struct imap_parser *p = xcalloc(1, sizeof(*p));
+
+	p->lim = limits ? *limits : imap_parse_default_limits;
+	buf_init(&p->raw, SIZE_MAX);
+	start_resp(p);
+	return p;
+}
+
+void
+imap_parse_free(struct imap_parser **pp)
+{
+	struct imap_parser *p = *pp;
+	struct chunk *c, *next;
+
+	if (p == NULL)
+		return;
+	for (c = p->chunks; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(p->stack);
+	free(p->open);
+	buf_free(&p->raw);
+	free(p);
+	*pp = NULL;
+}
+
+enum imap_parse_status
+imap_parse_feed(struct imap_parser *p, const char *data, size_t len,
+    size_t *used_r, struct err *err)
+{
+	enum imap_parse_status r;
+	size_t i = 0;
+
+	*used_r = 0;
+	switch (p->st) {
+	case S_ERROR:
+		err_set(err, ERR_PROTO, "IMAP parser used after an error");
+		return IMAP_PARSE_ERROR;
+	case S_STREAM:
+		return IMAP_PARSE_LITERAL; /* literal_done() not called yet */
+	case S_DONE:
+		start_resp(p);
+		break;
+	default:
+		break;
+	}
+	p->raw_from = 0;
+	r = run(p, (const unsigned char *)data, len, &i, err);
+	if (r == IMAP_PARSE_MORE && p->code_ctx)
+		buf_append(&p->raw, data + p->raw_from, len - p->raw_from);
+	if (r != IMAP_PARSE_ERROR) {
+		ctx_push(p, data, i);
+		p->off += i;
+	}
+	*used_r = i;
+	return r;
+}
+
+const struct imap_resp *
+imap_parse_resp(const struct imap_parser *p)
+{
+	return &p->resp;
+}
+
+uint64_t
+imap_parse_literal_size(const struct imap_parser *p)
+{
+	return p->st == S_STREAM ? p->lit_size : 0;
+}
+
+const struct imap_resp *
+imap_parse_partial(const struct imap_parser *p)
+{
+	return &p->resp;
+}
+
+const struct imap_arg *
+imap_parse_literal_container(const struct imap_parser *p, size_t *count_r)
+{
+	*count_r = p->cont_count;
+	return p->cont;
+}
+
+void
+imap_parse_literal_done(struct imap_parser *p)
+{
+	if (p->st != S_STREAM)
+		return;
+	push(p, IMAP_ARG_LITERAL_STREAMED, NULL, (size_t)p->lit_size);
+	p->off += p->lit_size;
+	p->st = S_ARGS;
+}
+
+void
+imap_parse_reset(struct imap_parser *p)
+{
+	start_resp(p);
+}
+
+static void dump_args(struct buf *b, const struct imap_arg *a, size_t n);
+
+static void
+dump_quoted(struct buf *b, const char *prefix, const char *s, size_t n)
+{
+	buf_appends(b, prefix);
+	buf_appends(b, "\"");
+	esc(b, s, n, true);
+	buf_appends(b, "\"");
+}
+
+static void
+dump_arg(struct buf *b, const struct imap_arg *a)
+{
+	char pre[40];
+
+	switch (a->type) {
+	case IMAP_ARG_NIL:
+		buf_appends(b, "NIL");
+		break;
+	case IMAP_ARG_ATOM:
+		buf_appends(b, "ATOM:");
+		esc(b, a->str, a->len, false);
+		break;
+	case IMAP_ARG_STRING:
+		dump_quoted(b, "STR:", a->str, a->len);
+		break;
+	case IMAP_ARG_LITERAL:
+		snprintf(pre, sizeof(pre), "LIT:%zu:", a->len);
+		dump_quoted(b, pre, a->str, a->len);
+		break;
+	case IMAP_ARG_LITERAL_STREAMED:
+		buf_appendf(b, "STREAMED:%zu", a->len);
+		break;
+	case IMAP_ARG_LIST:
+		buf_appends(b, "(");
+		dump_args(b, a->list, a->count);
+		buf_appends(b, ")");
+		break;
+	}
+}
+
+static void
+dump_args(struct buf *b, const struct imap_arg *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_appends(b, " ");
+		dump_arg(b, &a[i]);
+	}
+}
+
+char *
+imap_parse_dump(const struct imap_resp *r)
+{
+	struct buf b = BUF_INIT(SIZE_MAX);
+
+	if (r->kind == IMAP_RESP_CONTINUE) {
+		dump_quoted(&b, "+ text:", r->text, strlen(r->text));
+		return buf_steal(&b);
+	}
+	if (r->kind == IMAP_RESP_TAGGED && r->tag)
+		esc(&b, r->tag, strlen(r->tag), false);
+	else
+		buf_appends(&b, "*");
+	if (r->status) {
+		buf_appendf(&b, " %s", r->status);
+		if (r->code) {
+			buf_appendf(&b, " [%s", r->code);
+			if (r->code_nargs)
+				buf_appends(&b, " ");
+			dump_args(&b, r->code_args, r->code_nargs);
+			buf_appends(&b, "]");
+		}
+		dump_quoted(&b, " text:", r->text, strlen(r->text));
+		return buf_steal(&b);
+	}
+	if (r->has_num)
+		buf_appendf(&b, " %u", (unsigned)r->num);
+	if (r->name)
+		buf_appendf(&b, " %s", r->name);
+	if (r->nargs)
+		buf_appends(&b, " ");
+	dump_args(&b, r->args, r->nargs);
+	return buf_steal(&b);
+}
+
+int
+imap_arg_atom_is(const struct imap_arg *a, const char *s)
+{
+	return a != NULL && a->type == IMAP_ARG_ATOM && str_ieq(a->str, s);
+}
+
+const char *
+imap_arg_string(const struct imap_arg *a)
+{
+	return a && (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING ||
+	    a->type == IMAP_ARG_LITERAL) ? a->str : NULL;
+}

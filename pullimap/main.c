@@ -1,0 +1,106 @@
+#include "util.h"
+
+#include <getopt.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "pull.h"
+#include "pull_conf.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: pullimap [--config=FILE] [--no-delivery] [-q|--quiet]\n"
+	    "                [--debug] [-h|--help] [--version] SECTION\n"
+	    "Pull new messages from an IMAP mailbox and deliver them to an\n"
+	    "SMTP or LMTP server. See pullimap(1).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"idle", optional_argument, NULL, 'i'},
+		{"no-delivery", no_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	struct pull_run_opts o = {false, 120 * 1000};
+	struct pull_conf pc;
+	struct err err;
+	int ch, rc;
+
+	setlocale(LC_CTYPE, "");
+	/* A dead peer must be an error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'i':
+			fprintf(stderr, "pullimap: --idle is not implemented "
+					"yet; run pullimap from cron or a "
+					"systemd timer instead\n");
+			return EX_USAGE;
+		case 'n':
+			o.no_delivery = true;
+			break;
+		case 'q':
+			log_quiet = true;
+			break;
+		case 'd':
+			log_debug_level++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("pullimap %s\n", VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "pullimap: %s\n",
+		    optind == argc ? "missing SECTION argument"
+				   : "too many arguments");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	/* For tests that need a short network timeout. */
+	if (getenv("PULLIMAP_TIMEOUT_MS")) {
+		uint32_t ms;
+		if (parse_u32_str(getenv("PULLIMAP_TIMEOUT_MS"), &ms) == 0 &&
+		    ms > 0 && ms < 3600000)
+			o.timeout_ms = (int)ms;
+	}
+
+	memset(&pc, 0, sizeof(pc));
+	if (pull_conf_load(config, argv[optind], &pc, &err) < 0) {
+		fprintf(stderr, "pullimap: %s\n", err.msg);
+		return err_exitcode(err.kind);
+	}
+	log_set_name(argv[optind]);
+	rc = pull_run(&pc, &o, &err);
+	if (rc < 0)
+		log_errorx("%s", err.msg);
+	pull_conf_free(&pc);
+	log_set_name(NULL);
+	log_set_mailbox(NULL);
+	return rc < 0 ? err_exitcode(err.kind) : 0;
+}

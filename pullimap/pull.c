@@ -1,0 +1,786 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "deliver.h"
+#include "imap.h"
+#include "imap_conf.h"
+#include "log.h"
+#include "pull.h"
+#include "pull_state.h"
+
+/* Messages handled per FETCH command: bounds the metadata kept in memory and
+ * the work drained after a failure. */
+#define BATCH 256
+/* A keyword for messages the MTA refused permanently: they stay unseen,
+ * and can be found by the user. */
+#define REJECTED_KEYWORD "$PullimapRejected"
+
+struct msg {
+	uint32_t uid, seq;
+	uint64_t size;
+	char *sender;       /* for MAIL FROM, "" for <> */
+	char *message_id;
+	char *internaldate;
+	bool meta;          /* metadata arrived */
+	bool done;          /* body arrived (delivered, rejected or failed) */
+};
+
+struct uidlist {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+struct pull {
+	const struct pull_conf *pc;
+	const struct pull_run_opts *o;
+	struct pull_state *st;
+	struct imap_client *imap;
+	struct deliver *dlv;
+	uint32_t uidvalidity;
+
+	struct msg *batch;
+	size_t nbatch;
+	struct uidlist search;   /* result of the last SEARCH */
+	struct uidlist seen;     /* to mark \Seen */
+	struct uidlist rejected; /* to flag */
+	unsigned ndelivered, nrejected;
+	uint64_t bytes;
+	bool stop;               /* a temporary failure: deliver no more */
+	struct err stop_err;
+};
+
+static void
+uid_push(struct uidlist *l, uint32_t uid)
+{
+	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = uid;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted UIDs -> "1:3,5", appended to b, at most maxlen chars; returns the
+ * number of UIDs consumed. */
+static size_t
+uid_set(struct buf *b, const uint32_t *u, size_t n, size_t maxlen)
+{
+	size_t i = 0;
+	while (i < n && b->len < maxlen) {
+		size_t j = i;
+		while (j + 1 < n && (u[j + 1] == u[j] || u[j + 1] == u[j] + 1))
+			j++;
+		if (b->len)
+			buf_append(b, ",", 1);
+		if (u[j] != u[i])
+			buf_appendf(b, "%u:%u", u[i], u[j]);
+		else
+			buf_appendf(b, "%u", u[i]);
+		i = j + 1;
+	}
+	return i;
+}
+
+/* Parse a sequence set of UIDs ("1:3,5") into l. */
+static int
+uid_parse_set(struct uidlist *l, const char *s)
+{
+	while (*s) {
+		uint32_t a, b;
+		if (parse_u32(&s, &a) < 0)
+			return -1;
+		b = a;
+		if (*s == ':') {
+			s++;
+			if (parse_u32(&s, &b) < 0)
+				return -1;
+		}
+		if (a > b) {
+			uint32_t t = a;
+			a = b;
+			b = t;
+		}
+		/* Bounded by the caller's sanity: a set cannot name more UIDs
+		 * than the mailbox holds. */
+		if ((uint64_t)b - a > 100000000)
+			return -1;
+		for (uint64_t u = a; u <= b; u++)
+			uid_push(l, (uint32_t)u);
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return 0;
+}
+
+static bool
+uid_in(const uint32_t *sorted, size_t n, uint32_t uid)
+{
+	return bsearch(&uid, sorted, n, sizeof(*sorted), cmp_u32) != NULL;
+}
+
+/* RFC 5321 §4.1.2 Dot-string: atoms of atext joined by dots. */
+static bool
+is_dot_string(const char *s)
+{
+	bool prev_dot = true;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '.') {
+			if (prev_dot)
+				return false;
+			prev_dot = true;
+			continue;
+		}
+		prev_dot = false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("!#$%&'*+-/=?^_`{|}~", c)))
+			return false;
+	}
+	return !prev_dot;
+}
+
+/* The envelope sender, as the reference builds it: the first From address;
+ * the local part quoted when it is not a Dot-string; "" (<>) when there is
+ * none or it cannot be expressed. */
+static char *
+envelope_sender(const struct imap_arg *env)
+{
+	const struct imap_arg *from, *addr;
+	const char *local, *domain;
+	struct buf b = BUF_INIT(4096);
+
+	if (!env || env->type != IMAP_ARG_LIST || env->count < 3)
+		return xstrdup("");
+	from = &env->list[2];
+	if (from->type != IMAP_ARG_LIST || from->count < 1)
+		return xstrdup("");
+	addr = &from->list[0];
+	if (addr->type != IMAP_ARG_LIST || addr->count < 4)
+		return xstrdup("");
+	local = imap_arg_string(&addr->list[2]);
+	domain = imap_arg_string(&addr->list[3]);
+	if (!local || !domain || strlen(local) != addr->list[2].len)
+		return xstrdup("");
+	if (is_dot_string(local))
+		return xasprintf("%s@%s", local, domain);
+	for (const char *p = local; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return xstrdup("");
+	buf_append(&b, "\"", 1);
+	for (const char *p = local; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_append(&b, "\\", 1);
+		buf_append(&b, p, 1);
+	}
+	buf_appendf(&b, "\"@%s", domain);
+	return buf_steal(&b);
+}
+
+static struct msg *
+batch_find(struct pull *p, uint32_t uid, uint32_t seq)
+{
+	for (size_t i = 0; i < p->nbatch; i++)
+		if (uid ? p->batch[i].uid == uid : p->batch[i].seq == seq)
+			return &p->batch[i];
+	return NULL;
+}
+
+static void
+batch_clear(struct pull *p)
+{
+	for (size_t i = 0; i < p->nbatch; i++) {
+		free(p->batch[i].sender);
+		free(p->batch[i].message_id);
+		free(p->batch[i].internaldate);
+	}
+	free(p->batch);
+	p->batch = NULL;
+	p->nbatch = 0;
+}
+
+/* Find "NAME value" in a FETCH attribute list. */
+static const struct imap_arg *
+fetch_item(const struct imap_arg *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		if (imap_arg_atom_is(&list[i], name))
+			return &list[i + 1];
+	return NULL;
+}
+
+static uint32_t
+fetch_uid(const struct imap_arg *list, size_t n)
+{
+	const struct imap_arg *a = fetch_item(list, n, "UID");
+	uint32_t uid = 0;
+	if (a && a->type == IMAP_ARG_ATOM)
+		parse_u32_str(a->str, &uid);
+	return uid;
+}
+
+static int
+search_cb(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct pull *p = ctx;
+	if (!r->name)
+		return 0;
+	if (strcmp(r->name, "SEARCH") == 0) {
+		for (size_t i = 0; i < r->nargs; i++) {
+			uint32_t u;
+			if (r->args[i].type != IMAP_ARG_ATOM ||
+			    parse_u32_str(r->args[i].str, &u) < 0)
+				return err_set(err, ERR_PROTO,
+				    "bad SEARCH response from the server");
+			uid_push(&p->search, u);
+		}
+	} else if (strcmp(r->name, "ESEARCH") == 0) {
+		/* RFC 4731: (TAG "x") UID ALL set; ALL absent when empty. */
+		for (size_t i = 0; i + 1 < r->nargs; i++) {
+			if (imap_arg_atom_is(&r->args[i], "ALL")) {
+				const char *s = imap_arg_string(&r->args[i + 1]);
+				if (!s || uid_parse_set(&p->search, s) < 0)
+					return err_set(err, ERR_PROTO,
+					    "bad ESEARCH response from the server");
+			}
+		}
+	}
+	return 0;
+}
+
+/* UID SEARCH with criteria; result sorted in p->search. */
+static int
+search(struct pull *p, const char *criteria, struct err *err)
+{
+	p->search.n = 0;
+	if (imap_run(p->imap, search_cb, NULL, p, err, "UID SEARCH %s%s",
+		imap_capable(p->imap, "ESEARCH") ? "RETURN (ALL) " : "",
+		criteria) < 0)
+		return -1;
+	if (p->search.n)
+		qsort(p->search.v, p->search.n, sizeof(*p->search.v), cmp_u32);
+	return 0;
+}
+
+static int
+meta_cb(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct pull *p = ctx;
+	const struct imap_arg *l, *a;
+	struct msg *m;
+	uint32_t uid;
+	(void)err;
+
+	if (!r->name || strcmp(r->name, "FETCH") != 0 || r->nargs < 1 ||
+	    r->args[0].type != IMAP_ARG_LIST)
+		return 0;
+	l = r->args[0].list;
+	uid = fetch_uid(l, r->args[0].count);
+	if (!uid || !(m = batch_find(p, uid, 0)))
+		return 0; /* e.g. flag changes from another client */
+	m->seq = r->num;
+	if ((a = fetch_item(l, r->args[0].count, "RFC822.SIZE")))
+		parse_u64_str(a->str, &m->size);
+	if ((a = fetch_item(l, r->args[0].count, "INTERNALDATE")) &&
+	    imap_arg_string(a)) {
+		free(m->internaldate);
+		m->internaldate = xstrdup(imap_arg_string(a));
+	}
+	if ((a = fetch_item(l, r->args[0].count, "ENVELOPE")) &&
+	    a->type == IMAP_ARG_LIST) {
+		free(m->sender);
+		m->sender = envelope_sender(a);
+		if (a->count > 9 && imap_arg_string(&a->list[9])) {
+			free(m->message_id);
+			m->message_id = xstrdup(imap_arg_string(&a->list[9]));
+		}
+	}
+	m->meta = true;
+	return 0;
+}
+
+static struct pull_msg_info
+info_of(const struct msg *m)
+{
+	struct pull_msg_info i = {m->uid, m->size, m->message_id,
+	    m->internaldate, m->sender};
+	return i;
+}
+
+/* Record a message the MTA accepted: journal first (durably), then the
+ * rest. A crash between the MTA's reply and the commit re-delivers this one
+ * message next time; nothing is ever lost. */
+static int
+accepted(struct pull *p, struct msg *m, const char *reply, struct err *err)
+{
+	struct pull_msg_info i = info_of(m);
+	if (pull_state_delivered(p->st, p->uidvalidity, &i, reply, err) < 0)
+		return -1;
+	uid_push(&p->seen, m->uid);
+	p->ndelivered++;
+	p->bytes += m->size;
+	return 0;
+}
+
+struct body_src {
+	struct pull *p;
+	const char *data; /* in-memory body, or NULL: stream from IMAP */
+	size_t len, off;
+};
+
+static ssize_t
+body_read(void *ctx, char *buf, size_t n, struct err *err)
+{
+	struct body_src *s = ctx;
+	if (!s->data)
+		return imap_literal_read(s->p->imap, buf, n, err);
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	memcpy(buf, s->data + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+static int
+deliver_one(struct pull *p, struct msg *m, struct body_src *src,
+    uint64_t size, struct err *err)
+{
+	struct deliver_result res;
+	struct err derr;
+
+	m->done = true;
+	if (p->stop)
+		return 0;
+	log_info("UID %u from <%s> (%s)", m->uid, m->sender ? m->sender : "",
+	    m->internaldate ? m->internaldate : "");
+	memset(&res, 0, sizeof(res));
+	if (deliver_message(p->dlv, m->sender ? m->sender : "", size,
+		body_read, src, &res, &derr) == 0)
+		return accepted(p, m, res.reply, err);
+	if (res.source_failed) {
+		/* The IMAP stream broke: the command fails with it. */
+		*err = derr;
+		return -1;
+	}
+	if (derr.kind == ERR_REFUSED) {
+		struct pull_msg_info i = info_of(m);
+		log_errorx("UID %u rejected by the MTA: %s", m->uid,
+		    res.reply[0] ? res.reply : derr.msg);
+		if (pull_state_rejected(p->st, p->uidvalidity, &i,
+			res.reply[0] ? res.reply : derr.msg, err) < 0)
+			return -1;
+		uid_push(&p->rejected, m->uid);
+		p->nrejected++;
+		return 0;
+	}
+	/* Temporary: deliver nothing more in this run; the IMAP command
+	 * goes on (bodies are drained) so the connection stays usable. */
+	p->stop = true;
+	p->stop_err = derr;
+	return 0;
+}
+
+static struct msg *
+msg_of_fetch(struct pull *p, uint32_t seq, const struct imap_arg *l, size_t n)
+{
+	uint32_t uid = fetch_uid(l, n);
+	struct msg *m = uid ? batch_find(p, uid, 0) : batch_find(p, 0, seq);
+	return m && !m->done ? m : NULL;
+}
+
+static int
+body_lit_cb(void *ctx, const struct imap_resp *partial,
+    const struct imap_arg *cont, size_t count, uint64_t size, struct err *err)
+{
+	struct pull *p = ctx;
+	struct body_src src = {p, NULL, 0, 0};
+	struct msg *m;
+
+	if (!partial->name || strcmp(partial->name, "FETCH") != 0 || count < 1 ||
+	    !imap_arg_atom_is(&cont[count - 1], "BODY[]"))
+		return 0;
+	if (!(m = msg_of_fetch(p, partial->num, cont, count - 1)))
+		return 0;
+	return deliver_one(p, m, &src, size, err);
+}
+
+static int
+body_cb(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct pull *p = ctx;
+	const struct imap_arg *l, *body;
+	struct body_src src = {p, NULL, 0, 0};
+	struct msg *m;
+
+	if (!r->name || strcmp(r->name, "FETCH") != 0 || r->nargs < 1 ||
+	    r->args[0].type != IMAP_ARG_LIST)
+		return 0;
+	l = r->args[0].list;
+	body = fetch_item(l, r->args[0].count, "BODY[]");
+	if (!body || body->type == IMAP_ARG_LITERAL_STREAMED)
+		return 0;
+	if (!(m = msg_of_fetch(p, r->num, l, r->args[0].count)))
+		return 0;
+	/* NIL: the reference sends an empty message; so do we. */
+	src.data = body->type == IMAP_ARG_NIL ? "" : body->str;
+	src.len = body->type == IMAP_ARG_NIL ? 0 : body->len;
+	return deliver_one(p, m, &src, src.len, err);
+}
+
+static int
+no_delivery(struct pull *p, struct err *err)
+{
+	for (size_t i = 0; i < p->nbatch; i++) {
+		struct msg *m = &p->batch[i];
+		if (!m->meta)
+			continue;
+		log_info("UID %u from <%s> (%s)", m->uid,
+		    m->sender ? m->sender : "",
+		    m->internaldate ? m->internaldate : "");
+		m->done = true;
+		if (accepted(p, m, "(not delivered: --no-delivery)", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Fetch and deliver the messages with the given sorted UIDs. */
+static int
+pull_batch(struct pull *p, const uint32_t *uids, size_t n, struct err *err)
+{
+	struct buf set = BUF_INIT(SIZE_MAX);
+	int rc = -1;
+
+	p->batch = xcalloc(n, sizeof(*p->batch));
+	p->nbatch = n;
+	for (size_t i = 0; i < n; i++)
+		p->batch[i].uid = uids[i];
+	uid_set(&set, uids, n, SIZE_MAX);
+
+	/* Metadata first: the envelope sender is needed before the body
+	 * can be streamed into MAIL FROM, whatever order the server sends
+	 * the items in. */
+	if (imap_run(p->imap, meta_cb, NULL, p, err,
+		"UID FETCH %s (UID RFC822.SIZE INTERNALDATE ENVELOPE)",
+		set.data) < 0)
+		goto out;
+	if (p->o->no_delivery) {
+		rc = no_delivery(p, err);
+		goto out;
+	}
+	rc = imap_run(p->imap, body_cb, body_lit_cb, p, err,
+	    "UID FETCH %s (UID BODY.PEEK[])", set.data);
+	if (rc == 0 && !p->stop)
+		for (size_t i = 0; i < n; i++)
+			if (!p->batch[i].done)
+				log_warnx("UID %u vanished before it could be "
+				    "fetched", p->batch[i].uid);
+out:
+	buf_free(&set);
+	batch_clear(p);
+	return rc;
+}
+
+/* STORE flags on sorted UIDs, in commands of bounded length. */
+static int
+store(struct pull *p, const uint32_t *u, size_t n, const char *flags,
+    struct err *err)
+{
+	size_t i = 0;
+	while (i < n) {
+		struct buf set = BUF_INIT(SIZE_MAX);
+		size_t k = uid_set(&set, u + i, n - i, 8000);
+		int rc = imap_run(p->imap, NULL, NULL, NULL, err,
+		    "UID STORE %s +FLAGS.SILENT (%s)", set.data, flags);
+		buf_free(&set);
+		if (rc < 0)
+			return -1;
+		i += k;
+	}
+	return 0;
+}
+
+static int
+mark_seen(struct pull *p, struct err *err)
+{
+	uint32_t *u = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	/* Everything journaled but not yet \Seen, including messages
+	 * delivered by a run that died before it could say so. */
+	if (pull_state_unseen(p->st, p->uidvalidity, &u, &n, err) < 0)
+		return -1;
+	if (store(p, u, n, "\\Seen", err) == 0 &&
+	    pull_state_mark_seen(p->st, p->uidvalidity, u, n, err) == 0)
+		rc = 0;
+	free(u);
+	if (rc < 0)
+		return -1;
+
+	if (pull_state_unflagged(p->st, p->uidvalidity, &u, &n, err) < 0)
+		return -1;
+	rc = 0;
+	if (n > 0) {
+		if (!imap_selected(p->imap)->permanent_keywords) {
+			log_warnx("cannot flag rejected messages with %s: the "
+			    "mailbox does not accept keywords", REJECTED_KEYWORD);
+			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
+			    n, err);
+		} else if ((rc = store(p, u, n, REJECTED_KEYWORD, err)) == 0) {
+			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
+			    n, err);
+		}
+	}
+	free(u);
+	return rc;
+}
+
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
+    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static int
+purge(struct pull *p, uint32_t uidnext, struct err *err)
+{
+	char crit[160];
+	struct buf set = BUF_INIT(SIZE_MAX);
+	int rc = 0;
+	size_t i = 0;
+
+	if (!p->pc->has_purge_after || uidnext <= 1)
+		return 0;
+	if (p->pc->purge_after_days == 0) {
+		snprintf(crit, sizeof(crit), "UID 1:%u NOT KEYWORD %s",
+		    uidnext - 1, REJECTED_KEYWORD);
+	} else {
+		/* RFC 3501 SEARCH BEFORE: date only, hence 24h accuracy. */
+		time_t t = time(NULL) - (time_t)p->pc->purge_after_days * 86400;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(crit, sizeof(crit),
+		    "UID 1:%u BEFORE %02d-%s-%04d NOT KEYWORD %s", uidnext - 1,
+		    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+		    REJECTED_KEYWORD);
+	}
+	if (search(p, crit, err) < 0)
+		return -1;
+	/* Never purge what is not journaled as delivered. */
+	if (p->search.n == 0)
+		return 0;
+	if (p->pc->purge_after_days > 0) {
+		uid_set(&set, p->search.v, p->search.n, SIZE_MAX);
+		log_info("Removing %zu UID(s) %s", p->search.n, set.data);
+		buf_reset(&set);
+	}
+	while (i < p->search.n && rc == 0) {
+		size_t k = uid_set(&set, p->search.v + i, p->search.n - i, 8000);
+		rc = imap_run(p->imap, NULL, NULL, NULL, err,
+		    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data);
+		if (rc == 0)
+			rc = imap_capable(p->imap, "UIDPLUS")
+			    ? imap_run(p->imap, NULL, NULL, NULL, err,
+				  "UID EXPUNGE %s", set.data)
+			    : imap_run(p->imap, NULL, NULL, NULL, err, "EXPUNGE");
+		buf_reset(&set);
+		i += k;
+	}
+	buf_free(&set);
+	return rc;
+}
+
+/* The main loop: search for UIDs >= from not journaled yet, deliver them in
+ * batches, repeat while new mail arrived meanwhile. Returns the new UIDNEXT
+ * candidate in *uidnext_r: every UID below it has been handled. */
+static int
+pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
+{
+	uint32_t *known = NULL, next = from;
+	size_t nknown = 0;
+	int rc = -1;
+
+	if (pull_state_known(p->st, p->uidvalidity, from, &known, &nknown,
+		err) < 0)
+		return -1;
+	for (unsigned round = 0; round < 1000 && !p->stop; round++) {
+		char crit[64];
+		struct uidlist todo = {NULL, 0, 0};
+
+		snprintf(crit, sizeof(crit), "UID %u:*", next);
+		if (search(p, crit, err) < 0)
+			goto out;
+		for (size_t i = 0; i < p->search.n; i++) {
+			uint32_t u = p->search.v[i];
+			/* "N:*" also matches the highest UID when it is < N. */
+			if (u >= next && !uid_in(known, nknown, u))
+				uid_push(&todo, u);
+		}
+		if (todo.n == 0) {
+			free(todo.v);
+			break;
+		}
+		for (size_t i = 0; i < todo.n && !p->stop; i += BATCH) {
+			size_t k = todo.n - i < BATCH ? todo.n - i : BATCH;
+			if (pull_batch(p, todo.v + i, k, err) < 0) {
+				free(todo.v);
+				goto out;
+			}
+			if (!p->stop)
+				next = todo.v[i + k - 1] + 1;
+		}
+		if (p->stop) {
+			/* The first UID of todo not journaled bounds UIDNEXT. */
+			uint32_t *j = NULL;
+			size_t nj = 0;
+			if (pull_state_known(p->st, p->uidvalidity, next, &j,
+				&nj, err) < 0) {
+				free(todo.v);
+				goto out;
+			}
+			for (size_t i = 0; i < todo.n; i++) {
+				if (todo.v[i] < next)
+					continue;
+				if (!uid_in(j, nj, todo.v[i]))
+					break;
+				next = todo.v[i] + 1;
+			}
+			free(j);
+		}
+		free(todo.v);
+	}
+	rc = 0;
+out:
+	free(known);
+	*uidnext_r = next;
+	return rc;
+}
+
+static int
+open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
+{
+	const struct imap_mailbox *box = imap_selected(p->imap);
+	char *name = NULL;
+	uint32_t uv = 0, un = 0;
+	int r = pull_state_get_mailbox(p->st, &name, &uv, &un, err);
+
+	if (r < 0)
+		return -1;
+	p->uidvalidity = box->uidvalidity;
+	if (r == 1 && uv != box->uidvalidity) {
+		if (!p->o->no_delivery) {
+			err_set(err, ERR_DB,
+			    "UIDVALIDITY of %s changed from %u to %u: the server "
+			    "renumbered its messages, so pullimap cannot tell "
+			    "which ones were delivered. Check the mailbox, then "
+			    "run 'pullimap --no-delivery %s' to accept its "
+			    "current content as delivered",
+			    p->pc->mailbox, uv, box->uidvalidity,
+			    p->pc->section);
+			free(name);
+			return -1;
+		}
+		log_warnx("UIDVALIDITY changed from %u to %u: starting over "
+		    "(--no-delivery)", uv, box->uidvalidity);
+		r = 0;
+	}
+	free(name);
+	if (r == 0) {
+		un = 1;
+		if (pull_state_set_mailbox(p->st, p->pc->mailbox,
+			box->uidvalidity, un, err) < 0)
+			return -1;
+	}
+	*uidnext_r = un;
+	return 0;
+}
+
+int
+pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
+    struct err *err)
+{
+	struct pull p;
+	uint32_t uidnext = 1, newnext = 1;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.pc = pc;
+	p.o = o;
+	/* Lock before touching the server: a second instance must not
+	 * deliver anything. */
+	if (!(p.st = pull_state_open(pc->statefile, err)))
+		return -1;
+	if (!o->no_delivery) {
+		struct deliver_opts d = {pc->deliver_method, pc->deliver_ehlo,
+		    pc->deliver_rcpt, o->timeout_ms};
+		if (!(p.dlv = deliver_new(&d, err)))
+			goto out;
+	}
+	if (!(p.imap = imap_connect(&pc->imap, o->timeout_ms, err)))
+		goto out;
+	/* QRESYNC makes SELECT report HIGHESTMODSEQ and expunges as UIDs. */
+	if (imap_enable(p.imap, "QRESYNC", err) < 0)
+		goto out;
+	if (imap_select(p.imap, pc->mailbox, false, err) < 0)
+		goto out;
+	log_set_mailbox(pc->mailbox);
+	if (open_state(&p, &uidnext, err) < 0)
+		goto out;
+
+	if (pull_new(&p, uidnext, &newnext, err) < 0)
+		goto out;
+	if (p.dlv) {
+		struct err qe;
+		if (deliver_quit(p.dlv, &qe) < 0)
+			log_debug("QUIT: %s", qe.msg);
+	}
+	if (mark_seen(&p, err) < 0)
+		goto out;
+	if (!p.stop) {
+		uint32_t server_next = imap_selected(p.imap)->uidnext;
+		/* UIDs only grow: whatever the last SEARCH did not find
+		 * below the UIDNEXT reported at SELECT time is gone. */
+		if (server_next > newnext)
+			newnext = server_next;
+	}
+	if (newnext > uidnext &&
+	    pull_state_set_mailbox(p.st, pc->mailbox, p.uidvalidity, newnext,
+		err) < 0)
+		goto out;
+	if (!p.stop && purge(&p, newnext > uidnext ? newnext : uidnext, err) < 0)
+		goto out;
+	if (p.ndelivered > 0)
+		log_debug("delivered %u message(s), %llu bytes", p.ndelivered,
+		    (unsigned long long)p.bytes);
+	if (p.stop) {
+		*err = p.stop_err;
+		err_prefix(err, "delivery stopped, will retry");
+		goto out;
+	}
+	if (p.nrejected > 0) {
+		err_set(err, ERR_REFUSED,
+		    "%u message(s) rejected permanently by the MTA (flagged %s "
+		    "on the server, left unseen)", p.nrejected, REJECTED_KEYWORD);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (p.dlv)
+		deliver_free(&p.dlv);
+	imap_close(&p.imap);
+	pull_state_close(&p.st);
+	batch_clear(&p);
+	free(p.search.v);
+	free(p.seen.v);
+	free(p.rejected.v);
+	return rc;
+}
