@@ -58,12 +58,13 @@ $(BS)/t/%: $(BS)/t/unit/%.o $(BS)/libpull.a $(BS)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The sanitizer build of the program itself, used by the end-to-end tests.
-$(BS)/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
+$(BS)/bin/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 units: $(UNIT_BIN)
 
-check: all units $(BS)/pullimap
+check: all units $(BS)/bin/pullimap
 	@t/run
 
 demo: all

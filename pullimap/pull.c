@@ -125,7 +125,8 @@ uid_parse_set(struct uidlist *l, const char *s)
 static bool
 uid_in(const uint32_t *sorted, size_t n, uint32_t uid)
 {
-	return bsearch(&uid, sorted, n, sizeof(*sorted), cmp_u32) != NULL;
+	return n > 0 &&
+	    bsearch(&uid, sorted, n, sizeof(*sorted), cmp_u32) != NULL;
 }
 
 /* RFC 5321 §4.1.2 Dot-string: atoms of atext joined by dots. */

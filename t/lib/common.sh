@@ -28,7 +28,7 @@ if [ -z "${TOP:-}" ]; then
 	TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fi
 export TOP
-export PULLIMAP="${PULLIMAP:-$TOP/build-san/pullimap}"
+export PULLIMAP="${PULLIMAP:-$TOP/build-san/bin/pullimap}"
 T_LIB="$TOP/t/lib"
 T_SERVER_MAX="${T_SERVER_MAX:-1800}"
 

@@ -216,7 +216,10 @@ sink_start(struct sink *s, const char *name, const char *proto,
 	snprintf(script, sizeof(script), "%s/t/lib/sink.py", top);
 	if (mkdir(s->dir, 0755) < 0)
 		return -1;
-	arg(&av, "python3");
+	/* $PYTHON, else the system's (a pyenv shim costs a second). */
+	arg(&av, getenv("PYTHON") ? getenv("PYTHON") :
+	    access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" :
+	    "python3");
 	arg(&av, script);
 	arg(&av, "--dir");
 	arg(&av, s->dir);
@@ -982,9 +985,8 @@ test_timeout(const char *proto)
 	ms = now_ms() - t0;
 	test_assert(err.kind == ERR_TEMP);
 	test_assert(ms >= 900 && ms < 3500);
-	if (ms >= 3500)
-		fprintf(stderr, "%s: timeout took %llu ms\n", proto,
-		    (unsigned long long)ms);
+	printf("# %s: timed out after %llu ms\n", proto,
+	    (unsigned long long)ms);
 	test_assert(d && send_mem(d, "", "fast\r\n", 6, 0, &res, &err) == 0);
 	test_assert(sink_msg_is(&s, 2, "fast\r\n", 6));
 out:
