@@ -235,7 +235,7 @@ t_skip_all() {
 
 # t_need_pullimap: skip the test when $PULLIMAP is not an executable.
 t_need_pullimap() {
-	[ -x "$PULLIMAP" ] || t_skip_all "no pullimap binary at $PULLIMAP"
+	[ -f "$PULLIMAP" ] && [ -x "$PULLIMAP" ] || t_skip_all "no pullimap binary at $PULLIMAP"
 }
 
 # free_port [N]: print N (default 1) free TCP ports on 127.0.0.1, one per

@@ -110,6 +110,7 @@ EOF
 		last=$(maildir_messages "$(lmtp_delivered_dir)" | tail -n 1)
 		t_same_message "relayed message equals the original (trace headers aside)" "$T/mail/msg-0003.eml" "$last"
 		t_grep "postfix added its Received header" 'by smtp\.pullimap-test\.localdomain \(Postfix\)' "$last"
+		t_delivered_set "dest maildir holds exactly the 3 messages" "$(lmtp_delivered_dir)" "$T"/mail/msg-*.eml
 	fi
 	t_check "postfix queue empty" wait_until 5 postfix_queue_empty
 fi
