@@ -69,13 +69,19 @@ deliver_target_clear(struct deliver_target *t)
 	t->host = t->port = t->path = NULL;
 }
 
+/* RFC 5321 §4.5.3.1.3 limits a path to 256 octets; be generous, but stay
+ * well within one command line. */
+#define MAX_ADDR 900
+
 bool
 deliver_safe_arg(const char *s)
 {
+	const char *start = s;
+
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
-	return true;
+	return s - start <= MAX_ADDR;
 }
 
 struct deliver *
@@ -114,8 +120,8 @@ deliver_message(struct deliver *d, const char *sender, uint64_t size,
 	/* The sender comes from a message's envelope: a CR or LF in it would
 	 * inject commands. That message cannot be delivered as is. */
 	if (!deliver_safe_arg(sender)) {
-		snprintf(res->reply, sizeof(res->reply),
-		    "sender address contains control characters");
+		snprintf(res->reply, sizeof(res->reply), "sender address "
+		    "contains control characters or is too long");
 		return err_set(err, ERR_REFUSED, "%s: %s", d->method,
 		    res->reply);
 	}

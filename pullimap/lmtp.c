@@ -194,7 +194,7 @@ command(struct deliver *d, struct lmtp_client *l, struct err *err,
 	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		return err_set(err, ERR_CONFIG, "%s: command too long",
+		return err_set(err, ERR_INTERNAL, "%s: command too long",
 		    d->method);
 	log_trace("LC", line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);

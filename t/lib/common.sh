@@ -13,7 +13,7 @@
 #
 # Environment:
 #   TOP       repo top (set by t/run; derived from this file's location otherwise)
-#   PULLIMAP  binary under test (set by t/run; default $TOP/build-san/pullimap)
+#   PULLIMAP  binary under test (set by t/run; default $TOP/build-san/bin/pullimap)
 #   T_KEEP=1  keep the temp dir after the test (its path is printed)
 #   T_VERBOSE=1  echo commands run by t_check/t_run and their output
 #   T_SERVER_MAX  upper bound in seconds for any server a test starts (1800)
@@ -235,7 +235,9 @@ t_skip_all() {
 
 # t_need_pullimap: skip the test when $PULLIMAP is not an executable.
 t_need_pullimap() {
-	[ -f "$PULLIMAP" ] && [ -x "$PULLIMAP" ] || t_skip_all "no pullimap binary at $PULLIMAP"
+	if [ ! -f "$PULLIMAP" ] || [ ! -x "$PULLIMAP" ]; then
+		t_skip_all "no pullimap binary at $PULLIMAP"
+	fi
 }
 
 # free_port [N]: print N (default 1) free TCP ports on 127.0.0.1, one per
@@ -244,11 +246,11 @@ t_need_pullimap() {
 # Racy in theory against other parallel tests: server starters retry with
 # new ports when a bind fails.
 free_port() {
-	"$T_PYTHON" - "${1:-1}" "$T/.ports" <<'EOF' || { t_log "free_port: no free port found"; return 1; }
+	"$T_PYTHON" - "${1:-1}" "${T:+$T/.ports}" <<'EOF' || { t_log "free_port: no free port found"; return 1; }
 import random, socket, sys
 want, reg = int(sys.argv[1]), sys.argv[2]
 try:
-    used = set(int(x) for x in open(reg).read().split())
+    used = set(int(x) for x in open(reg).read().split()) if reg else set()
 except OSError:
     used = set()
 try:
@@ -282,8 +284,9 @@ for _ in range(500):
         got.append(port)
 if len(got) < want:
     sys.exit(1)
-with open(reg, "a") as f:
-    f.write("".join("%d\n" % p for p in got))
+if reg:
+    with open(reg, "a") as f:
+        f.write("".join("%d\n" % p for p in got))
 print("\n".join(str(p) for p in got))
 EOF
 }

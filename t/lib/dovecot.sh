@@ -52,6 +52,7 @@ dovecot_available() {
 # dovecot_init DIR: write everything under DIR (created).
 dovecot_init() {
 	local dir="$1"
+	[ -n "${T:-}" ] || { echo "dovecot_init: call t_init first" >&2; return 1; }
 	dovecot_available || { t_log "dovecot not installed"; return 1; }
 	mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || return 1
 	chmod 755 "$dir"

@@ -36,6 +36,7 @@ postfix_available() {
 # postfix_init DIR: write the configuration under DIR.
 postfix_init() {
 	local dir="$1"
+	[ -n "${T:-}" ] || { echo "postfix_init: call t_init first" >&2; return 1; }
 	postfix_available || { t_log "postfix unavailable (needs root and the postfix package)"; return 1; }
 	[ -n "${DOVECOT_LMTP_PORT:-}" ] || { t_log "postfix_init: call dovecot_init first"; return 1; }
 	mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || return 1

@@ -321,7 +321,7 @@ new_deliver(const char *method, int timeout_ms)
 {
 	struct deliver_opts o = { .method = method, .ehlo = "client.test",
 		.rcpt = "alice@example.org", .timeout_ms = timeout_ms };
-	struct err err;
+	struct err err = { 0 };
 	struct deliver *d = deliver_new(&o, &err);
 
 	if (d == NULL)
@@ -423,7 +423,7 @@ test_parse_method(void)
 		"smtp:[127.0.0.1]:25 ", "lmtp:relative/path", "smtp:[::1]24",
 		"smtp:[::1%lo]:24", "lmtp:[127.0.0.1]:99999999999" };
 	struct deliver_target t;
-	struct err err;
+	struct err err = { 0 };
 	char longpath[300];
 	size_t i;
 
@@ -459,7 +459,7 @@ static void
 test_reply_parse(void)
 {
 	struct deliver_reply r;
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 
 	test_begin("deliver_reply_add");
 	deliver_reply_reset(&r);
@@ -489,9 +489,10 @@ test_config_errors(void)
 {
 	struct deliver_opts o = { .method = "lmtp:[127.0.0.1]:1",
 		.ehlo = "x", .rcpt = "a\r\nRSET", .timeout_ms = 1000 };
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d;
-	struct err err;
+	struct err err = { 0 };
+	char longaddr[1000];
 
 	test_begin("deliver_new: bad options; bad sender");
 	test_assert(deliver_new(&o, &err) == NULL && err.kind == ERR_CONFIG);
@@ -513,6 +514,10 @@ test_config_errors(void)
 		test_assert(send_mem(d, "a\r\nRCPT TO:<x>", "x", 1, 0, &res,
 		    &err) < 0);
 		test_assert(err.kind == ERR_REFUSED && res.code == 0);
+		memset(longaddr, 'a', sizeof(longaddr) - 1);
+		longaddr[sizeof(longaddr) - 1] = '\0';
+		test_assert(send_mem(d, longaddr, "x", 1, 0, &res, &err) < 0);
+		test_assert(err.kind == ERR_REFUSED && res.code == 0);
 		test_assert(d->lmtp == NULL);
 		test_assert(deliver_quit(d, &err) == 0);
 		deliver_free(&d);
@@ -525,9 +530,9 @@ static void
 test_connect_refused(const char *proto)
 {
 	char name[64], method[64];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d;
-	struct err err;
+	struct err err = { 0 };
 	int fd, one = 1;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t salen = sizeof(sa);
@@ -577,19 +582,19 @@ static const struct {
 static void
 test_multi(const char *proto, enum transport tr)
 {
-	char name[96], want_env[128], *env;
+	char name[96], sdir[64], want_env[128], *env;
 	const char *hello = strcmp(proto, "lmtp") == 0 ? "C: LHLO client.test" :
 	    "C: EHLO client.test";
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	size_t i;
 
 	snprintf(name, sizeof(name), "%s over %s: %zu messages, one "
 	    "connection, byte-exact", proto, tr == UNIXSOCK ? "unix socket" :
 	    tr == TCP6 ? "TCP [::1]" : "TCP", ARRAY_LEN(bodies));
-	snprintf(want_env, sizeof(want_env), "%s-multi-%d", proto, (int)tr);
+	snprintf(sdir, sizeof(sdir), "%s-multi-%d", proto, (int)tr);
 	if (tr == TCP6) {
 		int fd = socket(AF_INET6, SOCK_STREAM, 0);
 		struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
@@ -604,7 +609,7 @@ test_multi(const char *proto, enum transport tr)
 		}
 	}
 	test_begin(name);
-	if (sink_start(&s, want_env, proto, tr, NULL) < 0) {
+	if (sink_start(&s, sdir, proto, tr, NULL) < 0) {
 		test_fail_at(__FILE__, __LINE__, "sink did not start");
 		goto out;
 	}
@@ -649,10 +654,10 @@ test_chunks(const char *proto)
 	static const size_t sizes[] = { 1, 2, 3, 5 };
 	char sdir[64];
 	char name[96];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	size_t i;
 
 	snprintf(name, sizeof(name), "%s: body in 1..5-byte chunks, dots at "
@@ -686,10 +691,10 @@ test_big(const char *proto, enum transport tr)
 	struct gen_src g = { .total = total };
 	char sdir[64];
 	char name[96], path[200];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	FILE *f = NULL;
 	uint64_t off = 0;
 	char buf[65536];
@@ -739,10 +744,10 @@ test_errors(const char *proto)
 	const bool lmtp = strcmp(proto, "lmtp") == 0;
 	char sdir[64];
 	char name[96];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	int i;
 
 	snprintf(name, sizeof(name), "%s: 4xx/5xx at MAIL, RCPT, DATA, end "
@@ -791,15 +796,19 @@ test_errors(const char *proto)
 	sink_stop(&s);
 
 	snprintf(sdir, sizeof(sdir), "%s-errors2", proto);
-	if (sink_start(&s, sdir, proto, TCP4, "--eod", "452@1", NULL) < 0) {
+	if (sink_start(&s, sdir, proto, TCP4, "--eod", "452@1", "--rcpt",
+	    "450@2", NULL) < 0) {
 		test_fail_at(__FILE__, __LINE__, "sink did not start");
 		goto out;
 	}
 	d = new_deliver(s.method, TIMEOUT_MS);
 	test_assert(d && send_mem(d, "", "m1\r\n", 4, 0, &res, &err) < 0);
 	test_assert(err.kind == ERR_TEMP && res.code == 452);
-	test_assert(d && send_mem(d, "", "m2\r\n", 4, 0, &res, &err) == 0);
-	test_assert(sink_msg_is(&s, 2, "m2\r\n", 4));
+	test_assert(d && send_mem(d, "", "m2\r\n", 4, 0, &res, &err) < 0);
+	test_assert(err.kind == ERR_TEMP && res.code == 450);
+	test_assert(d && send_mem(d, "", "m3\r\n", 4, 0, &res, &err) == 0);
+	test_assert(sink_msg_is(&s, 3, "m3\r\n", 4));
+	test_assert(count_lines(s.log, "* body") == 2);
 out:
 	deliver_free(&d);
 	sink_stop(&s);
@@ -809,10 +818,10 @@ out:
 static void
 test_pipelining(void)
 {
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 
 	test_begin("lmtp: no PIPELINING: one command at a time, no DATA "
 	    "after a failed RCPT");
@@ -840,10 +849,10 @@ test_drop(const char *proto)
 {
 	char sdir[64];
 	char name[96];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	static char body[300000];
 
 	memset(body, 'x', sizeof(body));
@@ -879,10 +888,10 @@ test_source_failure(const char *proto)
 		.fail_at = 200000 };
 	char sdir[64];
 	char name[96], *eml;
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 
 	memset(body, 'y', sizeof(body));
 	for (size_t i = 78; i < sizeof(body); i += 80) {
@@ -922,10 +931,10 @@ test_idle_close(const char *proto, bool with_421)
 {
 	char sdir[64];
 	char name[96];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	int i;
 
 	snprintf(name, sizeof(name), "%s: server closes idle connection%s -> "
@@ -965,10 +974,10 @@ test_timeout(const char *proto)
 {
 	char sdir[64];
 	char name[96];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	uint64_t t0, ms;
 
 	snprintf(name, sizeof(name), "%s: no reply to the final dot within "
@@ -1001,10 +1010,10 @@ test_mismatch(const char *proto)
 {
 	const bool lmtp = strcmp(proto, "lmtp") == 0;
 	char name[96], sdir[64];
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 
 	snprintf(name, sizeof(name), "%s method, %s server: ERR_TEMP (not the "
 	    "message's fault)", proto, lmtp ? "SMTP" : "LMTP");
@@ -1036,10 +1045,10 @@ test_trace(const char *proto)
 {
 	char sdir[64];
 	char name[96], path[200], *log = NULL;
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	struct sink s;
-	struct err err;
+	struct err err = { 0 };
 	int saved, fd;
 
 	snprintf(name, sizeof(name), "%s: --debug trace", proto);
@@ -1240,10 +1249,10 @@ test_dovecot(void)
 	static const char b2[] = "Subject: via tcp\r\n\r\nno final crlf";
 	static const char b2want[] = "Subject: via tcp\r\n\r\nno final crlf\r\n";
 	struct dovecot dv = { 0 };
-	struct deliver_result res;
+	struct deliver_result res = { 0 };
 	struct deliver *d = NULL;
 	const char *why = NULL;
-	struct err err;
+	struct err err = { 0 };
 	int r;
 
 	r = dovecot_start(&dv, &why);

@@ -1,0 +1,162 @@
+#!/bin/bash
+# Delivery faults, injected with the scriptable sink (t/lib/sink.py):
+# 4xx and lost connections stop the run (exit 75) and are retried; a 5xx
+# rejects one message (recorded, flagged, left unseen; exit 69) without
+# blocking the others. Over LMTP (native client) and SMTP (libcurl).
+. "$TOP/t/lib/common.sh"
+. "$TOP/t/lib/dovecot.sh"
+t_init faults
+t_need_pullimap
+dovecot_init "$T/dc" || t_skip_all "dovecot not available"
+
+genmail --count 5 --sizes small --seed 5 --out "$T/mail" >/dev/null
+imap_append INBOX "$T"/mail/*.eml >/dev/null
+
+SINK_PID=
+sink() { # start the sink with ARGS; sets SINK_PORT, output in $T/sink
+	sink_stop
+	rm -rf "$T/sink" "$T/sink.port"
+	mkdir -p "$T/sink"
+	"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
+		--log "$T/sink.log" --lifetime 120 "$@" >/dev/null 2>&1 &
+	SINK_PID=$!
+	wait_file "$T/sink.port" 10 || t_fail "sink starts"
+	SINK_PORT=$(cat "$T/sink.port")
+}
+sink_stop() {
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+}
+t_cleanup_add sink_stop
+delivered() { ls "$T/sink" | grep -c '\.eml$'; }
+seen() { imap_fetch_flags INBOX | grep -c '\\Seen'; }
+reset_mailbox() {
+	imap_store INBOX 1:* -FLAGS '(\Seen $PullimapRejected)' >/dev/null
+	rm -f "$T/state.db"
+}
+conf() { # PROTO
+	cat >"$T/config" <<CONF
+[s]
+type = tunnel
+command = $DOVECOT_TUNNEL
+null-stderr = YES
+statefile = $T/state.db
+deliver-method = $1:[127.0.0.1]:$SINK_PORT
+deliver-rcpt = rcpt@example.org
+CONF
+}
+run() { PULLIMAP_TIMEOUT_MS=3000 t_run "$PULLIMAP" --config="$T/config" s; }
+
+for proto in lmtp smtp; do
+	P="$proto:"
+	extra=()
+	[ $proto = lmtp ] && extra=(--lmtp)
+
+	# 4xx at the end of data of the third message.
+	reset_mailbox
+	sink "${extra[@]}" --eod 451@3
+	conf $proto
+	run; rc=$?
+	t_eq "$P 4xx: exit 75" "$rc" 75
+	t_grep "$P 4xx: the reply is quoted" '451' "$T/last.err"
+	t_eq "$P 4xx: two delivered before it" "$(delivered)" 2
+	t_eq "$P 4xx: only those are \\Seen" "$(seen)" 2
+	t_eq "$P 4xx: journal" "$(sqlite3 "$T/state.db" 'SELECT group_concat(uid) FROM delivered')" "1,2"
+	sink "${extra[@]}"
+	conf $proto
+	run; rc=$?
+	t_eq "$P 4xx: the next run succeeds" "$rc" 0
+	t_eq "$P 4xx: the rest is delivered, nothing twice" "$(delivered)" 3
+	t_eq "$P 4xx: all \\Seen" "$(seen)" 5
+
+	# 5xx for the second message only.
+	reset_mailbox
+	sink "${extra[@]}" --eod 554@2
+	conf $proto
+	run; rc=$?
+	t_eq "$P 5xx: exit 69" "$rc" 69
+	t_eq "$P 5xx: the others are delivered" "$(delivered)" 4
+	t_eq "$P 5xx: the others are \\Seen" "$(seen)" 4
+	t_eq "$P 5xx: rejected message flagged, unseen" \
+		"$(imap_fetch_flags INBOX | grep '^2 ')" '2 ($PullimapRejected)'
+	t_match "$P 5xx: recorded with the reply" \
+		"$(sqlite3 "$T/state.db" 'SELECT uid, reply FROM rejected')" '^2\|554'
+	t_grep "$P 5xx: error logged" 'UID 2 rejected' "$T/last.err"
+	sink "${extra[@]}"
+	conf $proto
+	run; rc=$?
+	t_eq "$P 5xx: next run exits 0" "$rc" 0
+	t_eq "$P 5xx: the rejected message is not retried" "$(delivered)" 0
+
+	# 5xx at RCPT (or MAIL for SMTP) for message 1.
+	reset_mailbox
+	sink "${extra[@]}" --rcpt 550@1
+	conf $proto
+	run; rc=$?
+	t_eq "$P RCPT 550: exit 69" "$rc" 69
+	t_eq "$P RCPT 550: the others are delivered" "$(delivered)" 4
+
+	# 4xx at MAIL.
+	reset_mailbox
+	sink "${extra[@]}" --mail 421@1
+	conf $proto
+	run; rc=$?
+	t_eq "$P MAIL 421: exit 75" "$rc" 75
+	t_eq "$P MAIL 421: nothing delivered" "$(delivered)" 0
+	t_eq "$P MAIL 421: nothing \\Seen" "$(seen)" 0
+
+	# The connection drops in the middle of the second body.
+	reset_mailbox
+	sink "${extra[@]}" --drop-mid-data=2
+	conf $proto
+	run; rc=$?
+	t_eq "$P dropped mid-data: exit 75" "$rc" 75
+	t_eq "$P dropped mid-data: one delivered" "$(delivered)" 1
+	t_eq "$P dropped mid-data: journal" "$(sqlite3 "$T/state.db" 'SELECT group_concat(uid) FROM delivered')" "1"
+	sink "${extra[@]}"
+	conf $proto
+	run
+	t_eq "$P dropped mid-data: retried next run" "$(delivered)" 4
+
+	# No reply after the final dot: timeout, outcome unknown, retried.
+	reset_mailbox
+	sink "${extra[@]}" --delay-eod 10@1
+	conf $proto
+	run; rc=$?
+	t_eq "$P timeout: exit 75" "$rc" 75
+	t_grep "$P timeout: says so" '[Tt]ime' "$T/last.err"
+	t_eq "$P timeout: not journaled" "$(sqlite3 "$T/state.db" 'SELECT count(*) FROM delivered')" 0
+
+	# The server closes idle connections after each message.
+	reset_mailbox
+	sink "${extra[@]}" --close-after 1
+	conf $proto
+	run; rc=$?
+	t_eq "$P server closes after each message: exit 0" "$rc" 0
+	t_eq "$P server closes after each message: all delivered" "$(delivered)" 5
+done
+
+# LMTP server that does not advertise PIPELINING (RFC 2033 requires it;
+# we still deliver).
+reset_mailbox
+sink --lmtp --no-pipelining
+conf lmtp
+run; rc=$?
+t_eq "lmtp without PIPELINING: exit 0" "$rc" 0
+t_eq "lmtp without PIPELINING: all delivered" "$(delivered)" 5
+
+# SMTP server (libcurl) without PIPELINING, normal path, 8-bit bodies.
+reset_mailbox
+sink --no-pipelining
+conf smtp
+run; rc=$?
+t_eq "smtp: exit 0" "$rc" 0
+ok=1
+for f in "$T"/mail/*.eml; do
+	m=$(grep -l -F "$(grep -m1 -i '^Message-ID:' "$f")" "$T"/sink/*.eml | head -n1)
+	cmp -s "$f" "$m" || { [ "$(tail -c2 "$f" | od -An -c | tr -d ' ')" != '\r\n' ] && cmp -s <(cat "$f"; printf '\r\n') "$m"; } || ok=0
+done
+t_eq "smtp: bodies byte-exact" "$ok" 1
+t_grep "smtp: EHLO name" '^C: EHLO localhost.localdomain' "$T/sink.log"
+
+t_done
