@@ -249,8 +249,8 @@ static int
 read_reply(struct deliver *d, struct lmtp_client *l, struct deliver_reply *r,
     bool caps, struct err *err)
 {
-	const char *line;
-	size_t len;
+	const char *line = NULL;
+	size_t len = 0;
 	int k;
 
 	deliver_reply_reset(r);

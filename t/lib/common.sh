@@ -307,6 +307,16 @@ wait_port() {
 	return 1
 }
 
+# read_banner HOST PORT [TIMEOUT]: connect, print the server's first line
+# (CR removed), wait at most TIMEOUT seconds (default 5) for it.
+read_banner() {
+	local host="$1" port="$2" timeout="${3:-5}" line
+	# shellcheck disable=SC2016 # $0, $1 and $l expand in the inner shell
+	line=$(timeout "$timeout" bash -c 'exec 3<>"/dev/tcp/$0/$1" && IFS= read -r l <&3 && printf "%s" "$l"' \
+		"$host" "$port" 2>/dev/null) || return 1
+	printf '%s\n' "${line%$'\r'}"
+}
+
 # wait_file PATH [TIMEOUT]: wait (default 10 s) until PATH exists.
 wait_file() {
 	local path="$1" timeout="${2:-10}" i n

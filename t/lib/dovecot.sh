@@ -322,7 +322,17 @@ dovecot__start_once() {
 			wait_port "$DOVECOT_HOST" "$DOVECOT_IMAP_PORT" 0 2>/dev/null &&
 			wait_port "$DOVECOT_HOST" "$DOVECOT_IMAPS_PORT" 0 2>/dev/null &&
 			wait_port "$DOVECOT_HOST" "$DOVECOT_LMTP_PORT" 0 2>/dev/null; then
-			return 0
+			# Make sure it is our Dovecot answering (not whoever took a
+			# port meanwhile): it greets only after binding every listener.
+			if [[ "$(read_banner "$DOVECOT_HOST" "$DOVECOT_IMAP_PORT")" == "* OK "*Dovecot* ]] &&
+				[[ "$(read_banner "$DOVECOT_HOST" "$DOVECOT_LMTP_PORT")" == "220 "*Dovecot* ]] &&
+				kill -0 "$DOVECOT_PID" 2>/dev/null; then
+				return 0
+			fi
+			t_log "dovecot_start: a port answers, but not Dovecot"
+			dovecot_stop
+			echo "bind: Address already in use (someone else answers)" >>"$DOVECOT_DIR/master.out"
+			return 1
 		fi
 		sleep 0.05
 	done

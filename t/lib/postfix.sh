@@ -167,10 +167,16 @@ postfix_start() {
 		for ((i = 0; i < 200; i++)); do # 10 s
 			kill -0 "$POSTFIX_PID" 2>/dev/null || break
 			if wait_port "$POSTFIX_HOST" "$POSTFIX_PORT" 0 2>/dev/null; then
-				# setsid may have forked: the master's own PID is in its pid file
-				POSTFIX_PID=$(tr -dc 0-9 <"$POSTFIX_DIR/queue/pid/master.pid" 2>/dev/null)
-				[ -n "$POSTFIX_PID" ] || POSTFIX_PID=$POSTFIX_JOB
-				return 0
+				# our smtpd, not whoever took the port meanwhile?
+				if [[ "$(read_banner "$POSTFIX_HOST" "$POSTFIX_PORT")" == "220 smtp.pullimap-test.localdomain "* ]] &&
+					kill -0 "$POSTFIX_PID" 2>/dev/null; then
+					# setsid may have forked: the master's own PID is in its pid file
+					POSTFIX_PID=$(tr -dc 0-9 <"$POSTFIX_DIR/queue/pid/master.pid" 2>/dev/null)
+					[ -n "$POSTFIX_PID" ] || POSTFIX_PID=$POSTFIX_JOB
+					return 0
+				fi
+				echo "bind: Address already in use (someone else answers)" >>"$POSTFIX_DIR/master.out"
+				break
 			fi
 			sleep 0.05
 		done
