@@ -29,8 +29,9 @@
  *  - refuse lines longer than CONF_MAX_LINE instead of letting libinih
  *    split them into several lines (which would silently inject keys);
  *  - count lines, so that errors name the file and the line;
- *  - remember sections, since libinih does not report a section that has
- *    no key and Tiny does create it.
+ *  - track the current section, since libinih does not report a section
+ *    that has no key (Tiny creates it), does not trim "[ s ]" and
+ *    truncates section names to 49 bytes.
  * libinih's options are Debian runtime globals (see ini.h): inline comments
  * and multi-line values off (an indented "  password = x" is a key of its
  * own, not a continuation of the previous value), no BOM skipping, a heap
@@ -81,6 +82,7 @@ struct parse {
 	struct conf *c;
 	const char *p, *end; /* the input not yet handed to libinih */
 	int line;            /* number of the line last handed to libinih */
+	const char *section; /* interned name of the current section */
 	bool failed;         /* err is set; stop */
 	struct err *err;
 };
@@ -259,8 +261,9 @@ check_line(struct parse *ps, const char *l, size_t len)
 			parse_fail(ps, "empty section name");
 			return -1;
 		}
-		/* Remembered here: libinih does not report empty sections. */
-		(void)section_intern(ps->c, n, (size_t)(ne - n));
+		/* Tracked here: libinih does not report empty sections and
+		 * truncates section names to 49 bytes. */
+		ps->section = section_intern(ps->c, n, (size_t)(ne - n));
 		return (long)len;
 	}
 
@@ -329,16 +332,11 @@ static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *ps = user;
-	const char *s = section, *e;
 
-	/* libinih keeps the blanks of "[ s ]"; Tiny trims them. */
-	while (is_ws(*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && is_ws(e[-1]))
-		e--;
-	entry_set(ps->c, section_intern(ps->c, s, (size_t)(e - s)), name,
-	    value, ps->line);
+	/* libinih's section is ours untrimmed ("[ s ]") and possibly
+	 * truncated: use ours. */
+	(void)section;
+	entry_set(ps->c, ps->section, name, value, ps->line);
 	return 1;
 }
 
@@ -348,6 +346,7 @@ parse_text(const char *name, const char *text, size_t len, struct err *err)
 	struct conf *c = xcalloc(1, sizeof(*c));
 	struct parse ps = {
 		.c = c, .p = text, .end = text + len, .err = err,
+		.section = DEFAULT_SECTION,
 	};
 	bool o_multi = ini_allow_multiline, o_bom = ini_allow_bom;
 	bool o_inline = ini_allow_inline_comments, o_stack = ini_use_stack;

@@ -288,6 +288,30 @@ test_long_values(void)
 	free(text);
 	test_end();
 
+	/* libinih cuts section names at 49 bytes: we must not. */
+	test_begin("long section names and keys");
+	{
+		char *sec = long_text("", 'S', 70, "");
+		char *key = long_text("", 'K', 300, "");
+		char *t = xasprintf("[%s]\n%s = v\n[%.49s]\nk = w\n", sec,
+		    key, sec);
+
+		c = conf_load_string("l.ini", t, &err);
+		test_assert(c != NULL);
+		if (c != NULL) {
+			const struct conf_entry *e = conf_get(c, sec, key);
+
+			test_assert(e != NULL && strcmp(e->value, "v") == 0);
+			test_assert(conf_get(c, sec, "k") == NULL);
+			test_assert(conf_has_section(c, sec));
+		}
+		conf_free(&c);
+		free(t);
+		free(key);
+		free(sec);
+	}
+	test_end();
+
 	test_begin("a line over 1 MiB is an error");
 	text = long_text("[s]\nk = ", 'z', 1024 * 1024 + 10, "\n");
 	c = conf_load_string("l.ini", text, &err);
