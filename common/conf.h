@@ -12,6 +12,9 @@
  *    the default section "_", which applies to every section;
  *  - the last duplicate key wins; a repeated section is merged;
  *  - a line that is none of the above is an error naming file and line.
+ * A few odd lines Tiny accepts are errors here (a ':' in a key, a ']' in a
+ * section name, blank-only names, a UTF-8 BOM): see conf.c.
+ * Loading sets libinih's process-wide options: not thread-safe.
  *
  * All returned strings belong to the struct conf and live until conf_free(). */
 

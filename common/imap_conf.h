@@ -37,8 +37,9 @@ struct imap_opts {
 	                           * (imap) or "993" (imaps); NULL for tunnel */
 	const char *command;      /* command: required for tunnel */
 	bool starttls;            /* STARTTLS, default YES (imap only) */
-	enum imap_auth auth[IMAP_AUTH_MAX]; /* auth, in the given order, */
-	size_t n_auth;                      /* no duplicates; default PLAIN LOGIN */
+	/* auth: in the given order, no duplicates; default PLAIN LOGIN */
+	enum imap_auth auth[IMAP_AUTH_MAX];
+	size_t n_auth;
 	const char *username;     /* username: ASCII */
 	const char *password;     /* password: ASCII */
 	bool null_stderr;         /* null-stderr, default NO (tunnel) */

@@ -158,7 +158,8 @@ check_keys(struct pull_conf *pc, struct err *err)
 	for (i = 0; i < n; i++) {
 		if (!is_pull_key(list[i]->key) &&
 		    !imap_conf_is_key(list[i]->key)) {
-			rc = err_set(err, ERR_CONFIG, "%s: unknown option %.200s",
+			rc = err_set(err, ERR_CONFIG,
+			    "%s: unknown option %.200s",
 			    conf_where(pc->conf, list[i]), list[i]->key);
 			break;
 		}

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +172,8 @@ test_tiny_table(void)
 		if (t->err_line != 0) {
 			test_assert(c == NULL);
 			test_assert(err.kind == ERR_CONFIG);
-			snprintf(prefix, sizeof(prefix), "t.ini:%d: syntax error",
-			    t->err_line);
+			snprintf(prefix, sizeof(prefix),
+			    "t.ini:%d: syntax error", t->err_line);
 			test_assert_str(strncmp(err.msg, prefix,
 			    strlen(prefix)) == 0 ? prefix : err.msg, prefix);
 		} else {
@@ -539,13 +540,17 @@ expect_pull_error(const char *text, const char *section, enum err_kind kind,
 static void
 test_pull_defaults(void)
 {
+	struct passwd *pw;
 	struct pull_conf pc;
 	struct err err = { 0 };
 	char *want;
 
 	test_begin("pull_conf: defaults");
 	setenv("XDG_DATA_HOME", tmpdir, 1);
-	test_assert(pull_load("[acct]\n", "acct", &pc, &err, NULL) == 0);
+	/* deliver-rcpt defaults to the euid's name, if it has one. */
+	pw = getpwuid(geteuid());
+	test_assert(pull_load(pw != NULL ? "[acct]\n" :
+	    "[acct]\ndeliver-rcpt = nobody\n", "acct", &pc, &err, NULL) == 0);
 	test_assert_str(err.msg, "");
 	test_assert(pc.imap.type == IMAP_TYPE_IMAPS);
 	test_assert_str(pc.imap.host, "localhost");
@@ -565,7 +570,7 @@ test_pull_defaults(void)
 	test_assert_str(pc.mailbox, "INBOX");
 	test_assert_str(pc.deliver_method, "smtp:[127.0.0.1]:25");
 	test_assert_str(pc.deliver_ehlo, "localhost.localdomain");
-	test_assert(pc.deliver_rcpt != NULL && pc.deliver_rcpt[0] != '\0');
+	test_assert_str(pc.deliver_rcpt, pw != NULL ? pw->pw_name : "nobody");
 	test_assert(!pc.has_purge_after);
 	test_assert_str(pc.section, "acct");
 	want = xasprintf("%s/pullimap/acct", tmpdir);
@@ -759,8 +764,8 @@ test_pull_errors(void)
 	    ":2: invalid value for auth: PLAIN  LOGIN (expected mechanisms "
 	    "separated by single spaces)");
 	expect_pull_error("[a]\nauth =\n", "a", ERR_CONFIG,
-	    ":2: invalid value for auth: \"\" (expected mechanisms separated by "
-	    "single spaces)");
+	    ":2: invalid value for auth: \"\" (expected mechanisms "
+	    "separated by single spaces)");
 	test_end();
 
 	test_begin("pull_conf: SSL syntax");
