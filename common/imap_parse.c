@@ -64,7 +64,6 @@ enum state {
 	S_WORD,        /* a tag, status, name, code or atom; see role */
 	S_AFTER_TAG,
 	S_AFTER_NUM,   /* "* 12" */
-	S_AFTER_NAME,  /* "* 12 FETCH" */
 	S_AFTER_STATUS,
 	S_TEXT_START,  /* "* OK ": a "[" starts a resp-text-code */
 	S_AFTER_CODE,  /* "* OK [CODE" */
@@ -526,7 +525,7 @@ word_end(struct imap_parser *p, const unsigned char *d, size_t i,
 		/* fall through */
 	case R_NAME:
 		p->resp.name = w;
-		p->st = S_AFTER_NAME;
+		p->st = S_ARGS; /* which skips the SP */
 		break;
 	case R_CODE:
 		p->resp.code = w;
@@ -715,10 +714,6 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 			begin_word(p, R_NAME);
 		else
 			why = "expected a name after the number";
-		i += c == ' ';
-		break;
-	case S_AFTER_NAME:
-		p->st = S_ARGS;
 		i += c == ' ';
 		break;
 	case S_AFTER_STATUS:

@@ -544,6 +544,37 @@ test_fields(void)
 	test_end();
 }
 
+/* code_raw is copied from the input as it goes by: check it across splits. */
+static void
+test_code_raw_split(void)
+{
+	static const char in[] = "* OK [PERMANENTFLAGS (\\Seen \"a]\" x[1])] hi\r\n";
+	size_t k, used, n = sizeof(in) - 1;
+	struct err e;
+	int ok = 1;
+
+	test_begin("code_raw across splits");
+	for (k = 1; k <= n; k++) {
+		struct imap_parser *p = imap_parse_new(NULL);
+		const struct imap_resp *r;
+		size_t first = k < n ? k : 1, pos = 0;
+		enum imap_parse_status st = IMAP_PARSE_MORE;
+		while (pos < n && st == IMAP_PARSE_MORE) {
+			size_t piece = pos == 0 ? first : k < n ? n - pos : 1;
+			st = imap_parse_feed(p, in + pos, piece, &used, &e);
+			pos += used;
+		}
+		r = imap_parse_resp(p);
+		if (st != IMAP_PARSE_DONE || !r->code_raw ||
+		    strcmp(r->code_raw, "(\\Seen \"a]\" x[1])") != 0 ||
+		    r->code_nargs != 1 || r->code_args[0].count != 3)
+			ok = 0;
+		imap_parse_free(&p);
+	}
+	test_assert(ok);
+	test_end();
+}
+
 static void
 test_error_reset(void)
 {
@@ -790,6 +821,7 @@ main(void)
 	test_streamed();
 	test_concatenated();
 	test_fields();
+	test_code_raw_split();
 	test_error_reset();
 	test_large();
 	test_long_tokens();
