@@ -25,6 +25,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+/* next_in as a pointer to const: no cast from our const buffers. */
+#define ZLIB_CONST
+#include <zlib.h>
+
 #include "buf.h"
 #include "conn.h"
 #include "log.h"
@@ -34,6 +38,22 @@
 #define CONN_BUFSIZE (64 * 1024)
 /* "sha512$" plus the hex of the largest digest. */
 #define FPR_MAX (16 + 2 * EVP_MAX_MD_SIZE)
+
+/* COMPRESS=DEFLATE state (RFC 4978), allocated only once it starts: the
+ * two zlib streams, a buffer for compressed input not yet inflated (c->in
+ * holds what inflate produced, so that peek/consume stay zero-copy) and one
+ * for a chunk of compressed output on its way to raw_write(). */
+struct zstate {
+	z_stream in, out;
+	bool in_more;      /* inflate filled c->in: more output may be pending */
+	bool in_end;       /* the peer ended its deflate stream */
+	bool out_pending;  /* deflate holds input not sync-flushed yet */
+	bool broken;       /* inflate failed: every later read fails with ferr */
+	struct err ferr;
+	unsigned long long raw_in, wire_in, raw_out, wire_out;
+	unsigned char wire[CONN_BUFSIZE];
+	unsigned char wout[CONN_BUFSIZE];
+};
 
 struct conn {
 	int fd;
@@ -52,6 +72,7 @@ struct conn {
 	const char *fingerprints;
 	bool fp_checked, fp_ok;
 	char fp_actual[FPR_MAX];
+	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
 	size_t rpos, rend, olen;
 	char in[CONN_BUFSIZE];
 	char out[CONN_BUFSIZE];
@@ -866,6 +887,12 @@ conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
 		err_set(err, ERR_INTERNAL, "%s: TLS already started", c->name);
 		goto out;
 	}
+	/* RFC 4978 §4: TLS would have to go below the compression layer,
+	 * and the protocol forbids STARTTLS after COMPRESS anyway. */
+	if (c->z != NULL) {
+		err_set(err, ERR_INTERNAL, "%s: TLS after COMPRESS", c->name);
+		goto out;
+	}
 	/* Plaintext that arrived before the handshake could be injected
 	 * (CVE-2011-0411 style): refuse rather than parse it later. */
 	if (c->rpos < c->rend) {
@@ -946,6 +973,211 @@ conn_is_tls(const struct conn *c)
 	return c->ssl != NULL;
 }
 
+/* ---- COMPRESS=DEFLATE (RFC 4978) ---- */
+
+static void
+zstate_free(struct zstate **zp)
+{
+	struct zstate *z = *zp;
+	if (z == NULL)
+		return;
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+	*zp = NULL;
+}
+
+int
+conn_start_deflate(struct conn *c, struct err *err)
+{
+	struct zstate *z;
+	size_t left = c->rend - c->rpos;
+	int r;
+
+	if (c->z != NULL)
+		return err_set(err, ERR_INTERNAL, "%s: COMPRESS already active",
+		    c->name);
+	/* What was queued before belongs to the uncompressed part. */
+	if (conn_flush(c, err) < 0)
+		return -1;
+	z = xcalloc(1, sizeof(*z));
+	/* RFC 4978 §4: raw deflate (negative windowBits: no zlib header
+	 * or trailer), and the peer must be able to use a 32 KiB window. */
+	r = inflateInit2(&z->in, -15);
+	if (r != Z_OK) {
+		free(z);
+		return err_set(err, ERR_SYS, "COMPRESS with %s: inflateInit2: %s",
+		    c->name, zError(r));
+	}
+	r = deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY);
+	if (r != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return err_set(err, ERR_SYS, "COMPRESS with %s: deflateInit2: %s",
+		    c->name, zError(r));
+	}
+	/* RFC 4978 §3: the server compresses everything after its tagged OK,
+	 * so unread bytes that came with the OK are already compressed. They
+	 * fit: c->in and z->wire have the same size. */
+	memcpy(z->wire, c->in + c->rpos, left);
+	z->in.next_in = z->wire;
+	z->in.avail_in = (uInt)left;
+	z->wire_in = left;
+	c->rpos = c->rend = 0;
+	c->z = z;
+	log_debug("DEFLATE compression on with %s", c->name);
+	return 0;
+}
+
+bool
+conn_is_deflate(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
+void
+conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
+    unsigned long long *wire_in, unsigned long long *raw_out,
+    unsigned long long *wire_out)
+{
+	const struct zstate *z = c->z;
+	if (raw_in)
+		*raw_in = z ? z->raw_in : 0;
+	if (wire_in)
+		*wire_in = z ? z->wire_in : 0;
+	if (raw_out)
+		*raw_out = z ? z->raw_out : 0;
+	if (wire_out)
+		*wire_out = z ? z->wire_out : 0;
+}
+
+/* Compresses n bytes and sends the output as it comes. Z_NO_FLUSH lets
+ * zlib keep data for better compression (used when the output buffer
+ * overflows); Z_SYNC_FLUSH pushes out everything with an empty stored
+ * block at the end, so the peer can decode all of it now (RFC 4978 §4:
+ * needed before we wait for a response, or the server would wait too). */
+static int
+deflate_out(struct conn *c, const char *p, size_t n, int flush,
+    struct err *err)
+{
+	struct zstate *z = c->z;
+	bool any = n > 0;
+
+	z->raw_out += n;
+	do {
+		/* avail_in is a uInt: feed huge writes in pieces. */
+		uInt chunk = n > UINT_MAX ? UINT_MAX : (uInt)n;
+		int f = chunk == n ? flush : Z_NO_FLUSH;
+		z->out.next_in = (const Bytef *)p;
+		z->out.avail_in = chunk;
+		p += chunk;
+		n -= chunk;
+		/* Per zlib's contract, until all input is taken and the flush
+		 * did not fill the output space. */
+		do {
+			size_t len;
+			int r;
+			z->out.next_out = z->wout;
+			z->out.avail_out = sizeof(z->wout);
+			r = deflate(&z->out, f);
+			/* Z_BUF_ERROR only says no progress was possible. */
+			if (r != Z_OK && r != Z_BUF_ERROR)
+				return err_set(err, ERR_INTERNAL,
+				    "COMPRESS to %s: deflate error %d (%s)",
+				    c->name, r, z->out.msg ? z->out.msg :
+				    zError(r));
+			len = sizeof(z->wout) - z->out.avail_out;
+			z->wire_out += len;
+			if (len > 0 && raw_write(c, (const char *)z->wout, len,
+			    err) < 0)
+				return -1;
+		} while (z->out.avail_in > 0 || z->out.avail_out == 0);
+	} while (n > 0);
+	if (flush == Z_SYNC_FLUSH)
+		z->out_pending = false;
+	else if (any)
+		z->out_pending = true;
+	return 0;
+}
+
+/* Marks the input side failed: the bytes inflated before the failure are
+ * still delivered, then every read fails with this error. r is zlib's
+ * code, Z_STREAM_END for data after the end of the stream. */
+static void
+inflate_broken(struct conn *c, int r)
+{
+	struct zstate *z = c->z;
+	if (r == Z_MEM_ERROR)
+		err_set(&z->ferr, ERR_SYS, "COMPRESS with %s: out of memory",
+		    c->name);
+	else if (r == Z_STREAM_END)
+		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
+		    "data after the end of the compressed stream", c->name);
+	else
+		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
+		    "inflate error: %s", c->name, z->in.msg ? z->in.msg :
+		    zError(r));
+	z->broken = true;
+	z->in_more = false;
+}
+
+/* Refills c->in (which must be empty) with decompressed bytes: from the
+ * compressed input already buffered, then, when may_read, from the stream.
+ * Returns 1 when c->in has bytes, 0 when nothing more could be decoded
+ * without reading (or at EOF when may_read), -1 on error. */
+static int
+inflate_in(struct conn *c, bool may_read, struct err *err)
+{
+	struct zstate *z = c->z;
+	ssize_t n;
+
+	c->rpos = c->rend = 0;
+	for (;;) {
+		if (!z->broken && (z->in.avail_in > 0 || z->in_more)) {
+			size_t got;
+			int r;
+			z->in.next_out = (Bytef *)c->in;
+			z->in.avail_out = sizeof(c->in);
+			r = inflate(&z->in, Z_SYNC_FLUSH);
+			got = sizeof(c->in) - z->in.avail_out;
+			z->raw_in += got;
+			/* A full c->in may leave output inside zlib even with
+			 * no input left: ask again next time. */
+			z->in_more = z->in.avail_out == 0;
+			if (r == Z_STREAM_END) {
+				z->in_end = true;
+				z->in_more = false;
+				if (z->in.avail_in > 0)
+					inflate_broken(c, r);
+			} else if (r != Z_OK && r != Z_BUF_ERROR) {
+				inflate_broken(c, r);
+			}
+			if (got > 0) {
+				c->rend = got;
+				return 1;
+			}
+			/* With output space, inflate stops short of the end
+			 * of its input only on an error or the stream's end,
+			 * both handled: all input is taken here. */
+		}
+		if (z->broken) {
+			*err = z->ferr;
+			return -1;
+		}
+		if (!may_read)
+			return 0;
+		n = io(c, IO_READ, z->wire, NULL, sizeof(z->wire), err);
+		if (n <= 0)
+			return (int)n;
+		z->wire_in += (size_t)n;
+		z->in.next_in = z->wire;
+		z->in.avail_in = (uInt)n;
+		if (z->in_end)
+			inflate_broken(c, Z_STREAM_END);
+	}
+}
+
 void
 conn_set_timeout(struct conn *c, int timeout_ms)
 {
@@ -973,7 +1205,27 @@ conn_flush(struct conn *c, struct err *err)
 {
 	size_t n = c->olen;
 	c->olen = 0;
+	if (c->z != NULL)
+		return n > 0 || c->z->out_pending ?
+		    deflate_out(c, c->out, n, Z_SYNC_FLUSH, err) : 0;
 	return n ? raw_write(c, c->out, n, err) : 0;
+}
+
+/* Makes room in the output buffer without forcing a deflate flush: the
+ * caller is still writing, nobody waits for these bytes yet. */
+static int
+spill(struct conn *c, const char *p, size_t n, struct err *err)
+{
+	if (n == 0)
+		return 0;
+	return c->z ? deflate_out(c, p, n, Z_NO_FLUSH, err) :
+	    raw_write(c, p, n, err);
+}
+
+static bool
+out_queued(const struct conn *c)
+{
+	return c->olen > 0 || (c->z != NULL && c->z->out_pending);
 }
 
 int
@@ -982,11 +1234,13 @@ conn_write(struct conn *c, const void *p, size_t n, struct err *err)
 	if (n == 0)
 		return 0;
 	if (n > sizeof(c->out) - c->olen) {
-		if (conn_flush(c, err) < 0)
+		size_t queued = c->olen;
+		c->olen = 0;
+		if (spill(c, c->out, queued, err) < 0)
 			return -1;
 		/* Too big to buffer anyway: skip the copy. */
 		if (n >= sizeof(c->out))
-			return raw_write(c, p, n, err);
+			return spill(c, p, n, err);
 	}
 	memcpy(c->out + c->olen, p, n);
 	c->olen += n;
@@ -1009,8 +1263,15 @@ conn_fill(struct conn *c, struct err *err)
 		return 0;
 	/* About to wait for the peer: whatever we queued is what it is
 	 * waiting for, so send it first instead of deadlocking. */
-	if (c->olen > 0 && conn_flush(c, err) < 0)
+	if (out_queued(c) && conn_flush(c, err) < 0)
 		return -1;
+	if (c->z != NULL) {
+		int r = inflate_in(c, true, err);
+		if (r != 0)
+			return r;
+		c->eof = true;
+		return child_error(c, err);
+	}
 	c->rpos = c->rend = 0;
 	if ((n = io(c, IO_READ, c->in, NULL, sizeof(c->in), err)) < 0)
 		return -1;
@@ -1086,6 +1347,15 @@ conn_readable(struct conn *c)
 	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	if (c->rpos < c->rend || c->eof)
 		return true;
+	/* Compressed bytes already here may hold a whole response, or only
+	 * part of a deflate block: only inflating them tells. A failure
+	 * counts as readable: the next read reports it at once. */
+	if (c->z != NULL && (c->z->broken || c->z->in.avail_in > 0 ||
+	    c->z->in_more)) {
+		struct err e;
+		if (inflate_in(c, false, &e) != 0)
+			return true;
+	}
 	/* TLS may hold decrypted bytes the fd no longer shows. */
 	if (c->ssl && SSL_pending(c->ssl) > 0)
 		return true;
@@ -1119,6 +1389,7 @@ conn_free(struct conn **cp)
 		ERR_clear_error();
 	}
 	SSL_CTX_free(c->ctx);
+	zstate_free(&c->z);
 	if (c->fd >= 0)
 		close(c->fd);
 	/* The command normally exits at EOF on its stdin; do not let a

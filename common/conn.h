@@ -3,7 +3,8 @@
 
 /* A byte stream to a server: TCP (IPv4/IPv6), a Unix socket, or a tunnel
  * command (socketpair to a child run through /bin/sh -c or execvp), with
- * optional TLS (OpenSSL) from the start or upgraded later (STARTTLS).
+ * optional TLS (OpenSSL) from the start or upgraded later (STARTTLS), and
+ * optional DEFLATE compression above it (IMAP COMPRESS, RFC 4978).
  *
  * Reads and writes are buffered and bounded by a timeout; every failure is
  * reported through err with the peer's name (kind ERR_TEMP for network
@@ -60,6 +61,29 @@ int conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
     struct err *err);
 bool conn_is_tls(const struct conn *c);
 
+/* RFC 4978 COMPRESS=DEFLATE: from now on everything written is compressed
+ * (raw deflate, RFC 1951, no zlib/gzip header) and everything read is
+ * decompressed, inside TLS when TLS is on (data -> deflate -> TLS -> fd).
+ * Call it right after the server's tagged OK to COMPRESS: bytes already
+ * buffered beyond what the caller consumed are taken as compressed (the
+ * server compresses everything after its OK, RFC 4978 §3). Output queued
+ * before the call is sent uncompressed first. Each conn_flush() ends with
+ * a deflate sync flush, so the peer can decode everything sent so far
+ * (RFC 4978 §4). conn_peek()/conn_consume() show decompressed bytes; memory
+ * stays bounded (fixed buffers plus zlib's state, about 400 KiB).
+ * Returns 0, or -1 with err (ERR_INTERNAL when already active, ERR_SYS
+ * when zlib cannot start). Corrupt compressed input later fails reads with
+ * ERR_PROTO ("COMPRESS: corrupt data from NAME: inflate error: ...").
+ * TLS cannot be started afterwards (RFC 4978 §4 forbids STARTTLS then). */
+int conn_start_deflate(struct conn *c, struct err *err);
+bool conn_is_deflate(const struct conn *c);
+/* Byte counts since conn_start_deflate(): raw_* before compression
+ * (what the caller read/wrote), wire_* after (what went through TLS or the
+ * fd). All zero when compression is off. Any pointer may be NULL. */
+void conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
+    unsigned long long *wire_in, unsigned long long *raw_out,
+    unsigned long long *wire_out);
+
 /* Changes the per-operation timeout (ms, 0 = none). */
 void conn_set_timeout(struct conn *c, int timeout_ms);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
@@ -87,7 +111,9 @@ struct buf;
 int conn_read_line(struct conn *c, struct buf *line, size_t max,
     struct err *err);
 
-/* True when a read would not block (data buffered or readable fd). */
+/* True when a read would not block (data buffered or readable fd). With
+ * compression, buffered compressed input counts only once it decompresses
+ * to at least one byte (this may inflate it into the input buffer). */
 bool conn_readable(struct conn *c);
 int conn_fd(const struct conn *c);
 /* "host:port", "unix:/path" or "tunnel" - for messages. */

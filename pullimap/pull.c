@@ -617,6 +617,13 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		char crit[64];
 		struct uidlist todo = {NULL, 0, 0};
 
+		/* SELECT's UIDNEXT tells at once whether anything is new.
+		 * After a delivery round, search again: servers often report
+		 * mail that arrived meanwhile only at the next command. */
+		if (round == 0 && imap_selected(p->imap)->uidnext != 0 &&
+		    imap_selected(p->imap)->uidnext <= next)
+			break;
+		imap_take_changes(p->imap);
 		snprintf(crit, sizeof(crit), "UID %u:*", next);
 		if (search(p, crit, err) < 0)
 			goto out;
@@ -628,6 +635,10 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		}
 		if (todo.n == 0) {
 			free(todo.v);
+			/* Dovecot reports mail that arrived during the SEARCH
+			 * right after its result: look once more then. */
+			if (imap_take_changes(p->imap) > 0)
+				continue;
 			break;
 		}
 		for (size_t i = 0; i < todo.n && !p->stop; i += BATCH) {

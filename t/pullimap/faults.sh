@@ -15,7 +15,7 @@ imap_append INBOX "$T"/mail/*.eml >/dev/null
 SINK_PID=
 sink() { # start the sink with ARGS; sets SINK_PORT, output in $T/sink
 	sink_stop
-	rm -rf "$T/sink" "$T/sink.port"
+	rm -rf "$T/sink" "$T/sink.port" "$T/sink.log"
 	mkdir -p "$T/sink"
 	"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
 		--log "$T/sink.log" --lifetime 120 "$@" >/dev/null 2>&1 &
@@ -158,5 +158,20 @@ for f in "$T"/mail/*.eml; do
 done
 t_eq "smtp: bodies byte-exact" "$ok" 1
 t_grep "smtp: EHLO name" '^C: EHLO localhost.localdomain' "$T/sink.log"
+
+# Mail that arrives while a run delivers is picked up by the same run
+# (the server reports it with EXISTS; pullimap searches again).
+reset_mailbox
+imap_expunge_all INBOX >/dev/null
+imap_append INBOX "$T"/mail/msg-0001.eml >/dev/null
+sink --lmtp --delay-eod 1.5@1
+conf lmtp
+PULLIMAP_TIMEOUT_MS=5000 "$PULLIMAP" --debug --config="$T/config" s 2>"$T/during.err" &
+pid=$!
+wait_until 10 grep -q '^\* body' "$T/sink.log"
+imap_append INBOX "$T"/mail/msg-0002.eml >/dev/null
+wait $pid
+t_eq "mail arriving during a run: exit 0" "$?" 0
+t_eq "mail arriving during a run: delivered by that run" "$(delivered)" 2
 
 t_done

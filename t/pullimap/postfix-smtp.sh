@@ -34,5 +34,6 @@ t_match "journal keeps Postfix's queue id" "$(sqlite3 "$T/pf.db" 'SELECT reply F
 t_check "second run" "$PULLIMAP" --config="$T/config" pf
 sleep 1
 t_eq "nothing delivered twice" "$(maildir_count "$(lmtp_delivered_dir)")" 30
-t_grep "EHLO name used" 'client\.example' "$POSTFIX_LOG"
+t_eq "EHLO name used (Postfix's Received: header)" \
+	"$(maildir_messages "$(lmtp_delivered_dir)" | xargs grep -l '^Received: from client\.example ' | wc -l)" 30
 t_done

@@ -523,6 +523,392 @@ test_tunnels(void)
 	buf_free(&line);
 }
 
+/* ---- COMPRESS=DEFLATE ---- */
+
+/* Peer for conn_start_deflate() (argv: MODE [N]). It reads a clear-text
+ * "a COMPRESS DEFLATE" line, answers "a OK", then speaks raw deflate both
+ * ways, each of its writes ending in a sync flush like a server's. Modes:
+ * echo: decompress, send back recompressed; ahead: the same, with a
+ * compressed line in the very write of the OK; sha N: answer "N SHA256"
+ * for the first N bytes received; gen N: send "N SHA256" and N bytes
+ * (half random, half text) in writes of random size, tiny at first;
+ * corrupt: a line, then garbage; finish: a line and the end of the
+ * stream, then exit; trailing: the same, then bytes after the end. */
+static const char zpeer_py[] =
+	"import hashlib, os, random, sys, zlib\n"
+	"mode, arg = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0\n"
+	"z = zlib.compressobj(6, zlib.DEFLATED, -15)\n"
+	"d = zlib.decompressobj(wbits=-15)\n"
+	"CRLF = b\"\\r\\n\"\n"
+	"OK = b\"a OK\" + CRLF\n"
+	"def w(b):\n"
+	"    while b:\n"
+	"        b = b[os.write(1, b):]\n"
+	"def zs(b):\n"
+	"    return z.compress(b) + z.flush(zlib.Z_SYNC_FLUSH)\n"
+	"def drain():\n"
+	"    while os.read(0, 65536):\n"
+	"        pass\n"
+	"def echo():\n"
+	"    while True:\n"
+	"        b = os.read(0, 65536)\n"
+	"        if not b:\n"
+	"            return\n"
+	"        out = d.decompress(b)\n"
+	"        if out:\n"
+	"            w(zs(out))\n"
+	"cmd = b\"\"\n"
+	"while not cmd.endswith(b\"\\n\"):\n"
+	"    ch = os.read(0, 1)\n"
+	"    if not ch:\n"
+	"        sys.exit(0)\n"
+	"    cmd += ch\n"
+	"if cmd != b\"a COMPRESS DEFLATE\\r\\n\":\n"
+	"    w(b\"a BAD \" + cmd)\n"
+	"    sys.exit(1)\n"
+	"if mode == \"echo\":\n"
+	"    w(OK)\n"
+	"    echo()\n"
+	"elif mode == \"ahead\":\n"
+	"    w(OK + zs(b\"* already compressed\\r\\n\"))\n"
+	"    echo()\n"
+	"elif mode == \"sha\":\n"
+	"    w(OK)\n"
+	"    h, got = hashlib.sha256(), 0\n"
+	"    while got < arg:\n"
+	"        b = os.read(0, 65536)\n"
+	"        if not b:\n"
+	"            sys.exit(1)\n"
+	"        out = d.decompress(b)\n"
+	"        h.update(out)\n"
+	"        got += len(out)\n"
+	"    w(zs(b\"%d %s\\r\\n\" % (got, h.hexdigest().encode())))\n"
+	"    drain()\n"
+	"elif mode == \"gen\":\n"
+	"    rnd = random.Random(arg)\n"
+	"    line = b\"%06d the quick brown fox jumps over the lazy dog\" + CRLF\n"
+	"    text = b\"\".join(line % i for i in range(arg // 50 + 1))\n"
+	"    data = rnd.randbytes(arg // 2) + text[:arg - arg // 2]\n"
+	"    sha = hashlib.sha256(data).hexdigest().encode()\n"
+	"    comp = zs(b\"%d %s\" % (len(data), sha) + CRLF)\n"
+	"    pos = 0\n"
+	"    while pos < len(data):\n"
+	"        n = rnd.choice((1, 3, 100, 4097, 65536, 200003))\n"
+	"        comp += z.compress(data[pos:pos + n])\n"
+	"        if rnd.random() < 0.3:\n"
+	"            comp += z.flush(zlib.Z_SYNC_FLUSH)\n"
+	"        pos += n\n"
+	"    comp += z.flush(zlib.Z_SYNC_FLUSH)\n"
+	"    w(OK)\n"
+	"    pos, i = 0, 0\n"
+	"    while pos < len(comp):\n"
+	"        n = rnd.randint(1, 7) if i < 300 else rnd.randint(1, 30000)\n"
+	"        w(comp[pos:pos + n])\n"
+	"        pos, i = pos + n, i + 1\n"
+	"    drain()\n"
+	"elif mode == \"corrupt\":\n"
+	"    w(OK + zs(b\"* fine\\r\\n\") + b\"\\xff\" * 32)\n"
+	"    drain()\n"
+	"elif mode in (\"finish\", \"trailing\"):\n"
+	"    last = z.compress(b\"* last\" + CRLF) + z.flush(zlib.Z_FINISH)\n"
+	"    w(OK + last + (b\"junk\" if mode == \"trailing\" else b\"\"))\n"
+	"    if mode == \"trailing\":\n"
+	"        drain()\n";
+
+static char *zpeer_path;
+
+/* Starts the peer, negotiates, and starts compression. *ahead gets the
+ * number of bytes that were read along with the OK. NULL on failure. */
+static struct conn *
+zpeer(const char *mode, size_t *ahead, struct err *err)
+{
+	struct buf line = BUF_INIT(1000);
+	char *cmd = xasprintf("python3 %s %s", zpeer_path, mode);
+	struct conn *c = conn_spawn(cmd, false, 10000, err);
+	size_t len = 0;
+	free(cmd);
+	if (c == NULL)
+		return NULL;
+	err_clear(err);
+	if (conn_writes(c, "a COMPRESS DEFLATE\r\n", err) < 0 ||
+	    conn_read_line(c, &line, 100, err) != 1) {
+		conn_free(&c);
+	} else if (strcmp(line.data, "a OK\r\n") != 0) {
+		err_set(err, ERR_PROTO, "peer said %s", line.data);
+		conn_free(&c);
+	} else {
+		conn_peek(c, &len);
+		if (conn_start_deflate(c, err) < 0)
+			conn_free(&c);
+	}
+	if (ahead)
+		*ahead = len;
+	buf_free(&line);
+	return c;
+}
+
+/* n bytes: the first half pseudo-random (incompressible), the rest text. */
+static void
+fill_mixed(char *p, size_t n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	size_t i = 0, half = n / 2;
+	for (; i < half; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (char)(x >> 24);
+	}
+	while (i < n) {
+		char l[80];
+		int k = snprintf(l, sizeof(l), "%06zu Lorem ipsum dolor sit "
+		    "amet, consectetur adipiscing elit\r\n", i);
+		for (int j = 0; j < k && i < n; j++)
+			p[i++] = l[j];
+	}
+}
+
+static void
+sha256_hex(const void *p, size_t n, char *hex)
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+test_deflate(void)
+{
+	struct err err = {0};
+	struct buf line = BUF_INIT(1 << 16);
+	unsigned long long rin, win, rout, wout;
+	struct conn *c;
+	size_t ahead = 0;
+	FILE *f;
+
+	if (!run("python3 -c 'import zlib' 2>/dev/null")) {
+		printf("skip COMPRESS=DEFLATE: no python3 with zlib\n");
+		return;
+	}
+	zpeer_path = path_in_tmp("zpeer.py");
+	if ((f = fopen(zpeer_path, "w")) != NULL) {
+		fputs(zpeer_py, f);
+		fclose(f);
+	}
+
+	test_begin("deflate: own stream echoed by cat");
+	c = conn_spawn("cat", false, 5000, &err);
+	test_assert(c != NULL);
+	if (c) {
+		struct tls_opts o = {.verify = false};
+		test_assert(!conn_is_deflate(c));
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(rin == 0 && win == 0 && rout == 0 && wout == 0);
+		test_assert(conn_start_deflate(c, &err) == 0);
+		test_assert(conn_is_deflate(c));
+		test_assert(conn_start_deflate(c, &err) == -1);
+		test_assert(err.kind == ERR_INTERNAL);
+		test_assert(conn_start_tls(c, "localhost", &o, &err) == -1);
+		test_assert_contains(err.msg, "TLS after COMPRESS");
+	}
+	conn_free(&c);
+	c = conn_spawn("cat", false, 5000, &err);
+	test_assert(c != NULL);
+	if (c) {
+		test_assert(conn_start_deflate(c, &err) == 0);
+		test_assert(conn_writes(c, "a1 NOOP\r\n", &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "a1 NOOP\r\n");
+		test_assert(echo_roundtrip(c, 1 << 20, 32768, &err));
+		test_assert(!conn_readable(c));
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(rout == (1 << 20) + 9 && rin == rout);
+		test_assert(wout > 0 && win == wout);
+		if (test_cur_failed)
+			fprintf(stderr, "# %s\n", err.msg);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("deflate: zlib peer, one sync flush per command");
+	c = zpeer("echo", &ahead, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		test_assert(ahead == 0);
+		test_assert(!conn_readable(c));
+		test_assert(conn_writes(c, "a2 NOOP\r\n", &err) == 0);
+		test_assert(conn_flush(c, &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "a2 NOOP\r\n");
+		/* Unflushed: waiting for the answer must flush it. */
+		test_assert(conn_writes(c, "a3 NOOP\r\n", &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "a3 NOOP\r\n");
+		test_assert(echo_roundtrip(c, 1 << 20, 40000, &err));
+		test_assert(!conn_readable(c));
+		if (test_cur_failed)
+			fprintf(stderr, "# %s\n", err.msg);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("deflate: compressed bytes read along with the OK");
+	c = zpeer("ahead", &ahead, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		/* One write on a socketpair: one read gets it all. */
+		test_assert(ahead > 0);
+		test_assert(conn_readable(c));
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "* already compressed\r\n");
+		test_assert(!conn_readable(c));
+		test_assert(conn_writes(c, "a4 NOOP\r\n", &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "a4 NOOP\r\n");
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(win > ahead && rin == 22 + 9);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("deflate: 4 MiB out in mixed write sizes");
+	c = zpeer("sha 4194304", NULL, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		size_t total = 4u << 20, done = 0, step = 1;
+		char *data = xmalloc(total), want[100], hex[65];
+		fill_mixed(data, total);
+		sha256_hex(data, total, hex);
+		snprintf(want, sizeof(want), "%zu %s\r\n", total, hex);
+		/* Small buffered writes and big unbuffered ones. */
+		while (done < total) {
+			size_t n = step < total - done ? step : total - done;
+			if (conn_write(c, data + done, n, &err) < 0)
+				break;
+			done += n;
+			step = step >= (1u << 20) ? 3 : step * 7;
+		}
+		test_assert(done == total);
+		test_assert(conn_read_line(c, &line, 1000, &err) == 1);
+		test_assert_str(line.data, want);
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(rout == total);
+		/* Random half as is, text half much smaller. */
+		test_assert(wout > total / 2 && wout < total / 2 + total / 8);
+		if (test_cur_failed)
+			fprintf(stderr, "# %s (wire out %llu)\n", err.msg,
+			    wout);
+		free(data);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("deflate: 4 MiB in, split writes, odd read sizes");
+	c = zpeer("gen 4194304", NULL, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		static const size_t sizes[] = {1, 7, 4093, 65537, 3, 100000,
+		    12345, 2};
+		size_t total = 0, got = 0, hdr, i = 0;
+		char hex[65] = "", want[65] = "";
+		char *data = NULL;
+		test_assert(conn_read_line(c, &line, 1000, &err) == 1);
+		hdr = line.len;
+		test_assert(line.data &&
+		    sscanf(line.data, "%zu %64s", &total, want) == 2);
+		test_assert(total == 4u << 20);
+		data = xmalloc(total + 1);
+		while (got < total) {
+			size_t n = sizes[i++ % ARRAY_LEN(sizes)], avail;
+			ssize_t r;
+			if (n > total - got)
+				n = total - got;
+			/* Alternately copying reads and peek/consume. */
+			if (i % 2 == 0) {
+				const char *p;
+				if ((r = conn_fill(c, &err)) <= 0)
+					break;
+				p = conn_peek(c, &avail);
+				if (n > avail)
+					n = avail;
+				memcpy(data + got, p, n);
+				conn_consume(c, n);
+				got += n;
+				continue;
+			}
+			if ((r = conn_read(c, data + got, n, &err)) <= 0)
+				break;
+			got += (size_t)r;
+		}
+		test_assert(got == total);
+		sha256_hex(data, got, hex);
+		test_assert_str(hex, want);
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(rin == hdr + total);
+		test_assert(win > total / 2 && win < total / 2 + total / 8);
+		if (test_cur_failed)
+			fprintf(stderr, "# %s (got %zu)\n", err.msg, got);
+		free(data);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("deflate: corrupt input is ERR_PROTO");
+	c = zpeer("corrupt", NULL, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		/* What decoded before the garbage still arrives. */
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "* fine\r\n");
+		test_assert(conn_read_line(c, &line, 100, &err) == -1);
+		test_assert(err.kind == ERR_PROTO);
+		test_assert_str(err.msg, "COMPRESS: corrupt data from tunnel: "
+		    "inflate error: invalid block type");
+		/* It stays failed, and says so at once. */
+		test_assert(conn_readable(c));
+		err_clear(&err);
+		test_assert(conn_fill(c, &err) == -1);
+		test_assert(err.kind == ERR_PROTO);
+	}
+	conn_free(&c);
+	c = zpeer("trailing", NULL, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "* last\r\n");
+		test_assert(conn_fill(c, &err) == -1);
+		test_assert(err.kind == ERR_PROTO);
+		test_assert_contains(err.msg, "after the end of the compressed");
+	}
+	conn_free(&c);
+	c = zpeer("finish", NULL, &err);
+	test_assert_str(c ? NULL : err.msg, NULL);
+	if (c) {
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert_str(line.data, "* last\r\n");
+		test_assert(conn_read_line(c, &line, 100, &err) == 0);
+	}
+	conn_free(&c);
+	/* Not deflate at all: a clear-text answer after the OK. */
+	c = conn_spawn("printf 'a OK\\r\\n* BYE not compressed\\r\\n'", false,
+	    5000, &err);
+	test_assert(c != NULL);
+	if (c) {
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		test_assert(conn_start_deflate(c, &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == -1);
+		test_assert(err.kind == ERR_PROTO);
+		test_assert_contains(err.msg, "COMPRESS: corrupt data from "
+		    "tunnel: inflate error");
+	}
+	conn_free(&c);
+	test_end();
+	free(zpeer_path);
+	buf_free(&line);
+}
+
 static int
 sockopt(struct conn *c, int level, int opt)
 {
@@ -905,6 +1291,27 @@ test_tls(void)
 			close(lfd);
 	}
 	test_end();
+
+	/* The echo server sends our own compressed stream back: it decodes
+	 * only if compression sits inside TLS (data -> deflate -> TLS). */
+	test_begin("TLS then DEFLATE");
+	o = (struct tls_opts){.verify = true, .cafile = ca_pem};
+	c = tls_connect(port12, "localhost", &o, &line, &err);
+	test_assert_str(c ? line.data : err.msg, GREET("localhost", "2"));
+	if (c) {
+		unsigned long long rin, win, rout, wout;
+		test_assert(conn_start_deflate(c, &err) == 0);
+		test_assert(conn_is_tls(c) && conn_is_deflate(c));
+		test_assert(echo_roundtrip(c, 1 << 20, 32768, &err));
+		test_assert(!conn_readable(c));
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		test_assert(rout == 1 << 20 && rin == rout);
+		test_assert(wout > 0 && win == wout);
+		if (test_cur_failed)
+			fprintf(stderr, "# %s\n", err.msg);
+	}
+	conn_free(&c);
+	test_end();
 	buf_free(&line);
 }
 
@@ -984,6 +1391,7 @@ main(void)
 	atexit(cleanup);
 
 	test_tunnels();
+	test_deflate();
 	test_sockets();
 	test_opts_check();
 	test_tls();
