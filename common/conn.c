@@ -887,8 +887,8 @@ conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
 		err_set(err, ERR_INTERNAL, "%s: TLS already started", c->name);
 		goto out;
 	}
-	/* RFC 4978 §4: TLS would have to go below the compression layer,
-	 * and the protocol forbids STARTTLS after COMPRESS anyway. */
+	/* TLS would have to go below the compression layer already in
+	 * use (RFC 4978 §3 compresses inside TLS): refuse the mix-up. */
 	if (c->z != NULL) {
 		err_set(err, ERR_INTERNAL, "%s: TLS after COMPRESS", c->name);
 		goto out;
@@ -1001,8 +1001,9 @@ conn_start_deflate(struct conn *c, struct err *err)
 	if (conn_flush(c, err) < 0)
 		return -1;
 	z = xcalloc(1, sizeof(*z));
-	/* RFC 4978 §4: raw deflate (negative windowBits: no zlib header
-	 * or trailer), and the peer must be able to use a 32 KiB window. */
+	/* RFC 4978 §3: DEFLATE as in RFC 1951, i.e. raw (negative
+	 * windowBits: no zlib header or checksum); the inflate side takes
+	 * the largest window, 32 KiB, so that any peer's stream decodes. */
 	r = inflateInit2(&z->in, -15);
 	if (r != Z_OK) {
 		free(z);

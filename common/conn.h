@@ -74,7 +74,7 @@ bool conn_is_tls(const struct conn *c);
  * Returns 0, or -1 with err (ERR_INTERNAL when already active, ERR_SYS
  * when zlib cannot start). Corrupt compressed input later fails reads with
  * ERR_PROTO ("COMPRESS: corrupt data from NAME: inflate error: ...").
- * TLS cannot be started afterwards (RFC 4978 §4 forbids STARTTLS then). */
+ * TLS cannot be started afterwards: it belongs below compression. */
 int conn_start_deflate(struct conn *c, struct err *err);
 bool conn_is_deflate(const struct conn *c);
 /* Byte counts since conn_start_deflate(): raw_* before compression

@@ -733,6 +733,28 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		if (c->caps_gen == gen && capability(c, err) < 0)
 			goto fail;
 	}
+	/* COMPRESS belongs to the authenticated state (RFC 4978 §5,
+	 * command-auth), and only the post-login capabilities count. */
+	if (o->compress && imap_capable(c, "COMPRESS=DEFLATE")) {
+		struct err ce;
+		int rc = imap_run(c, NULL, NULL, NULL, &ce, "COMPRESS DEFLATE");
+		if (rc == 0) {
+			/* RFC 4978 §3: both sides compress from right after
+			 * the tagged OK; the server may already have. */
+			if (conn_start_deflate(c->conn, err) < 0)
+				goto fail;
+		} else if (c->broken) {
+			*err = ce;
+			goto fail;
+		} else if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL) {
+			/* Compression is an optimisation: a refusal is no
+			 * reason to give up the session. RFC 4978 §3:
+			 * [COMPRESSIONACTIVE] says the link is compressed
+			 * already (e.g. by TLS). */
+			log_warnx("COMPRESS DEFLATE failed, going on "
+			    "uncompressed: %s", ce.msg);
+		}
+	}
 	return c;
 fail:
 	if (!err->msg[0])
@@ -778,6 +800,13 @@ imap_close(struct imap_client **cp)
 		struct err e;
 		conn_set_timeout(c->conn, 5000);
 		imap_run(c, NULL, NULL, NULL, &e, "LOGOUT");
+	}
+	if (c->conn && log_debug_level > 0 && conn_is_deflate(c->conn)) {
+		unsigned long long ri, wi, ro, wo;
+		conn_deflate_stats(c->conn, &ri, &wi, &ro, &wo);
+		log_debug("COMPRESS: read %llu bytes (wire %llu, %.1fx), "
+		    "wrote %llu bytes (wire %llu)", ri, wi,
+		    wi ? (double)ri / (double)wi : 0.0, ro, wo);
 	}
 	conn_free(&c->conn);
 	imap_parse_free(&c->parser);

@@ -134,16 +134,25 @@ read_stuffed(struct smtp_client *c, char *buf, size_t max)
 		c->tmp_size = half;
 	}
 	n = c->rd(c->ctx, c->tmp, half, c->err);
-	for (i = j = 0; n > 0 && i < (size_t)n; i++) {
+	if (n <= 0)
+		return n;
+	/* Copy line by line; a line that starts with '.' after a bare LF
+	 * gets its dot doubled here (libcurl only does it after CRLF). */
+	for (i = j = 0; i < (size_t)n;) {
+		const char *nl;
+		size_t k;
 		if (c->tmp[i] == '.' && c->prev1 == '\n' && c->prev2 != '\r')
 			buf[j++] = '.';
-		buf[j++] = c->tmp[i];
-		c->prev2 = c->prev1;
-		c->prev1 = c->tmp[i];
+		nl = memchr(c->tmp + i, '\n', (size_t)n - i);
+		k = nl ? (size_t)(nl - (c->tmp + i)) + 1 : (size_t)n - i;
+		memcpy(buf + j, c->tmp + i, k);
+		j += k;
+		i += k;
+		c->prev2 = k >= 2 ? c->tmp[i - 2] : c->prev1;
+		c->prev1 = c->tmp[i - 1];
 	}
-	if (n > 0)
-		c->body_bytes += (uint64_t)n;
-	return n > 0 ? (ssize_t)j : n;
+	c->body_bytes += (uint64_t)n;
+	return (ssize_t)j;
 }
 
 static size_t
@@ -225,6 +234,8 @@ smtp_open(struct deliver *d, struct err *err)
 	SET(CURLOPT_DEBUGFUNCTION, debug_cb);
 	SET(CURLOPT_DEBUGDATA, c);
 	SET(CURLOPT_UPLOAD, 1L);
+	/* Fewer, larger writes for large bodies (the default is 64 KiB). */
+	SET(CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, c);
 	SET(CURLOPT_MAIL_RCPT, c->rcpts);
