@@ -10,7 +10,7 @@ t_need_pullimap
 dovecot_init "$T/dc" || t_skip_all "dovecot not available"
 dovecot_start || t_skip_all "dovecot does not start"
 
-N=200
+N=400
 genmail --count $N --sizes small --seed 11 --out "$T/mail" >/dev/null
 imap_append INBOX "$T"/mail/*.eml >/dev/null
 dest=$(lmtp_delivered_dir)
@@ -26,12 +26,13 @@ deliver-rcpt = $DOVECOT_DEST_USER
 CONF
 
 kills=0 finished=0
-# Kill after 0.05 s, 0.10 s, ... then wrap around: each run resumes where
-# the previous one died, so the kills land all along the work.
-for i in $(seq 1 60); do
+# Kill after 0.01 s to 0.25 s, varying: each run resumes where the previous
+# one died, so the kills land all along the work (start-up, SELECT,
+# delivery, journaling, STORE, UIDNEXT update).
+for i in $(seq 1 100); do
 	"$PULLIMAP" --config="$T/config" -q c 2>>"$T/runs.err" &
 	pid=$!
-	delay=$(awk -v i="$i" 'BEGIN { printf "%.2f", 0.05 * (1 + (i * 7) % 9) }')
+	delay=$(awk -v i="$i" 'BEGIN { printf "%.2f", 0.01 + 0.02 * ((i * 7) % 13) }')
 	sleep "$delay"
 	if kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null; then
 		wait "$pid" 2>/dev/null
