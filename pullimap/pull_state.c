@@ -1,8 +1,10 @@
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pull_state.h"
 #include "state.h"
@@ -44,12 +46,37 @@ struct pull_state {
 	struct state *st;
 };
 
+/* The Perl pullimap keeps 32-bit big-endian integers in its statefile, at
+ * the same default path: say so rather than "file is not a database". */
+static int
+check_foreign(const char *path, struct err *err)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* created later */
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n <= 0 || (n == (ssize_t)sizeof(head) &&
+			  memcmp(head, magic, sizeof(magic)) == 0))
+		return 0;
+	return err_set(err, ERR_DB,
+	    "%s is not an SQLite database: if it is the statefile of the Perl "
+	    "pullimap, move it away (this version cannot import it yet), then "
+	    "run once with --no-delivery to record the mailbox as delivered",
+	    path);
+}
+
 struct pull_state *
 pull_state_open(const char *path, struct err *err)
 {
-	struct state *st = state_open(path, migrations, ARRAY_LEN(migrations),
-	    err);
+	struct state *st;
 	struct pull_state *s;
+	if (check_foreign(path, err) < 0)
+		return NULL;
+	st = state_open(path, migrations, ARRAY_LEN(migrations), err);
 	if (!st)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));

@@ -129,6 +129,10 @@ printf '[x]\npurge-after = soon\n' >"$T/bad5"
 bad "bad purge-after" 78 'bad5:2.*purge-after' --config="$T/bad5" x
 printf '[x]\ntype = tunnel\n' >"$T/bad6"
 bad "tunnel without command" 78 'command' --config="$T/bad6" x
+# A statefile of the Perl pullimap (two big-endian 32-bit integers).
+printf '\0\0\0\1\0\0\0\7' >"$T/perl.state"
+printf '[p]\ntype = tunnel\ncommand = true\nstatefile = %s\n' "$T/perl.state" >"$T/perlconf"
+bad "Perl statefile" 69 'not an SQLite database.*Perl' --config="$T/perlconf" p
 t_check "--version" "$PULLIMAP" --version
 t_grep "--version prints it" '^pullimap [0-9]' "$T/last.out"
 t_check "--help" "$PULLIMAP" --help
