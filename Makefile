@@ -13,6 +13,11 @@ WARN   = -Wall -Wextra -Wshadow -Wcast-qual -Wformat=2 -Wstrict-prototypes \
          -Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
          -Wwrite-strings -Wundef -Wvla -Werror=implicit-function-declaration
 CFLAGS ?= -O2 -g
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(error missing build dependencies (pkg-config: $(PKGS)); on Debian 12 run: sudo bash .ci/run --deps)
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap \
