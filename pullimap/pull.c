@@ -442,6 +442,8 @@ body_cb(void *ctx, const struct imap_resp *r, struct err *err)
 static int
 no_delivery(struct pull *p, struct err *err)
 {
+	if (pull_state_begin(p->st, err) < 0)
+		return -1;
 	for (size_t i = 0; i < p->nbatch; i++) {
 		struct msg *m = &p->batch[i];
 		if (!m->meta)
@@ -450,10 +452,12 @@ no_delivery(struct pull *p, struct err *err)
 		    m->sender ? m->sender : "",
 		    m->internaldate ? m->internaldate : "");
 		m->done = true;
-		if (accepted(p, m, "(not delivered: --no-delivery)", err) < 0)
+		if (accepted(p, m, "(not delivered: --no-delivery)", err) < 0) {
+			pull_state_rollback(p->st);
 			return -1;
+		}
 	}
-	return 0;
+	return pull_state_commit(p->st, err);
 }
 
 /* Fetch and deliver the messages with the given sorted UIDs. */

@@ -246,6 +246,24 @@ pull_state_rejected(struct pull_state *s, uint32_t uidvalidity,
 	return journal(s, sql, uidvalidity, m, reply, err);
 }
 
+int
+pull_state_begin(struct pull_state *s, struct err *err)
+{
+	return state_begin(s->st, err);
+}
+
+int
+pull_state_commit(struct pull_state *s, struct err *err)
+{
+	return state_commit(s->st, err);
+}
+
+void
+pull_state_rollback(struct pull_state *s)
+{
+	state_rollback(s->st);
+}
+
 static int
 mark(struct pull_state *s, const char *sql, uint32_t uidvalidity,
     const uint32_t *uids, size_t n, struct err *err)

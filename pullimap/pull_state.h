@@ -54,6 +54,12 @@ int pull_state_delivered(struct pull_state *s, uint32_t uidvalidity,
 int pull_state_rejected(struct pull_state *s, uint32_t uidvalidity,
     const struct pull_msg_info *m, const char *reply, struct err *err);
 
+/* Group several journal writes into one transaction (--no-delivery records
+ * whole batches at once: nothing is delivered, so nothing to protect). */
+int pull_state_begin(struct pull_state *s, struct err *err);
+int pull_state_commit(struct pull_state *s, struct err *err);
+void pull_state_rollback(struct pull_state *s);
+
 int pull_state_mark_seen(struct pull_state *s, uint32_t uidvalidity,
     const uint32_t *uids, size_t n, struct err *err);
 int pull_state_mark_flagged(struct pull_state *s, uint32_t uidvalidity,
