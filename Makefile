@@ -19,7 +19,8 @@ $(error missing build dependencies (pkg-config: $(PKGS)); on Debian 12 run: sudo
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# libcurl is dlopen()ed on first use (pullimap/curl_lazy.c): not linked.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)))
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap \
               $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CURL_DISABLE_TYPECHECK /* curl_lazy.h redirects the calls */
 #include <curl/curl.h>
 
+#include "curl_lazy.h"
 #include "deliver_p.h"
 #include "log.h"
 
@@ -211,6 +213,11 @@ smtp_open(struct deliver *d, struct err *err)
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	CURL *h;
 
+	if (curl_lazy_load(err) < 0) {
+		free(rcpt);
+		free(c);
+		return -1;
+	}
 	c->rcpts = curl_slist_append(NULL, rcpt);
 	free(rcpt);
 	h = c->curl = curl_easy_init();

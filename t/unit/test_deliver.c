@@ -380,6 +380,10 @@ gen_read(void *ctx, char *buf, size_t n, struct err *err)
 	size_t i;
 
 	(void)err;
+	/* Measure from the first body byte: loading libcurl and opening
+	 * the connection are not the body's doing. */
+	if (g->off == 0)
+		g->rss_start = g->rss_max = rss_kb();
 	if (n > g->total - g->off)
 		n = (size_t)(g->total - g->off);
 	for (i = 0; i < n; i++)
