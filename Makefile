@@ -70,6 +70,13 @@ $(BS)/bin/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
 
 units: $(UNIT_BIN)
 
+# libFuzzer on the IMAP tokenizer (clang): make fuzz; build-fuzz/fuzz_imap_parse
+FUZZ_SRC := common/imap_parse.c common/util.c common/err.c common/buf.c
+fuzz:
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icommon -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o build-fuzz/fuzz_imap_parse t/fuzz/fuzz_imap_parse.c $(FUZZ_SRC)
+
 check: all units $(BS)/bin/pullimap
 	@t/run
 
@@ -92,9 +99,9 @@ hdrcheck:
 		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c $$h || exit 1; done
 
 clean:
-	rm -rf $(B) $(BS) pullimap/pullimap
+	rm -rf $(B) $(BS) build-fuzz pullimap/pullimap
 
-.PHONY: all units check demo bench install hdrcheck clean
+.PHONY: all units check demo bench install hdrcheck fuzz clean
 .SECONDARY:
 
 -include $(shell find $(B) $(BS) -name '*.d' 2>/dev/null)

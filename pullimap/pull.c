@@ -580,7 +580,8 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 	}
 	if (search(p, crit, err) < 0)
 		return -1;
-	/* Never purge what is not journaled as delivered. */
+	/* Everything below UIDNEXT was delivered (or vanished); rejected
+	 * messages are kept for the user. */
 	if (p->search.n == 0)
 		return 0;
 	if (p->pc->purge_after_days > 0) {
