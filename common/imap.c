@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "imap.h"
 #include "imap_conf.h"
 #include "log.h"
+#include "sasl.h"
 
 struct imap_client {
 	struct conn *conn;
@@ -26,6 +29,8 @@ struct imap_client {
 	unsigned changes;
 	char *bye_text;
 	bool redact_next;    /* trace the next command without its arguments */
+	char idle_tag[16];   /* tag of the IDLE in progress, "" if none */
+	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
 };
 
 /* RFC 3501 §9: ATOM-CHAR is any CHAR except atom-specials; ASTRING-CHAR
@@ -530,78 +535,123 @@ capability(struct imap_client *c, struct err *err)
 	return imap_run(c, NULL, NULL, NULL, err, "CAPABILITY");
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* How long password-command may run: enough for a helper that refreshes
+ * an OAuth token over the network, bounded so that a hung helper does
+ * not hang every run. */
+#define PASSWORD_COMMAND_TIMEOUT_MS 60000
 
-static char *
-base64(const unsigned char *in, size_t n)
+/* The name after AUTHENTICATE (and in the AUTH= capability). */
+static const char *
+mech_name(enum imap_auth m)
 {
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		*o++ = b64chars[(v >> 18) & 63];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? b64chars[v & 63] : '=';
+	switch (m) {
+	case IMAP_AUTH_PLAIN:
+		return "PLAIN";
+	case IMAP_AUTH_XOAUTH2:
+		return "XOAUTH2";
+	case IMAP_AUTH_OAUTHBEARER:
+		return "OAUTHBEARER";
+	case IMAP_AUTH_LOGIN:
+		break;
 	}
-	*o = '\0';
-	return out;
+	return "LOGIN";
 }
 
-/* AUTHENTICATE PLAIN without SASL-IR: the credentials go after "+". */
+/* AUTHENTICATE MECH with the initial response cred (base64): inline when
+ * the server offers SASL-IR (RFC 4959 §3), else after the first "+"
+ * (RFC 3501 §6.2.2). Any later "+" is a challenge none of our mechanisms
+ * expects but the failure report of RFC 7628 §3.2.2 (base64 JSON): it must
+ * be answered before the server sends its tagged NO, with %x01 for
+ * OAUTHBEARER (§3.2.3), an empty line for XOAUTH2 (Google's protocol), and
+ * "*" (cancel, RFC 3501 §6.2.2) otherwise. */
 static int
-auth_plain_continue(struct imap_client *c, const char *cred, struct err *err)
+auth_plain_continue(struct imap_client *c, enum imap_auth mech,
+    const char *cred, struct err *err)
 {
-	char tag[16];
-	bool lf = false;
+	const char *name = mech_name(mech);
+	bool sent = imap_capable(c, "SASL-IR"), lf = false;
+	char tag[16], status[128] = "";
 	struct err le;
 	const struct imap_resp *r;
+	char *text;
+	int rc;
 
 	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
+	text = sent ? xasprintf("AUTHENTICATE %s %s", name, cred) :
+	    xasprintf("AUTHENTICATE %s", name);
 	c->redact_next = true;
-	if (send_command(c, tag, "AUTHENTICATE PLAIN", err) < 0)
+	rc = send_command(c, tag, text, err);
+	explicit_zero(text, strlen(text));
+	free(text);
+	if (rc < 0)
 		return -1;
 	for (;;) {
+		const char *answer;
+
 		r = read_resp(c, NULL, NULL, &lf, &le, err);
 		if (!r)
 			return -1;
-		if (r->kind == IMAP_RESP_CONTINUE) {
+		if (r->kind == IMAP_RESP_TAGGED)
+			break;
+		if (r->kind != IMAP_RESP_CONTINUE)
+			continue;
+		if (!sent) {
+			answer = cred;
+			sent = true;
 			if (log_debug_level > 1)
 				log_trace("C", cred, strlen(cred));
 			else
 				log_trace("C", "[REDACTED]", 10);
-			if (conn_writes(c->conn, cred, err) < 0 ||
-			    conn_write(c->conn, "\r\n", 2, err) < 0 ||
-			    conn_flush(c->conn, err) < 0)
-				return -1;
-			continue;
+		} else {
+			size_t n;
+			unsigned char *json = r->text ?
+			    sasl_base64_decode(r->text, &n) : NULL;
+
+			if (json != NULL)
+				sasl_json_status((const char *)json, status,
+				    sizeof(status));
+			free(json);
+			answer = mech == IMAP_AUTH_OAUTHBEARER ? "AQ==" :
+			    mech == IMAP_AUTH_XOAUTH2 ? "" : "*";
+			log_trace("C", answer, strlen(answer));
 		}
-		if (r->kind == IMAP_RESP_TAGGED)
-			break;
+		if (conn_writes(c->conn, answer, err) < 0 ||
+		    conn_write(c->conn, "\r\n", 2, err) < 0 ||
+		    conn_flush(c->conn, err) < 0) {
+			c->broken = true;
+			return -1;
+		}
+	}
+	if (strcmp(r->tag, tag) != 0) {
+		c->broken = true;
+		return err_set(err, ERR_PROTO, "%s: unexpected tagged response %s",
+		    c->name, r->tag);
 	}
 	if (r->status && strcmp(r->status, "OK") == 0)
 		return 0;
-	return err_set(err, ERR_AUTH, "%s: authentication failed: %s %s",
-	    c->name, r->status ? r->status : "?", r->text);
+	return err_set(err, ERR_AUTH,
+	    "%s: authentication failed: %s %s%s%s%s%s%s%s", c->name,
+	    r->status ? r->status : "?", r->code ? "[" : "",
+	    r->code ? r->code : "", r->code ? "] " : "", r->text,
+	    status[0] ? " (status " : "", status, status[0] ? ")" : "");
 }
 
 static int
 authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 {
 	enum imap_auth mech = IMAP_AUTH_MAX;
+	char *secret = NULL;
 	int rc = -1;
 
 	/* The first configured mechanism the server offers; LOGIN is the
 	 * LOGIN command, always there unless LOGINDISABLED. */
-	for (size_t i = 0; i < o->n_auth && mech == IMAP_AUTH_MAX; i++)
-		if (o->auth[i] == IMAP_AUTH_LOGIN ||
-		    (o->auth[i] == IMAP_AUTH_PLAIN &&
-			imap_capable(c, "AUTH=PLAIN")))
+	for (size_t i = 0; i < o->n_auth && mech == IMAP_AUTH_MAX; i++) {
+		char cap[32];
+
+		snprintf(cap, sizeof(cap), "AUTH=%s", mech_name(o->auth[i]));
+		if (o->auth[i] == IMAP_AUTH_LOGIN || imap_capable(c, cap))
 			mech = o->auth[i];
+	}
 	if (mech == IMAP_AUTH_MAX) {
 		err_set(err, ERR_AUTH,
 		    "%s: no authentication mechanism in common with the server",
@@ -614,44 +664,53 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 		    " (it wants TLS: use type = imaps or STARTTLS = YES)");
 		goto out;
 	}
-	if (!o->username || !o->password) {
+	if (!o->username || (!o->password && !o->password_command)) {
 		err_set(err, ERR_CONFIG, "%s: the server wants a login: set %s",
-		    c->name, !o->username ? "username" : "password");
+		    c->name, !o->username ? "username" :
+		    "password or password-command");
 		goto out;
 	}
+	/* Run at every connect, not at load time: a helper may refresh a
+	 * short-lived OAuth token between runs. */
+	if (o->password_command) {
+		if (sasl_password_command(o->password_command,
+			PASSWORD_COMMAND_TIMEOUT_MS, &secret, err) < 0)
+			goto out;
+	} else {
+		secret = xstrdup(o->password);
+	}
 	if (mech == IMAP_AUTH_LOGIN) {
-		char *u = imap_quote(o->username), *p = imap_quote(o->password);
+		char *u = imap_quote(o->username), *p = imap_quote(secret);
 		c->redact_next = true;
 		rc = imap_run(c, NULL, NULL, NULL, err, "LOGIN %s %s", u, p);
 		explicit_zero(p, strlen(p));
 		free(u);
 		free(p);
-	} else {
-		size_t ul = strlen(o->username), pl = strlen(o->password);
-		unsigned char *raw = xmalloc(ul + pl + 2);
-		char *cred;
-		raw[0] = '\0';
-		memcpy(raw + 1, o->username, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, o->password, pl);
-		cred = base64(raw, ul + pl + 2);
-		explicit_zero(raw, ul + pl + 2);
-		free(raw);
-		if (imap_capable(c, "SASL-IR")) { /* RFC 4959 */
-			c->redact_next = true;
-			rc = imap_run(c, NULL, NULL, NULL, err,
-			    "AUTHENTICATE PLAIN %s", cred);
-		} else {
-			rc = auth_plain_continue(c, cred, err);
+		if (rc < 0 && err->kind == ERR_REFUSED) {
+			err->kind = ERR_AUTH;
+			err_prefix(err, "authentication failed");
 		}
+	} else {
+		char *cred;
+		bool tunnel = o->type == IMAP_TYPE_TUNNEL;
+
+		if (mech == IMAP_AUTH_PLAIN)
+			cred = sasl_plain(o->username, secret);
+		else if (mech == IMAP_AUTH_XOAUTH2)
+			cred = sasl_xoauth2(o->username, secret);
+		else
+			cred = sasl_oauthbearer(o->username,
+			    tunnel ? NULL : o->host, tunnel ? NULL : o->port,
+			    secret);
+		rc = auth_plain_continue(c, mech, cred, err);
 		explicit_zero(cred, strlen(cred));
 		free(cred);
 	}
-	if (rc < 0 && err->kind == ERR_REFUSED) {
-		err->kind = ERR_AUTH;
-		err_prefix(err, "authentication failed");
-	}
 out:
+	if (secret != NULL) {
+		explicit_zero(secret, strlen(secret));
+		free(secret);
+	}
 	return rc;
 }
 
@@ -815,4 +874,110 @@ imap_close(struct imap_client **cp)
 	free(c->name);
 	free(c);
 	*cp = NULL;
+}
+
+int
+imap_idle_start(struct imap_client *c, struct err *err)
+{
+	const struct imap_resp *r;
+	bool lf = false;
+	struct err le;
+
+	if (c->broken)
+		return err_set(err, ERR_TEMP, "%s: connection unusable", c->name);
+	if (!imap_capable(c, "IDLE"))
+		return err_set(err, ERR_REFUSED,
+		    "%s: the server does not support IDLE (RFC 2177)", c->name);
+	snprintf(c->idle_tag, sizeof(c->idle_tag), "%u", ++c->tag_seq);
+	c->idle_ended = false;
+	if (send_command(c, c->idle_tag, "IDLE", err) < 0)
+		return -1;
+	for (;;) {
+		if (!(r = read_resp(c, NULL, NULL, &lf, &le, err)))
+			return -1;
+		if (r->kind == IMAP_RESP_CONTINUE)
+			return 0;
+		if (r->kind == IMAP_RESP_TAGGED) {
+			c->idle_tag[0] = '\0';
+			return err_set(err, ERR_REFUSED, "%s: IDLE refused: %s %s",
+			    c->name, r->status ? r->status : "?", r->text);
+		}
+	}
+}
+
+int
+imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
+    struct err *err)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
+	c->changes = 0;
+	for (;;) {
+		struct pollfd pfd = {conn_fd(c->conn), POLLIN, 0};
+		uint64_t now;
+
+		if (*wake || c->idle_ended)
+			return 0;
+		if (conn_readable(c->conn)) {
+			bool lf = false;
+			struct err le;
+			const struct imap_resp *r =
+			    read_resp(c, NULL, NULL, &lf, &le, err);
+			if (!r)
+				return -1;
+			if (c->bye)
+				return conn_lost(c, err);
+			if (r->kind == IMAP_RESP_TAGGED) {
+				/* Some servers end a long IDLE themselves. */
+				c->idle_ended = true;
+				c->idle_tag[0] = '\0';
+				return 0;
+			}
+			if (c->changes)
+				return 1;
+			continue;
+		}
+		now = now_ms();
+		if (now >= deadline)
+			return 0;
+		/* A signal interrupts poll (EINTR): then *wake is checked. */
+		if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+			return err_sys(err, ERR_TEMP, "%s: poll", c->name);
+	}
+}
+
+int
+imap_idle_done(struct imap_client *c, struct err *err)
+{
+	const struct imap_resp *r;
+	bool lf = false;
+	struct err le;
+
+	if (c->idle_ended || !c->idle_tag[0]) {
+		c->idle_ended = false;
+		return 0;
+	}
+	log_trace("C", "DONE", 4);
+	if (conn_writes(c->conn, "DONE\r\n", err) < 0 ||
+	    conn_flush(c->conn, err) < 0) {
+		c->broken = true;
+		return -1;
+	}
+	for (;;) {
+		if (!(r = read_resp(c, NULL, NULL, &lf, &le, err)))
+			return -1;
+		if (r->kind != IMAP_RESP_TAGGED)
+			continue;
+		c->idle_tag[0] = '\0';
+		if (r->status && strcmp(r->status, "OK") == 0)
+			return 0;
+		return err_set(err, ERR_PROTO, "%s: IDLE ended with %s %s",
+		    c->name, r->status ? r->status : "?", r->text);
+	}
+}
+
+void
+imap_keepalive(struct imap_client *c)
+{
+	conn_set_keepalive(c->conn);
 }

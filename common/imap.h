@@ -26,8 +26,9 @@ struct imap_client;
  * LOGIN means the LOGIN command), refreshes the capabilities, and enables
  * COMPRESS=DEFLATE when configured and offered. name is used in messages.
  * Returns NULL with err on failure: ERR_TEMP (network), ERR_AUTH (login
- * refused), ERR_REFUSED (TLS refused, STARTTLS missing, PREAUTH on a
- * plaintext connection), ERR_PROTO (not an IMAP server). */
+ * refused, or password-command failed), ERR_REFUSED (TLS refused, STARTTLS
+ * missing, PREAUTH on a plaintext connection), ERR_PROTO (not an IMAP
+ * server), ERR_SYS (password-command could not be started). */
 struct imap_client *imap_connect(const struct imap_opts *o, int timeout_ms,
     struct err *err);
 /* Sends LOGOUT if the connection is usable (errors ignored), closes, frees,
@@ -94,6 +95,22 @@ const struct imap_mailbox *imap_selected(const struct imap_client *c);
 /* Number of EXISTS / VANISHED / EXPUNGE responses seen since the last call
  * (tells whether something changed). */
 unsigned imap_take_changes(struct imap_client *c);
+
+/* IDLE (RFC 2177). imap_idle_start() sends IDLE and returns once the
+ * server accepted it ("+"). imap_idle_wait() then waits up to timeout_ms
+ * for the server to report a change (EXISTS, EXPUNGE, VANISHED: returns 1),
+ * or returns 0 on timeout, when *wake became non-zero (a signal handler
+ * sets it; the wait is interrupted by the signal), or when the server ended
+ * the IDLE itself; -1 on error (connection lost, BYE). imap_idle_done()
+ * sends DONE and waits for the tagged response (also fine after the
+ * server ended it). */
+int imap_idle_start(struct imap_client *c, struct err *err);
+int imap_idle_wait(struct imap_client *c, int timeout_ms,
+    const volatile int *wake, struct err *err);
+int imap_idle_done(struct imap_client *c, struct err *err);
+
+/* Enables TCP keepalive on the connection (no-op for tunnels). */
+void imap_keepalive(struct imap_client *c);
 
 /* Server identity for messages: "HOST:PORT", "tunnel". */
 const char *imap_name(const struct imap_client *c);

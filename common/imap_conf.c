@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -8,7 +9,7 @@
 /* Keys as the reference spells them (case matters: "STARTTLS", "SSL_*"). */
 static const char *const imap_keys[] = {
 	"type", "host", "port", "proxy", "command", "STARTTLS", "auth",
-	"username", "password", "null-stderr", "compress",
+	"username", "password", "password-command", "null-stderr", "compress",
 	"SSL_verify", "SSL_CAfile", "SSL_CApath", "SSL_hostname",
 	"SSL_protocol_min", "SSL_protocol_max", "SSL_protocols",
 	"SSL_cipherlist", "SSL_ciphersuites", "SSL_fingerprint",
@@ -153,6 +154,10 @@ auth_token(const char *t, size_t n, void *ctx)
 		m = IMAP_AUTH_PLAIN;
 	} else if (n == 5 && strncasecmp(t, "LOGIN", 5) == 0) {
 		m = IMAP_AUTH_LOGIN;
+	} else if (n == 7 && strncasecmp(t, "XOAUTH2", 7) == 0) {
+		m = IMAP_AUTH_XOAUTH2;
+	} else if (n == 11 && strncasecmp(t, "OAUTHBEARER", 11) == 0) {
+		m = IMAP_AUTH_OAUTHBEARER;
 	} else {
 		a->unknown = true;
 		return false;
@@ -310,6 +315,25 @@ imap_conf_load(const struct conf *c, const char *section, struct imap_opts *o,
 			return -1;
 		o->password = e->value;
 	}
+	if ((e = conf_get(c, section, "password-command")) != NULL) {
+		const struct conf_entry *pw = conf_get(c, section, "password");
+
+		/* Two sources of the secret: which one wins would be a
+		 * guess. */
+		if (pw != NULL) {
+			const char *w = conf_where(c, pw);
+			char *where = xstrdup(w);
+
+			err_set(err, ERR_CONFIG, "%s: password and "
+			    "password-command (%s) are mutually exclusive",
+			    where, conf_where(c, e));
+			free(where);
+			return -1;
+		}
+		if (imap_conf_text(c, e, false, err) < 0)
+			return -1;
+		o->password_command = e->value;
+	}
 
 	if ((e = conf_get(c, section, "auth")) != NULL) {
 		struct auth_ctx a = { o, false };
@@ -317,7 +341,8 @@ imap_conf_load(const struct conf *c, const char *section, struct imap_opts *o,
 		o->n_auth = 0;
 		if (!each_token(e->value, auth_token, &a))
 			return invalid(c, e, false, a.unknown ?
-			    "supported mechanisms: PLAIN LOGIN" :
+			    "supported mechanisms: PLAIN LOGIN XOAUTH2 "
+			    "OAUTHBEARER" :
 			    "expected mechanisms separated by single spaces",
 			    err);
 	}

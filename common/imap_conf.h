@@ -19,13 +19,17 @@ enum imap_type {
 };
 
 /* Authentication mechanisms, by preference. LOGIN is the IMAP LOGIN
- * command (always available unless the server says LOGINDISABLED); PLAIN
- * is AUTHENTICATE PLAIN (RFC 4616) when AUTH=PLAIN is advertised. */
+ * command (always available unless the server says LOGINDISABLED); the
+ * others are AUTHENTICATE MECH when AUTH=MECH is advertised: PLAIN
+ * (RFC 4616), XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628), the last two
+ * taking an OAuth 2.0 access token as the secret. */
 enum imap_auth {
 	IMAP_AUTH_PLAIN,
 	IMAP_AUTH_LOGIN,
+	IMAP_AUTH_XOAUTH2,
+	IMAP_AUTH_OAUTHBEARER,
 };
-#define IMAP_AUTH_MAX 2
+#define IMAP_AUTH_MAX 4
 
 /* Every string points into the struct conf it was loaded from, or is a
  * string literal (defaults): valid while that conf lives, never freed
@@ -37,11 +41,16 @@ struct imap_opts {
 	                           * (imap) or "993" (imaps); NULL for tunnel */
 	const char *command;      /* command: required for tunnel */
 	bool starttls;            /* STARTTLS, default YES (imap only) */
-	/* auth: in the given order, no duplicates; default PLAIN LOGIN */
+	/* auth: in the given order, no duplicates; default PLAIN LOGIN;
+	 * XOAUTH2 and OAUTHBEARER are not in the reference */
 	enum imap_auth auth[IMAP_AUTH_MAX];
 	size_t n_auth;
 	const char *username;     /* username: ASCII */
 	const char *password;     /* password: ASCII */
+	/* password-command: run by /bin/sh at every connect, its first
+	 * output line is the secret (password or OAuth token); never set
+	 * together with password (not in the reference) */
+	const char *password_command;
 	bool null_stderr;         /* null-stderr, default NO (tunnel) */
 	bool compress;            /* compress, default YES (RFC 4978) */
 	struct tls_opts tls;      /* SSL_*: syntax checked here, semantics
@@ -59,7 +68,8 @@ bool imap_conf_is_key(const char *key);
 /* Fills o with the defaults, then with the IMAP keys of section (and of the
  * default section "_" it inherits), validating each value. Other keys are
  * ignored: the caller rejects unknown ones. Returns 0, or -1 with err
- * (ERR_CONFIG, "FILE:LINE: invalid value for KEY: ..."). */
+ * (ERR_CONFIG, "FILE:LINE: invalid value for KEY: ...", or naming both
+ * password and password-command when both are set). */
 int imap_conf_load(const struct conf *c, const char *section,
     struct imap_opts *o, struct err *err);
 

@@ -9,6 +9,11 @@
  * it): the curl_* names used by smtp.c then go through the loaded table.
  * Call curl_lazy_load() before any of them. */
 
+#ifndef CURL_DISABLE_TYPECHECK
+#define CURL_DISABLE_TYPECHECK
+#endif
+#include <curl/curl.h>
+
 #include "err.h"
 
 struct curl_lazy {

@@ -11,15 +11,44 @@
 #include "log.h"
 #include "pull.h"
 #include "pull_conf.h"
+#include "status.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "Usage: pullimap [--config=FILE] [--no-delivery] [-q|--quiet]\n"
+	    "Usage: pullimap [--config=FILE] [--idle[=SECONDS]] [--no-delivery]\n"
+	    "                [-q|--quiet] [--status]\n"
 	    "                [--debug] [-h|--help] [--version] SECTION\n"
 	    "Pull new messages from an IMAP mailbox and deliver them to an\n"
-	    "SMTP or LMTP server. See pullimap(1).\n");
+	    "SMTP or LMTP server. With --status, show what the state of\n"
+	    "SECTION records (no network) and exit. See pullimap(1).\n");
+}
+
+static volatile int stop_flag, wake_flag;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		stop_flag = 1;
+	wake_flag = 1;
+}
+
+/* SIGTERM/SIGINT: finish the message in flight, log out, exit 0.
+ * SIGHUP/SIGUSR1: poll now (--idle). No SA_RESTART, so that a wait is
+ * interrupted and sees the flags at once. */
+static void
+signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 int
@@ -31,12 +60,14 @@ main(int argc, char **argv)
 		{"no-delivery", no_argument, NULL, 'n'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"debug", no_argument, NULL, 'd'},
+		{"status", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
-	struct pull_run_opts o = {false, 120 * 1000};
+	struct pull_run_opts o = {false, 120 * 1000, 0, &stop_flag, &wake_flag};
+	bool idle = false, status = false;
 	struct pull_conf pc;
 	struct err err;
 	int ch, rc;
@@ -50,11 +81,20 @@ main(int argc, char **argv)
 		case 'c':
 			config = optarg;
 			break;
-		case 'i':
-			fprintf(stderr, "pullimap: --idle is not implemented "
-					"yet; run pullimap from cron or a "
-					"systemd timer instead\n");
-			return EX_USAGE;
+		case 'i': {
+			uint32_t secs = 0;
+			if (optarg && (parse_u32_str(optarg, &secs) < 0 ||
+				secs > 86400)) {
+				fprintf(stderr, "pullimap: --idle=%s: expected a "
+						"number of seconds\n", optarg);
+				return EX_USAGE;
+			}
+			/* 0 or none: 29 minutes, under the 30 minutes after
+			 * which servers may log an idle client out. */
+			o.idle_ms = (int)(secs ? secs : 29 * 60) * 1000;
+			idle = true;
+			break;
+		}
 		case 'n':
 			o.no_delivery = true;
 			break;
@@ -63,6 +103,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			log_debug_level++;
+			break;
+		case 'S':
+			status = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -96,7 +139,13 @@ main(int argc, char **argv)
 		return err_exitcode(err.kind);
 	}
 	log_set_name(argv[optind]);
-	rc = pull_run(&pc, &o, &err);
+	if (status) {
+		/* Reads the state only: no network, no waiting for a lock. */
+		rc = pull_status(&pc, stdout, &err);
+	} else {
+		signals();
+		rc = idle ? pull_idle(&pc, &o, &err) : pull_run(&pc, &o, &err);
+	}
 	if (rc < 0)
 		log_errorx("%s", err.msg);
 	pull_conf_free(&pc);

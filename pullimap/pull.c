@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "deliver.h"
@@ -50,6 +51,8 @@ struct pull {
 	struct uidlist rejected; /* to flag */
 	unsigned ndelivered, nrejected;
 	uint64_t bytes;
+	uint32_t uidnext;        /* recorded UIDNEXT */
+	bool fresh_select;       /* SELECT's UIDNEXT is still current */
 	bool stop;               /* a temporary failure: deliver no more */
 	struct err stop_err;
 };
@@ -361,6 +364,12 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 	struct err derr;
 
 	m->done = true;
+	if (!p->stop && p->o->stop && *p->o->stop) {
+		/* SIGTERM/SIGINT: what was delivered is journaled; stop
+		 * before the next message. */
+		p->stop = true;
+		err_clear(&p->stop_err);
+	}
 	if (p->stop)
 		return 0;
 	log_info("UID %u from <%s> (%s)", m->uid, m->sender ? m->sender : "",
@@ -625,7 +634,8 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		/* SELECT's UIDNEXT tells at once whether anything is new.
 		 * After a delivery round, search again: servers often report
 		 * mail that arrived meanwhile only at the next command. */
-		if (round == 0 && imap_selected(p->imap)->uidnext != 0 &&
+		if (round == 0 && p->fresh_select &&
+		    imap_selected(p->imap)->uidnext != 0 &&
 		    imap_selected(p->imap)->uidnext <= next)
 			break;
 		imap_take_changes(p->imap);
@@ -721,66 +731,137 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 	return 0;
 }
 
-int
-pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
-    struct err *err)
+/* Connect, SELECT, check the state against the mailbox. */
+static int
+session_open(struct pull *p, struct err *err)
 {
-	struct pull p;
-	uint32_t uidnext = 1, newnext = 1;
-	int rc = -1;
-
-	memset(&p, 0, sizeof(p));
-	p.pc = pc;
-	p.o = o;
-	/* Lock before touching the server: a second instance must not
-	 * deliver anything. */
-	if (!(p.st = pull_state_open(pc->statefile, err)))
+	if (!(p->imap = imap_connect(&p->pc->imap, p->o->timeout_ms, err)))
 		return -1;
-	if (!o->no_delivery) {
-		struct deliver_opts d = {pc->deliver_method, pc->deliver_ehlo,
-		    pc->deliver_rcpt, o->timeout_ms};
-		if (!(p.dlv = deliver_new(&d, err)))
-			goto out;
-	}
-	if (!(p.imap = imap_connect(&pc->imap, o->timeout_ms, err)))
-		goto out;
 	/* QRESYNC makes SELECT report HIGHESTMODSEQ and expunges as UIDs. */
-	if (imap_enable(p.imap, "QRESYNC", err) < 0)
-		goto out;
-	if (imap_select(p.imap, pc->mailbox, false, err) < 0)
-		goto out;
-	log_set_mailbox(pc->mailbox);
-	if (open_state(&p, &uidnext, err) < 0)
-		goto out;
+	if (imap_enable(p->imap, "QRESYNC", err) < 0 ||
+	    imap_select(p->imap, p->pc->mailbox, false, err) < 0)
+		return -1;
+	log_set_mailbox(p->pc->mailbox);
+	p->fresh_select = true;
+	return open_state(p, &p->uidnext, err);
+}
 
-	if (pull_new(&p, uidnext, &newnext, err) < 0)
-		goto out;
-	if (p.dlv) {
+static void
+session_close(struct pull *p)
+{
+	imap_close(&p->imap);
+	log_set_mailbox(NULL);
+}
+
+/* One poll on the open session: deliver what is new, \Seen, UIDNEXT, and
+ * purge when asked. A temporary delivery failure sets p->stop. */
+static int
+poll_once(struct pull *p, bool purge_now, struct err *err)
+{
+	uint32_t newnext = p->uidnext;
+	uint64_t t0 = now_ms();
+
+	p->stop = false;
+	p->ndelivered = p->nrejected = 0;
+	p->bytes = 0;
+	if (pull_new(p, p->uidnext, &newnext, err) < 0)
+		return -1;
+	if (p->dlv) {
 		struct err qe;
-		if (deliver_quit(p.dlv, &qe) < 0)
+		if (deliver_quit(p->dlv, &qe) < 0)
 			log_debug("QUIT: %s", qe.msg);
 	}
-	if (mark_seen(&p, err) < 0)
-		goto out;
-	if (!p.stop) {
-		uint32_t server_next = imap_selected(p.imap)->uidnext;
+	if (mark_seen(p, err) < 0)
+		return -1;
+	if (!p->stop && p->fresh_select) {
+		uint32_t server_next = imap_selected(p->imap)->uidnext;
 		/* UIDs only grow: whatever the last SEARCH did not find
 		 * below the UIDNEXT reported at SELECT time is gone. */
 		if (server_next > newnext)
 			newnext = server_next;
 	}
-	if (newnext > uidnext &&
-	    pull_state_set_mailbox(p.st, pc->mailbox, p.uidvalidity, newnext,
-		err) < 0)
+	p->fresh_select = false;
+	if (newnext > p->uidnext) {
+		if (pull_state_set_mailbox(p->st, p->pc->mailbox,
+			p->uidvalidity, newnext, err) < 0)
+			return -1;
+		p->uidnext = newnext;
+	}
+	if (purge_now && !p->stop && purge(p, p->uidnext, err) < 0)
+		return -1;
+	if (p->ndelivered > 0 || p->nrejected > 0)
+		log_info("delivered %u message(s), %llu bytes, in %.1f s%s",
+		    p->ndelivered, (unsigned long long)p->bytes,
+		    (double)(now_ms() - t0) / 1000,
+		    p->nrejected ? " (some rejected)" : "");
+	return 0;
+}
+
+static int
+pull_open(struct pull *p, const struct pull_conf *pc,
+    const struct pull_run_opts *o, struct err *err)
+{
+	memset(p, 0, sizeof(*p));
+	p->pc = pc;
+	p->o = o;
+	/* Lock before touching the server: a second instance must not
+	 * deliver anything. */
+	if (!(p->st = pull_state_open(pc->statefile, pc->mailbox, err)))
+		return -1;
+	if (!o->no_delivery) {
+		struct deliver_opts d = {pc->deliver_method, pc->deliver_ehlo,
+		    pc->deliver_rcpt, o->timeout_ms};
+		if (!(p->dlv = deliver_new(&d, err)))
+			return -1;
+	}
+	return 0;
+}
+
+static void
+pull_close(struct pull *p)
+{
+	if (p->dlv)
+		deliver_free(&p->dlv);
+	session_close(p);
+	pull_state_close(&p->st);
+	batch_clear(p);
+	free(p->search.v);
+	free(p->seen.v);
+	free(p->rejected.v);
+}
+
+/* For --status: when the last run ended, and how it failed (cleared by a
+ * successful run). Failing to record it must not change the outcome. */
+static void
+record_outcome(struct pull_state *st, const struct err *failure)
+{
+	char now[32];
+	struct err e;
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (pull_state_set_meta(st, "last_run_at", now, &e) < 0 ||
+	    pull_state_set_meta(st, "last_error",
+		failure ? failure->msg : NULL, &e) < 0 ||
+	    pull_state_set_meta(st, "last_error_at", failure ? now : NULL,
+		&e) < 0)
+		log_warnx("cannot record the outcome of the run: %s", e.msg);
+}
+
+int
+pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
+    struct err *err)
+{
+	struct pull p;
+	int rc = -1;
+
+	if (pull_open(&p, pc, o, err) < 0 || session_open(&p, err) < 0 ||
+	    poll_once(&p, true, err) < 0)
 		goto out;
-	if (!p.stop && purge(&p, newnext > uidnext ? newnext : uidnext, err) < 0)
-		goto out;
-	if (p.ndelivered > 0)
-		log_debug("delivered %u message(s), %llu bytes", p.ndelivered,
-		    (unsigned long long)p.bytes);
 	if (p.stop) {
 		*err = p.stop_err;
-		err_prefix(err, "delivery stopped, will retry");
+		if (err->kind == ERR_NONE) /* interrupted by a signal */
+			rc = 0;
+		else
+			err_prefix(err, "delivery stopped, will retry");
 		goto out;
 	}
 	if (p.nrejected > 0) {
@@ -791,13 +872,112 @@ pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
 	}
 	rc = 0;
 out:
-	if (p.dlv)
-		deliver_free(&p.dlv);
-	imap_close(&p.imap);
-	pull_state_close(&p.st);
-	batch_clear(&p);
-	free(p.search.v);
-	free(p.seen.v);
-	free(p.rejected.v);
+	if (p.st)
+		record_outcome(p.st, rc < 0 ? err : NULL);
+	pull_close(&p);
+	return rc;
+}
+
+/* --idle: errors that no reconnection can cure. */
+static bool
+fatal(enum err_kind k)
+{
+	return k == ERR_CONFIG || k == ERR_AUTH || k == ERR_DB ||
+	    k == ERR_USAGE || k == ERR_SYS || k == ERR_INTERNAL;
+}
+
+/* Sleep ms unless a signal asks for something sooner. */
+static void
+nap(const struct pull_run_opts *o, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (!*o->stop && !*o->wake) {
+		uint64_t now = now_ms();
+		struct timespec ts;
+		if (now >= end)
+			break;
+		ts.tv_sec = (time_t)((end - now) / 1000);
+		ts.tv_nsec = (long)((end - now) % 1000) * 1000000L;
+		nanosleep(&ts, NULL); /* EINTR on a signal: re-check */
+	}
+}
+
+int
+pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
+    struct err *err)
+{
+	struct pull p;
+	unsigned backoff = 0;
+	uint64_t last_purge = 0;
+	bool warned_idle = false;
+	int rc = -1;
+
+	if (pull_open(&p, pc, o, err) < 0)
+		goto out;
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	while (!*o->stop) {
+		bool purge_now;
+		int r = 0;
+
+		if (!p.imap) {
+			if (session_open(&p, err) < 0)
+				goto failed;
+			imap_keepalive(p.imap);
+		}
+		/* Purge at start, then every 12 hours (as the reference). */
+		purge_now = last_purge == 0 ||
+		    now_ms() - last_purge >= 12ULL * 3600 * 1000;
+		*o->wake = 0;
+		if (poll_once(&p, purge_now, err) < 0)
+			goto failed;
+		if (purge_now && !p.stop)
+			last_purge = now_ms();
+		if (p.stop && p.stop_err.kind != ERR_NONE) {
+			*err = p.stop_err;
+			goto failed;
+		}
+		backoff = 0;
+		if (!imap_capable(p.imap, "IDLE")) {
+			/* No IDLE (RFC 2177): poll at the interval instead. */
+			if (!warned_idle)
+				log_warnx("the server does not support IDLE: "
+				    "polling every %d s", o->idle_ms / 1000);
+			warned_idle = true;
+			nap(o, (unsigned)o->idle_ms);
+			continue;
+		}
+		while (!*o->stop && !*o->wake) {
+			if (imap_idle_start(p.imap, err) < 0)
+				goto failed;
+			r = imap_idle_wait(p.imap, o->idle_ms, o->wake, err);
+			if (r < 0 || imap_idle_done(p.imap, err) < 0)
+				goto failed;
+			if (r > 0)
+				break;
+			/* Timeout: IDLE again (servers log idle clients out
+			 * after 30 minutes, RFC 2177 §3). */
+		}
+		continue;
+failed:
+		if (fatal(err->kind))
+			goto out;
+		session_close(&p);
+		if (*o->stop)
+			break;
+		backoff = backoff ? (backoff * 2 > 300000 ? 300000 : backoff * 2)
+				  : 1000;
+		{
+			/* +-20% jitter, so that many clients do not come back
+			 * at once after a server restart. */
+			unsigned j = backoff / 5;
+			unsigned ms = backoff - j + (unsigned)(random() % (2 * j + 1));
+			log_warnx("%s; reconnecting in %.1f s", err->msg,
+			    ms / 1000.0);
+			nap(o, ms);
+		}
+	}
+	rc = 0;
+out:
+	pull_close(&p);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "log.h"
 #include "pull_conf.h"
 
 /* pullimap's own keys; the IMAP ones are imap_conf_is_key()'s. */
@@ -147,6 +148,24 @@ load_pull_keys(struct pull_conf *pc, struct err *err)
 	return load_statefile(pc, err);
 }
 
+/* A password in a file others can read is as good as published: say so
+ * (once, not an error: the file may sit in a private directory). */
+static void
+check_password_mode(const struct pull_conf *pc)
+{
+	const char *const *names;
+	size_t i, n = conf_sections(pc->conf, &names);
+	bool has = conf_get(pc->conf, "_", "password") != NULL;
+	struct stat st;
+
+	for (i = 0; i < n && !has; i++)
+		has = conf_get(pc->conf, names[i], "password") != NULL;
+	if (has && stat(pc->config_path, &st) == 0 &&
+	    (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+		log_warnx("%s: contains a password and is readable by others "
+		    "(chmod 600 it)", pc->config_path);
+}
+
 static int
 check_keys(struct pull_conf *pc, struct err *err)
 {
@@ -187,6 +206,7 @@ pull_conf_load(const char *config_path_arg, const char *section,
 		    pc->config_path, section);
 		goto fail;
 	}
+	check_password_mode(pc);
 	if (check_keys(pc, err) < 0 ||
 	    imap_conf_load(pc->conf, section, &pc->imap, err) < 0 ||
 	    load_pull_keys(pc, err) < 0)

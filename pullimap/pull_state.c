@@ -1,11 +1,15 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "perl_state.h"
 #include "pull_state.h"
 #include "state.h"
 
@@ -46,41 +50,146 @@ struct pull_state {
 	struct state *st;
 };
 
-/* The Perl pullimap keeps 32-bit big-endian integers in its statefile, at
- * the same default path: say so rather than "file is not a database". */
-static int
-check_foreign(const char *path, struct err *err)
+/* Where the Perl pullimap's statefile is kept once imported. */
+static char *
+kept_path(const char *path)
 {
-	static const char magic[16] = "SQLite format 3";
-	char head[16];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* created later */
-	n = read(fd, head, sizeof(head));
-	close(fd);
-	if (n <= 0 || (n == (ssize_t)sizeof(head) &&
-			  memcmp(head, magic, sizeof(magic)) == 0))
+	return xasprintf("%s.perl-statefile", path);
+}
+
+static int
+fsync_dir_of(const char *path, struct err *err)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd, rc = 0;
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = err_sys(err, ERR_SYS, "cannot sync directory %s",
+		    slash ? dir : ".");
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+/* The Perl pullimap keeps its state at the same default path: move its
+ * statefile aside (it is parsed first, so a corrupt file stays where it is
+ * and nothing changes), the SQLite state is then created in its place and
+ * import_perl() fills it. The rename is what makes this crash-safe: the
+ * import is retried from the kept file until it is committed. */
+static int
+move_perl_state(const char *path, struct err *err)
+{
+	struct perl_state ps;
+	struct stat sb;
+	char *kept;
+	int r = perl_state_detect(path, err);
+
+	if (r <= 0)
+		return r;
+	if (perl_state_read(path, &ps, err) < 0)
+		return err_prefix(err, "%s is not an SQLite database", path);
+	perl_state_free(&ps);
+	kept = kept_path(path);
+	if (lstat(kept, &sb) == 0) {
+		err_set(err, ERR_DB,
+		    "%s looks like a statefile of the Perl pullimap, but %s "
+		    "exists already: remove one of them", path, kept);
+		free(kept);
+		return -1;
+	}
+	if (rename(path, kept) < 0) {
+		err_sys(err, ERR_SYS, "cannot rename %s to %s", path, kept);
+		free(kept);
+		return -1;
+	}
+	free(kept);
+	return fsync_dir_of(path, err);
+}
+
+/* Fills a state without mailbox row from NAME.perl-statefile when it
+ * exists, in one transaction: UIDVALIDITY and UIDNEXT, and the UIDs the
+ * Perl pullimap delivered without marking them \Seen, journaled as
+ * delivered and unseen so that the run marks them \Seen and skips them. */
+static int
+import_perl(struct pull_state *s, const char *path, const char *mailbox,
+    struct err *err)
+{
+	static const char reply[] =
+	    "(imported from the Perl pullimap statefile)";
+	struct perl_state ps;
+	struct stat sb;
+	char *name = NULL, *kept;
+	uint32_t uv, un;
+	int r = pull_state_get_mailbox(s, &name, &uv, &un, err);
+
+	free(name);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	kept = kept_path(path);
+	if (stat(kept, &sb) < 0) {
+		free(kept);
 		return 0;
-	return err_set(err, ERR_DB,
-	    "%s is not an SQLite database: if it is the statefile of the Perl "
-	    "pullimap, move it away (this version cannot import it yet), then "
-	    "run once with --no-delivery to record the mailbox as delivered",
-	    path);
+	}
+	if (perl_state_read(kept, &ps, err) < 0) {
+		free(kept);
+		return -1;
+	}
+	if (state_begin(s->st, err) < 0)
+		goto fail;
+	if (pull_state_set_mailbox(s, mailbox, ps.uidvalidity, ps.uidnext,
+		err) < 0)
+		goto rollback;
+	for (size_t i = 0; i < ps.npending; i++) {
+		struct pull_msg_info m = {ps.pending[i], 0, NULL, NULL, NULL};
+		if (pull_state_delivered(s, ps.uidvalidity, &m, reply,
+			err) < 0)
+			goto rollback;
+	}
+	if (state_commit(s->st, err) < 0)
+		goto rollback;
+	log_info("imported the Perl pullimap statefile (UIDVALIDITY %u, "
+		 "UIDNEXT %u, %zu pending UIDs); kept as %s",
+	    ps.uidvalidity, ps.uidnext, ps.npending, kept);
+	perl_state_free(&ps);
+	free(kept);
+	return 0;
+rollback:
+	state_rollback(s->st);
+fail:
+	err_prefix(err, "importing %s", kept);
+	perl_state_free(&ps);
+	free(kept);
+	return -1;
 }
 
 struct pull_state *
-pull_state_open(const char *path, struct err *err)
+pull_state_open(const char *path, const char *mailbox, struct err *err)
 {
 	struct state *st;
 	struct pull_state *s;
-	if (check_foreign(path, err) < 0)
-		return NULL;
+
+	if (mailbox) {
+		if (move_perl_state(path, err) < 0)
+			return NULL;
+	} else {
+		int r = perl_state_detect(path, err);
+		if (r > 0)
+			err_set(err, ERR_DB, "%s is not an SQLite database "
+			    "(a statefile of the Perl pullimap? a run imports "
+			    "it)", path);
+		if (r != 0)
+			return NULL;
+	}
 	st = state_open(path, migrations, ARRAY_LEN(migrations), err);
 	if (!st)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->st = st;
+	if (mailbox && import_perl(s, path, mailbox, err) < 0)
+		pull_state_close(&s);
 	return s;
 }
 
@@ -319,4 +428,118 @@ pull_state_set_meta(struct pull_state *s, const char *key, const char *value,
 	if (value)
 		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return step_done(s, st, err, "writing meta data");
+}
+
+int
+pull_state_get_meta(struct pull_state *s, const char *key, char **value_r,
+    struct err *err)
+{
+	static const char sql[] = "SELECT value FROM meta WHERE key = ?";
+	sqlite3_stmt *st = state_stmt(s->st, sql, err);
+	int rc;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || (rc == SQLITE_ROW &&
+				     sqlite3_column_type(st, 0) == SQLITE_NULL))
+		return 0;
+	if (rc != SQLITE_ROW)
+		return state_err(s->st, err, "reading meta data");
+	*value_r = xstrdup((const char *)sqlite3_column_text(st, 0));
+	return 1;
+}
+
+static char *
+column_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+int
+pull_state_summary(struct pull_state *s, struct pull_state_summary *sum,
+    struct err *err)
+{
+	static const char counts[] =
+	    "SELECT (SELECT count(*) FROM delivered),"
+	    " (SELECT coalesce(sum(size), 0) FROM delivered),"
+	    " (SELECT count(*) FROM delivered WHERE seen = 0),"
+	    " (SELECT count(*) FROM rejected)";
+	static const char last[] =
+	    "SELECT uid, delivered_at, reply FROM delivered"
+	    " ORDER BY delivered_at DESC, uid DESC LIMIT 1";
+	sqlite3_stmt *st;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!(st = state_stmt(s->st, counts, err)))
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return state_err(s->st, err, "counting the journal");
+	sum->ndelivered = (uint64_t)sqlite3_column_int64(st, 0);
+	sum->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	sum->npending = (uint64_t)sqlite3_column_int64(st, 2);
+	sum->nrejected = (uint64_t)sqlite3_column_int64(st, 3);
+	if (!(st = state_stmt(s->st, last, err)))
+		return -1;
+	switch (sqlite3_step(st)) {
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_ROW:
+		sum->has_last = true;
+		sum->last_uid = (uint32_t)sqlite3_column_int64(st, 0);
+		sum->last_at = (int64_t)sqlite3_column_int64(st, 1);
+		sum->last_reply = column_strdup(st, 2);
+		return 0;
+	default:
+		return state_err(s->st, err, "reading the journal");
+	}
+}
+
+void
+pull_state_summary_free(struct pull_state_summary *sum)
+{
+	free(sum->last_reply);
+	memset(sum, 0, sizeof(*sum));
+}
+
+int
+pull_state_rejections(struct pull_state *s, size_t max,
+    struct pull_state_rejection **r_r, size_t *n_r, struct err *err)
+{
+	static const char sql[] =
+	    "SELECT uid, rejected_at, reply FROM rejected"
+	    " ORDER BY rejected_at DESC, uid DESC LIMIT ?";
+	sqlite3_stmt *st = state_stmt(s->st, sql, err);
+	struct pull_state_rejection *r = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*r_r = NULL;
+	*n_r = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = xgrow(r, &cap, n + 1, sizeof(*r));
+		r[n].uid = (uint32_t)sqlite3_column_int64(st, 0);
+		r[n].at = (int64_t)sqlite3_column_int64(st, 1);
+		r[n].reply = column_strdup(st, 2);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		pull_state_rejections_free(r, n);
+		return state_err(s->st, err, "reading the rejected messages");
+	}
+	*r_r = r;
+	*n_r = n;
+	return 0;
+}
+
+void
+pull_state_rejections_free(struct pull_state_rejection *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(r[i].reply);
+	free(r);
 }

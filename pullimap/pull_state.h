@@ -27,7 +27,23 @@ struct pull_msg_info {
 	const char *sender;       /* may be NULL */
 };
 
-struct pull_state *pull_state_open(const char *path, struct err *err);
+/* Opens (creating it if needed) and locks the state at path; ERR_LOCKED at
+ * once when another process holds it.
+ * With mailbox non-NULL (the configured mailbox), imports the statefile of
+ * the Perl pullimap (see perl_state.h): a file at path that is neither
+ * empty nor an SQLite database is parsed (corrupt: ERR_DB naming it, left
+ * untouched), renamed to PATH.perl-statefile (ERR_DB when that exists
+ * already), and the new SQLite state gets in one transaction the mailbox
+ * row (mailbox, UIDVALIDITY, UIDNEXT) and the pending UIDs journaled as
+ * delivered, not seen, reply "(imported from the Perl pullimap
+ * statefile)". Whenever the state has no mailbox row and
+ * PATH.perl-statefile exists, the import is done (again): a crash between
+ * the rename and the commit is repaired by the next run. The kept file is
+ * never removed: delete it too to start from scratch.
+ * With mailbox NULL, nothing is imported or renamed and such a file is
+ * refused with ERR_DB (--status reads it with perl_state_read()). */
+struct pull_state *pull_state_open(const char *path, const char *mailbox,
+    struct err *err);
 void pull_state_close(struct pull_state **sp);
 
 /* Mailbox row. Returns 1 with the values when present, 0 when the state
@@ -68,5 +84,34 @@ int pull_state_mark_flagged(struct pull_state *s, uint32_t uidvalidity,
 /* meta table; value NULL deletes. */
 int pull_state_set_meta(struct pull_state *s, const char *key,
     const char *value, struct err *err);
+
+/* Returns 1 with *value_r (allocated) when key is set, 0 when not, -1. */
+int pull_state_get_meta(struct pull_state *s, const char *key,
+    char **value_r, struct err *err);
+
+/* What --status shows, over every UIDVALIDITY in the journal. */
+struct pull_state_summary {
+	uint64_t ndelivered, bytes; /* journal rows, sum of their sizes */
+	uint64_t npending;          /* journaled, not yet marked \Seen */
+	uint64_t nrejected;
+	bool has_last;              /* the last delivery, when any: */
+	uint32_t last_uid;
+	int64_t last_at;            /* Unix time */
+	char *last_reply;           /* the MTA's reply; may be NULL */
+};
+int pull_state_summary(struct pull_state *s, struct pull_state_summary *sum,
+    struct err *err);
+void pull_state_summary_free(struct pull_state_summary *sum);
+
+struct pull_state_rejection {
+	uint32_t uid;
+	int64_t at;  /* Unix time */
+	char *reply; /* may be NULL */
+};
+/* The max latest rejections, newest first; free with
+ * pull_state_rejections_free(). */
+int pull_state_rejections(struct pull_state *s, size_t max,
+    struct pull_state_rejection **r_r, size_t *n_r, struct err *err);
+void pull_state_rejections_free(struct pull_state_rejection *r, size_t n);
 
 #endif

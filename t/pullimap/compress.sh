@@ -45,6 +45,7 @@ statefile = $T/tls.db
 deliver-method = lmtp:$DOVECOT_LMTP_SOCKET
 deliver-rcpt = $DOVECOT_DEST_USER
 CONF
+chmod 600 "$T/config" # a readable file holding a password draws a warning
 
 # fresh: empty the destination, mark everything unseen again.
 fresh() {

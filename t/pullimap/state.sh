@@ -113,7 +113,7 @@ bad() { # NAME STATUS ERE ARGS...
 }
 bad "no section" 64 'SECTION' --config="$T/config"
 bad "unknown option" 64 'unrecognized|unknown' --bogus main
-bad "--idle not implemented" 64 'idle' --idle main
+bad "--idle with a bad value" 64 'idle=abc' --idle=abc main
 bad "missing file" 78 'nothere' --config="$T/nothere" main
 bad "missing section" 78 'no such section' --config="$T/config" nosuch
 bad "section _" 64 '_' --config="$T/config" _
@@ -129,10 +129,18 @@ printf '[x]\npurge-after = soon\n' >"$T/bad5"
 bad "bad purge-after" 78 'bad5:2.*purge-after' --config="$T/bad5" x
 printf '[x]\ntype = tunnel\n' >"$T/bad6"
 bad "tunnel without command" 78 'command' --config="$T/bad6" x
-# A statefile of the Perl pullimap (two big-endian 32-bit integers).
+# A statefile of the Perl pullimap (two big-endian 32-bit integers) is
+# imported before connecting (here the tunnel fails), and kept aside; a
+# corrupt one is refused, naming it (t/pullimap/migrate.sh does the rest).
 printf '\0\0\0\1\0\0\0\7' >"$T/perl.state"
-printf '[p]\ntype = tunnel\ncommand = true\nstatefile = %s\n' "$T/perl.state" >"$T/perlconf"
-bad "Perl statefile" 69 'not an SQLite database.*Perl' --config="$T/perlconf" p
+printf '[p]\ntype = tunnel\ncommand = true\nmailbox = M\nstatefile = %s\n' "$T/perl.state" >"$T/perlconf"
+t_run "$PULLIMAP" --config="$T/perlconf" p
+t_grep "Perl statefile: imported" 'imported the Perl pullimap statefile \(UIDVALIDITY 1, UIDNEXT 7, 0 pending UIDs\); kept as .*perl.state.perl-statefile' "$T/last.err"
+t_eq "Perl statefile: mailbox row" "$(sqlite3 "$T/perl.state" 'SELECT name, uidvalidity, uidnext FROM mailbox')" "M|1|7"
+t_eq "Perl statefile: kept" "$(od -An -tx1 "$T/perl.state.perl-statefile" | tr -d ' ')" 0000000100000007
+printf '\0\0\0\1\0\0\0\7\0' >"$T/perl2.state"
+printf '[p2]\ntype = tunnel\ncommand = true\nstatefile = %s\n' "$T/perl2.state" >>"$T/perlconf"
+bad "corrupt Perl statefile" 69 'perl2.state.*multiple of 4' --config="$T/perlconf" p2
 t_check "--version" "$PULLIMAP" --version
 t_grep "--version prints it" '^pullimap [0-9]' "$T/last.out"
 t_check "--help" "$PULLIMAP" --help

@@ -34,6 +34,7 @@ section() { # NAME KEY=VALUE lines...
 	} >>"$T/config"
 }
 : >"$T/config"
+chmod 600 "$T/config" # a readable file holding a password draws a warning
 section login "type = imap" "port = $DOVECOT_IMAP_PORT" "auth = LOGIN"
 section plain "type = imap" "port = $DOVECOT_IMAP_PORT" "auth = PLAIN"
 section nostarttls "type = imap" "port = $DOVECOT_IMAP_PORT" "STARTTLS = NO"

@@ -759,13 +759,46 @@ test_pull_errors(void)
 	test_begin("pull_conf: auth");
 	expect_pull_error("[a]\nauth = CRAM-MD5 PLAIN\n", "a", ERR_CONFIG,
 	    ":2: invalid value for auth: CRAM-MD5 PLAIN (supported "
-	    "mechanisms: PLAIN LOGIN)");
+	    "mechanisms: PLAIN LOGIN XOAUTH2 OAUTHBEARER)");
 	expect_pull_error("[a]\nauth = PLAIN  LOGIN\n", "a", ERR_CONFIG,
 	    ":2: invalid value for auth: PLAIN  LOGIN (expected mechanisms "
 	    "separated by single spaces)");
 	expect_pull_error("[a]\nauth =\n", "a", ERR_CONFIG,
 	    ":2: invalid value for auth: \"\" (expected mechanisms "
 	    "separated by single spaces)");
+	test_end();
+
+	test_begin("pull_conf: password-command");
+	{
+		struct pull_conf pc;
+		struct err err = { 0 };
+		char *path, *want;
+
+		/* Both sources of the secret, even one inherited from "_". */
+		test_assert(pull_load("password = x\n[a]\n"
+		    "password-command = echo x\n", "a", &pc, &err, &path) < 0);
+		test_assert(err.kind == ERR_CONFIG);
+		want = xasprintf("%s:1: password and password-command (%s:3) "
+		    "are mutually exclusive", path, path);
+		test_assert_str(err.msg, want);
+		free(want);
+		free(path);
+
+		test_assert(pull_load("[a]\npassword-command = pass show "
+		    "'mail/a b' | head -n 1\nauth = oauthbearer XOAUTH2 plain\n",
+		    "a", &pc, &err, NULL) == 0);
+		test_assert_str(pc.imap.password_command,
+		    "pass show 'mail/a b' | head -n 1");
+		test_assert(pc.imap.password == NULL);
+		test_assert(pc.imap.n_auth == 3 &&
+		    pc.imap.auth[0] == IMAP_AUTH_OAUTHBEARER &&
+		    pc.imap.auth[1] == IMAP_AUTH_XOAUTH2 &&
+		    pc.imap.auth[2] == IMAP_AUTH_PLAIN);
+		pull_conf_free(&pc);
+	}
+	expect_pull_error("[a]\npassword-command =\n", "a", ERR_CONFIG,
+	    ":2: invalid value for password-command: \"\" (must not be "
+	    "empty)");
 	test_end();
 
 	test_begin("pull_conf: SSL syntax");

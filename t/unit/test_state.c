@@ -1,6 +1,8 @@
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +24,7 @@ test_schema_and_journal(void)
 	struct pull_msg_info m = {5, 100, "<id@x>", "01-Jan-2020 00:00:00 +0000", "a@b"};
 
 	test_begin("state: new database, 0600, journal and reopen");
-	s = pull_state_open(path, &err);
+	s = pull_state_open(path, "INBOX", &err);
 	test_assert(s != NULL);
 	test_assert(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 0);
@@ -46,7 +48,7 @@ test_schema_and_journal(void)
 	free(u);
 	pull_state_close(&s);
 
-	s = pull_state_open(path, &err);
+	s = pull_state_open(path, "INBOX", &err);
 	test_assert(s != NULL);
 	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 1);
 	test_assert(uv == 7 && un == 1);
@@ -67,13 +69,13 @@ test_lock(void)
 	pid_t pid;
 
 	test_begin("state: a second process is refused while the first runs");
-	s = pull_state_open(path, &err);
+	s = pull_state_open(path, "INBOX", &err);
 	test_assert(s != NULL);
 	test_assert(pipe(pfd) == 0);
 	pid = fork();
 	if (pid == 0) {
 		struct err e2;
-		struct pull_state *s2 = pull_state_open(path, &e2);
+		struct pull_state *s2 = pull_state_open(path, "INBOX", &e2);
 		char c = s2 == NULL && e2.kind == ERR_LOCKED ? 'L' : 'X';
 		if (write(pfd[1], &c, 1) != 1)
 			_exit(2);
@@ -86,13 +88,95 @@ test_lock(void)
 	waitpid(pid, &status, 0);
 	test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	pull_state_close(&s);
-	s = pull_state_open(path, &err);
+	s = pull_state_open(path, "INBOX", &err);
 	test_assert(s != NULL);
 	pull_state_close(&s);
 	close(pfd[0]);
 	close(pfd[1]);
 	free(path);
 	test_end();
+}
+
+static void
+put(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+static void
+test_perl_import(void)
+{
+	struct err err;
+	char *path = xasprintf("%s/p.db", dir), *name = NULL;
+	char *kept = xasprintf("%s.perl-statefile", path);
+	struct pull_state *s;
+	uint32_t uv = 0, un = 0, *u = NULL;
+	size_t n = 0;
+	struct stat sb;
+
+	test_begin("state: imports the Perl statefile, keeps it, once");
+	put(path, "\0\0\0\7\0\0\0\x0b\0\0\0\x0c\0\0\0\x0e", 16);
+	s = pull_state_open(path, "Box", &err);
+	test_assert(s != NULL);
+	test_assert(stat(kept, &sb) == 0 && sb.st_size == 16);
+	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 1);
+	test_assert(uv == 7 && un == 11);
+	test_assert_str(name, "Box");
+	free(name);
+	test_assert(pull_state_unseen(s, 7, &u, &n, &err) == 0);
+	test_assert(n == 2 && u[0] == 12 && u[1] == 14);
+	test_assert(pull_state_mark_seen(s, 7, u, n, &err) == 0);
+	free(u);
+	pull_state_close(&s);
+	/* The kept file is not imported again over a state in use. */
+	s = pull_state_open(path, "Box", &err);
+	test_assert(s != NULL);
+	test_assert(pull_state_unseen(s, 7, &u, &n, &err) == 0 && n == 0);
+	free(u);
+	pull_state_close(&s);
+	test_end();
+
+	test_begin("state: import resumes after a crash before the commit");
+	test_assert(unlink(path) == 0);
+	put(path, "", 0); /* what a crash right after creating it leaves */
+	s = pull_state_open(path, "Box", &err);
+	test_assert(s != NULL);
+	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 1);
+	test_assert(uv == 7 && un == 11);
+	free(name);
+	test_assert(pull_state_unseen(s, 7, &u, &n, &err) == 0 && n == 2);
+	free(u);
+	pull_state_close(&s);
+	test_end();
+
+	test_begin("state: Perl statefile refused when the kept name exists");
+	test_assert(unlink(path) == 0);
+	put(path, "\0\0\0\7\0\0\0\x0b", 8);
+	s = pull_state_open(path, "Box", &err);
+	test_assert(s == NULL && err.kind == ERR_DB);
+	test_assert(strstr(err.msg, kept) != NULL);
+	test_assert(stat(path, &sb) == 0 && sb.st_size == 8);
+	test_end();
+
+	test_begin("state: a corrupt file stays, named in the error");
+	test_assert(unlink(kept) == 0);
+	put(path, "\0\0\0\7\0\0\0\x0b\1", 9);
+	s = pull_state_open(path, "Box", &err);
+	test_assert(s == NULL && err.kind == ERR_DB);
+	test_assert(strstr(err.msg, path) != NULL);
+	test_assert(stat(path, &sb) == 0 && sb.st_size == 9);
+	test_assert(stat(kept, &sb) < 0);
+	/* Without a mailbox (--status) nothing is imported. */
+	put(path, "\0\0\0\7\0\0\0\x0b", 8);
+	s = pull_state_open(path, NULL, &err);
+	test_assert(s == NULL && err.kind == ERR_DB);
+	test_assert(stat(kept, &sb) < 0);
+	test_end();
+	free(kept);
+	free(path);
 }
 
 int
@@ -102,6 +186,7 @@ main(void)
 		return 1;
 	test_schema_and_journal();
 	test_lock();
+	test_perl_import();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 		if (system(cmd) != 0)

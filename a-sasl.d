@@ -1,0 +1,3 @@
+sasl.o: common/sasl.h common/err.h common/util.h
+common/err.h:
+common/util.h:
