@@ -19,7 +19,7 @@ $(error missing build dependencies (pkg-config: $(PKGS)); on Debian 12 run: sudo
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-# libcurl is dlopen()ed on first use (pullimap/curl_lazy.c): not linked.
+# libcurl is dlopen()ed on first use (common/curl_lazy.c): not linked.
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)))
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap \
               $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
@@ -96,7 +96,7 @@ install: all
 
 hdrcheck:
 	@for h in common/*.h pullimap/*.h; do \
-		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c $$h || exit 1; done
+		$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsyntax-only -x c $$h || exit 1; done
 
 clean:
 	rm -rf $(B) $(BS) build-fuzz pullimap/pullimap

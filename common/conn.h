@@ -12,6 +12,7 @@
  * certificate was refused, which is ERR_REFUSED). */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -48,6 +49,37 @@ struct conn *conn_connect_tcp(const char *host, const char *port,
     int timeout_ms, struct err *err);
 struct conn *conn_connect_unix(const char *path, int timeout_ms,
     struct err *err);
+
+/* A SOCKSv5 proxy (RFC 1928), with optional username/password
+ * authentication (RFC 1929). Fixed arrays rather than pointers so that the
+ * struct can be copied freely (it lives inside struct imap_opts). */
+enum proxy_type {
+	PROXY_NONE = 0,
+	PROXY_SOCKS5,   /* socks5://: the destination is resolved locally */
+	PROXY_SOCKS5H,  /* socks5h://: the proxy resolves the destination */
+};
+struct proxy_opts {
+	enum proxy_type type;
+	char host[256];      /* name or IP literal, IPv6 in [brackets] */
+	char port[6];        /* decimal 1..65535 */
+	/* RFC 1929 §2: 1..255 bytes each; both empty = no authentication. */
+	char username[256];
+	char password[256];
+};
+/* "socks5h://HOST:PORT" (never the credentials) - for messages. */
+const char *proxy_url(const struct proxy_opts *p, char *buf, size_t size);
+
+/* Like conn_connect_tcp(), through the proxy p (type != PROXY_NONE), with
+ * libcurl (loaded on first use) doing the SOCKS negotiation: timeout_ms
+ * bounds the connection to the proxy and the negotiation together. The
+ * conn is named "host:port (via socks5h://proxy:port)"; conn_start_tls()
+ * works on it as on a direct one (TLS end to end with host). Errors name
+ * the proxy, never its password: ERR_AUTH when the proxy refuses the
+ * credentials (or wants some and none are set), ERR_SYS when libcurl
+ * cannot be loaded, ERR_TEMP otherwise (proxy down or timing out, the
+ * destination refused or unreachable, name resolution failures). */
+struct conn *conn_connect_proxy(const struct proxy_opts *p, const char *host,
+    const char *port, int timeout_ms, struct err *err);
 /* Starts command (through /bin/sh -c when it contains shell
  * metacharacters, else split on whitespace and execvp'd) with a socketpair
  * as its stdin/stdout; stderr to /dev/null when null_stderr. */
@@ -116,7 +148,8 @@ int conn_read_line(struct conn *c, struct buf *line, size_t max,
  * to at least one byte (this may inflate it into the input buffer). */
 bool conn_readable(struct conn *c);
 int conn_fd(const struct conn *c);
-/* "host:port", "unix:/path" or "tunnel" - for messages. */
+/* "host:port", "unix:/path", "tunnel" or "host:port (via socks5://...)" -
+ * for messages. */
 const char *conn_name(const struct conn *c);
 
 /* Closes (TLS shutdown without waiting, close, reap a tunnel child),

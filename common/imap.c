@@ -731,7 +731,10 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 	case IMAP_TYPE_IMAP:
 	case IMAP_TYPE_IMAPS:
 		c->name = xasprintf("%s:%s", o->host, o->port);
-		c->conn = conn_connect_tcp(o->host, o->port, timeout_ms, err);
+		c->conn = o->proxy.type != PROXY_NONE ?
+		    conn_connect_proxy(&o->proxy, o->host, o->port,
+		    timeout_ms, err) :
+		    conn_connect_tcp(o->host, o->port, timeout_ms, err);
 		if (c->conn && o->type == IMAP_TYPE_IMAPS &&
 		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
 			goto fail;

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -241,6 +242,116 @@ load_port(const struct conf *c, const struct conf_entry *e, struct err *err)
 	return 0;
 }
 
+static bool
+is_host_char(unsigned char ch)
+{
+	return is_alnum(ch) || ch == '.' || ch == '-' || ch == '_';
+}
+
+/* The reference's \P{Control}+, without echoing credentials. */
+static int
+proxy_text(const struct conf *c, const struct conf_entry *e, struct err *err)
+{
+	bool secret = strchr(e->value, '@') != NULL;
+	const char *s;
+
+	if (e->value[0] == '\0')
+		return invalid(c, e, false, "must not be empty", err);
+	for (s = e->value; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7F)
+			return invalid(c, e, secret, "control character", err);
+	return 0;
+}
+
+/* proxy = PROTOCOL://[USER:PASSWORD@]PROXYHOST[:PROXYPORT], the
+ * reference's syntax, stricter: PROTOCOL socks5 or socks5h, a host name,
+ * IPv4 literal or [IPv6] literal, a decimal port (default 1080), and, when
+ * given, a user name and a password of 1 to 255 bytes each (RFC 1929 §2),
+ * taken literally (no %-decoding, as the reference). The value is echoed
+ * in errors only when it holds no credentials. */
+static int
+load_proxy(const struct conf *c, const struct conf_entry *e,
+    struct proxy_opts *p, struct err *err)
+{
+	const char *v = e->value, *s, *at, *colon, *hs, *he, *q;
+	bool secret = strchr(v, '@') != NULL;
+	size_t n;
+	uint32_t port = 1080;
+
+	memset(p, 0, sizeof(*p));
+	if (proxy_text(c, e, err) < 0)
+		return -1;
+	if (strncmp(v, "socks5://", 9) == 0) {
+		p->type = PROXY_SOCKS5;
+		s = v + 9;
+	} else if (strncmp(v, "socks5h://", 10) == 0) {
+		p->type = PROXY_SOCKS5H;
+		s = v + 10;
+	} else {
+		return invalid(c, e, secret, strstr(v, "://") ?
+		    "unsupported protocol, expected socks5 or socks5h" :
+		    "expected socks5://[USER:PASSWORD@]HOST[:PORT] or "
+		    "socks5h://...", err);
+	}
+	/* The last '@', like the reference's greedy match: a password may
+	 * hold '@'. */
+	if ((at = strrchr(s, '@')) != NULL) {
+		colon = memchr(s, ':', (size_t)(at - s));
+		if (colon == NULL)
+			return invalid(c, e, true,
+			    "expected USER:PASSWORD before '@'", err);
+		n = (size_t)(colon - s);
+		if (n < 1 || n > 255)
+			return invalid(c, e, true,
+			    "the user name must have 1 to 255 bytes", err);
+		memcpy(p->username, s, n);
+		n = (size_t)(at - colon - 1);
+		if (n < 1 || n > 255)
+			return invalid(c, e, true,
+			    "the password must have 1 to 255 bytes", err);
+		memcpy(p->password, colon + 1, n);
+		s = at + 1;
+	}
+	if (*s == '[') {
+		hs = s + 1;
+		if ((he = strchr(hs, ']')) == NULL || he == hs)
+			return invalid(c, e, secret,
+			    "expected an IPv6 address in [brackets]", err);
+		for (q = hs; q < he; q++)
+			if (!is_hex((unsigned char)*q) && *q != ':' &&
+			    *q != '.')
+				return invalid(c, e, secret,
+				    "expected an IPv6 address in [brackets]",
+				    err);
+		q = he + 1;
+		hs--;  /* keep the brackets: libcurl wants them */
+		he++;
+	} else {
+		hs = s;
+		for (he = hs; is_host_char((unsigned char)*he); he++)
+			;
+		if (he == hs || (*he != '\0' && *he != ':'))
+			return invalid(c, e, secret, "expected a host name or "
+			    "an IP address, then an optional :PORT", err);
+		q = he;
+	}
+	if ((size_t)(he - hs) >= sizeof(p->host))
+		return invalid(c, e, secret, "host name too long", err);
+	memcpy(p->host, hs, (size_t)(he - hs));
+	if (*q == ':') {
+		if (parse_u32_str(q + 1, &port) < 0 || port < 1 ||
+		    port > 65535)
+			return invalid(c, e, secret,
+			    "expected a port number 1-65535 after the host",
+			    err);
+	} else if (*q != '\0') {
+		return invalid(c, e, secret, "unexpected text after the host",
+		    err);
+	}
+	snprintf(p->port, sizeof(p->port), "%u", (unsigned)port);
+	return 0;
+}
+
 int
 imap_conf_load(const struct conf *c, const char *section, struct imap_opts *o,
     struct err *err)
@@ -268,11 +379,6 @@ imap_conf_load(const struct conf *c, const char *section, struct imap_opts *o,
 
 	imap_opts_init(o);
 
-	if ((e = conf_get(c, section, "proxy")) != NULL)
-		return err_set(err, ERR_CONFIG,
-		    "%s: proxy: SOCKS proxies are not supported yet",
-		    conf_where(c, e));
-
 	if ((e = conf_get(c, section, "type")) != NULL) {
 		/* Case-sensitive, like the reference's regex. */
 		if (strcmp(e->value, "imap") == 0)
@@ -287,6 +393,17 @@ imap_conf_load(const struct conf *c, const char *section, struct imap_opts *o,
 	}
 	o->port = o->type == IMAP_TYPE_IMAPS ? "993" :
 	    o->type == IMAP_TYPE_IMAP ? "143" : NULL;
+
+	if ((e = conf_get(c, section, "proxy")) != NULL) {
+		/* A tunnel ignores it, like the reference, which checks only
+		 * the \P{Control}+ of read_config() then. */
+		if (o->type == IMAP_TYPE_TUNNEL) {
+			if (proxy_text(c, e, err) < 0)
+				return -1;
+		} else if (load_proxy(c, e, &o->proxy, err) < 0) {
+			return -1;
+		}
+	}
 
 	for (i = 0; i < ARRAY_LEN(text_keys); i++) {
 		if ((e = conf_get(c, section, text_keys[i].key)) == NULL)

@@ -53,6 +53,10 @@ struct imap_opts {
 	const char *password_command;
 	bool null_stderr;         /* null-stderr, default NO (tunnel) */
 	bool compress;            /* compress, default YES (RFC 4978) */
+	/* proxy: SOCKSv5 for imap and imaps (type PROXY_NONE when unset,
+	 * and for tunnel, which ignores it like the reference); the URL is
+	 * parsed into copies, so this part owns its strings */
+	struct proxy_opts proxy;
 	struct tls_opts tls;      /* SSL_*: syntax checked here, semantics
 	                           * (protocol names, digests) by
 	                           * conn_tls_opts_check() */
@@ -61,8 +65,8 @@ struct imap_opts {
 /* Sets the defaults above. */
 void imap_opts_init(struct imap_opts *o);
 
-/* True for the configuration keys read by imap_conf_load() (including
- * "proxy", which it refuses). Case-sensitive, like the reference. */
+/* True for the configuration keys read by imap_conf_load(). Case-sensitive,
+ * like the reference. */
 bool imap_conf_is_key(const char *key);
 
 /* Fills o with the defaults, then with the IMAP keys of section (and of the

@@ -47,8 +47,6 @@ struct pull {
 	struct msg *batch;
 	size_t nbatch;
 	struct uidlist search;   /* result of the last SEARCH */
-	struct uidlist seen;     /* to mark \Seen */
-	struct uidlist rejected; /* to flag */
 	unsigned ndelivered, nrejected;
 	uint64_t bytes;
 	uint32_t uidnext;        /* recorded UIDNEXT */
@@ -331,7 +329,6 @@ accepted(struct pull *p, struct msg *m, const char *reply, struct err *err)
 	struct pull_msg_info i = info_of(m);
 	if (pull_state_delivered(p->st, p->uidvalidity, &i, reply, err) < 0)
 		return -1;
-	uid_push(&p->seen, m->uid);
 	p->ndelivered++;
 	p->bytes += m->size;
 	return 0;
@@ -390,7 +387,6 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 		if (pull_state_rejected(p->st, p->uidvalidity, &i,
 			res.reply[0] ? res.reply : derr.msg, err) < 0)
 			return -1;
-		uid_push(&p->rejected, m->uid);
 		p->nrejected++;
 		return 0;
 	}
@@ -826,8 +822,6 @@ pull_close(struct pull *p)
 	pull_state_close(&p->st);
 	batch_clear(p);
 	free(p->search.v);
-	free(p->seen.v);
-	free(p->rejected.v);
 }
 
 /* For --status: when the last run ended, and how it failed (cleared by a

@@ -719,11 +719,6 @@ test_pull_errors(void)
 	    "separator, use '=')");
 	test_end();
 
-	test_begin("pull_conf: proxy not supported yet");
-	expect_pull_error("[a]\nproxy = socks5h://localhost:9050\n", "a",
-	    ERR_CONFIG, ":2: proxy: SOCKS proxies are not supported yet");
-	test_end();
-
 	test_begin("pull_conf: booleans");
 	expect_pull_error("[a]\nSTARTTLS = true\n", "a", ERR_CONFIG,
 	    ":2: invalid value for STARTTLS: true (expected YES or NO)");
@@ -867,6 +862,121 @@ test_pull_errors(void)
 			pull_conf_free(&pc);
 			free(text);
 		}
+	}
+	test_end();
+}
+
+/* proxy = PROTOCOL://[USER:PASSWORD@]PROXYHOST[:PROXYPORT] */
+static void
+expect_proxy(const char *text, enum proxy_type type, const char *host,
+    const char *port, const char *user, const char *pass)
+{
+	struct pull_conf pc;
+	struct err err = { 0 };
+
+	if (pull_load(text, "a", &pc, &err, NULL) < 0) {
+		test_assert_str(err.msg, "");
+		return;
+	}
+	test_assert(pc.imap.proxy.type == type);
+	test_assert_str(pc.imap.proxy.host, host);
+	test_assert_str(pc.imap.proxy.port, port);
+	test_assert_str(pc.imap.proxy.username, user);
+	test_assert_str(pc.imap.proxy.password, pass);
+	pull_conf_free(&pc);
+}
+
+static void
+test_pull_proxy(void)
+{
+	struct pull_conf pc;
+	struct err err = { 0 };
+
+	test_begin("pull_conf: proxy URLs");
+	expect_proxy("[a]\n", PROXY_NONE, "", "", "", "");
+	expect_proxy("[a]\nproxy = socks5h://localhost:9050\n",
+	    PROXY_SOCKS5H, "localhost", "9050", "", "");
+	/* default port 1080 */
+	expect_proxy("[a]\nproxy = socks5://10.0.0.1\n", PROXY_SOCKS5,
+	    "10.0.0.1", "1080", "", "");
+	/* brackets kept for IPv6 literals; the last '@' ends the password,
+	 * the first ':' the user name (the reference's greedy regex) */
+	expect_proxy("[a]\nproxy = socks5h://u:p:a@ss@[::1]:1\n",
+	    PROXY_SOCKS5H, "[::1]", "1", "u", "p:a@ss");
+	/* inherited from the default section */
+	expect_proxy("proxy = socks5://proxy.example-1.org:65535\n[a]\n",
+	    PROXY_SOCKS5, "proxy.example-1.org", "65535", "", "");
+	/* ignored by a tunnel, like the reference */
+	expect_proxy("[a]\ntype = tunnel\ncommand = x\nproxy = what?\n",
+	    PROXY_NONE, "", "", "", "");
+	test_end();
+
+	test_begin("pull_conf: bad proxy URLs");
+	expect_pull_error("[a]\nproxy = http://h:3128\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: http://h:3128 (unsupported "
+	    "protocol, expected socks5 or socks5h)");
+	expect_pull_error("[a]\nproxy = localhost:1080\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: localhost:1080 (expected "
+	    "socks5://[USER:PASSWORD@]HOST[:PORT] or socks5h://...)");
+	expect_pull_error("[a]\nproxy = SOCKS5://h\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: SOCKS5://h (unsupported "
+	    "protocol, expected socks5 or socks5h)");
+	expect_pull_error("[a]\nproxy = socks5://h:0\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: socks5://h:0 (expected a port "
+	    "number 1-65535 after the host)");
+	expect_pull_error("[a]\nproxy = socks5://h:socks\n", "a",
+	    ERR_CONFIG, ":2: invalid value for proxy: socks5://h:socks "
+	    "(expected a port number 1-65535 after the host)");
+	expect_pull_error("[a]\nproxy = socks5://h/\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: socks5://h/ (expected a host "
+	    "name or an IP address, then an optional :PORT)");
+	expect_pull_error("[a]\nproxy = socks5://\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: socks5:// (expected a host "
+	    "name or an IP address, then an optional :PORT)");
+	expect_pull_error("[a]\nproxy = socks5://[::1\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: socks5://[::1 (expected an IPv6 "
+	    "address in [brackets])");
+	expect_pull_error("[a]\nproxy = socks5://[::1]x\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: socks5://[::1]x (unexpected "
+	    "text after the host)");
+	expect_pull_error("[a]\nproxy =\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy: \"\" (must not be empty)");
+	/* credentials: never echoed */
+	expect_pull_error("[a]\nproxy = socks5://user@h\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy (expected USER:PASSWORD before "
+	    "'@')");
+	expect_pull_error("[a]\nproxy = socks5://:secret@h\n", "a",
+	    ERR_CONFIG, ":2: invalid value for proxy (the user name must "
+	    "have 1 to 255 bytes)");
+	expect_pull_error("[a]\nproxy = socks5://u:@h\n", "a", ERR_CONFIG,
+	    ":2: invalid value for proxy (the password must have 1 to 255 "
+	    "bytes)");
+	expect_pull_error("[a]\nproxy = socks5://u:secret@\n", "a",
+	    ERR_CONFIG, ":2: invalid value for proxy (expected a host name "
+	    "or an IP address, then an optional :PORT)");
+	expect_pull_error("[a]\nproxy = socks5://u:secret@h:99999\n", "a",
+	    ERR_CONFIG, ":2: invalid value for proxy (expected a port "
+	    "number 1-65535 after the host)");
+	test_end();
+
+	test_begin("pull_conf: proxy password of 256 bytes refused");
+	{
+		char text[600], pw[257];
+
+		memset(pw, 'p', 256);
+		pw[256] = '\0';
+		snprintf(text, sizeof(text), "[a]\nproxy = socks5://u:%s@h\n",
+		    pw);
+		test_assert(pull_load(text, "a", &pc, &err, NULL) < 0);
+		test_assert(strstr(err.msg, "password must have 1 to 255") !=
+		    NULL);
+		test_assert(strstr(err.msg, "ppp") == NULL);
+		pw[255] = '\0';
+		snprintf(text, sizeof(text), "[a]\nproxy = socks5://u:%s@h\n",
+		    pw);
+		test_assert(pull_load(text, "a", &pc, &err, NULL) == 0);
+		test_assert(strlen(pc.imap.proxy.password) == 255);
+		pull_conf_free(&pc);
 	}
 	test_end();
 }
@@ -1049,6 +1159,7 @@ main(void)
 	test_paths();
 	test_pull_defaults();
 	test_pull_errors();
+	test_pull_proxy();
 	test_pull_purge();
 	test_pull_paths();
 	test_sample();

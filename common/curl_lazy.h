@@ -1,13 +1,13 @@
-#ifndef PULLIMAP_CURL_LAZY_H
-#define PULLIMAP_CURL_LAZY_H
+#ifndef COMMON_CURL_LAZY_H
+#define COMMON_CURL_LAZY_H
 
 /* libcurl, loaded on first use with dlopen(). Linking it pulls in some
  * thirty shared libraries (about 12 ms and 2 MB on every start) that a poll
  * with nothing new, or an LMTP delivery, never needs.
  *
  * Include after <curl/curl.h> (with CURL_DISABLE_TYPECHECK defined before
- * it): the curl_* names used by smtp.c then go through the loaded table.
- * Call curl_lazy_load() before any of them. */
+ * it): the curl_* names used by smtp.c and conn.c (SOCKS proxies) then go
+ * through the loaded table. Call curl_lazy_load() before any of them. */
 
 #ifndef CURL_DISABLE_TYPECHECK
 #define CURL_DISABLE_TYPECHECK

@@ -35,8 +35,9 @@ curl_lazy_load(struct err *err)
 	if (handle)
 		return 0;
 	if (!(h = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL)))
-		return err_set(err, ERR_SYS, "SMTP delivery needs %s: %s",
-		    LIBCURL, dlerror());
+		return err_set(err, ERR_SYS,
+		    "SMTP delivery and SOCKS proxies need %s: %s", LIBCURL,
+		    dlerror());
 	for (size_t i = 0; i < ARRAY_LEN(syms); i++) {
 		void *f = dlsym(h, syms[i].name);
 		if (!f) {

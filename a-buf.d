@@ -1,2 +1,0 @@
-buf.o: common/buf.h common/util.h
-common/util.h:

@@ -1,3 +1,0 @@
-conf.o: common/conf.h common/err.h common/util.h
-common/err.h:
-common/util.h:

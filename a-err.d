@@ -1,2 +1,0 @@
-err.o: common/err.h common/util.h
-common/util.h:

@@ -1,2 +1,0 @@
-log.o: common/log.h common/util.h
-common/util.h:

@@ -1,3 +1,0 @@
-pull_state.o: pullimap/pull_state.h common/err.h common/util.h
-common/err.h:
-common/util.h:

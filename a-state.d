@@ -1,3 +1,0 @@
-state.o: common/state.h common/err.h common/util.h
-common/err.h:
-common/util.h:

@@ -1,1 +1,0 @@
-util.o: common/util.h
