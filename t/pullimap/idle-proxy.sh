@@ -68,4 +68,24 @@ kill -TERM "$pid"
 wait "$pid"
 t_eq "SIGTERM: exit 0" "$?" 0
 t_delivered_set "every message once" "$dest" "$T"/mail/*.eml
+
+# A dead path that closes nothing: the proxy is frozen (SIGSTOP), so the
+# connection just goes silent. The end of IDLE (every 3 s here) and the
+# response deadline (PULLIMAP_TIMEOUT_MS) detect it; pullimap reconnects
+# once the path works again.
+genmail --count 3 --sizes small --seed 31 --prefix dead --out "$T/dead" >/dev/null
+PULLIMAP_TIMEOUT_MS=2000 "$PULLIMAP" --config="$T/config" --idle=3 p 2>"$T/dead.err" &
+pid=$!
+t_cleanup_add "kill -9 $pid 2>/dev/null"
+sleep 2
+kill -STOP "$SOCKS_PID"
+imap_append INBOX "$T"/dead/*.eml >/dev/null
+sleep 8
+kill -CONT "$SOCKS_PID"
+if wait_until 30 dovecot__has_at_least 11; then t_ok "silent dead connection detected, then caught up"; else t_fail "silent dead connection detected, then caught up" "$(maildir_count "$dest") delivered"; fi
+t_grep "the silence was noticed" '[Tt]ime' "$T/dead.err"
+kill -TERM "$pid"
+wait "$pid"
+t_eq "SIGTERM after the dead path: exit 0" "$?" 0
+t_delivered_set "every message once, dead path included" "$dest" "$T"/mail/*.eml "$T"/dead/*.eml
 t_done
