@@ -287,12 +287,11 @@ pull_state_known(struct pull_state *s, uint32_t uidvalidity, uint32_t from,
 	return collect(s, st, uids_r, n_r, err);
 }
 
-int
-pull_state_unseen(struct pull_state *s, uint32_t uidvalidity,
+/* UIDs of one UIDVALIDITY selected by a single-parameter query. */
+static int
+uids_of(struct pull_state *s, const char *sql, uint32_t uidvalidity,
     uint32_t **uids_r, size_t *n_r, struct err *err)
 {
-	static const char sql[] = "SELECT uid FROM delivered"
-				  " WHERE uidvalidity = ? AND seen = 0 ORDER BY 1";
 	sqlite3_stmt *st = state_stmt(s->st, sql, err);
 	if (!st)
 		return -1;
@@ -301,16 +300,21 @@ pull_state_unseen(struct pull_state *s, uint32_t uidvalidity,
 }
 
 int
+pull_state_unseen(struct pull_state *s, uint32_t uidvalidity,
+    uint32_t **uids_r, size_t *n_r, struct err *err)
+{
+	static const char sql[] = "SELECT uid FROM delivered"
+				  " WHERE uidvalidity = ? AND seen = 0 ORDER BY 1";
+	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
+}
+
+int
 pull_state_unflagged(struct pull_state *s, uint32_t uidvalidity,
     uint32_t **uids_r, size_t *n_r, struct err *err)
 {
 	static const char sql[] = "SELECT uid FROM rejected"
 				  " WHERE uidvalidity = ? AND flagged = 0 ORDER BY 1";
-	sqlite3_stmt *st = state_stmt(s->st, sql, err);
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, uidvalidity);
-	return collect(s, st, uids_r, n_r, err);
+	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
 }
 
 static int
