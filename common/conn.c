@@ -65,6 +65,7 @@ struct conn {
 	int timeout_ms;
 	bool tcp;
 	bool eof;
+	bool gone;         /* the peer reset the connection */
 	pid_t pid;         /* tunnel child, or -1 */
 	bool reaped;
 	int status;        /* wait status, valid once reaped */
@@ -245,6 +246,8 @@ io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				if (errno == ECONNRESET || errno == EPIPE)
+					c->gone = true;
 				err_sys(err, ERR_TEMP, "%s %s", op == IO_READ ?
 				    "read from" : "write to", c->name);
 				if (op == IO_WRITE)
@@ -1342,6 +1345,12 @@ conn_readable(struct conn *c)
 	if (c->ssl && SSL_pending(c->ssl) > 0)
 		return true;
 	return poll(&p, 1, 0) > 0;
+}
+
+bool
+conn_peer_gone(const struct conn *c)
+{
+	return c->eof || c->gone;
 }
 
 int

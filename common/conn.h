@@ -147,6 +147,9 @@ int conn_read_line(struct conn *c, struct buf *line, size_t max,
  * compression, buffered compressed input counts only once it decompresses
  * to at least one byte (this may inflate it into the input buffer). */
 bool conn_readable(struct conn *c);
+/* True once the peer closed or reset the connection (as opposed to a
+ * timeout): what was sent may simply have been too late to be read. */
+bool conn_peer_gone(const struct conn *c);
 int conn_fd(const struct conn *c);
 /* "host:port", "unix:/path", "tunnel" or "host:port (via socks5://...)" -
  * for messages. */
