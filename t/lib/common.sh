@@ -217,6 +217,32 @@ t_same_file() {
 	fi
 }
 
+# t_section NAME [LINE...]: append section NAME to $T/config, with the
+# lines of $T_CONF_COMMON, a statefile of its own ($T/state-NAME.db) and
+# the given KEY = VALUE lines.
+t_section() {
+	local name="$1"
+	shift
+	{
+		echo "[$name]"
+		echo "${T_CONF_COMMON:-}"
+		echo "statefile = $T/state-$name.db"
+		printf '%s\n' "$@"
+	} >>"$T/config"
+}
+
+# t_fails NAME STATUS ERE CMD...: CMD exits with STATUS and says one line
+# on stderr, matching ERE (output in $T/last.out, $T/last.err).
+t_fails() {
+	local name="$1" want="$2" re="$3" rc
+	shift 3
+	t_run "$@"
+	rc=$?
+	t_eq "$name: exit status" "$rc" "$want"
+	t_grep "$name: message" "$re" "$T/last.err"
+	t_eq "$name: one line on stderr" "$(wc -l <"$T/last.err")" 1
+}
+
 # t_done: print a summary on stderr and exit (1 if any failure, 0 otherwise;
 # 77 if everything was skipped).
 t_done() {
