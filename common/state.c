@@ -156,11 +156,6 @@ fail:
 	return NULL;
 }
 
-sqlite3 *
-state_db(struct state *s)
-{
-	return s->db;
-}
 
 const char *
 state_path(const struct state *s)

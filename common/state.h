@@ -20,7 +20,6 @@ struct state *state_open(const char *path, const char *const *migrations,
     size_t nmigrations, struct err *err);
 void state_close(struct state **sp);
 
-sqlite3 *state_db(struct state *s);
 const char *state_path(const struct state *s);
 
 /* Execute SQL without results. */
