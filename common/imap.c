@@ -31,6 +31,7 @@ struct imap_client {
 	bool redact_next;    /* trace the next command without its arguments */
 	char idle_tag[16];   /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
+	bool want_compress;  /* compress = YES: imap_compress() may start it */
 };
 
 /* RFC 3501 §9: ATOM-CHAR is any CHAR except atom-specials; ASTRING-CHAR
@@ -795,28 +796,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		if (c->caps_gen == gen && capability(c, err) < 0)
 			goto fail;
 	}
-	/* COMPRESS belongs to the authenticated state (RFC 4978 §5,
-	 * command-auth), and only the post-login capabilities count. */
-	if (o->compress && imap_capable(c, "COMPRESS=DEFLATE")) {
-		struct err ce;
-		int rc = imap_run(c, NULL, NULL, NULL, &ce, "COMPRESS DEFLATE");
-		if (rc == 0) {
-			/* RFC 4978 §3: both sides compress from right after
-			 * the tagged OK; the server may already have. */
-			if (conn_start_deflate(c->conn, err) < 0)
-				goto fail;
-		} else if (c->broken) {
-			*err = ce;
-			goto fail;
-		} else if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL) {
-			/* Compression is an optimisation: a refusal is no
-			 * reason to give up the session. RFC 4978 §3:
-			 * [COMPRESSIONACTIVE] says the link is compressed
-			 * already (e.g. by TLS). */
-			log_warnx("COMPRESS DEFLATE failed, going on "
-			    "uncompressed: %s", ce.msg);
-		}
-	}
+	c->want_compress = o->compress;
 	return c;
 fail:
 	if (!err->msg[0])
@@ -824,6 +804,41 @@ fail:
 	c->broken = true;
 	imap_close(&c);
 	return NULL;
+}
+
+int
+imap_compress(struct imap_client *c, struct err *err)
+{
+	struct err ce;
+	int rc;
+
+	/* COMPRESS is a command-auth (RFC 4978 §5): valid once logged in,
+	 * with or without a selected mailbox; only the post-login
+	 * capabilities count. Asked once per connection. */
+	if (!c->want_compress || conn_is_deflate(c->conn) ||
+	    !imap_capable(c, "COMPRESS=DEFLATE"))
+		return 0;
+	c->want_compress = false;
+	rc = imap_run(c, NULL, NULL, NULL, &ce, "COMPRESS DEFLATE");
+	if (rc == 0) {
+		/* RFC 4978 §3: both sides compress from right after the
+		 * tagged OK; the server may already have. */
+		if (conn_start_deflate(c->conn, err) == 0)
+			return 0;
+		c->broken = true;
+		return -1;
+	}
+	if (c->broken) {
+		*err = ce;
+		return -1;
+	}
+	/* Compression is an optimisation: a refusal is no reason to give
+	 * up the session. [COMPRESSIONACTIVE] (RFC 4978 §3) says the link
+	 * is compressed already (e.g. by TLS). */
+	if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL)
+		log_warnx("COMPRESS DEFLATE failed, going on uncompressed: %s",
+		    ce.msg);
+	return 0;
 }
 
 int

@@ -31,6 +31,12 @@ struct imap_client;
  * server), ERR_SYS (password-command could not be started). */
 struct imap_client *imap_connect(const struct imap_opts *o, int timeout_ms,
     struct err *err);
+/* Starts COMPRESS=DEFLATE (RFC 4978) when configured (compress = YES) and
+ * offered, once per connection; a no-op otherwise. Call it before a command
+ * that transfers much: a session with nothing to fetch saves the round trip
+ * and both sides' deflate state. A refusal is a warning, not an error.
+ * Returns -1 with err only when the connection is lost (ERR_TEMP). */
+int imap_compress(struct imap_client *c, struct err *err);
 /* Sends LOGOUT if the connection is usable (errors ignored), closes, frees,
  * and sets *cp to NULL. NULL-safe. */
 void imap_close(struct imap_client **cp);

@@ -163,6 +163,12 @@ state_path(const struct state *s)
 	return s->path;
 }
 
+int
+state_touch(struct state *s)
+{
+	return utimensat(AT_FDCWD, s->path, NULL, 0);
+}
+
 void
 state_close(struct state **sp)
 {

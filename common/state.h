@@ -21,6 +21,9 @@ struct state *state_open(const char *path, const char *const *migrations,
 void state_close(struct state **sp);
 
 const char *state_path(const struct state *s);
+/* Sets the file's modification time to now, without writing anything: how
+ * a run that changed nothing leaves its mark. -1 with errno on failure. */
+int state_touch(struct state *s);
 
 /* Execute SQL without results. */
 int state_exec(struct state *s, const char *sql, struct err *err);

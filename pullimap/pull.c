@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,6 +653,12 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 				continue;
 			break;
 		}
+		/* Only now is there something worth compressing: a poll
+		 * with nothing new skips the round trip. */
+		if (imap_compress(p->imap, err) < 0) {
+			free(todo.v);
+			goto out;
+		}
 		for (size_t i = 0; i < todo.n && !p->stop; i += BATCH) {
 			size_t k = todo.n - i < BATCH ? todo.n - i : BATCH;
 			if (pull_batch(p, todo.v + i, k, err) < 0) {
@@ -824,20 +831,41 @@ pull_close(struct pull *p)
 	free(p->search.v);
 }
 
-/* For --status: when the last run ended, and how it failed (cleared by a
- * successful run). Failing to record it must not change the outcome. */
+/* For --status: how the last run failed (cleared by a successful run), and
+ * when it ended (the state file's mtime). A clean run after a clean run
+ * writes nothing: a cron poll with nothing new costs no disk write. Failing
+ * to record the outcome must not change it. */
 static void
 record_outcome(struct pull_state *st, const struct err *failure)
 {
-	char now[32];
+	char now[32], *prev = NULL;
 	struct err e;
+	int r;
+
+	if (!failure) {
+		r = pull_state_get_meta(st, "last_error", &prev, &e);
+		free(prev);
+		if (r == 0)
+			goto touch;
+	}
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (pull_state_set_meta(st, "last_run_at", now, &e) < 0 ||
-	    pull_state_set_meta(st, "last_error",
+	if (pull_state_begin(st, &e) < 0)
+		goto fail;
+	if (pull_state_set_meta(st, "last_error",
 		failure ? failure->msg : NULL, &e) < 0 ||
 	    pull_state_set_meta(st, "last_error_at", failure ? now : NULL,
-		&e) < 0)
-		log_warnx("cannot record the outcome of the run: %s", e.msg);
+		&e) < 0 ||
+	    pull_state_commit(st, &e) < 0) {
+		pull_state_rollback(st);
+		goto fail;
+	}
+touch:
+	if (pull_state_touch(st) < 0)
+		log_warnx("cannot record the end of the run: %s",
+		    strerror(errno));
+	return;
+fail:
+	log_warnx("cannot record the outcome of the run: %s", e.msg);
 }
 
 int

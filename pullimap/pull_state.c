@@ -44,6 +44,15 @@ static const char *const migrations[] = {
 	"  flagged INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (uidvalidity, uid)) WITHOUT ROWID;"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+	/* 1 -> 2: every run looks for journaled messages not marked \Seen
+	 * (or rejected ones not flagged) yet; these partial indexes hold
+	 * just those, so a poll does not scan the whole journal. */
+	"CREATE INDEX delivered_unseen ON delivered (uidvalidity, uid)"
+	"  WHERE seen = 0;"
+	"CREATE INDEX rejected_unflagged ON rejected (uidvalidity, uid)"
+	"  WHERE flagged = 0;"
+	/* The file's mtime tells when the last run ended now. */
+	"DELETE FROM meta WHERE key = 'last_run_at';",
 };
 
 struct pull_state {
@@ -303,7 +312,10 @@ int
 pull_state_unseen(struct pull_state *s, uint32_t uidvalidity,
     uint32_t **uids_r, size_t *n_r, struct err *err)
 {
+	/* Without statistics the planner would pick the primary key, i.e.
+	 * every row of the mailbox. */
 	static const char sql[] = "SELECT uid FROM delivered"
+				  " INDEXED BY delivered_unseen"
 				  " WHERE uidvalidity = ? AND seen = 0 ORDER BY 1";
 	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
 }
@@ -313,6 +325,7 @@ pull_state_unflagged(struct pull_state *s, uint32_t uidvalidity,
     uint32_t **uids_r, size_t *n_r, struct err *err)
 {
 	static const char sql[] = "SELECT uid FROM rejected"
+				  " INDEXED BY rejected_unflagged"
 				  " WHERE uidvalidity = ? AND flagged = 0 ORDER BY 1";
 	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
 }
@@ -432,6 +445,12 @@ pull_state_set_meta(struct pull_state *s, const char *key, const char *value,
 	if (value)
 		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return step_done(s, st, err, "writing meta data");
+}
+
+int
+pull_state_touch(struct pull_state *s)
+{
+	return state_touch(s->st);
 }
 
 int

@@ -8,7 +8,8 @@
  *              and committed durably right after the MTA's reply, before
  *              anything else happens; "seen" once \Seen was stored;
  *   rejected   messages the MTA refused permanently (5xx), with its reply;
- *   meta       key/value facts (last run, last error).
+ *   meta       key/value facts (last error).
+ * The file's modification time is when the last run ended.
  * UIDs at or above UIDNEXT that are in delivered or rejected are never
  * delivered again. */
 
@@ -84,6 +85,10 @@ int pull_state_mark_flagged(struct pull_state *s, uint32_t uidvalidity,
 /* meta table; value NULL deletes. */
 int pull_state_set_meta(struct pull_state *s, const char *key,
     const char *value, struct err *err);
+
+/* Marks the end of a run on the file (its modification time); a run that
+ * changed nothing writes nothing. Failure is not an error: -1. */
+int pull_state_touch(struct pull_state *s);
 
 /* Returns 1 with *value_r (allocated) when key is set, 0 when not, -1. */
 int pull_state_get_meta(struct pull_state *s, const char *key,

@@ -56,21 +56,19 @@ perl_status(const struct pull_conf *pc, FILE *out, struct err *err)
 }
 
 static int
-print_meta(struct pull_state *s, FILE *out, struct err *err)
+print_meta(struct pull_state *s, time_t last_run, FILE *out,
+    struct err *err)
 {
-	char *run = NULL, *msg = NULL, *at = NULL, b1[64], b2[64];
-	int r = pull_state_get_meta(s, "last_run_at", &run, err);
-	if (r < 0)
-		return -1;
-	if (r > 0)
-		fprintf(out, "last run: %s\n", utc_str(run, b1, sizeof(b1)));
+	char *msg = NULL, *at = NULL, b1[64], b2[64];
+	int r;
+
+	fprintf(out, "last run: %s\n", utc(last_run, b1, sizeof(b1)));
 	if ((r = pull_state_get_meta(s, "last_error", &msg, err)) > 0 &&
 	    (r = pull_state_get_meta(s, "last_error_at", &at, err)) >= 0)
 		fprintf(out, "last error: %s%s%s\n",
 		    at ? utc_str(at, b2, sizeof(b2)) : "", at ? ": " : "", msg);
 	else if (r == 0)
 		fprintf(out, "last error: none\n");
-	free(run);
 	free(msg);
 	free(at);
 	return r < 0 ? -1 : 0;
@@ -135,7 +133,7 @@ pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
 	}
 	fprintf(out, "pending: %" PRIu64 " (delivered, not yet \\Seen)\n",
 	    sum.npending);
-	if (print_meta(s, out, err) < 0)
+	if (print_meta(s, sb.st_mtime, out, err) < 0)
 		goto out_sum;
 	rc = 0;
 out_sum:

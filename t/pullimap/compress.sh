@@ -82,6 +82,22 @@ fi
 t_check "tunnel: second run" "$PULLIMAP" --config="$T/config" z
 t_eq "tunnel: second run delivers nothing" "$(maildir_count "$dest")" 20
 t_eq "tunnel: second run is silent" "$(cat "$T/last.err")" ""
+# COMPRESS only once there is something to fetch: after SELECT, and not at
+# all in a poll that finds nothing new (one round trip less).
+sel=$(grep -nE '^(.*: )?C: [0-9]+ SELECT ' "$T/z.trace" | head -n 1 | cut -d: -f1)
+cmp_line=$(grep -nE '^(.*: )?C: [0-9]+ COMPRESS DEFLATE$' "$T/z.trace" | head -n 1 | cut -d: -f1)
+if [ -n "$sel" ] && [ -n "$cmp_line" ] && [ "$cmp_line" -gt "$sel" ]; then
+	t_ok "tunnel: COMPRESS comes after SELECT found new mail"
+else
+	t_fail "tunnel: COMPRESS comes after SELECT found new mail" "SELECT line '${sel:-}', COMPRESS line '${cmp_line:-}'"
+fi
+t_check "tunnel: nothing new, with --debug" "$PULLIMAP" --config="$T/config" --debug z
+t_grep "tunnel: nothing new: SELECT sent" '^(.*: )?C: [0-9]+ SELECT ' "$T/last.err"
+if grep -Eq 'C: [0-9]+ COMPRESS' "$T/last.err"; then
+	t_fail "tunnel: nothing new: no COMPRESS" "$(grep -E 'C: [0-9]+ COMPRESS' "$T/last.err" | head -n 1)"
+else
+	t_ok "tunnel: nothing new: no COMPRESS"
+fi
 
 # --- tunnel, compress = NO ---
 fresh

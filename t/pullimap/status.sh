@@ -70,6 +70,20 @@ t_check "a clean run" "$PULLIMAP" --config="$T/config" s
 st s
 t_grep "after a clean run: no last error" '^last error: none$' "$T/last.out"
 t_grep "after a clean run: 4 delivered" '^delivered: 4 messages' "$T/last.out"
+# A clean poll with nothing new after a clean run writes nothing (no disk
+# write at every cron tick), yet "last run" moves: the file's mtime.
+cp "$T/s.db" "$T/s.db.before"
+touch -d '2001-02-03 04:05:06 UTC' "$T/s.db"
+t_check "nothing new" "$PULLIMAP" --config="$T/config" s
+if cmp -s "$T/s.db" "$T/s.db.before"; then
+	t_ok "nothing new: state file unchanged"
+else
+	t_fail "nothing new: state file unchanged" "the bytes differ"
+fi
+t_eq "nothing new: no WAL left" "$(ls "$T"/s.db-* 2>/dev/null)" ""
+st s
+t_grep "nothing new: last run moved" '^last run: 20[2-9][0-9]-' "$T/last.out"
+t_grep "nothing new: last error still none" '^last error: none$' "$T/last.out"
 
 # While a run holds the lock: exit 75 at once, saying so.
 "$PULLIMAP" --config="$T/config" slow 2>"$T/slow.err" &

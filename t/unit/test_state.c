@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "pull_state.h"
 #include "test.h"
 
@@ -179,6 +181,73 @@ test_perl_import(void)
 	free(path);
 }
 
+/* SQL on the closed database, result of the first column of each row
+ * joined with '|'. */
+static char *
+raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *out = xstrdup("");
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		char *n = xasprintf("%s%s%s", out, *out ? "|" : "", v ? v : "");
+		free(out);
+		out = n;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static void
+test_unseen_index(void)
+{
+	struct err err;
+	char *path = xasprintf("%s/idx.db", dir), *v;
+	struct pull_state *s;
+	uint32_t *u = NULL;
+	size_t n = 0;
+	struct pull_msg_info m = {1, 100, "<id@x>", "01-Jan-2020 00:00:00 +0000", "a@b"};
+
+	test_begin("state: partial indexes for unseen/unflagged, migrated from version 1");
+	s = pull_state_open(path, "INBOX", &err);
+	test_assert(s != NULL);
+	for (m.uid = 1; m.uid <= 50; m.uid++)
+		test_assert(pull_state_delivered(s, 7, &m, "250 ok", &err) == 0);
+	pull_state_close(&s);
+	v = raw_sql(path, "PRAGMA user_version");
+	test_assert_str(v, "2");
+	free(v);
+	/* A version 1 database gets them on open, keeping its rows. */
+	free(raw_sql(path, "DROP INDEX delivered_unseen"));
+	free(raw_sql(path, "DROP INDEX rejected_unflagged"));
+	free(raw_sql(path, "PRAGMA user_version = 1"));
+	s = pull_state_open(path, "INBOX", &err);
+	test_assert(s != NULL);
+	test_assert(pull_state_unseen(s, 7, &u, &n, &err) == 0 && n == 50);
+	u[0] = 3;
+	test_assert(pull_state_mark_seen(s, 7, u, 1, &err) == 0);
+	free(u);
+	test_assert(pull_state_unseen(s, 7, &u, &n, &err) == 0 && n == 49);
+	free(u);
+	pull_state_close(&s);
+	v = raw_sql(path, "SELECT name FROM sqlite_master WHERE type = 'index'"
+	    " AND name LIKE '%un%' ORDER BY 1");
+	test_assert_str(v, "delivered_unseen|rejected_unflagged");
+	free(v);
+	v = raw_sql(path, "PRAGMA user_version");
+	test_assert_str(v, "2");
+	free(v);
+	free(path);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -187,6 +256,7 @@ main(void)
 	test_schema_and_journal();
 	test_lock();
 	test_perl_import();
+	test_unseen_index();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 		if (system(cmd) != 0)
