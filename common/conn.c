@@ -1,10 +1,7 @@
 #include "util.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,71 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-/* next_in as a pointer to const: no cast from our const buffers. */
-#define ZLIB_CONST
-#include <zlib.h>
-
-#define CURL_DISABLE_TYPECHECK
-#include <curl/curl.h>
-
 #include "buf.h"
 #include "conn.h"
-#include "curl_lazy.h"
+#include "conn_int.h"
 #include "log.h"
-#include "tls_opts.h"
-
-/* Matches the largest TLS record payload several times over, so that one
- * read usually drains what the kernel has. */
-#define CONN_BUFSIZE (64 * 1024)
-/* "sha512$" plus the hex of the largest digest. */
-#define FPR_MAX (16 + 2 * EVP_MAX_MD_SIZE)
-
-/* COMPRESS=DEFLATE state (RFC 4978), allocated only once it starts: the
- * two zlib streams, a buffer for compressed input not yet inflated (c->in
- * holds what inflate produced, so that peek/consume stay zero-copy) and one
- * for a chunk of compressed output on its way to raw_write(). */
-struct zstate {
-	z_stream in, out;
-	bool in_more;      /* inflate filled c->in: more output may be pending */
-	bool in_end;       /* the peer ended its deflate stream */
-	bool out_pending;  /* deflate holds input not sync-flushed yet */
-	bool broken;       /* inflate failed: every later read fails with ferr */
-	struct err ferr;
-	unsigned long long raw_in, wire_in, raw_out, wire_out;
-	unsigned char wire[CONN_BUFSIZE];
-	unsigned char wout[CONN_BUFSIZE];
-};
-
-struct conn {
-	int fd;
-	int timeout_ms;
-	bool tcp;
-	bool eof;
-	bool gone;         /* the peer reset the connection */
-	pid_t pid;         /* tunnel child, or -1 */
-	bool reaped;
-	int status;        /* wait status, valid once reaped */
-	char *name;
-	char *command;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	/* Handshake state shared with verify_cb(). */
-	bool verify;
-	const char *fingerprints;
-	bool fp_checked, fp_ok;
-	char fp_actual[FPR_MAX];
-	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
-	CURL *curl;        /* owns fd when connected through a SOCKS proxy */
-	size_t rpos, rend, olen;
-	char in[CONN_BUFSIZE];
-	char out[CONN_BUFSIZE];
-};
 
 /* Polls fd for events for at most timeout_ms (0 = forever), restarting
  * after signals without extending the deadline. 1 ready, 0 timeout, -1
@@ -153,10 +89,9 @@ reap(struct conn *c, int ms)
 }
 
 /* At EOF or EPIPE on a tunnel, the command's exit status is the useful
- * explanation ("not found" in particular). -1 with err set when the child
- * failed, 0 when it did not (or is still running). */
-static int
-child_error(struct conn *c, struct err *err)
+ * explanation ("not found" in particular). */
+int
+conn_child_error(struct conn *c, struct err *err)
 {
 	int st;
 	if (c->pid <= 0 || !reap(c, 200))
@@ -176,66 +111,17 @@ child_error(struct conn *c, struct err *err)
 	return 0;
 }
 
-/* Builds the message for a failed SSL_* call from OpenSSL's error queue,
- * falling back to errno (saved right after the call). */
-static int
-tls_fail(struct conn *c, const char *what, int sslerr, int saved_errno,
-    struct err *err)
-{
-	unsigned long e = ERR_get_error();
-	char s[256];
-	ERR_clear_error();
-	if (e != 0) {
-		ERR_error_string_n(e, s, sizeof(s));
-		return err_set(err, ERR_TEMP, "%s %s: %s", what, c->name, s);
-	}
-	if (sslerr == SSL_ERROR_SYSCALL && saved_errno != 0) {
-		errno = saved_errno;
-		return err_sys(err, ERR_TEMP, "%s %s", what, c->name);
-	}
-	return err_set(err, ERR_TEMP, "%s %s: connection closed by peer",
-	    what, c->name);
-}
-
-enum io_op { IO_READ, IO_WRITE, IO_HANDSHAKE };
-
-static int handshake_fail(struct conn *c, int sslerr, int saved,
-    struct err *err);
-
-/* One read, write or handshake step, retried until it makes progress
- * while waiting on the fd for what the kernel or OpenSSL asks. Returns >0
- * bytes (1 for the handshake), 0 at EOF (reads), or -1. */
-static ssize_t
-io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
+ssize_t
+conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
     struct err *err)
 {
 	for (;;) {
 		ssize_t r;
 		short ev;
 		if (c->ssl) {
-			int m = n > INT_MAX ? INT_MAX : (int)n, e, saved;
-			ERR_clear_error();
-			r = op == IO_READ ? SSL_read(c->ssl, rbuf, m) :
-			    op == IO_WRITE ? SSL_write(c->ssl, wbuf, m) :
-			    SSL_connect(c->ssl);
-			saved = errno;
-			if (r > 0)
+			r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
+			if (r != CONN_AGAIN)
 				return r;
-			e = SSL_get_error(c->ssl, (int)r);
-			if (e == SSL_ERROR_ZERO_RETURN && op == IO_READ)
-				return 0;
-			if (e == SSL_ERROR_WANT_READ)
-				ev = POLLIN;
-			else if (e == SSL_ERROR_WANT_WRITE)
-				ev = POLLOUT;
-			else if (op == IO_HANDSHAKE)
-				return handshake_fail(c, e, saved, err);
-			else if (op == IO_WRITE && child_error(c, err) < 0)
-				return -1;
-			else
-				return tls_fail(c, op == IO_READ ?
-				    "TLS read from" : "TLS write to", e, saved,
-				    err);
 		} else {
 			/* MSG_NOSIGNAL: a dead peer is an EPIPE error, not a
 			 * SIGPIPE death. */
@@ -251,7 +137,7 @@ io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 				err_sys(err, ERR_TEMP, "%s %s", op == IO_READ ?
 				    "read from" : "write to", c->name);
 				if (op == IO_WRITE)
-					child_error(c, err);
+					conn_child_error(c, err);
 				return -1;
 			}
 			ev = op == IO_READ ? POLLIN : POLLOUT;
@@ -261,11 +147,11 @@ io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 	}
 }
 
-static int
-raw_write(struct conn *c, const char *p, size_t n, struct err *err)
+int
+conn_raw_write(struct conn *c, const char *p, size_t n, struct err *err)
 {
 	while (n > 0) {
-		ssize_t w = io(c, IO_WRITE, NULL, p, n, err);
+		ssize_t w = conn_io(c, IO_WRITE, NULL, p, n, err);
 		if (w < 0)
 			return -1;
 		p += w;
@@ -274,7 +160,7 @@ raw_write(struct conn *c, const char *p, size_t n, struct err *err)
 	return 0;
 }
 
-static struct conn *
+struct conn *
 conn_new(int fd, const char *name, int timeout_ms)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
@@ -321,17 +207,15 @@ fail:
 	return -1;
 }
 
-/* "[v6]:port" so that the port stays readable. */
-static char *
-host_port(const char *host, const char *port)
+char *
+conn_host_port(const char *host, const char *port)
 {
 	return strchr(host, ':') ? xasprintf("[%s]:%s", host, port) :
 	    xasprintf("%s:%s", host, port);
 }
 
-/* Copy of host without the [brackets] that force an IP literal. */
-static char *
-strip_brackets(const char *host, bool *bracketed)
+char *
+conn_strip_brackets(const char *host, bool *bracketed)
 {
 	size_t n = strlen(host);
 	bool b = n >= 2 && host[0] == '[' && host[n - 1] == ']';
@@ -347,7 +231,8 @@ conn_connect_tcp(const char *host, const char *port, int timeout_ms,
 	struct addrinfo hints, *res = NULL, *ai;
 	struct conn *c = NULL;
 	bool bracketed;
-	char *h = strip_brackets(host, &bracketed), *name = host_port(h, port);
+	char *h = conn_strip_brackets(host, &bracketed);
+	char *name = conn_host_port(h, port);
 	int fd = -1, rc, one = 1;
 
 	memset(&hints, 0, sizeof(hints));
@@ -389,176 +274,6 @@ out:
 	if (res)
 		freeaddrinfo(res);
 	free(h);
-	free(name);
-	return c;
-}
-
-/* ---- SOCKSv5 through libcurl ----
- *
- * libcurl already speaks RFC 1928 and RFC 1929 (and is loaded anyway for
- * SMTP delivery): with CURLOPT_CONNECT_ONLY and an http:// URL it stops
- * right after the proxy's CONNECT reply, before sending any HTTP byte, and
- * CURLINFO_ACTIVESOCKET hands over the connected socket. The easy handle
- * owns that socket: it stays alive, untouched, until conn_free(). */
-
-const char *
-proxy_url(const struct proxy_opts *p, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s://%s:%s",
-	    p->type == PROXY_SOCKS5H ? "socks5h" : "socks5", p->host, p->port);
-	return buf;
-}
-
-/* RFC 1928 §6 reply codes as libcurl reports them. */
-static const char *
-socks_reply(long px, int *rep)
-{
-	static const struct {
-		long px;
-		int rep;
-		const char *what;
-	} t[] = {
-		{ CURLPX_REPLY_GENERAL_SERVER_FAILURE, 1,
-		  "general SOCKS server failure" },
-		{ CURLPX_REPLY_NOT_ALLOWED, 2, "connection not allowed by ruleset" },
-		{ CURLPX_REPLY_NETWORK_UNREACHABLE, 3, "network unreachable" },
-		{ CURLPX_REPLY_HOST_UNREACHABLE, 4, "host unreachable" },
-		{ CURLPX_REPLY_CONNECTION_REFUSED, 5,
-		  "connection refused by destination" },
-		{ CURLPX_REPLY_TTL_EXPIRED, 6, "TTL expired" },
-		{ CURLPX_REPLY_COMMAND_NOT_SUPPORTED, 7, "command not supported" },
-		{ CURLPX_REPLY_ADDRESS_TYPE_NOT_SUPPORTED, 8,
-		  "address type not supported" },
-	};
-	for (size_t i = 0; i < ARRAY_LEN(t); i++)
-		if (t[i].px == px) {
-			*rep = t[i].rep;
-			return t[i].what;
-		}
-	return NULL;
-}
-
-/* Turns a failed curl_easy_perform() into err. what = "connect to
- * HOST:PORT via SOCKS5 proxy URL". libcurl's own messages never hold the
- * password: it is passed with CURLOPT_PROXYPASSWORD, not in the URL. */
-static int
-proxy_fail(CURL *h, CURLcode rc, const char *ebuf, const char *what,
-    const char *host, int timeout_ms, struct err *err)
-{
-	long px = 0;
-	int rep;
-	const char *s;
-
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(err, ERR_TEMP, "%s: timeout after %g s", what,
-		    timeout_ms / 1000.0);
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return err_set(err, ERR_TEMP, "%s: cannot reach the proxy: %s",
-		    what, ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	case CURLE_PROXY:
-		break;
-	default:
-		return err_set(err, ERR_TEMP, "%s: %s", what,
-		    ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	}
-	(void)curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &px);
-	if ((s = socks_reply(px, &rep)) != NULL)
-		return err_set(err, ERR_TEMP, "%s: %s (REP %d)", what, s, rep);
-	switch (px) {
-	case CURLPX_USER_REJECTED:
-		/* RFC 1929 §2: a non-zero STATUS, the credentials. */
-		return err_set(err, ERR_AUTH,
-		    "%s: the proxy refused the username/password", what);
-	case CURLPX_NO_AUTH:
-		/* RFC 1928 §3: METHOD X'FF', e.g. credentials required but
-		 * none configured. */
-		return err_set(err, ERR_AUTH,
-		    "%s: the proxy accepts none of the authentication methods "
-		    "offered (username/password needed?)", what);
-	case CURLPX_RESOLVE_HOST:
-		return err_set(err, ERR_TEMP, "%s: cannot resolve %s", what,
-		    host);
-	default:
-		return err_set(err, ERR_TEMP, "%s: %s", what,
-		    ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	}
-}
-
-struct conn *
-conn_connect_proxy(const struct proxy_opts *p, const char *host,
-    const char *port, int timeout_ms, struct err *err)
-{
-	char purl[300], ebuf[CURL_ERROR_SIZE] = "";
-	bool bracketed;
-	char *h = strip_brackets(host, &bracketed), *hp = host_port(h, port);
-	char *url = xasprintf("http://%s/", hp);
-	char *what = xasprintf("connect to %s via SOCKS5 proxy %s", hp,
-	    proxy_url(p, purl, sizeof(purl)));
-	char *name = NULL;
-	struct conn *c = NULL;
-	curl_socket_t fd = CURL_SOCKET_BAD;
-	CURLcode rc;
-	CURL *ch = NULL;
-	int fl;
-
-	if (curl_lazy_load(err) < 0)
-		goto out;
-	if (!(ch = curl_easy_init())) {
-		err_set(err, ERR_SYS, "%s: curl_easy_init failed", what);
-		goto out;
-	}
-	if ((rc = curl_easy_setopt(ch, CURLOPT_URL, url)) != CURLE_OK ||
-	    (rc = curl_easy_setopt(ch, CURLOPT_PROXY, purl)) != CURLE_OK ||
-	    /* Else a no_proxy environment variable could bypass it. */
-	    (rc = curl_easy_setopt(ch, CURLOPT_NOPROXY, "")) != CURLE_OK ||
-	    /* Username/password (RFC 1929) only, no GSS-API (RFC 1961). */
-	    (rc = curl_easy_setopt(ch, CURLOPT_SOCKS5_AUTH,
-	    (long)CURLAUTH_BASIC)) != CURLE_OK ||
-	    (rc = curl_easy_setopt(ch, CURLOPT_CONNECT_ONLY, 1L)) != CURLE_OK ||
-	    (rc = curl_easy_setopt(ch, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (rc = curl_easy_setopt(ch, CURLOPT_ERRORBUFFER, ebuf)) !=
-	    CURLE_OK) {
-		err_set(err, ERR_SYS, "%s: %s", what, curl_easy_strerror(rc));
-		goto out;
-	}
-	if (timeout_ms > 0)
-		(void)curl_easy_setopt(ch, CURLOPT_CONNECTTIMEOUT_MS,
-		    (long)timeout_ms);
-	if (p->username[0] != '\0') {
-		(void)curl_easy_setopt(ch, CURLOPT_PROXYUSERNAME, p->username);
-		(void)curl_easy_setopt(ch, CURLOPT_PROXYPASSWORD, p->password);
-	}
-	if ((rc = curl_easy_perform(ch)) != CURLE_OK) {
-		proxy_fail(ch, rc, ebuf, what, h, timeout_ms, err);
-		goto out;
-	}
-	if (curl_easy_getinfo(ch, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-	    fd == CURL_SOCKET_BAD) {
-		err_set(err, ERR_INTERNAL, "%s: libcurl gave no socket", what);
-		goto out;
-	}
-	/* libcurl leaves the socket inheritable; tunnel children and
-	 * password-command must not hold the connection open. conn.c waits
-	 * with poll(): keep it non-blocking (libcurl made it so). */
-	if ((fl = fcntl(fd, F_GETFD)) >= 0)
-		(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-	if ((fl = fcntl(fd, F_GETFL)) >= 0)
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	log_debug("connected to %s via %s", hp, purl);
-	name = xasprintf("%s (via %s)", hp, purl);
-	c = conn_new(fd, name, timeout_ms);
-	c->tcp = true;
-	c->curl = ch;
-	ch = NULL;
-out:
-	if (ch)
-		curl_easy_cleanup(ch);
-	free(h);
-	free(hp);
-	free(url);
-	free(what);
 	free(name);
 	return c;
 }
@@ -714,455 +429,6 @@ out:
 	return c;
 }
 
-/* ---- TLS ---- */
-
-/* Records the leaf's sha256 SPKI digest (for messages) and whether it
- * matches SSL_fingerprint. */
-static void
-check_leaf(struct conn *c, X509 *cert)
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	struct err scratch;
-	size_t o = (size_t)snprintf(c->fp_actual, sizeof(c->fp_actual),
-	    "sha256$");
-	if (tls_spki_digest(cert, EVP_sha256(), d, &len))
-		for (unsigned i = 0; i < len; i++)
-			o += (size_t)snprintf(c->fp_actual + o,
-			    sizeof(c->fp_actual) - o, "%02x", d[i]);
-	c->fp_checked = true;
-	c->fp_ok = c->fingerprints == NULL ||
-	    tls_fpr_list(c->fingerprints, cert, &scratch) == 1;
-}
-
-/* Like the reference: chain and name errors count only with SSL_verify;
- * the fingerprint (checked on the leaf) counts either way, and aborts the
- * handshake before anything is sent. */
-static int
-verify_cb(int ok, X509_STORE_CTX *store)
-{
-	SSL *ssl = X509_STORE_CTX_get_ex_data(store,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct conn *c = SSL_get_app_data(ssl);
-	if (!c->verify)
-		ok = 1;
-	if (X509_STORE_CTX_get_error_depth(store) == 0 && !c->fp_checked)
-		check_leaf(c, X509_STORE_CTX_get_current_cert(store));
-	if (c->fp_checked && !c->fp_ok) {
-		X509_STORE_CTX_set_error(store,
-		    X509_V_ERR_APPLICATION_VERIFICATION);
-		return 0;
-	}
-	return ok;
-}
-
-static void
-ignore_sigpipe(void)
-{
-	/* OpenSSL's socket BIO write()s, so MSG_NOSIGNAL cannot help there:
-	 * ignore SIGPIPE unless the program chose a handler itself. */
-	struct sigaction sa;
-	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-		signal(SIGPIPE, SIG_IGN);
-}
-
-static bool
-is_ip(const char *h)
-{
-	unsigned char a[sizeof(struct in6_addr)];
-	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
-}
-
-static int
-setup_ctx(SSL_CTX *ctx, const struct tls_opts *o, struct err *err)
-{
-	uint64_t no = 0;
-	int v;
-	if (o->protocol_min || o->protocol_max) {
-		/* The reference ignores SSL_protocols then. */
-		if (o->protocol_min && (tls_proto_version("SSL_protocol_min",
-		    o->protocol_min, &v, err) < 0 ||
-		    !SSL_CTX_set_min_proto_version(ctx, v)))
-			goto fail;
-		if (o->protocol_max && (tls_proto_version("SSL_protocol_max",
-		    o->protocol_max, &v, err) < 0 ||
-		    !SSL_CTX_set_max_proto_version(ctx, v)))
-			goto fail;
-	} else if (o->protocols &&
-	    tls_parse_protocols(o->protocols, &no, err) < 0) {
-		return -1;
-	}
-	SSL_CTX_set_options(ctx, no | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
-	if (o->cipherlist && !SSL_CTX_set_cipher_list(ctx, o->cipherlist))
-		goto fail;
-	if (o->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, o->ciphersuites))
-		goto fail;
-	if (o->verify) {
-		if (o->cafile || o->capath) {
-			if (!SSL_CTX_load_verify_locations(ctx, o->cafile,
-			    o->capath)) {
-				ERR_clear_error();
-				return err_set(err, ERR_CONFIG,
-				    "cannot load SSL_CAfile %s / SSL_CApath %s",
-				    o->cafile ? o->cafile : "(unset)",
-				    o->capath ? o->capath : "(unset)");
-			}
-		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
-			goto fail;
-		}
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
-	return 0;
-fail:
-	/* The option names were checked already: this is OpenSSL's word. */
-	{
-		char s[256] = "failed";
-		unsigned long e = ERR_get_error();
-		if (e != 0)
-			ERR_error_string_n(e, s, sizeof(s));
-		ERR_clear_error();
-		return err_set(err, ERR_CONFIG, "TLS setup: %s", s);
-	}
-}
-
-static int
-handshake_fail(struct conn *c, int sslerr, int saved, struct err *err)
-{
-	long vr = SSL_get_verify_result(c->ssl);
-	unsigned long e = ERR_peek_error();
-	if (c->fp_checked && !c->fp_ok) {
-		ERR_clear_error();
-		return err_set(err, ERR_REFUSED,
-		    "TLS handshake with %s: server certificate fingerprint "
-		    "%s does not match SSL_fingerprint", c->name,
-		    c->fp_actual);
-	}
-	if (vr != X509_V_OK && ERR_GET_LIB(e) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-		bool trust = vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-		    vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-		    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-		    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-		    vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
-		ERR_clear_error();
-		return err_set(err, ERR_REFUSED,
-		    "TLS handshake with %s: certificate verify failed: %s%s",
-		    c->name, X509_verify_cert_error_string(vr),
-		    trust ? " (use SSL_CAfile or SSL_fingerprint)" : "");
-	}
-	return tls_fail(c, "TLS handshake with", sslerr, saved, err);
-}
-
-int
-conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
-    struct err *err)
-{
-	char *h = strip_brackets(host ? host : "", NULL);
-	const char *sni;
-	bool ip = is_ip(h);
-	int r = -1;
-
-	if (conn_tls_opts_check(o, err) < 0)
-		goto out;
-	if (c->ssl != NULL) {
-		err_set(err, ERR_INTERNAL, "%s: TLS already started", c->name);
-		goto out;
-	}
-	/* TLS would have to go below the compression layer already in
-	 * use (RFC 4978 §3 compresses inside TLS): refuse the mix-up. */
-	if (c->z != NULL) {
-		err_set(err, ERR_INTERNAL, "%s: TLS after COMPRESS", c->name);
-		goto out;
-	}
-	/* Plaintext that arrived before the handshake could be injected
-	 * (CVE-2011-0411 style): refuse rather than parse it later. */
-	if (c->rpos < c->rend) {
-		err_set(err, ERR_PROTO, "%s sent data before the TLS handshake",
-		    c->name);
-		goto out;
-	}
-	if (conn_flush(c, err) < 0)
-		goto out;
-	ignore_sigpipe();
-	ERR_clear_error();
-	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
-		goto fail;
-	}
-	if (setup_ctx(c->ctx, o, err) < 0)
-		goto fail;
-	if ((c->ssl = SSL_new(c->ctx)) == NULL || !SSL_set_fd(c->ssl, c->fd)) {
-		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
-		goto fail;
-	}
-	SSL_set_app_data(c->ssl, c);
-	c->verify = o->verify;
-	c->fingerprints = o->fingerprints;
-	c->fp_checked = c->fp_ok = false;
-	if (o->verify && *h != '\0' &&
-	    !(ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), h) :
-	    SSL_set1_host(c->ssl, h))) {
-		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);
-		goto fail;
-	}
-	sni = o->hostname ? o->hostname : ip ? "" : h;
-	if (*sni != '\0' && !SSL_set_tlsext_host_name(c->ssl, sni)) {
-		tls_fail(c, "TLS SNI for", SSL_ERROR_SSL, 0, err);
-		goto fail;
-	}
-	if (io(c, IO_HANDSHAKE, NULL, NULL, 0, err) < 0)
-		goto fail;
-	/* Should the leaf never have reached the callback. */
-	if (!c->fp_checked) {
-		X509 *cert = SSL_get0_peer_certificate(c->ssl);
-		if (cert == NULL) {
-			err_set(err, ERR_REFUSED, "TLS handshake with %s: no "
-			    "server certificate", c->name);
-			goto fail;
-		}
-		check_leaf(c, cert);
-		if (!c->fp_ok) {
-			handshake_fail(c, SSL_ERROR_SSL, 0, err);
-			goto fail;
-		}
-	}
-	c->fingerprints = NULL;
-	log_debug("TLS with %s: %s, cipher %s (%d bits), server SPKI %s",
-	    c->name, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
-	    SSL_get_cipher_bits(c->ssl, NULL), c->fp_actual);
-	r = 0;
-	goto out;
-fail:
-	/* The stream is unusable now; keep nothing half-initialised. */
-	SSL_free(c->ssl);
-	SSL_CTX_free(c->ctx);
-	c->ssl = NULL;
-	c->ctx = NULL;
-	c->fingerprints = NULL;
-	c->eof = true;
-	/* Nothing may go out in clear text after a failed upgrade. */
-	shutdown(c->fd, SHUT_RDWR);
-	ERR_clear_error();
-out:
-	free(h);
-	return r;
-}
-
-bool
-conn_is_tls(const struct conn *c)
-{
-	return c->ssl != NULL;
-}
-
-/* ---- COMPRESS=DEFLATE (RFC 4978) ---- */
-
-static void
-zstate_free(struct zstate **zp)
-{
-	struct zstate *z = *zp;
-	if (z == NULL)
-		return;
-	inflateEnd(&z->in);
-	deflateEnd(&z->out);
-	free(z);
-	*zp = NULL;
-}
-
-int
-conn_start_deflate(struct conn *c, struct err *err)
-{
-	struct zstate *z;
-	size_t left = c->rend - c->rpos;
-	int r;
-
-	if (c->z != NULL)
-		return err_set(err, ERR_INTERNAL, "%s: COMPRESS already active",
-		    c->name);
-	/* What was queued before belongs to the uncompressed part. */
-	if (conn_flush(c, err) < 0)
-		return -1;
-	z = xcalloc(1, sizeof(*z));
-	/* RFC 4978 §3: DEFLATE as in RFC 1951, i.e. raw (negative
-	 * windowBits: no zlib header or checksum); the inflate side takes
-	 * the largest window, 32 KiB, so that any peer's stream decodes. */
-	r = inflateInit2(&z->in, -15);
-	if (r != Z_OK) {
-		free(z);
-		return err_set(err, ERR_SYS, "COMPRESS with %s: inflateInit2: %s",
-		    c->name, zError(r));
-	}
-	r = deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-	    Z_DEFAULT_STRATEGY);
-	if (r != Z_OK) {
-		inflateEnd(&z->in);
-		free(z);
-		return err_set(err, ERR_SYS, "COMPRESS with %s: deflateInit2: %s",
-		    c->name, zError(r));
-	}
-	/* RFC 4978 §3: the server compresses everything after its tagged OK,
-	 * so unread bytes that came with the OK are already compressed. They
-	 * fit: c->in and z->wire have the same size. */
-	memcpy(z->wire, c->in + c->rpos, left);
-	z->in.next_in = z->wire;
-	z->in.avail_in = (uInt)left;
-	z->wire_in = left;
-	c->rpos = c->rend = 0;
-	c->z = z;
-	log_debug("DEFLATE compression on with %s", c->name);
-	return 0;
-}
-
-bool
-conn_is_deflate(const struct conn *c)
-{
-	return c->z != NULL;
-}
-
-void
-conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
-    unsigned long long *wire_in, unsigned long long *raw_out,
-    unsigned long long *wire_out)
-{
-	const struct zstate *z = c->z;
-	if (raw_in)
-		*raw_in = z ? z->raw_in : 0;
-	if (wire_in)
-		*wire_in = z ? z->wire_in : 0;
-	if (raw_out)
-		*raw_out = z ? z->raw_out : 0;
-	if (wire_out)
-		*wire_out = z ? z->wire_out : 0;
-}
-
-/* Compresses n bytes and sends the output as it comes. Z_NO_FLUSH lets
- * zlib keep data for better compression (used when the output buffer
- * overflows); Z_SYNC_FLUSH pushes out everything with an empty stored
- * block at the end, so the peer can decode all of it now (RFC 4978 §4:
- * needed before we wait for a response, or the server would wait too). */
-static int
-deflate_out(struct conn *c, const char *p, size_t n, int flush,
-    struct err *err)
-{
-	struct zstate *z = c->z;
-	bool any = n > 0;
-
-	z->raw_out += n;
-	do {
-		/* avail_in is a uInt: feed huge writes in pieces. */
-		uInt chunk = n > UINT_MAX ? UINT_MAX : (uInt)n;
-		int f = chunk == n ? flush : Z_NO_FLUSH;
-		z->out.next_in = (const Bytef *)p;
-		z->out.avail_in = chunk;
-		p += chunk;
-		n -= chunk;
-		/* Per zlib's contract, until all input is taken and the flush
-		 * did not fill the output space. */
-		do {
-			size_t len;
-			int r;
-			z->out.next_out = z->wout;
-			z->out.avail_out = sizeof(z->wout);
-			r = deflate(&z->out, f);
-			/* Z_BUF_ERROR only says no progress was possible. */
-			if (r != Z_OK && r != Z_BUF_ERROR)
-				return err_set(err, ERR_INTERNAL,
-				    "COMPRESS to %s: deflate error %d (%s)",
-				    c->name, r, z->out.msg ? z->out.msg :
-				    zError(r));
-			len = sizeof(z->wout) - z->out.avail_out;
-			z->wire_out += len;
-			if (len > 0 && raw_write(c, (const char *)z->wout, len,
-			    err) < 0)
-				return -1;
-		} while (z->out.avail_in > 0 || z->out.avail_out == 0);
-	} while (n > 0);
-	if (flush == Z_SYNC_FLUSH)
-		z->out_pending = false;
-	else if (any)
-		z->out_pending = true;
-	return 0;
-}
-
-/* Marks the input side failed: the bytes inflated before the failure are
- * still delivered, then every read fails with this error. r is zlib's
- * code, Z_STREAM_END for data after the end of the stream. */
-static void
-inflate_broken(struct conn *c, int r)
-{
-	struct zstate *z = c->z;
-	if (r == Z_MEM_ERROR)
-		err_set(&z->ferr, ERR_SYS, "COMPRESS with %s: out of memory",
-		    c->name);
-	else if (r == Z_STREAM_END)
-		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
-		    "data after the end of the compressed stream", c->name);
-	else
-		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
-		    "inflate error: %s", c->name, z->in.msg ? z->in.msg :
-		    zError(r));
-	z->broken = true;
-	z->in_more = false;
-}
-
-/* Refills c->in (which must be empty) with decompressed bytes: from the
- * compressed input already buffered, then, when may_read, from the stream.
- * Returns 1 when c->in has bytes, 0 when nothing more could be decoded
- * without reading (or at EOF when may_read), -1 on error. */
-static int
-inflate_in(struct conn *c, bool may_read, struct err *err)
-{
-	struct zstate *z = c->z;
-	ssize_t n;
-
-	c->rpos = c->rend = 0;
-	for (;;) {
-		if (!z->broken && (z->in.avail_in > 0 || z->in_more)) {
-			size_t got;
-			int r;
-			z->in.next_out = (Bytef *)c->in;
-			z->in.avail_out = sizeof(c->in);
-			r = inflate(&z->in, Z_SYNC_FLUSH);
-			got = sizeof(c->in) - z->in.avail_out;
-			z->raw_in += got;
-			/* A full c->in may leave output inside zlib even with
-			 * no input left: ask again next time. */
-			z->in_more = z->in.avail_out == 0;
-			if (r == Z_STREAM_END) {
-				z->in_end = true;
-				z->in_more = false;
-				if (z->in.avail_in > 0)
-					inflate_broken(c, r);
-			} else if (r != Z_OK && r != Z_BUF_ERROR) {
-				inflate_broken(c, r);
-			}
-			if (got > 0) {
-				c->rend = got;
-				return 1;
-			}
-			/* With output space, inflate stops short of the end
-			 * of its input only on an error or the stream's end,
-			 * both handled: all input is taken here. */
-		}
-		if (z->broken) {
-			*err = z->ferr;
-			return -1;
-		}
-		if (!may_read)
-			return 0;
-		n = io(c, IO_READ, z->wire, NULL, sizeof(z->wire), err);
-		if (n <= 0)
-			return (int)n;
-		z->wire_in += (size_t)n;
-		z->in.next_in = z->wire;
-		z->in.avail_in = (uInt)n;
-		if (z->in_end)
-			inflate_broken(c, Z_STREAM_END);
-	}
-}
-
 void
 conn_set_timeout(struct conn *c, int timeout_ms)
 {
@@ -1191,9 +457,9 @@ conn_flush(struct conn *c, struct err *err)
 	size_t n = c->olen;
 	c->olen = 0;
 	if (c->z != NULL)
-		return n > 0 || c->z->out_pending ?
-		    deflate_out(c, c->out, n, Z_SYNC_FLUSH, err) : 0;
-	return n ? raw_write(c, c->out, n, err) : 0;
+		return n > 0 || conn_deflate_pending(c) ?
+		    conn_deflate_write(c, c->out, n, true, err) : 0;
+	return n ? conn_raw_write(c, c->out, n, err) : 0;
 }
 
 /* Makes room in the output buffer without forcing a deflate flush: the
@@ -1203,14 +469,14 @@ spill(struct conn *c, const char *p, size_t n, struct err *err)
 {
 	if (n == 0)
 		return 0;
-	return c->z ? deflate_out(c, p, n, Z_NO_FLUSH, err) :
-	    raw_write(c, p, n, err);
+	return c->z ? conn_deflate_write(c, p, n, false, err) :
+	    conn_raw_write(c, p, n, err);
 }
 
 static bool
 out_queued(const struct conn *c)
 {
-	return c->olen > 0 || (c->z != NULL && c->z->out_pending);
+	return c->olen > 0 || (c->z != NULL && conn_deflate_pending(c));
 }
 
 int
@@ -1251,18 +517,18 @@ conn_fill(struct conn *c, struct err *err)
 	if (out_queued(c) && conn_flush(c, err) < 0)
 		return -1;
 	if (c->z != NULL) {
-		int r = inflate_in(c, true, err);
+		int r = conn_inflate(c, true, err);
 		if (r != 0)
 			return r;
 		c->eof = true;
-		return child_error(c, err);
+		return conn_child_error(c, err);
 	}
 	c->rpos = c->rend = 0;
-	if ((n = io(c, IO_READ, c->in, NULL, sizeof(c->in), err)) < 0)
+	if ((n = conn_io(c, IO_READ, c->in, NULL, sizeof(c->in), err)) < 0)
 		return -1;
 	if (n == 0) {
 		c->eof = true;
-		return child_error(c, err);
+		return conn_child_error(c, err);
 	}
 	c->rend = (size_t)n;
 	return 1;
@@ -1335,14 +601,12 @@ conn_readable(struct conn *c)
 	/* Compressed bytes already here may hold a whole response, or only
 	 * part of a deflate block: only inflating them tells. A failure
 	 * counts as readable: the next read reports it at once. */
-	if (c->z != NULL && (c->z->broken || c->z->in.avail_in > 0 ||
-	    c->z->in_more)) {
+	if (c->z != NULL && conn_inflate_buffered(c)) {
 		struct err e;
-		if (inflate_in(c, false, &e) != 0)
+		if (conn_inflate(c, false, &e) != 0)
 			return true;
 	}
-	/* TLS may hold decrypted bytes the fd no longer shows. */
-	if (c->ssl && SSL_pending(c->ssl) > 0)
+	if (c->ssl && conn_tls_pending(c))
 		return true;
 	return poll(&p, 1, 0) > 0;
 }
@@ -1372,17 +636,10 @@ conn_free(struct conn **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
-	if (c->ssl) {
-		/* close_notify, but never wait for the peer's. */
-		ERR_clear_error();
-		(void)SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-		ERR_clear_error();
-	}
-	SSL_CTX_free(c->ctx);
-	zstate_free(&c->z);
+	conn_tls_free(c);
+	conn_deflate_free(c);
 	if (c->curl)
-		curl_easy_cleanup(c->curl);  /* closes fd */
+		conn_proxy_free(c);  /* closes fd */
 	else if (c->fd >= 0)
 		close(c->fd);
 	/* The command normally exits at EOF on its stdin; do not let a

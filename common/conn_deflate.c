@@ -1,0 +1,245 @@
+#include "util.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* next_in as a pointer to const: no cast from our const buffers. */
+#define ZLIB_CONST
+#include <zlib.h>
+
+#include "conn.h"
+#include "conn_int.h"
+#include "log.h"
+
+/* COMPRESS=DEFLATE state (RFC 4978), allocated only once it starts: the
+ * two zlib streams, a buffer for compressed input not yet inflated (c->in
+ * holds what inflate produced, so that peek/consume stay zero-copy) and one
+ * for a chunk of compressed output on its way to conn_raw_write(). */
+struct zstate {
+	z_stream in, out;
+	bool in_more;      /* inflate filled c->in: more output may be pending */
+	bool in_end;       /* the peer ended its deflate stream */
+	bool out_pending;  /* deflate holds input not sync-flushed yet */
+	bool broken;       /* inflate failed: every later read fails with ferr */
+	struct err ferr;
+	unsigned long long raw_in, wire_in, raw_out, wire_out;
+	unsigned char wire[CONN_BUFSIZE];
+	unsigned char wout[CONN_BUFSIZE];
+};
+
+void
+conn_deflate_free(struct conn *c)
+{
+	struct zstate *z = c->z;
+	if (z == NULL)
+		return;
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+	c->z = NULL;
+}
+
+int
+conn_start_deflate(struct conn *c, struct err *err)
+{
+	struct zstate *z;
+	size_t left = c->rend - c->rpos;
+	int r;
+
+	if (c->z != NULL)
+		return err_set(err, ERR_INTERNAL, "%s: COMPRESS already active",
+		    c->name);
+	/* What was queued before belongs to the uncompressed part. */
+	if (conn_flush(c, err) < 0)
+		return -1;
+	z = xcalloc(1, sizeof(*z));
+	/* RFC 4978 §3: DEFLATE as in RFC 1951, i.e. raw (negative
+	 * windowBits: no zlib header or checksum); the inflate side takes
+	 * the largest window, 32 KiB, so that any peer's stream decodes. */
+	r = inflateInit2(&z->in, -15);
+	if (r != Z_OK) {
+		free(z);
+		return err_set(err, ERR_SYS, "COMPRESS with %s: inflateInit2: %s",
+		    c->name, zError(r));
+	}
+	r = deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY);
+	if (r != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return err_set(err, ERR_SYS, "COMPRESS with %s: deflateInit2: %s",
+		    c->name, zError(r));
+	}
+	/* RFC 4978 §3: the server compresses everything after its tagged OK,
+	 * so unread bytes that came with the OK are already compressed. They
+	 * fit: c->in and z->wire have the same size. */
+	memcpy(z->wire, c->in + c->rpos, left);
+	z->in.next_in = z->wire;
+	z->in.avail_in = (uInt)left;
+	z->wire_in = left;
+	c->rpos = c->rend = 0;
+	c->z = z;
+	log_debug("DEFLATE compression on with %s", c->name);
+	return 0;
+}
+
+bool
+conn_is_deflate(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
+void
+conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
+    unsigned long long *wire_in, unsigned long long *raw_out,
+    unsigned long long *wire_out)
+{
+	const struct zstate *z = c->z;
+	if (raw_in)
+		*raw_in = z ? z->raw_in : 0;
+	if (wire_in)
+		*wire_in = z ? z->wire_in : 0;
+	if (raw_out)
+		*raw_out = z ? z->raw_out : 0;
+	if (wire_out)
+		*wire_out = z ? z->wire_out : 0;
+}
+
+/* Compresses n bytes and sends the output as it comes. Z_NO_FLUSH lets
+ * zlib keep data for better compression (used when the output buffer
+ * overflows); Z_SYNC_FLUSH pushes out everything with an empty stored
+ * block at the end, so the peer can decode all of it now (RFC 4978 §4:
+ * needed before we wait for a response, or the server would wait too). */
+int
+conn_deflate_write(struct conn *c, const char *p, size_t n, bool sync,
+    struct err *err)
+{
+	struct zstate *z = c->z;
+	bool any = n > 0;
+	int flush = sync ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+
+	z->raw_out += n;
+	do {
+		/* avail_in is a uInt: feed huge writes in pieces. */
+		uInt chunk = n > UINT_MAX ? UINT_MAX : (uInt)n;
+		int f = chunk == n ? flush : Z_NO_FLUSH;
+		z->out.next_in = (const Bytef *)p;
+		z->out.avail_in = chunk;
+		p += chunk;
+		n -= chunk;
+		/* Per zlib's contract, until all input is taken and the flush
+		 * did not fill the output space. */
+		do {
+			size_t len;
+			int r;
+			z->out.next_out = z->wout;
+			z->out.avail_out = sizeof(z->wout);
+			r = deflate(&z->out, f);
+			/* Z_BUF_ERROR only says no progress was possible. */
+			if (r != Z_OK && r != Z_BUF_ERROR)
+				return err_set(err, ERR_INTERNAL,
+				    "COMPRESS to %s: deflate error %d (%s)",
+				    c->name, r, z->out.msg ? z->out.msg :
+				    zError(r));
+			len = sizeof(z->wout) - z->out.avail_out;
+			z->wire_out += len;
+			if (len > 0 && conn_raw_write(c, (const char *)z->wout, len,
+			    err) < 0)
+				return -1;
+		} while (z->out.avail_in > 0 || z->out.avail_out == 0);
+	} while (n > 0);
+	if (flush == Z_SYNC_FLUSH)
+		z->out_pending = false;
+	else if (any)
+		z->out_pending = true;
+	return 0;
+}
+
+/* Marks the input side failed: the bytes inflated before the failure are
+ * still delivered, then every read fails with this error. r is zlib's
+ * code, Z_STREAM_END for data after the end of the stream. */
+static void
+inflate_broken(struct conn *c, int r)
+{
+	struct zstate *z = c->z;
+	if (r == Z_MEM_ERROR)
+		err_set(&z->ferr, ERR_SYS, "COMPRESS with %s: out of memory",
+		    c->name);
+	else if (r == Z_STREAM_END)
+		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
+		    "data after the end of the compressed stream", c->name);
+	else
+		err_set(&z->ferr, ERR_PROTO, "COMPRESS: corrupt data from %s: "
+		    "inflate error: %s", c->name, z->in.msg ? z->in.msg :
+		    zError(r));
+	z->broken = true;
+	z->in_more = false;
+}
+
+/* From the compressed input already buffered first, then, when may_read,
+ * from the stream. */
+int
+conn_inflate(struct conn *c, bool may_read, struct err *err)
+{
+	struct zstate *z = c->z;
+	ssize_t n;
+
+	c->rpos = c->rend = 0;
+	for (;;) {
+		if (!z->broken && (z->in.avail_in > 0 || z->in_more)) {
+			size_t got;
+			int r;
+			z->in.next_out = (Bytef *)c->in;
+			z->in.avail_out = sizeof(c->in);
+			r = inflate(&z->in, Z_SYNC_FLUSH);
+			got = sizeof(c->in) - z->in.avail_out;
+			z->raw_in += got;
+			/* A full c->in may leave output inside zlib even with
+			 * no input left: ask again next time. */
+			z->in_more = z->in.avail_out == 0;
+			if (r == Z_STREAM_END) {
+				z->in_end = true;
+				z->in_more = false;
+				if (z->in.avail_in > 0)
+					inflate_broken(c, r);
+			} else if (r != Z_OK && r != Z_BUF_ERROR) {
+				inflate_broken(c, r);
+			}
+			if (got > 0) {
+				c->rend = got;
+				return 1;
+			}
+			/* With output space, inflate stops short of the end
+			 * of its input only on an error or the stream's end,
+			 * both handled: all input is taken here. */
+		}
+		if (z->broken) {
+			*err = z->ferr;
+			return -1;
+		}
+		if (!may_read)
+			return 0;
+		n = conn_io(c, IO_READ, z->wire, NULL, sizeof(z->wire), err);
+		if (n <= 0)
+			return (int)n;
+		z->wire_in += (size_t)n;
+		z->in.next_in = z->wire;
+		z->in.avail_in = (uInt)n;
+		if (z->in_end)
+			inflate_broken(c, Z_STREAM_END);
+	}
+}
+
+bool
+conn_deflate_pending(const struct conn *c)
+{
+	return c->z->out_pending;
+}
+
+bool
+conn_inflate_buffered(const struct conn *c)
+{
+	const struct zstate *z = c->z;
+	return z->broken || z->in.avail_in > 0 || z->in_more;
+}
