@@ -174,7 +174,10 @@ send_body(struct lmtp_client *l, deliver_read_fn *rd,
 			res->source_failed = 1;
 			goto out;
 		}
-		for (i = start = 0; i < n; i++) {
+		/* Line by line with memchr(): only the first byte of each
+		 * line needs a look. */
+		for (i = start = 0; i < n;) {
+			const char *nl;
 			if (bol && chunk[i] == '.') {
 				if (put(l, chunk + start,
 				    (size_t)(i - start), err) < 0 ||
@@ -182,10 +185,13 @@ send_body(struct lmtp_client *l, deliver_read_fn *rd,
 					goto out;
 				start = i;
 			}
-			bol = chunk[i] == '\n';
-			crlf = bol && prev == '\r';
-			prev = chunk[i];
+			nl = memchr(chunk + i, '\n', (size_t)(n - i));
+			bol = nl != NULL;
+			i = nl ? nl - chunk + 1 : n;
 		}
+		crlf = chunk[n - 1] == '\n' &&
+		    (n >= 2 ? chunk[n - 2] : prev) == '\r';
+		prev = chunk[n - 1];
 		if (put(l, chunk + start, (size_t)(n - start), err) < 0)
 			goto out;
 		total += (uint64_t)n;
