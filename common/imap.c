@@ -32,6 +32,12 @@ struct imap_client {
 	char idle_tag[16];   /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
 	bool want_compress;  /* compress = YES: imap_compress() may start it */
+	/* A command sent ahead whose tagged reply the next imap_run() takes
+	 * in passing: its tag ("" if none), and its failure, if it failed. */
+	char ahead_tag[16];
+	char ahead_cmd[64];  /* its text, for the message */
+	bool ahead_failed;
+	struct err ahead_err;
 };
 
 /* RFC 3501 §9: ATOM-CHAR is any CHAR except atom-specials; ASTRING-CHAR
@@ -374,12 +380,13 @@ read_resp(struct imap_client *c, imap_literal_fn *lit_fn, void *ctx,
 	}
 }
 
-/* Sends the formatted command "TAG text\r\n". Literals in text (as made
- * by imap_quote) become synchronizing ones without LITERAL+: then we wait
- * for the server's continuation before sending their data. */
+/* Sends the formatted command "TAG text\r\n" (queued only, when hold:
+ * the next command takes it along). Literals in text (as made by
+ * imap_quote) become synchronizing ones without LITERAL+: then we wait for
+ * the server's continuation before sending their data. */
 static int
 send_command(struct imap_client *c, const char *tag, const char *text,
-    struct err *err)
+    bool hold, struct err *err)
 {
 	bool litplus = imap_capable(c, "LITERAL+");
 	const char *p = text;
@@ -453,7 +460,7 @@ send_command(struct imap_client *c, const char *tag, const char *text,
 	}
 	if (conn_writes(c->conn, p, err) < 0 ||
 	    conn_write(c->conn, "\r\n", 2, err) < 0 ||
-	    conn_flush(c->conn, err) < 0)
+	    (!hold && conn_flush(c->conn, err) < 0))
 		goto fail;
 	return 0;
 fail:
@@ -475,7 +482,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 	if (vasprintf(&text, fmt, ap) < 0)
 		return err_set(err, ERR_SYS, "out of memory");
 	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
-	rc = send_command(c, tag, text, err);
+	rc = send_command(c, tag, text, false, err);
 	explicit_zero(text, strlen(text));
 	free(text);
 	if (rc < 0)
@@ -485,8 +492,22 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		    read_resp(c, lit_fn, ctx, &lit_failed, &lit_err, err);
 		if (!r)
 			return -1;
+		if (r->kind == IMAP_RESP_TAGGED && c->ahead_tag[0] &&
+		    strcmp(r->tag, c->ahead_tag) == 0) {
+			c->ahead_tag[0] = '\0';
+			if (!r->status || strcmp(r->status, "OK") != 0) {
+				c->ahead_failed = true;
+				err_set(&c->ahead_err, ERR_REFUSED,
+				    "%s: %s %s%s%s%s", c->name,
+				    r->status ? r->status : "?",
+				    r->code ? "[" : "", r->code ? r->code : "",
+				    r->code ? "] " : "", r->text);
+				err_prefix(&c->ahead_err, "%s", c->ahead_cmd);
+			}
+			continue;
+		}
 		if (r->kind == IMAP_RESP_TAGGED) {
-			if (strcmp(r->tag, tag) != 0) {
+			if (strcmp(r->tag, tag) != 0 || c->ahead_tag[0]) {
 				c->broken = true;
 				return err_set(err, ERR_PROTO,
 				    "%s: unexpected tagged response %s",
@@ -581,7 +602,7 @@ auth_plain_continue(struct imap_client *c, enum imap_auth mech,
 	text = sent ? xasprintf("AUTHENTICATE %s %s", name, cred) :
 	    xasprintf("AUTHENTICATE %s", name);
 	c->redact_next = true;
-	rc = send_command(c, tag, text, err);
+	rc = send_command(c, tag, text, false, err);
 	explicit_zero(text, strlen(text));
 	free(text);
 	if (rc < 0)
@@ -846,7 +867,47 @@ imap_enable(struct imap_client *c, const char *ext, struct err *err)
 {
 	if (!imap_capable(c, ext) || !imap_capable(c, "ENABLE"))
 		return 0;
-	return imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext);
+	if (imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext) == 0)
+		return 0;
+	if (err->kind == ERR_REFUSED)
+		err_prefix(err, "ENABLE %s", ext);
+	return -1;
+}
+
+int
+imap_enable_select(struct imap_client *c, const char *ext,
+    const char *mailbox, bool read_only, struct err *err)
+{
+	char *q = imap_quote(mailbox), tag[16];
+	bool ahead = imap_capable(c, ext) && imap_capable(c, "ENABLE") &&
+	    !c->broken;
+	int rc;
+
+	/* A synchronizing literal in the SELECT would wait for a "+" that
+	 * could come after ENABLE's reply: one at a time then. */
+	if (ahead && strchr(q, '{') && !imap_capable(c, "LITERAL+")) {
+		free(q);
+		return imap_enable(c, ext, err) < 0 ? -1 :
+		    imap_select(c, mailbox, read_only, err);
+	}
+	free(q);
+	if (!ahead)
+		return imap_select(c, mailbox, read_only, err);
+	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
+	snprintf(c->ahead_cmd, sizeof(c->ahead_cmd), "ENABLE %s", ext);
+	if (send_command(c, tag, c->ahead_cmd, true, err) < 0)
+		return -1;
+	memcpy(c->ahead_tag, tag, sizeof(tag));
+	c->ahead_failed = false;
+	rc = imap_select(c, mailbox, read_only, err);
+	c->ahead_tag[0] = '\0'; /* unanswered only when rc < 0 */
+	if (c->ahead_failed) {
+		/* The first failure is the one to report. */
+		*err = c->ahead_err;
+		c->ahead_failed = false;
+		return -1;
+	}
+	return rc;
 }
 
 int
@@ -908,7 +969,7 @@ imap_idle_start(struct imap_client *c, struct err *err)
 		    "%s: the server does not support IDLE (RFC 2177)", c->name);
 	snprintf(c->idle_tag, sizeof(c->idle_tag), "%u", ++c->tag_seq);
 	c->idle_ended = false;
-	if (send_command(c, c->idle_tag, "IDLE", err) < 0)
+	if (send_command(c, c->idle_tag, "IDLE", false, err) < 0)
 		return -1;
 	for (;;) {
 		if (!(r = read_resp(c, NULL, NULL, &lf, &le, err)))

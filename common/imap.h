@@ -94,6 +94,12 @@ struct imap_mailbox {
 
 /* ENABLE extensions (e.g. "QRESYNC") when advertised; no-op otherwise. */
 int imap_enable(struct imap_client *c, const char *ext, struct err *err);
+/* imap_enable() then imap_select() in one round trip: ENABLE goes out
+ * without waiting for its reply (the server runs commands in the order
+ * received, RFC 3501 §5.5). Fails when either fails, with ENABLE's error
+ * first. */
+int imap_enable_select(struct imap_client *c, const char *ext,
+    const char *mailbox, bool read_only, struct err *err);
 /* SELECT (or EXAMINE when read_only). */
 int imap_select(struct imap_client *c, const char *mailbox, bool read_only,
     struct err *err);

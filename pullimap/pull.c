@@ -741,8 +741,8 @@ session_open(struct pull *p, struct err *err)
 	if (!(p->imap = imap_connect(&p->pc->imap, p->o->timeout_ms, err)))
 		return -1;
 	/* QRESYNC makes SELECT report HIGHESTMODSEQ and expunges as UIDs. */
-	if (imap_enable(p->imap, "QRESYNC", err) < 0 ||
-	    imap_select(p->imap, p->pc->mailbox, false, err) < 0)
+	if (imap_enable_select(p->imap, "QRESYNC", p->pc->mailbox, false,
+		err) < 0)
 		return -1;
 	log_set_mailbox(p->pc->mailbox);
 	p->fresh_select = true;

@@ -119,43 +119,12 @@ t_delivered_set "compress = NO: every message delivered once" "$dest" "$T"/mail/
 # --- a refusal is no reason to give up ---
 # A relay in front of the tunnel answers COMPRESS itself (with the text
 # given) and passes everything else on: the session goes on uncompressed.
-cat >"$T/refuse.py" <<'PY'
-import os, re, select, subprocess, sys
-reply = sys.argv[1].encode()
-p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, bufsize=0)
-def out(b):
-    while b:
-        b = b[os.write(1, b):]
-srv, buf, fds = p.stdout.fileno(), b"", [0, p.stdout.fileno()]
-while True:
-    r = select.select(fds, [], [])[0]
-    if srv in r:
-        b = os.read(srv, 65536)
-        if not b:
-            break
-        out(b)
-    if 0 in r:
-        b = os.read(0, 65536)
-        if not b:
-            p.stdin.close()
-            fds.remove(0)
-        buf += b
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            m = re.match(rb"(\S+) COMPRESS DEFLATE\r$", line)
-            if m:
-                out(m.group(1) + b" " + reply + b"\r\n")
-            else:
-                p.stdin.write(line + b"\n")
-p.wait()
-PY
 refused() { # SECTION REPLY
 	cat >>"$T/config" <<CONF
 
 [$1]
 type = tunnel
-command = $T_PYTHON $T/refuse.py '$2' $DOVECOT_TUNNEL
+command = $T_PYTHON $T_LIB/imap_refuse.py 'COMPRESS DEFLATE' '$2' $DOVECOT_TUNNEL
 null-stderr = YES
 statefile = $T/$1.db
 deliver-method = lmtp:$DOVECOT_LMTP_SOCKET
