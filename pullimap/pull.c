@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pull.h"
 #include "pull_state.h"
+#include "uidlist.h"
 
 /* Messages handled per FETCH command: bounds the metadata kept in memory and
  * the work drained after a failure. */
@@ -30,11 +31,6 @@ struct msg {
 	char *internaldate;
 	bool meta;          /* metadata arrived */
 	bool done;          /* body arrived (delivered, rejected or failed) */
-};
-
-struct uidlist {
-	uint32_t *v;
-	size_t n, cap;
 };
 
 struct pull {
@@ -55,81 +51,6 @@ struct pull {
 	bool stop;               /* a temporary failure: deliver no more */
 	struct err stop_err;
 };
-
-static void
-uid_push(struct uidlist *l, uint32_t uid)
-{
-	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(*l->v));
-	l->v[l->n++] = uid;
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Sorted UIDs -> "1:3,5", appended to b, at most maxlen chars; returns the
- * number of UIDs consumed. */
-static size_t
-uid_set(struct buf *b, const uint32_t *u, size_t n, size_t maxlen)
-{
-	size_t i = 0;
-	while (i < n && b->len < maxlen) {
-		size_t j = i;
-		while (j + 1 < n && (u[j + 1] == u[j] || u[j + 1] == u[j] + 1))
-			j++;
-		if (b->len)
-			buf_append(b, ",", 1);
-		if (u[j] != u[i])
-			buf_appendf(b, "%u:%u", u[i], u[j]);
-		else
-			buf_appendf(b, "%u", u[i]);
-		i = j + 1;
-	}
-	return i;
-}
-
-/* Parse a sequence set of UIDs ("1:3,5") into l. */
-static int
-uid_parse_set(struct uidlist *l, const char *s)
-{
-	while (*s) {
-		uint32_t a, b;
-		if (parse_u32(&s, &a) < 0)
-			return -1;
-		b = a;
-		if (*s == ':') {
-			s++;
-			if (parse_u32(&s, &b) < 0)
-				return -1;
-		}
-		if (a > b) {
-			uint32_t t = a;
-			a = b;
-			b = t;
-		}
-		/* Bounded by the caller's sanity: a set cannot name more UIDs
-		 * than the mailbox holds. */
-		if ((uint64_t)b - a > 100000000)
-			return -1;
-		for (uint64_t u = a; u <= b; u++)
-			uid_push(l, (uint32_t)u);
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return 0;
-}
-
-static bool
-uid_in(const uint32_t *sorted, size_t n, uint32_t uid)
-{
-	return n > 0 &&
-	    bsearch(&uid, sorted, n, sizeof(*sorted), cmp_u32) != NULL;
-}
 
 /* RFC 5321 §4.1.2 Dot-string: atoms of atext joined by dots. */
 static bool
@@ -233,6 +154,15 @@ fetch_uid(const struct imap_arg *list, size_t n)
 	return uid;
 }
 
+/* A search cannot find more messages than the mailbox holds (with room
+ * for some that arrive meanwhile): the bound on what a server's ESEARCH
+ * ranges may make us allocate. */
+static size_t
+search_max(struct pull *p)
+{
+	return (size_t)imap_selected(p->imap)->exists + 10000;
+}
+
 static int
 search_cb(void *ctx, const struct imap_resp *r, struct err *err)
 {
@@ -246,14 +176,15 @@ search_cb(void *ctx, const struct imap_resp *r, struct err *err)
 			    parse_u32_str(r->args[i].str, &u) < 0)
 				return err_set(err, ERR_PROTO,
 				    "bad SEARCH response from the server");
-			uid_push(&p->search, u);
+			uidlist_push(&p->search, u);
 		}
 	} else if (strcmp(r->name, "ESEARCH") == 0) {
 		/* RFC 4731: (TAG "x") UID ALL set; ALL absent when empty. */
 		for (size_t i = 0; i + 1 < r->nargs; i++) {
 			if (imap_arg_atom_is(&r->args[i], "ALL")) {
 				const char *s = imap_arg_string(&r->args[i + 1]);
-				if (!s || uid_parse_set(&p->search, s) < 0)
+				if (!s || uidlist_parse(&p->search, s,
+					search_max(p)) < 0)
 					return err_set(err, ERR_PROTO,
 					    "bad ESEARCH response from the server");
 			}
@@ -271,8 +202,7 @@ search(struct pull *p, const char *criteria, struct err *err)
 		imap_capable(p->imap, "ESEARCH") ? "RETURN (ALL) " : "",
 		criteria) < 0)
 		return -1;
-	if (p->search.n)
-		qsort(p->search.v, p->search.n, sizeof(*p->search.v), cmp_u32);
+	uidlist_sort(&p->search);
 	return 0;
 }
 
@@ -477,7 +407,7 @@ pull_batch(struct pull *p, const uint32_t *uids, size_t n, struct err *err)
 	p->nbatch = n;
 	for (size_t i = 0; i < n; i++)
 		p->batch[i].uid = uids[i];
-	uid_set(&set, uids, n, SIZE_MAX);
+	uidlist_format(&set, uids, n, SIZE_MAX);
 
 	/* Metadata first: the envelope sender is needed before the body
 	 * can be streamed into MAIL FROM, whatever order the server sends
@@ -511,7 +441,7 @@ store(struct pull *p, const uint32_t *u, size_t n, const char *flags,
 	size_t i = 0;
 	while (i < n) {
 		struct buf set = BUF_INIT(SIZE_MAX);
-		size_t k = uid_set(&set, u + i, n - i, 8000);
+		size_t k = uidlist_format(&set, u + i, n - i, 8000);
 		int rc = imap_run(p->imap, NULL, NULL, NULL, err,
 		    "UID STORE %s +FLAGS.SILENT (%s)", set.data, flags);
 		buf_free(&set);
@@ -591,12 +521,12 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 	if (p->search.n == 0)
 		return 0;
 	if (p->pc->purge_after_days > 0) {
-		uid_set(&set, p->search.v, p->search.n, SIZE_MAX);
+		uidlist_format(&set, p->search.v, p->search.n, SIZE_MAX);
 		log_info("Removing %zu UID(s) %s", p->search.n, set.data);
 		buf_reset(&set);
 	}
 	while (i < p->search.n && rc == 0) {
-		size_t k = uid_set(&set, p->search.v + i, p->search.n - i, 8000);
+		size_t k = uidlist_format(&set, p->search.v + i, p->search.n - i, 8000);
 		rc = imap_run(p->imap, NULL, NULL, NULL, err,
 		    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data);
 		if (rc == 0)
@@ -626,7 +556,7 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		return -1;
 	for (unsigned round = 0; round < 1000 && !p->stop; round++) {
 		char crit[64];
-		struct uidlist todo = {NULL, 0, 0};
+		struct uidlist todo = UIDLIST_INIT;
 
 		/* SELECT's UIDNEXT tells at once whether anything is new.
 		 * After a delivery round, search again: servers often report
@@ -642,8 +572,8 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		for (size_t i = 0; i < p->search.n; i++) {
 			uint32_t u = p->search.v[i];
 			/* "N:*" also matches the highest UID when it is < N. */
-			if (u >= next && !uid_in(known, nknown, u))
-				uid_push(&todo, u);
+			if (u >= next && !uidlist_has(known, nknown, u))
+				uidlist_push(&todo, u);
 		}
 		if (todo.n == 0) {
 			free(todo.v);
@@ -680,7 +610,7 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 			for (size_t i = 0; i < todo.n; i++) {
 				if (todo.v[i] < next)
 					continue;
-				if (!uid_in(j, nj, todo.v[i]))
+				if (!uidlist_has(j, nj, todo.v[i]))
 					break;
 				next = todo.v[i] + 1;
 			}
@@ -828,7 +758,7 @@ pull_close(struct pull *p)
 	session_close(p);
 	pull_state_close(&p->st);
 	batch_clear(p);
-	free(p->search.v);
+	uidlist_free(&p->search);
 }
 
 /* For --status: how the last run failed (cleared by a successful run), and
