@@ -14,6 +14,9 @@
 #include "log.h"
 #include "sasl.h"
 
+/* Tags are decimal numbers from 1 on. */
+#define TAG_SIZE 16
+
 struct imap_client {
 	struct conn *conn;
 	struct imap_parser *parser;
@@ -29,14 +32,14 @@ struct imap_client {
 	unsigned changes;
 	char *bye_text;
 	bool redact_next;    /* trace the next command without its arguments */
-	char idle_tag[16];   /* tag of the IDLE in progress, "" if none */
+	char idle_tag[TAG_SIZE]; /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
 	bool want_compress;  /* compress = YES: imap_compress() may start it */
 	/* A command sent ahead whose tagged reply the next imap_run() takes
-	 * in passing: its tag ("" if none), and its failure, if it failed. */
-	char ahead_tag[16];
-	char ahead_cmd[64];  /* its text, for the message */
-	bool ahead_failed;
+	 * in passing: its tag ("" if none), its text (for the message), and
+	 * its failure (kind ERR_NONE if it did not fail). */
+	char ahead_tag[TAG_SIZE];
+	char ahead_cmd[64];
 	struct err ahead_err;
 };
 
@@ -380,18 +383,37 @@ read_resp(struct imap_client *c, imap_literal_fn *lit_fn, void *ctx,
 	}
 }
 
-/* Sends the formatted command "TAG text\r\n" (queued only, when hold:
- * the next command takes it along). Literals in text (as made by
+/* Command texts may hold a password. */
+static void
+wipe_free(char *text)
+{
+	explicit_zero(text, strlen(text));
+	free(text);
+}
+
+/* err for a tagged NO/BAD (or a missing status): the server's words. */
+static int
+refused(const struct imap_client *c, const struct imap_resp *r,
+    struct err *err)
+{
+	return err_set(err, ERR_REFUSED, "%s: %s %s%s%s%s", c->name,
+	    r->status ? r->status : "?", r->code ? "[" : "",
+	    r->code ? r->code : "", r->code ? "] " : "", r->text);
+}
+
+/* Sends "TAG text\r\n" under a new tag, written to tag (queued only, when
+ * hold: the next command takes it along). Literals in text (as made by
  * imap_quote) become synchronizing ones without LITERAL+: then we wait for
  * the server's continuation before sending their data. */
 static int
-send_command(struct imap_client *c, const char *tag, const char *text,
-    bool hold, struct err *err)
+send_command(struct imap_client *c, const char *text, bool hold,
+    char tag[TAG_SIZE], struct err *err)
 {
 	bool litplus = imap_capable(c, "LITERAL+");
 	const char *p = text;
 	bool redact = c->redact_next && log_debug_level < 2;
 
+	snprintf(tag, TAG_SIZE, "%u", ++c->tag_seq);
 	c->redact_next = false;
 	if (log_debug_level > 0) {
 		if (redact) {
@@ -472,7 +494,7 @@ static int
 vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
     void *ctx, struct err *err, const char *fmt, va_list ap)
 {
-	char tag[16], *text;
+	char tag[TAG_SIZE], *text;
 	bool failed = false, lit_failed = false;
 	struct err cb_err, lit_err;
 	int rc;
@@ -481,10 +503,8 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		return err_set(err, ERR_TEMP, "%s: connection unusable", c->name);
 	if (vasprintf(&text, fmt, ap) < 0)
 		return err_set(err, ERR_SYS, "out of memory");
-	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
-	rc = send_command(c, tag, text, false, err);
-	explicit_zero(text, strlen(text));
-	free(text);
+	rc = send_command(c, text, false, tag, err);
+	wipe_free(text);
 	if (rc < 0)
 		return -1;
 	for (;;) {
@@ -496,12 +516,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		    strcmp(r->tag, c->ahead_tag) == 0) {
 			c->ahead_tag[0] = '\0';
 			if (!r->status || strcmp(r->status, "OK") != 0) {
-				c->ahead_failed = true;
-				err_set(&c->ahead_err, ERR_REFUSED,
-				    "%s: %s %s%s%s%s", c->name,
-				    r->status ? r->status : "?",
-				    r->code ? "[" : "", r->code ? r->code : "",
-				    r->code ? "] " : "", r->text);
+				refused(c, r, &c->ahead_err);
 				err_prefix(&c->ahead_err, "%s", c->ahead_cmd);
 			}
 			continue;
@@ -523,10 +538,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 			}
 			if (r->status && strcmp(r->status, "OK") == 0)
 				return 0;
-			return err_set(err, ERR_REFUSED, "%s: %s %s%s%s%s%s",
-			    c->name, r->status ? r->status : "?",
-			    r->code ? "[" : "", r->code ? r->code : "",
-			    r->code ? "] " : "", r->text, "");
+			return refused(c, r, err);
 		}
 		if (r->kind == IMAP_RESP_CONTINUE) {
 			/* Nothing of ours waits for one here. */
@@ -592,19 +604,17 @@ auth_plain_continue(struct imap_client *c, enum imap_auth mech,
 {
 	const char *name = mech_name(mech);
 	bool sent = imap_capable(c, "SASL-IR"), lf = false;
-	char tag[16], status[128] = "";
+	char tag[TAG_SIZE], status[128] = "";
 	struct err le;
 	const struct imap_resp *r;
 	char *text;
 	int rc;
 
-	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
 	text = sent ? xasprintf("AUTHENTICATE %s %s", name, cred) :
 	    xasprintf("AUTHENTICATE %s", name);
 	c->redact_next = true;
-	rc = send_command(c, tag, text, false, err);
-	explicit_zero(text, strlen(text));
-	free(text);
+	rc = send_command(c, text, false, tag, err);
+	wipe_free(text);
 	if (rc < 0)
 		return -1;
 	for (;;) {
@@ -705,9 +715,8 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 		char *u = imap_quote(o->username), *p = imap_quote(secret);
 		c->redact_next = true;
 		rc = imap_run(c, NULL, NULL, NULL, err, "LOGIN %s %s", u, p);
-		explicit_zero(p, strlen(p));
+		wipe_free(p);
 		free(u);
-		free(p);
 		if (rc < 0 && err->kind == ERR_REFUSED) {
 			err->kind = ERR_AUTH;
 			err_prefix(err, "authentication failed");
@@ -725,14 +734,11 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 			    tunnel ? NULL : o->host, tunnel ? NULL : o->port,
 			    secret);
 		rc = auth_plain_continue(c, mech, cred, err);
-		explicit_zero(cred, strlen(cred));
-		free(cred);
+		wipe_free(cred);
 	}
 out:
-	if (secret != NULL) {
-		explicit_zero(secret, strlen(secret));
-		free(secret);
-	}
+	if (secret != NULL)
+		wipe_free(secret);
 	return rc;
 }
 
@@ -878,33 +884,31 @@ int
 imap_enable_select(struct imap_client *c, const char *ext,
     const char *mailbox, bool read_only, struct err *err)
 {
-	char *q = imap_quote(mailbox), tag[16];
 	bool ahead = imap_capable(c, ext) && imap_capable(c, "ENABLE") &&
 	    !c->broken;
 	int rc;
 
 	/* A synchronizing literal in the SELECT would wait for a "+" that
 	 * could come after ENABLE's reply: one at a time then. */
-	if (ahead && strchr(q, '{') && !imap_capable(c, "LITERAL+")) {
+	if (ahead && !imap_capable(c, "LITERAL+")) {
+		char *q = imap_quote(mailbox);
+		ahead = strchr(q, '{') == NULL;
 		free(q);
+	}
+	if (!ahead)
 		return imap_enable(c, ext, err) < 0 ? -1 :
 		    imap_select(c, mailbox, read_only, err);
-	}
-	free(q);
-	if (!ahead)
-		return imap_select(c, mailbox, read_only, err);
-	snprintf(tag, sizeof(tag), "%u", ++c->tag_seq);
 	snprintf(c->ahead_cmd, sizeof(c->ahead_cmd), "ENABLE %s", ext);
-	if (send_command(c, tag, c->ahead_cmd, true, err) < 0)
+	err_clear(&c->ahead_err);
+	if (send_command(c, c->ahead_cmd, true, c->ahead_tag, err) < 0) {
+		c->ahead_tag[0] = '\0';
 		return -1;
-	memcpy(c->ahead_tag, tag, sizeof(tag));
-	c->ahead_failed = false;
+	}
 	rc = imap_select(c, mailbox, read_only, err);
 	c->ahead_tag[0] = '\0'; /* unanswered only when rc < 0 */
-	if (c->ahead_failed) {
+	if (c->ahead_err.kind != ERR_NONE) {
 		/* The first failure is the one to report. */
 		*err = c->ahead_err;
-		c->ahead_failed = false;
 		return -1;
 	}
 	return rc;
@@ -967,9 +971,8 @@ imap_idle_start(struct imap_client *c, struct err *err)
 	if (!imap_capable(c, "IDLE"))
 		return err_set(err, ERR_REFUSED,
 		    "%s: the server does not support IDLE (RFC 2177)", c->name);
-	snprintf(c->idle_tag, sizeof(c->idle_tag), "%u", ++c->tag_seq);
 	c->idle_ended = false;
-	if (send_command(c, c->idle_tag, "IDLE", false, err) < 0)
+	if (send_command(c, "IDLE", false, c->idle_tag, err) < 0)
 		return -1;
 	for (;;) {
 		if (!(r = read_resp(c, NULL, NULL, &lf, &le, err)))

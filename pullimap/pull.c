@@ -761,6 +761,27 @@ pull_close(struct pull *p)
 	uidlist_free(&p->search);
 }
 
+/* Writes (or clears, failure NULL) the last error in one transaction. */
+static int
+record_error(struct pull_state *st, const struct err *failure,
+    struct err *err)
+{
+	char now[32];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (pull_state_begin(st, err) < 0)
+		return -1;
+	if (pull_state_set_meta(st, "last_error",
+		failure ? failure->msg : NULL, err) < 0 ||
+	    pull_state_set_meta(st, "last_error_at", failure ? now : NULL,
+		err) < 0 ||
+	    pull_state_commit(st, err) < 0) {
+		pull_state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
 /* For --status: how the last run failed (cleared by a successful run), and
  * when it ended (the state file's mtime). A clean run after a clean run
  * writes nothing: a cron poll with nothing new costs no disk write. Failing
@@ -768,34 +789,17 @@ pull_close(struct pull *p)
 static void
 record_outcome(struct pull_state *st, const struct err *failure)
 {
-	char now[32], *prev = NULL;
+	char *prev = NULL;
 	struct err e;
-	int r;
+	bool write = failure != NULL ||
+	    pull_state_get_meta(st, "last_error", &prev, &e) != 0;
 
-	if (!failure) {
-		r = pull_state_get_meta(st, "last_error", &prev, &e);
-		free(prev);
-		if (r == 0)
-			goto touch;
-	}
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (pull_state_begin(st, &e) < 0)
-		goto fail;
-	if (pull_state_set_meta(st, "last_error",
-		failure ? failure->msg : NULL, &e) < 0 ||
-	    pull_state_set_meta(st, "last_error_at", failure ? now : NULL,
-		&e) < 0 ||
-	    pull_state_commit(st, &e) < 0) {
-		pull_state_rollback(st);
-		goto fail;
-	}
-touch:
-	if (pull_state_touch(st) < 0)
+	free(prev);
+	if (write && record_error(st, failure, &e) < 0)
+		log_warnx("cannot record the outcome of the run: %s", e.msg);
+	else if (pull_state_touch(st) < 0)
 		log_warnx("cannot record the end of the run: %s",
 		    strerror(errno));
-	return;
-fail:
-	log_warnx("cannot record the outcome of the run: %s", e.msg);
 }
 
 int

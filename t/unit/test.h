@@ -4,9 +4,11 @@
 /* Minimal test macros. Each test_begin()/test_end() pair prints one line,
  * "ok NAME" or "not ok NAME: first failure", which t/run counts. */
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failures_total, test_cur_failed, test_count;
 static const char *test_cur_name;
@@ -36,6 +38,17 @@ test_begin(const char *name)
 			test_fail_at(__FILE__, __LINE__, m_);                  \
 		}                                                              \
 	} while (0)
+
+/* Writes a file whole (mode 0600) or aborts: fixtures, not the code under
+ * test. */
+static inline void
+test_write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
 
 static inline void
 test_fail_at(const char *file, int line, const char *what)

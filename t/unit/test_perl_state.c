@@ -64,15 +64,6 @@ test_parse(void)
 }
 
 static void
-put(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
-		abort();
-	close(fd);
-}
-
-static void
 test_files(void)
 {
 	char dir[] = "/tmp/test_perl_state.XXXXXX";
@@ -85,17 +76,17 @@ test_files(void)
 	p = xasprintf("%s/st", dir);
 	test_assert(perl_state_detect(p, &err) == 0); /* missing */
 	test_assert(perl_state_read(p, &ps, &err) < 0 && err.kind == ERR_SYS);
-	put(p, "", 0);
+	test_write_file(p, "", 0);
 	test_assert(perl_state_detect(p, &err) == 0); /* empty */
-	put(p, "SQLite format 3\0garbage", 24);
+	test_write_file(p, "SQLite format 3\0garbage", 24);
 	test_assert(perl_state_detect(p, &err) == 0);
-	put(p, "\0\0\0\2\0\0\0\5\0\0\0\6", 12);
+	test_write_file(p, "\0\0\0\2\0\0\0\5\0\0\0\6", 12);
 	test_assert(perl_state_detect(p, &err) == 1);
 	test_assert(perl_state_read(p, &ps, &err) == 0);
 	test_assert(ps.uidvalidity == 2 && ps.uidnext == 5 &&
 	    ps.npending == 1 && ps.pending[0] == 6);
 	perl_state_free(&ps);
-	put(p, "\0\0\0\2\0\0\0", 7);
+	test_write_file(p, "\0\0\0\2\0\0\0", 7);
 	test_assert(perl_state_detect(p, &err) == 1);
 	test_assert(perl_state_read(p, &ps, &err) < 0 && err.kind == ERR_DB);
 	test_assert(strstr(err.msg, p) != NULL);

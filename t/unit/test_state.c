@@ -100,15 +100,6 @@ test_lock(void)
 }
 
 static void
-put(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
-		abort();
-	close(fd);
-}
-
-static void
 test_perl_import(void)
 {
 	struct err err;
@@ -120,7 +111,7 @@ test_perl_import(void)
 	struct stat sb;
 
 	test_begin("state: imports the Perl statefile, keeps it, once");
-	put(path, "\0\0\0\7\0\0\0\x0b\0\0\0\x0c\0\0\0\x0e", 16);
+	test_write_file(path, "\0\0\0\7\0\0\0\x0b\0\0\0\x0c\0\0\0\x0e", 16);
 	s = pull_state_open(path, "Box", &err);
 	test_assert(s != NULL);
 	test_assert(stat(kept, &sb) == 0 && sb.st_size == 16);
@@ -143,7 +134,7 @@ test_perl_import(void)
 
 	test_begin("state: import resumes after a crash before the commit");
 	test_assert(unlink(path) == 0);
-	put(path, "", 0); /* what a crash right after creating it leaves */
+	test_write_file(path, "", 0); /* what a crash right after creating it leaves */
 	s = pull_state_open(path, "Box", &err);
 	test_assert(s != NULL);
 	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 1);
@@ -156,7 +147,7 @@ test_perl_import(void)
 
 	test_begin("state: Perl statefile refused when the kept name exists");
 	test_assert(unlink(path) == 0);
-	put(path, "\0\0\0\7\0\0\0\x0b", 8);
+	test_write_file(path, "\0\0\0\7\0\0\0\x0b", 8);
 	s = pull_state_open(path, "Box", &err);
 	test_assert(s == NULL && err.kind == ERR_DB);
 	test_assert(strstr(err.msg, kept) != NULL);
@@ -165,14 +156,14 @@ test_perl_import(void)
 
 	test_begin("state: a corrupt file stays, named in the error");
 	test_assert(unlink(kept) == 0);
-	put(path, "\0\0\0\7\0\0\0\x0b\1", 9);
+	test_write_file(path, "\0\0\0\7\0\0\0\x0b\1", 9);
 	s = pull_state_open(path, "Box", &err);
 	test_assert(s == NULL && err.kind == ERR_DB);
 	test_assert(strstr(err.msg, path) != NULL);
 	test_assert(stat(path, &sb) == 0 && sb.st_size == 9);
 	test_assert(stat(kept, &sb) < 0);
 	/* Without a mailbox (--status) nothing is imported. */
-	put(path, "\0\0\0\7\0\0\0\x0b", 8);
+	test_write_file(path, "\0\0\0\7\0\0\0\x0b", 8);
 	s = pull_state_open(path, NULL, &err);
 	test_assert(s == NULL && err.kind == ERR_DB);
 	test_assert(stat(kept, &sb) < 0);
