@@ -207,6 +207,17 @@ t_grep() {
 	fi
 }
 
+# t_no_grep NAME ERE FILE: ok when no line of FILE matches (the first one
+# that does is shown otherwise).
+t_no_grep() {
+	local hit
+	if hit=$(grep -Em1 -- "$2" "$3" 2>/dev/null); then
+		t_fail "$1" "$3 has: $hit"
+		return 1
+	fi
+	t_ok "$1"
+}
+
 # t_same_file NAME FILE1 FILE2: byte-identical files.
 t_same_file() {
 	if cmp -s "$2" "$3"; then

@@ -38,6 +38,11 @@ uidvalidity=$(imap_uidvalidity INBOX)
 t_match "uidvalidity" "$uidvalidity" '^[0-9]+$'
 imap_fetch INBOX 2 >"$T/fetched"
 t_same_file "fetch gives back the appended bytes" "$T/fetched" "$T/mail/msg-0002.eml"
+# t_no_grep itself, in a subshell so that its verdicts are only printed.
+printf 'a\nb\n' >"$T/ng"
+out=$( (t_no_grep absent 'c' "$T/ng"; t_no_grep present '^b$' "$T/ng") 2>/dev/null)
+t_eq "t_no_grep: ok when no line matches, names the line otherwise" "$out" \
+	"ok absent"$'\n'"not ok present: $T/ng has: b"
 t_check "store" imap_store INBOX 1,3 +FLAGS '\Seen'
 t_eq "flags after store" "$(imap_fetch_flags INBOX | tr '\n' ' ')" "1 (\\Seen) 2 () 3 (\\Seen) "
 t_check "compress offered by the tunnel" grep -qx 'COMPRESS=DEFLATE' <(imap_tool capability)
