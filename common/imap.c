@@ -13,6 +13,7 @@
 #include "imap_conf.h"
 #include "log.h"
 #include "sasl.h"
+#include "uidlist.h"
 
 /* Tags are decimal numbers from 1 on. */
 #define TAG_SIZE 16
@@ -83,6 +84,18 @@ imap_quote(const char *s)
 	buf_appendf(&b, "{%zu+}\r\n", strlen(s));
 	buf_appends(&b, s);
 	return buf_steal(&b);
+}
+
+void
+imap_abandon(struct imap_client *c)
+{
+	c->broken = true;
+}
+
+bool
+imap_usable(const struct imap_client *c)
+{
+	return !c->broken && !c->bye;
 }
 
 bool
@@ -250,6 +263,17 @@ bookkeeping(struct imap_client *c, const struct imap_resp *r)
 			c->box.exists--;
 		c->changes++;
 	} else if (r->name && strcmp(r->name, "VANISHED") == 0) {
+		/* RFC 7162 §3.6: without (EARLIER), each UID was a message
+		 * of the mailbox, as with EXPUNGE. */
+		if (r->nargs == 1 && imap_arg_string(&r->args[0])) {
+			struct uidset gone = UIDSET_INIT;
+			if (uidset_parse(&gone, imap_arg_string(&r->args[0])) == 0) {
+				uint64_t n = uidset_count(&gone);
+				c->box.exists = n < c->box.exists
+				    ? c->box.exists - (uint32_t)n : 0;
+			}
+			uidset_free(&gone);
+		}
 		c->changes++;
 	}
 }
@@ -369,9 +393,13 @@ read_resp(struct imap_client *c, imap_literal_fn *lit_fn, void *ctx,
 				count, c->lit_left, lit_err) < 0)
 				*lit_failed = true;
 			if (c->broken) {
-				/* The handler's read failed: the stream is gone. */
+				/* The handler's read failed, or it abandoned the
+				 * connection: the stream is gone. */
 				if (*lit_failed)
 					*err = *lit_err;
+				else
+					err_set(err, ERR_TEMP,
+					    "%s: connection abandoned", c->name);
 				return NULL;
 			}
 			if (literal_skip(c, err) < 0)
@@ -546,8 +574,21 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 			return err_set(err, ERR_PROTO,
 			    "%s: unexpected continuation request", c->name);
 		}
-		if (fn && !failed && !lit_failed && fn(ctx, r, &cb_err) < 0)
+		if (fn && !failed && !lit_failed && fn(ctx, r, &cb_err) < 0) {
 			failed = true;
+			/* No literal handler of this command runs after its
+			 * untagged handler failed: the rest is drained. */
+			lit_failed = true;
+			lit_err = cb_err;
+		}
+		if (c->broken) {
+			/* A handler abandoned the connection (imap_abandon). */
+			*err = failed ? cb_err : lit_failed ? lit_err : *err;
+			if (!failed && !lit_failed)
+				err_set(err, ERR_TEMP, "%s: connection abandoned",
+				    c->name);
+			return -1;
+		}
 	}
 }
 

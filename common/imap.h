@@ -41,6 +41,15 @@ int imap_compress(struct imap_client *c, struct err *err);
  * and sets *cp to NULL. NULL-safe. */
 void imap_close(struct imap_client **cp);
 
+/* Gives up the connection from inside a handler, e.g. when the rest of a
+ * long FETCH is no longer wanted: nothing more is read, the command in
+ * progress fails at once (with the handler's err if it failed, else
+ * ERR_TEMP), and the connection is only good for imap_close(), which then
+ * sends no LOGOUT. */
+void imap_abandon(struct imap_client *c);
+/* False once the connection broke, was abandoned, or the server said BYE. */
+bool imap_usable(const struct imap_client *c);
+
 /* Capability advertised (case-insensitive, e.g. "QRESYNC", "AUTH=PLAIN"). */
 bool imap_capable(const struct imap_client *c, const char *cap);
 

@@ -90,3 +90,155 @@ uidlist_parse(struct uidlist *l, const char *s, size_t max)
 	}
 	return 0;
 }
+
+void
+uidset_add(struct uidset *s, uint32_t lo, uint32_t hi)
+{
+	if (lo > hi) {
+		uint32_t t = lo;
+		lo = hi;
+		hi = t;
+	}
+	if (s->n > 0) {
+		struct uidrange *last = &s->r[s->n - 1];
+		/* Extends the last range: ascending input stays compact. */
+		if (s->sorted && lo >= last->lo &&
+		    (uint64_t)lo <= (uint64_t)last->hi + 1) {
+			if (hi > last->hi)
+				last->hi = hi;
+			return;
+		}
+		if (lo <= last->hi)
+			s->sorted = false;
+	}
+	s->r = xgrow(s->r, &s->cap, s->n + 1, sizeof(*s->r));
+	s->r[s->n].lo = lo;
+	s->r[s->n].hi = hi;
+	s->n++;
+}
+
+int
+uidset_parse(struct uidset *s, const char *text)
+{
+	if (*text == '\0')
+		return -1;
+	while (*text) {
+		uint32_t a, b;
+		if (parse_u32(&text, &a) < 0 || a == 0)
+			return -1;
+		b = a;
+		if (*text == ':') {
+			text++;
+			if (parse_u32(&text, &b) < 0 || b == 0)
+				return -1;
+		}
+		uidset_add(s, a, b);
+		if (*text == ',' && text[1] != '\0')
+			text++;
+		else if (*text)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_range(const void *a, const void *b)
+{
+	const struct uidrange *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+void
+uidset_normalise(struct uidset *s)
+{
+	size_t o = 0;
+	if (s->sorted)
+		return;
+	qsort(s->r, s->n, sizeof(*s->r), cmp_range);
+	for (size_t i = 0; i < s->n; i++) {
+		if (o > 0 && (uint64_t)s->r[i].lo <= (uint64_t)s->r[o - 1].hi + 1) {
+			if (s->r[i].hi > s->r[o - 1].hi)
+				s->r[o - 1].hi = s->r[i].hi;
+			continue;
+		}
+		s->r[o++] = s->r[i];
+	}
+	s->n = o;
+	s->sorted = true;
+}
+
+uint64_t
+uidset_count(struct uidset *s)
+{
+	uint64_t n = 0;
+	uidset_normalise(s);
+	for (size_t i = 0; i < s->n; i++)
+		n += (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+	return n;
+}
+
+/* Index of the first range whose hi >= uid (s->n when none). */
+static size_t
+range_at(const struct uidset *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->r[mid].hi < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool
+uidset_has(struct uidset *s, uint32_t uid)
+{
+	size_t i;
+	uidset_normalise(s);
+	i = range_at(s, uid);
+	return i < s->n && s->r[i].lo <= uid;
+}
+
+int
+uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r)
+{
+	size_t i;
+	uidset_normalise(s);
+	i = range_at(s, from);
+	if (i == s->n)
+		return 0;
+	*uid_r = s->r[i].lo > from ? s->r[i].lo : from;
+	return 1;
+}
+
+void
+uidset_format(struct buf *b, struct uidset *s)
+{
+	uidset_normalise(s);
+	for (size_t i = 0; i < s->n; i++) {
+		if (i)
+			buf_append(b, ",", 1);
+		if (s->r[i].lo == s->r[i].hi)
+			buf_appendf(b, "%u", s->r[i].lo);
+		else
+			buf_appendf(b, "%u:%u", s->r[i].lo, s->r[i].hi);
+	}
+}
+
+void
+uidset_clear(struct uidset *s)
+{
+	s->n = 0;
+	s->sorted = true;
+}
+
+void
+uidset_free(struct uidset *s)
+{
+	free(s->r);
+	s->r = NULL;
+	s->n = s->cap = 0;
+	s->sorted = true;
+}

@@ -37,4 +37,37 @@ size_t uidlist_format(struct buf *b, const uint32_t *u, size_t n,
  * allows. */
 int uidlist_parse(struct uidlist *l, const char *s, size_t max);
 
+/* A set of UIDs kept as sorted, disjoint, non-adjacent ranges: what a
+ * server says ("1:4294967295" is one range) never sizes an allocation,
+ * only the length of its text does. */
+struct uidrange {
+	uint32_t lo, hi; /* lo <= hi */
+};
+
+struct uidset {
+	struct uidrange *r;
+	size_t n, cap;
+	bool sorted; /* r is normalised (see uidset_normalise) */
+};
+
+#define UIDSET_INIT {NULL, 0, 0, true}
+
+/* Adds lo:hi (either order). Cheap when ranges come in ascending order;
+ * otherwise the set is normalised lazily by the readers below. */
+void uidset_add(struct uidset *s, uint32_t lo, uint32_t hi);
+/* Adds the sequence set text ("1:3,5", no "*", no 0). -1 when malformed
+ * (s is then left with what came before the error). */
+int uidset_parse(struct uidset *s, const char *text);
+/* Sorts and merges overlapping or adjacent ranges. */
+void uidset_normalise(struct uidset *s);
+/* Number of UIDs in the set (normalises it). */
+uint64_t uidset_count(struct uidset *s);
+bool uidset_has(struct uidset *s, uint32_t uid);
+/* The smallest UID >= from in the set, in *uid_r: 1, or 0 when none. */
+int uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r);
+/* Appends the set to b as a sequence set ("1:3,5"). */
+void uidset_format(struct buf *b, struct uidset *s);
+void uidset_clear(struct uidset *s);
+void uidset_free(struct uidset *s);
+
 #endif

@@ -47,6 +47,8 @@ struct deliver_result {
 	int code;          /* final reply code (250), 0 if none */
 	char reply[512];   /* final reply text, one line, e.g. "250 2.0.0 <x> Saved" */
 	int source_failed; /* the read_fn failed: nothing was delivered */
+	int sender_refused; /* the refusal answered MAIL FROM: no body byte
+			     * was read from the source */
 };
 
 struct deliver;

@@ -269,6 +269,7 @@ transaction(struct deliver *d, bool reused, const char *sender,
 	}
 	if (bad) {
 		deliver_reply_result(bad, res);
+		res->sender_refused = bad == &mail;
 		/* After a 5xx the connection serves the next message: RSET
 		 * (RFC 5321 §4.1.1.5) clears what the server kept. A 4xx
 		 * closes it anyway (see deliver.h). */

@@ -1,9 +1,11 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,13 @@
 /* Messages handled per FETCH command: bounds the metadata kept in memory and
  * the work drained after a failure. */
 #define BATCH 256
+/* UIDs that a SEARCH named but FETCH did not return, per poll: a few are a
+ * race with another client or a message the server cannot render; many
+ * mean a server naming UIDs it does not have. */
+#define MAX_MISSING 1000
+/* A SEARCH cannot name many more messages than EXISTS says the mailbox
+ * holds (some may arrive meanwhile). */
+#define SEARCH_SLACK 10000
 /* A keyword for messages the MTA refused permanently: they stay unseen,
  * and can be found by the user. */
 #define REJECTED_KEYWORD "$PullimapRejected"
@@ -31,6 +40,7 @@ struct msg {
 	char *internaldate;
 	bool meta;          /* metadata arrived */
 	bool done;          /* body arrived (delivered, rejected or failed) */
+	bool handled;       /* journaled: delivered, rejected, --no-delivery */
 };
 
 struct pull {
@@ -43,7 +53,16 @@ struct pull {
 
 	struct msg *batch;
 	size_t nbatch;
-	struct uidlist search;   /* result of the last SEARCH */
+	struct uidset search;    /* the SEARCH result pull_new() works on */
+	struct uidset *search_out; /* where search_cb() puts the result */
+	bool search_seen;        /* the last SEARCH got its result line */
+	/* Journaled UIDs >= the recorded UIDNEXT (from the state, then as
+	 * this run journals them): never delivered again. */
+	struct uidset journaled;
+	/* UIDs that FETCH did not return although a later SEARCH still
+	 * finds them: left for the next poll. */
+	struct uidset skipped;
+	unsigned nmissing;       /* this poll's UIDs SEARCH named, FETCH not */
 	unsigned ndelivered, nrejected;
 	uint64_t bytes;
 	uint32_t uidnext;        /* recorded UIDNEXT */
@@ -75,32 +94,112 @@ is_dot_string(const char *s)
 	return !prev_dot;
 }
 
-/* The envelope sender, as the reference builds it: the first From address;
- * the local part quoted when it is not a Dot-string; "" (<>) when there is
- * none or it cannot be expressed. */
+/* RFC 5321 §4.1.2 Domain: sub-domains of letters, digits and inner
+ * hyphens, joined by dots. */
+static bool
+is_domain(const char *s)
+{
+	size_t label = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '.') {
+			if (label == 0 || s[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && label > 0)))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[-1] != '-';
+}
+
+/* RFC 5321 §4.1.3 address literals: "[1.2.3.4]" or "[IPv6:...]" (the
+ * characters of one, not its grammar: enough to keep anything that could
+ * end the path or start ESMTP parameters out of MAIL FROM). Other tags
+ * are refused: no MTA routes them. */
+static bool
+is_address_literal(const char *s)
+{
+	size_t n = strlen(s);
+	const char *p, *end;
+	int dots = 0;
+
+	if (n < 3 || s[0] != '[' || s[n - 1] != ']')
+		return false;
+	end = s + n - 1;
+	if (strncasecmp(s + 1, "IPv6:", 5) == 0) {
+		if (end - (s + 6) < 2)
+			return false;
+		for (p = s + 6; p < end; p++)
+			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+				return false;
+		return true;
+	}
+	for (p = s + 1; p < end; p++) {
+		unsigned v = 0, digits = 0;
+		while (p < end && isdigit((unsigned char)*p) && digits < 4) {
+			v = v * 10 + (unsigned)(*p++ - '0');
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || v > 255)
+			return false;
+		if (p == end)
+			break;
+		if (*p != '.' || ++dots > 3)
+			return false;
+	}
+	return dots == 3 && end[-1] != '.';
+}
+
+static bool
+has_controls(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* The envelope sender, as the reference builds it: the ENVELOPE's sender
+ * address (the Sender: header; servers fall back to From:); the local part
+ * quoted when it is not a Dot-string; "" (<>) when there is none or it
+ * cannot be expressed safely: a domain that is neither an RFC 5321 domain
+ * nor an address literal, control characters or NUL anywhere (what goes
+ * into MAIL FROM must not carry ESMTP parameters of a remote sender's
+ * choosing). */
 static char *
 envelope_sender(const struct imap_arg *env)
 {
-	const struct imap_arg *from, *addr;
+	const struct imap_arg *sender, *addr;
 	const char *local, *domain;
 	struct buf b = BUF_INIT(4096);
 
-	if (!env || env->type != IMAP_ARG_LIST || env->count < 3)
+	if (!env || env->type != IMAP_ARG_LIST || env->count < 4)
 		return xstrdup("");
-	from = &env->list[2];
-	if (from->type != IMAP_ARG_LIST || from->count < 1)
+	sender = &env->list[3];
+	if (sender->type != IMAP_ARG_LIST || sender->count < 1)
 		return xstrdup("");
-	addr = &from->list[0];
+	addr = &sender->list[0];
 	if (addr->type != IMAP_ARG_LIST || addr->count < 4)
 		return xstrdup("");
 	local = imap_arg_string(&addr->list[2]);
 	domain = imap_arg_string(&addr->list[3]);
-	if (!local || !domain || strlen(local) != addr->list[2].len)
+	if (!local || !domain || has_controls(local, addr->list[2].len) ||
+	    has_controls(domain, addr->list[3].len) ||
+	    strlen(local) != addr->list[2].len ||
+	    strlen(domain) != addr->list[3].len ||
+	    !(is_domain(domain) || is_address_literal(domain)))
 		return xstrdup("");
 	if (is_dot_string(local))
 		return xasprintf("%s@%s", local, domain);
 	for (const char *p = local; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+		if ((unsigned char)*p > 0x7e)
 			return xstrdup("");
 	buf_append(&b, "\"", 1);
 	for (const char *p = local; *p; p++) {
@@ -109,6 +208,31 @@ envelope_sender(const struct imap_arg *env)
 		buf_append(&b, p, 1);
 	}
 	buf_appendf(&b, "\"@%s", domain);
+	return buf_steal(&b);
+}
+
+/* Server text for the journal and the log (INTERNALDATE, Message-ID): at
+ * most 998 bytes, control bytes written as \xNN so that no server can
+ * forge a log line. Returns an allocated string. */
+static char *
+server_text(const struct imap_arg *a)
+{
+	const char *t = imap_arg_string(a);
+	struct buf b = BUF_INIT(4096);
+	size_t n;
+
+	if (!t)
+		return NULL;
+	n = a->len < 998 ? a->len : 998;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c < 0x20 || c == 0x7f)
+			buf_appendf(&b, "\\x%02x", c);
+		else
+			buf_append(&b, &t[i], 1);
+	}
+	if (!b.data)
+		return xstrdup("");
 	return buf_steal(&b);
 }
 
@@ -154,13 +278,29 @@ fetch_uid(const struct imap_arg *list, size_t n)
 	return uid;
 }
 
-/* A search cannot find more messages than the mailbox holds (with room
- * for some that arrive meanwhile): the bound on what a server's ESEARCH
- * ranges may make us allocate. */
-static size_t
-search_max(struct pull *p)
+/* ESEARCH (RFC 4731): [(TAG "x")] UID {NAME VALUE}. Without "UID" the
+ * numbers would be sequence numbers: refused, as is anything that does
+ * not parse. Only ALL is kept. */
+static int
+esearch(struct pull *p, const struct imap_resp *r, struct err *err)
 {
-	return (size_t)imap_selected(p->imap)->exists + 10000;
+	size_t i = 0;
+
+	if (i < r->nargs && r->args[i].type == IMAP_ARG_LIST)
+		i++;
+	if (i >= r->nargs || !imap_arg_atom_is(&r->args[i], "UID") ||
+	    (r->nargs - i - 1) % 2 != 0)
+		return -1;
+	for (i++; i < r->nargs; i += 2) {
+		const char *v = imap_arg_string(&r->args[i + 1]);
+		if (r->args[i].type != IMAP_ARG_ATOM || !v)
+			return -1;
+		if (imap_arg_atom_is(&r->args[i], "ALL") &&
+		    uidset_parse(p->search_out, v) < 0)
+			return -1;
+	}
+	(void)err;
+	return 0;
 }
 
 static int
@@ -173,36 +313,51 @@ search_cb(void *ctx, const struct imap_resp *r, struct err *err)
 		for (size_t i = 0; i < r->nargs; i++) {
 			uint32_t u;
 			if (r->args[i].type != IMAP_ARG_ATOM ||
-			    parse_u32_str(r->args[i].str, &u) < 0)
+			    parse_u32_str(r->args[i].str, &u) < 0 || u == 0)
 				return err_set(err, ERR_PROTO,
-				    "bad SEARCH response from the server");
-			uidlist_push(&p->search, u);
+				    "UID SEARCH: unparsable SEARCH response "
+				    "from the server");
+			uidset_add(p->search_out, u, u);
 		}
+		p->search_seen = true;
 	} else if (strcmp(r->name, "ESEARCH") == 0) {
-		/* RFC 4731: (TAG "x") UID ALL set; ALL absent when empty. */
-		for (size_t i = 0; i + 1 < r->nargs; i++) {
-			if (imap_arg_atom_is(&r->args[i], "ALL")) {
-				const char *s = imap_arg_string(&r->args[i + 1]);
-				if (!s || uidlist_parse(&p->search, s,
-					search_max(p)) < 0)
-					return err_set(err, ERR_PROTO,
-					    "bad ESEARCH response from the server");
-			}
-		}
+		if (esearch(p, r, err) < 0)
+			return err_set(err, ERR_PROTO,
+			    "UID SEARCH: unparsable ESEARCH response from the "
+			    "server");
+		p->search_seen = true;
 	}
 	return 0;
 }
 
-/* UID SEARCH with criteria; result sorted in p->search. */
+/* UID SEARCH with criteria; the result in p->search. A command that ends
+ * in OK without a result (RFC 3501 and 4731 require one, even when
+ * empty), or whose result names more messages than the mailbox holds,
+ * is a protocol error: never taken for "nothing there". */
 static int
-search(struct pull *p, const char *criteria, struct err *err)
+search(struct pull *p, const char *criteria, struct uidset *out,
+    struct err *err)
 {
-	p->search.n = 0;
+	uint64_t n, exists;
+
+	uidset_clear(out);
+	p->search_out = out;
+	p->search_seen = false;
 	if (imap_run(p->imap, search_cb, NULL, p, err, "UID SEARCH %s%s",
 		imap_capable(p->imap, "ESEARCH") ? "RETURN (ALL) " : "",
 		criteria) < 0)
 		return -1;
-	uidlist_sort(&p->search);
+	if (!p->search_seen)
+		return err_set(err, ERR_PROTO,
+		    "%s: the server answered UID SEARCH %s without a result",
+		    imap_name(p->imap), criteria);
+	n = uidset_count(out);
+	exists = imap_selected(p->imap)->exists;
+	if (n > exists + SEARCH_SLACK)
+		return err_set(err, ERR_PROTO,
+		    "%s: UID SEARCH %s named %llu messages, the mailbox holds "
+		    "%llu", imap_name(p->imap), criteria,
+		    (unsigned long long)n, (unsigned long long)exists);
 	return 0;
 }
 
@@ -228,7 +383,7 @@ meta_cb(void *ctx, const struct imap_resp *r, struct err *err)
 	if ((a = fetch_item(l, r->args[0].count, "INTERNALDATE")) &&
 	    imap_arg_string(a)) {
 		free(m->internaldate);
-		m->internaldate = xstrdup(imap_arg_string(a));
+		m->internaldate = server_text(a);
 	}
 	if ((a = fetch_item(l, r->args[0].count, "ENVELOPE")) &&
 	    a->type == IMAP_ARG_LIST) {
@@ -236,7 +391,7 @@ meta_cb(void *ctx, const struct imap_resp *r, struct err *err)
 		m->sender = envelope_sender(a);
 		if (a->count > 9 && imap_arg_string(&a->list[9])) {
 			free(m->message_id);
-			m->message_id = xstrdup(imap_arg_string(&a->list[9]));
+			m->message_id = server_text(&a->list[9]);
 		}
 	}
 	m->meta = true;
@@ -260,6 +415,8 @@ accepted(struct pull *p, struct msg *m, const char *reply, struct err *err)
 	struct pull_msg_info i = info_of(m);
 	if (pull_state_delivered(p->st, p->uidvalidity, &i, reply, err) < 0)
 		return -1;
+	m->handled = true;
+	uidset_add(&p->journaled, m->uid, m->uid);
 	p->ndelivered++;
 	p->bytes += m->size;
 	return 0;
@@ -269,19 +426,42 @@ struct body_src {
 	struct pull *p;
 	const char *data; /* in-memory body, or NULL: stream from IMAP */
 	size_t len, off;
+	uint64_t consumed; /* bytes handed to the MTA client */
 };
 
 static ssize_t
 body_read(void *ctx, char *buf, size_t n, struct err *err)
 {
 	struct body_src *s = ctx;
-	if (!s->data)
-		return imap_literal_read(s->p->imap, buf, n, err);
-	if (n > s->len - s->off)
-		n = s->len - s->off;
-	memcpy(buf, s->data + s->off, n);
-	s->off += n;
-	return (ssize_t)n;
+	ssize_t r;
+	if (!s->data) {
+		r = imap_literal_read(s->p->imap, buf, n, err);
+	} else {
+		if (n > s->len - s->off)
+			n = s->len - s->off;
+		memcpy(buf, s->data + s->off, n);
+		s->off += n;
+		r = (ssize_t)n;
+	}
+	if (r > 0)
+		s->consumed += (uint64_t)r;
+	return r;
+}
+
+/* Stops delivering for this poll. The rest of the FETCH (up to a whole
+ * batch of bodies) is not worth downloading only to be thrown away: the
+ * connection is given up at once; what was delivered is journaled, and
+ * the next session marks it \Seen. */
+static int
+stop_now(struct pull *p, const struct err *why, struct err *err)
+{
+	p->stop = true;
+	if (why)
+		p->stop_err = *why;
+	else
+		err_clear(&p->stop_err);
+	imap_abandon(p->imap);
+	return err_set(err, ERR_TEMP, "delivery stopped");
 }
 
 static int
@@ -290,21 +470,40 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 {
 	struct deliver_result res;
 	struct err derr;
+	const char *sender = m->sender ? m->sender : "";
+	int rc;
 
 	m->done = true;
-	if (!p->stop && p->o->stop && *p->o->stop) {
-		/* SIGTERM/SIGINT: what was delivered is journaled; stop
-		 * before the next message. */
-		p->stop = true;
-		err_clear(&p->stop_err);
-	}
 	if (p->stop)
 		return 0;
-	log_info("UID %u from <%s> (%s)", m->uid, m->sender ? m->sender : "",
+	if (p->o->stop && *p->o->stop) {
+		/* SIGTERM/SIGINT: what was delivered is journaled; stop
+		 * before the next message. */
+		return stop_now(p, NULL, err);
+	}
+	if (uidset_has(&p->journaled, m->uid)) {
+		/* Journaled already: a server handing out a UID twice. */
+		log_warnx("UID %u was delivered already: not again", m->uid);
+		m->handled = true;
+		return 0;
+	}
+	log_info("UID %u from <%s> (%s)", m->uid, sender,
 	    m->internaldate ? m->internaldate : "");
 	memset(&res, 0, sizeof(res));
-	if (deliver_message(p->dlv, m->sender ? m->sender : "", size,
-		body_read, src, &res, &derr) == 0)
+	rc = deliver_message(p->dlv, sender, size, body_read, src, &res, &derr);
+	if (rc < 0 && derr.kind == ERR_REFUSED && res.sender_refused &&
+	    *sender && src->consumed == 0) {
+		/* Some MTAs refuse senders others accept (quoted local parts,
+		 * address literals): the message matters more than its
+		 * bounce address. */
+		log_warnx("UID %u: the MTA refused the sender <%s> (%s); "
+		    "delivering it with the null sender <>", m->uid, sender,
+		    res.reply[0] ? res.reply : derr.msg);
+		memset(&res, 0, sizeof(res));
+		rc = deliver_message(p->dlv, "", size, body_read, src, &res,
+		    &derr);
+	}
+	if (rc == 0)
 		return accepted(p, m, res.reply, err);
 	if (res.source_failed) {
 		/* The IMAP stream broke: the command fails with it. */
@@ -318,14 +517,13 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 		if (pull_state_rejected(p->st, p->uidvalidity, &i,
 			res.reply[0] ? res.reply : derr.msg, err) < 0)
 			return -1;
+		m->handled = true;
+		uidset_add(&p->journaled, m->uid, m->uid);
 		p->nrejected++;
 		return 0;
 	}
-	/* Temporary: deliver nothing more in this run; the IMAP command
-	 * goes on (bodies are drained) so the connection stays usable. */
-	p->stop = true;
-	p->stop_err = derr;
-	return 0;
+	/* Temporary: deliver nothing more in this poll. */
+	return stop_now(p, &derr, err);
 }
 
 static struct msg *
@@ -341,7 +539,7 @@ body_lit_cb(void *ctx, const struct imap_resp *partial,
     const struct imap_arg *cont, size_t count, uint64_t size, struct err *err)
 {
 	struct pull *p = ctx;
-	struct body_src src = {p, NULL, 0, 0};
+	struct body_src src = {p, NULL, 0, 0, 0};
 	struct msg *m;
 
 	if (!partial->name || strcmp(partial->name, "FETCH") != 0 || count < 1 ||
@@ -357,7 +555,7 @@ body_cb(void *ctx, const struct imap_resp *r, struct err *err)
 {
 	struct pull *p = ctx;
 	const struct imap_arg *l, *body;
-	struct body_src src = {p, NULL, 0, 0};
+	struct body_src src = {p, NULL, 0, 0, 0};
 	struct msg *m;
 
 	if (!r->name || strcmp(r->name, "FETCH") != 0 || r->nargs < 1 ||
@@ -388,6 +586,10 @@ no_delivery(struct pull *p, struct err *err)
 		    m->sender ? m->sender : "",
 		    m->internaldate ? m->internaldate : "");
 		m->done = true;
+		if (uidset_has(&p->journaled, m->uid)) {
+			m->handled = true;
+			continue;
+		}
 		if (accepted(p, m, "(not delivered: --no-delivery)", err) < 0) {
 			pull_state_rollback(p->st);
 			return -1;
@@ -396,11 +598,52 @@ no_delivery(struct pull *p, struct err *err)
 	return pull_state_commit(p->st, err);
 }
 
-/* Fetch and deliver the messages with the given sorted UIDs. */
+/* UIDs of the batch that a SEARCH named but FETCH did not return: those a
+ * fresh SEARCH still finds are left for the next poll (p->skipped), the
+ * others are gone. Never proof of anything past MAX_MISSING per poll. */
 static int
-pull_batch(struct pull *p, const uint32_t *uids, size_t n, struct err *err)
+confirm_missing(struct pull *p, const uint32_t *u, size_t n, struct err *err)
+{
+	struct buf crit = BUF_INIT(SIZE_MAX), set = BUF_INIT(SIZE_MAX);
+	struct uidset still = UIDSET_INIT;
+	int rc;
+
+	p->nmissing += (unsigned)n;
+	if (p->nmissing > MAX_MISSING)
+		return err_set(err, ERR_PROTO,
+		    "%s: more than %d UIDs named by UID SEARCH were not returned "
+		    "by UID FETCH: the server is inconsistent; giving up this "
+		    "poll", imap_name(p->imap), MAX_MISSING);
+	uidlist_format(&set, u, n, SIZE_MAX);
+	buf_appendf(&crit, "UID %s", set.data);
+	buf_free(&set);
+	rc = search(p, crit.data, &still, err);
+	buf_free(&crit);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (uidset_has(&still, u[i])) {
+			log_warnx("UID %u: the server did not return this "
+			    "message although it still lists it; it will be "
+			    "retried at the next poll", u[i]);
+			uidset_add(&p->skipped, u[i], u[i]);
+		} else {
+			log_debug("UID %u was expunged before it could be "
+			    "fetched", u[i]);
+		}
+	}
+	uidset_free(&still);
+	return rc;
+}
+
+/* Fetch and deliver the messages with the given sorted UIDs. Lowers
+ * *first_unhandled to the first UID neither journaled nor confirmed gone
+ * (skipped ones included). A temporary delivery failure sets p->stop and
+ * returns 0. */
+static int
+pull_batch(struct pull *p, const uint32_t *uids, size_t n,
+    uint64_t *first_unhandled, struct err *err)
 {
 	struct buf set = BUF_INIT(SIZE_MAX);
+	struct uidlist missing = UIDLIST_INIT, body = UIDLIST_INIT;
 	int rc = -1;
 
 	p->batch = xcalloc(n, sizeof(*p->batch));
@@ -417,17 +660,36 @@ pull_batch(struct pull *p, const uint32_t *uids, size_t n, struct err *err)
 		set.data) < 0)
 		goto out;
 	if (p->o->no_delivery) {
-		rc = no_delivery(p, err);
-		goto out;
-	}
-	rc = imap_run(p->imap, body_cb, body_lit_cb, p, err,
-	    "UID FETCH %s (UID BODY.PEEK[])", set.data);
-	if (rc == 0 && !p->stop)
+		if (no_delivery(p, err) < 0)
+			goto out;
+	} else {
+		/* Only messages whose metadata came: no MAIL FROM guessed. */
 		for (size_t i = 0; i < n; i++)
-			if (!p->batch[i].done)
-				log_warnx("UID %u vanished before it could be "
-				    "fetched", p->batch[i].uid);
+			if (p->batch[i].meta)
+				uidlist_push(&body, uids[i]);
+		buf_reset(&set);
+		uidlist_format(&set, body.v, body.n, SIZE_MAX);
+		if (body.n > 0 && imap_run(p->imap, body_cb, body_lit_cb, p,
+			err, "UID FETCH %s (UID BODY.PEEK[])", set.data) < 0 &&
+		    !p->stop)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p->batch[i].handled)
+			continue;
+		if (p->stop) {
+			if (uids[i] < *first_unhandled)
+				*first_unhandled = uids[i];
+		} else {
+			uidlist_push(&missing, uids[i]);
+		}
+	}
+	if (missing.n > 0 && confirm_missing(p, missing.v, missing.n, err) < 0)
+		goto out;
+	rc = 0;
 out:
+	uidlist_free(&missing);
+	uidlist_free(&body);
 	buf_free(&set);
 	batch_clear(p);
 	return rc;
@@ -491,42 +753,106 @@ mark_seen(struct pull *p, struct err *err)
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
     "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+/* Without UIDPLUS, EXPUNGE removes every \Deleted message of the mailbox:
+ * true when no message outside ours carries \Deleted (another client's
+ * pending deletion is not ours to complete). A message flagged by another
+ * client between this SEARCH and the EXPUNGE can still go with ours. */
+static int
+only_ours_deleted(struct pull *p, const struct uidlist *ours, bool *ok_r,
+    struct err *err)
+{
+	struct uidset del = UIDSET_INIT;
+	if (search(p, "DELETED", &del, err) < 0) {
+		uidset_free(&del);
+		return -1;
+	}
+	*ok_r = true;
+	for (size_t i = 0; i < del.n && *ok_r; i++)
+		for (uint64_t u = del.r[i].lo; u <= del.r[i].hi; u++)
+			if (!uidlist_has(ours->v, ours->n, (uint32_t)u)) {
+				*ok_r = false;
+				break;
+			}
+	uidset_free(&del);
+	return 0;
+}
+
+/* Purge what pullimap knows it handled: the UIDs below the recorded
+ * UIDNEXT (delivered, or gone, or accepted by --no-delivery or the Perl
+ * statefile import) and the journaled ones above it (behind a message
+ * left for later); never a rejected one, never one it skipped. */
 static int
 purge(struct pull *p, uint32_t uidnext, struct err *err)
 {
-	char crit[160];
-	struct buf set = BUF_INIT(SIZE_MAX);
-	int rc = 0;
-	size_t i = 0;
+	char when[64] = "";
+	struct buf set = BUF_INIT(SIZE_MAX), crit = BUF_INIT(SIZE_MAX);
+	struct uidset cand = UIDSET_INIT;
+	struct uidlist list = UIDLIST_INIT;
+	uint32_t *rej = NULL;
+	size_t nrej = 0, i = 0;
+	int rc = -1;
 
-	if (!p->pc->has_purge_after || uidnext <= 1)
+	if (!p->pc->has_purge_after)
 		return 0;
-	if (p->pc->purge_after_days == 0) {
-		snprintf(crit, sizeof(crit), "UID 1:%u NOT KEYWORD %s",
-		    uidnext - 1, REJECTED_KEYWORD);
-	} else {
+	if (uidnext > 1)
+		uidset_add(&cand, 1, uidnext - 1);
+	for (size_t k = 0; k < p->journaled.n; k++)
+		uidset_add(&cand, p->journaled.r[k].lo, p->journaled.r[k].hi);
+	if (cand.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	uidset_format(&set, &cand);
+	if (set.len > 8000) {
+		/* A long tail of journaled UIDs waits for a later purge. */
+		buf_reset(&set);
+		buf_appendf(&set, "1:%u", uidnext > 1 ? uidnext - 1 : 1);
+		if (uidnext <= 1) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (p->pc->purge_after_days > 0) {
 		/* RFC 3501 SEARCH BEFORE: date only, hence 24h accuracy. */
 		time_t t = time(NULL) - (time_t)p->pc->purge_after_days * 86400;
 		struct tm tm;
 		gmtime_r(&t, &tm);
-		snprintf(crit, sizeof(crit),
-		    "UID 1:%u BEFORE %02d-%s-%04d NOT KEYWORD %s", uidnext - 1,
-		    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-		    REJECTED_KEYWORD);
+		snprintf(when, sizeof(when), " BEFORE %02d-%s-%04d", tm.tm_mday,
+		    months[tm.tm_mon], tm.tm_year + 1900);
 	}
-	if (search(p, crit, err) < 0)
-		return -1;
-	/* Everything below UIDNEXT was delivered (or vanished); rejected
-	 * messages are kept for the user. */
-	if (p->search.n == 0)
-		return 0;
+	buf_appendf(&crit, "UID %s%s NOT KEYWORD %s", set.data, when,
+	    REJECTED_KEYWORD);
+	if (search(p, crit.data, &p->search, err) < 0 ||
+	    pull_state_rejected_uids(p->st, p->uidvalidity, &rej, &nrej,
+		err) < 0)
+		goto out;
+	/* Bounded: search() refused more UIDs than the mailbox holds. */
+	for (size_t k = 0; k < p->search.n; k++)
+		for (uint64_t u = p->search.r[k].lo; u <= p->search.r[k].hi; u++)
+			if (!uidlist_has(rej, nrej, (uint32_t)u))
+				uidlist_push(&list, (uint32_t)u);
+	rc = 0;
+	if (list.n == 0)
+		goto out;
+	if (!imap_capable(p->imap, "UIDPLUS")) {
+		bool ok;
+		if ((rc = only_ours_deleted(p, &list, &ok, err)) < 0)
+			goto out;
+		if (!ok) {
+			log_warnx("not purging: other messages are marked "
+			    "\\Deleted and the server lacks UIDPLUS, so EXPUNGE "
+			    "would remove them too");
+			goto out;
+		}
+	}
+	buf_reset(&set);
 	if (p->pc->purge_after_days > 0) {
-		uidlist_format(&set, p->search.v, p->search.n, SIZE_MAX);
-		log_info("Removing %zu UID(s) %s", p->search.n, set.data);
+		uidlist_format(&set, list.v, list.n, SIZE_MAX);
+		log_info("Removing %zu UID(s) %s", list.n, set.data);
 		buf_reset(&set);
 	}
-	while (i < p->search.n && rc == 0) {
-		size_t k = uidlist_format(&set, p->search.v + i, p->search.n - i, 8000);
+	while (i < list.n && rc == 0) {
+		size_t k = uidlist_format(&set, list.v + i, list.n - i, 8000);
 		rc = imap_run(p->imap, NULL, NULL, NULL, err,
 		    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data);
 		if (rc == 0)
@@ -537,91 +863,126 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		buf_reset(&set);
 		i += k;
 	}
+out:
+	free(rej);
+	uidlist_free(&list);
+	uidset_free(&cand);
 	buf_free(&set);
+	buf_free(&crit);
 	return rc;
 }
 
 /* The main loop: search for UIDs >= from not journaled yet, deliver them in
  * batches, repeat while new mail arrived meanwhile. Returns the new UIDNEXT
- * candidate in *uidnext_r: every UID below it has been handled. */
+ * candidate in *uidnext_r: every UID below it was journaled or is gone
+ * (not found by a SEARCH); a UID that FETCH did not return bounds it. */
 static int
 pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 {
-	uint32_t *known = NULL, next = from;
+	uint32_t *known = NULL;
 	size_t nknown = 0;
+	uint64_t next = from;
+	bool compressed = false;
 	int rc = -1;
 
 	if (pull_state_known(p->st, p->uidvalidity, from, &known, &nknown,
 		err) < 0)
 		return -1;
+	for (size_t i = 0; i < nknown; i++)
+		uidset_add(&p->journaled, known[i], known[i]);
+	free(known);
 	for (unsigned round = 0; round < 1000 && !p->stop; round++) {
+		const struct imap_mailbox *box = imap_selected(p->imap);
 		char crit[64];
-		struct uidlist todo = UIDLIST_INIT;
+		uint32_t cursor = (uint32_t)next, u, b[BATCH];
+		uint64_t top = 0, first_unhandled = UINT64_MAX, n = 0;
+		uint32_t exists;
+		bool end = false;
 
 		/* SELECT's UIDNEXT tells at once whether anything is new.
 		 * After a delivery round, search again: servers often report
 		 * mail that arrived meanwhile only at the next command. */
-		if (round == 0 && p->fresh_select &&
-		    imap_selected(p->imap)->uidnext != 0 &&
-		    imap_selected(p->imap)->uidnext <= next)
+		if (round == 0 && p->fresh_select && box->uidnext != 0 &&
+		    box->uidnext <= next)
 			break;
 		imap_take_changes(p->imap);
-		snprintf(crit, sizeof(crit), "UID %u:*", next);
-		if (search(p, crit, err) < 0)
+		exists = box->exists;
+		snprintf(crit, sizeof(crit), "UID %u:*", (uint32_t)next);
+		if (search(p, crit, &p->search, err) < 0)
 			goto out;
-		for (size_t i = 0; i < p->search.n; i++) {
-			uint32_t u = p->search.v[i];
-			/* "N:*" also matches the highest UID when it is < N. */
-			if (u >= next && !uidlist_has(known, nknown, u))
-				uidlist_push(&todo, u);
-		}
-		if (todo.n == 0) {
-			free(todo.v);
-			/* Dovecot reports mail that arrived during the SEARCH
-			 * right after its result: look once more then. */
-			if (imap_take_changes(p->imap) > 0)
-				continue;
-			break;
-		}
-		/* Only now is there something worth compressing: a poll
-		 * with nothing new skips the round trip. */
-		if (imap_compress(p->imap, err) < 0) {
-			free(todo.v);
+		/* "N:*" matches the highest UID even when it is below N, so
+		 * an empty answer says the mailbox is empty. Dovecot reports
+		 * mail that arrived during the SEARCH after its result: the
+		 * mailbox must have held messages before and after. */
+		if (box->exists < exists)
+			exists = box->exists;
+		if (p->search.n == 0 && exists > 0) {
+			err_set(err, ERR_PROTO,
+			    "%s: UID SEARCH %s found nothing although the "
+			    "mailbox holds %u messages", imap_name(p->imap),
+			    crit, exists);
 			goto out;
 		}
-		for (size_t i = 0; i < todo.n && !p->stop; i += BATCH) {
-			size_t k = todo.n - i < BATCH ? todo.n - i : BATCH;
-			if (pull_batch(p, todo.v + i, k, err) < 0) {
-				free(todo.v);
-				goto out;
-			}
-			if (!p->stop)
-				next = todo.v[i + k - 1] + 1;
-		}
-		if (p->stop) {
-			/* The first UID of todo not journaled bounds UIDNEXT. */
-			uint32_t *j = NULL;
-			size_t nj = 0;
-			if (pull_state_known(p->st, p->uidvalidity, next, &j,
-				&nj, err) < 0) {
-				free(todo.v);
-				goto out;
-			}
-			for (size_t i = 0; i < todo.n; i++) {
-				if (todo.v[i] < next)
-					continue;
-				if (!uidlist_has(j, nj, todo.v[i]))
+		if (p->search.n > 0 &&
+		    p->search.r[p->search.n - 1].hi >= next)
+			top = p->search.r[p->search.n - 1].hi;
+		while (!p->stop && !end) {
+			size_t k = 0;
+			while (k < BATCH && uidset_next(&p->search, cursor, &u)) {
+				if (!uidset_has(&p->journaled, u) &&
+				    !uidset_has(&p->skipped, u))
+					b[k++] = u;
+				if (u == UINT32_MAX) {
+					end = true;
 					break;
-				next = todo.v[i] + 1;
+				}
+				cursor = u + 1;
 			}
-			free(j);
+			if (k == 0)
+				break;
+			n += k;
+			/* Only now is there something worth compressing: a
+			 * poll with nothing new skips the round trip. */
+			if (!compressed && imap_compress(p->imap, err) < 0)
+				goto out;
+			compressed = true;
+			if (pull_batch(p, b, k, &first_unhandled, err) < 0)
+				goto out;
+			if (p->stop && !end &&
+			    uidset_next(&p->search, cursor, &u) &&
+			    u < first_unhandled)
+				first_unhandled = u;
 		}
-		free(todo.v);
+		if (uidset_next(&p->skipped, (uint32_t)next, &u) &&
+		    u < first_unhandled)
+			first_unhandled = u;
+		if (top >= next) {
+			uint64_t cand = top + 1;
+			/* Journaled UIDs above what the server still has
+			 * were handled (and maybe purged): pass them too. */
+			while (cand <= UINT32_MAX &&
+			    uidset_next(&p->journaled, (uint32_t)cand, &u) &&
+			    u == cand) {
+				size_t k = 0;
+				while (p->journaled.r[k].hi < u)
+					k++;
+				cand = (uint64_t)p->journaled.r[k].hi + 1;
+			}
+			if (first_unhandled < cand)
+				cand = first_unhandled;
+			if (cand > UINT32_MAX)
+				cand = UINT32_MAX; /* UID 4294967295 is the last */
+			if (cand > next)
+				next = cand;
+		}
+		/* Dovecot reports mail that arrived during the SEARCH right
+		 * after its result: look once more then. */
+		if (n == 0 && imap_take_changes(p->imap) == 0)
+			break;
 	}
 	rc = 0;
 out:
-	free(known);
-	*uidnext_r = next;
+	*uidnext_r = (uint32_t)next;
 	return rc;
 }
 
@@ -654,12 +1015,30 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 		r = 0;
 	}
 	free(name);
-	if (r == 0) {
+	if (r == 0)
 		un = 1;
-		if (pull_state_set_mailbox(p->st, p->pc->mailbox,
-			box->uidvalidity, un, err) < 0)
+	if (un == 0)
+		un = 1;
+	if (r == 1 && box->uidnext != 0 && box->uidnext < un) {
+		/* UIDs never go down within a UIDVALIDITY: either the
+		 * server is wrong now or the recorded value is too high (as
+		 * earlier versions could record it). Look again from the
+		 * last journaled UID: the journal keeps what was delivered
+		 * from being delivered again, and new mail is not skipped. */
+		uint32_t last = 0, from;
+		if (pull_state_last_uid(p->st, box->uidvalidity, &last,
+			err) < 0)
 			return -1;
+		from = last < box->uidnext ? last + 1 : box->uidnext;
+		log_warnx("the server's UIDNEXT %u is below the recorded %u: "
+		    "looking for new messages from UID %u", box->uidnext, un,
+		    from);
+		un = from;
+		r = 0;
 	}
+	if (r == 0 && pull_state_set_mailbox(p->st, p->pc->mailbox,
+		box->uidvalidity, un, err) < 0)
+		return -1;
 	*uidnext_r = un;
 	return 0;
 }
@@ -697,6 +1076,9 @@ poll_once(struct pull *p, bool purge_now, struct err *err)
 	p->stop = false;
 	p->ndelivered = p->nrejected = 0;
 	p->bytes = 0;
+	p->nmissing = 0;
+	uidset_clear(&p->journaled);
+	uidset_clear(&p->skipped);
 	if (pull_new(p, p->uidnext, &newnext, err) < 0)
 		return -1;
 	if (p->dlv) {
@@ -704,15 +1086,12 @@ poll_once(struct pull *p, bool purge_now, struct err *err)
 		if (deliver_quit(p->dlv, &qe) < 0)
 			log_debug("QUIT: %s", qe.msg);
 	}
-	if (mark_seen(p, err) < 0)
+	/* After a stop the connection was given up: the next session
+	 * marks this poll's deliveries \Seen (they are journaled). */
+	if (imap_usable(p->imap) && mark_seen(p, err) < 0)
 		return -1;
-	if (!p->stop && p->fresh_select) {
-		uint32_t server_next = imap_selected(p->imap)->uidnext;
-		/* UIDs only grow: whatever the last SEARCH did not find
-		 * below the UIDNEXT reported at SELECT time is gone. */
-		if (server_next > newnext)
-			newnext = server_next;
-	}
+	/* SELECT's UIDNEXT is never taken as the new UIDNEXT: a server can
+	 * announce one it does not keep. */
 	p->fresh_select = false;
 	if (newnext > p->uidnext) {
 		if (pull_state_set_mailbox(p->st, p->pc->mailbox,
@@ -758,7 +1137,9 @@ pull_close(struct pull *p)
 	session_close(p);
 	pull_state_close(&p->st);
 	batch_clear(p);
-	uidlist_free(&p->search);
+	uidset_free(&p->search);
+	uidset_free(&p->journaled);
+	uidset_free(&p->skipped);
 }
 
 /* Writes (or clears, failure NULL) the last error in one transaction. */
@@ -812,6 +1193,14 @@ pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
 	if (pull_open(&p, pc, o, err) < 0 || session_open(&p, err) < 0 ||
 	    poll_once(&p, true, err) < 0)
 		goto out;
+	if (p.stop && p.stop_err.kind != ERR_NONE && !imap_usable(p.imap)) {
+		/* The fetch was cut short: a short session marks what was
+		 * delivered \Seen now rather than at the next run. */
+		struct err e;
+		session_close(&p);
+		if (session_open(&p, &e) < 0 || mark_seen(&p, &e) < 0)
+			log_debug("marking \\Seen after the stop: %s", e.msg);
+	}
 	if (p.stop) {
 		*err = p.stop_err;
 		if (err->kind == ERR_NONE) /* interrupted by a signal */

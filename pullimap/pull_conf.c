@@ -140,6 +140,14 @@ load_pull_keys(struct pull_conf *pc, struct err *err)
 			return err_set(err, ERR_CONFIG, "%s: invalid value for "
 			    "purge-after: %.200s (expected a number of days)",
 			    conf_where(c, e), e->value);
+		/* Further back, the SEARCH BEFORE date leaves the calendar
+		 * (a negative year near 739,000 days) and every purge would
+		 * be refused by the server. */
+		if (pc->purge_after_days > PULL_PURGE_MAX_DAYS)
+			return err_set(err, ERR_CONFIG, "%s: purge-after: %u "
+			    "days is too far back (at most %u, 100 years)",
+			    conf_where(c, e), pc->purge_after_days,
+			    PULL_PURGE_MAX_DAYS);
 		pc->has_purge_after = true;
 	}
 

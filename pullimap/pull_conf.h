@@ -1,6 +1,9 @@
 #ifndef PULLIMAP_PULL_CONF_H
 #define PULLIMAP_PULL_CONF_H
 
+/* purge-after: at most 100 years back. */
+#define PULL_PURGE_MAX_DAYS 36500u
+
 /* pullimap's configuration: one SECTION of the INI file (plus the default
  * section "_" it inherits), validated, with the reference's defaults. */
 
@@ -33,7 +36,7 @@ struct pull_conf {
 	 * empty (the reference ignores an empty value); 0 is a valid value
 	 * (purge every message as soon as it is delivered). */
 	bool has_purge_after;
-	uint32_t purge_after_days;
+	uint32_t purge_after_days; /* <= PULL_PURGE_MAX_DAYS */
 };
 
 /* Loads conf_default_path("pullimap", config_path_arg) and validates

@@ -330,6 +330,31 @@ pull_state_unflagged(struct pull_state *s, uint32_t uidvalidity,
 	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
 }
 
+int
+pull_state_last_uid(struct pull_state *s, uint32_t uidvalidity,
+    uint32_t *uid_r, struct err *err)
+{
+	static const char sql[] = "SELECT max(uid) FROM"
+	    " (SELECT max(uid) AS uid FROM delivered WHERE uidvalidity = ?1"
+	    " UNION ALL SELECT max(uid) FROM rejected WHERE uidvalidity = ?1)";
+	uint32_t *u = NULL;
+	size_t n = 0;
+	if (uids_of(s, sql, uidvalidity, &u, &n, err) < 0)
+		return -1;
+	*uid_r = n > 0 ? u[0] : 0;
+	free(u);
+	return 0;
+}
+
+int
+pull_state_rejected_uids(struct pull_state *s, uint32_t uidvalidity,
+    uint32_t **uids_r, size_t *n_r, struct err *err)
+{
+	static const char sql[] = "SELECT uid FROM rejected"
+				  " WHERE uidvalidity = ? ORDER BY 1";
+	return uids_of(s, sql, uidvalidity, uids_r, n_r, err);
+}
+
 static int
 journal(struct pull_state *s, const char *sql, uint32_t uidvalidity,
     const struct pull_msg_info *m, const char *reply, struct err *err)

@@ -65,6 +65,13 @@ int pull_state_unseen(struct pull_state *s, uint32_t uidvalidity,
 int pull_state_unflagged(struct pull_state *s, uint32_t uidvalidity,
     uint32_t **uids_r, size_t *n_r, struct err *err);
 
+/* The highest journaled UID (delivered or rejected), 0 when none. */
+int pull_state_last_uid(struct pull_state *s, uint32_t uidvalidity,
+    uint32_t *uid_r, struct err *err);
+/* Every rejected UID (purge keeps them for the user). */
+int pull_state_rejected_uids(struct pull_state *s, uint32_t uidvalidity,
+    uint32_t **uids_r, size_t *n_r, struct err *err);
+
 /* Journal one message; durable when it returns 0. */
 int pull_state_delivered(struct pull_state *s, uint32_t uidvalidity,
     const struct pull_msg_info *m, const char *reply, struct err *err);

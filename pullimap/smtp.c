@@ -294,6 +294,8 @@ classify(struct deliver *d, CURLcode rc, struct deliver_result *res,
 	    rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_RECV_ERROR) &&
 	    c->last.done && c->last.code >= 400 && c->last.code == code) {
 		deliver_reply_result(&c->last, res);
+		res->sender_refused = c->last_phase &&
+		    strcmp(c->last_phase, "MAIL") == 0;
 		if (message_phase(c->last_phase))
 			return deliver_reply_err(d, &c->last, c->last_phase,
 			    err);

@@ -127,6 +127,13 @@ printf '[x]\ndeliver-method = smtp:localhost:25\n' >"$T/bad4"
 bad "bad deliver-method" 78 'bad4:2.*deliver-method' --config="$T/bad4" x
 printf '[x]\npurge-after = soon\n' >"$T/bad5"
 bad "bad purge-after" 78 'bad5:2.*purge-after' --config="$T/bad5" x
+# Past 100 years the SEARCH date would leave the calendar (a negative year
+# at ~739,000 days): every run would fail after delivering.
+printf '[x]\npurge-after = 800000\n' >"$T/bad5b"
+bad "purge-after too large" 78 'bad5b:2.*purge-after.*36500' --config="$T/bad5b" x
+printf '[x]\ntype = tunnel\ncommand = true\npurge-after = 36500\n' >"$T/ok5c"
+t_run "$PULLIMAP" --config="$T/ok5c" x
+t_no_grep "purge-after = 36500 is accepted" 'purge-after' "$T/last.err"
 printf '[x]\ntype = tunnel\n' >"$T/bad6"
 bad "tunnel without command" 78 'command' --config="$T/bad6" x
 # A statefile of the Perl pullimap (two big-endian 32-bit integers) is
