@@ -58,39 +58,6 @@ uidlist_format(struct buf *b, const uint32_t *u, size_t n, size_t maxlen)
 	return i;
 }
 
-int
-uidlist_parse(struct uidlist *l, const char *s, size_t max)
-{
-	if (*s == '\0')
-		return -1;
-	while (*s) {
-		uint32_t a, b;
-		if (parse_u32(&s, &a) < 0 || a == 0)
-			return -1;
-		b = a;
-		if (*s == ':') {
-			s++;
-			if (parse_u32(&s, &b) < 0 || b == 0)
-				return -1;
-		}
-		if (a > b) {
-			uint32_t t = a;
-			a = b;
-			b = t;
-		}
-		/* Check before allocating: "1:4294967295" is one line. */
-		if ((uint64_t)b - a + 1 > max - (max < l->n ? max : l->n))
-			return -1;
-		for (uint64_t u = a; u <= b; u++)
-			uidlist_push(l, (uint32_t)u);
-		if (*s == ',' && s[1] != '\0')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return 0;
-}
-
 void
 uidset_add(struct uidset *s, uint32_t lo, uint32_t hi)
 {

@@ -31,11 +31,6 @@ bool uidlist_has(const uint32_t *u, size_t n, uint32_t uid);
 size_t uidlist_format(struct buf *b, const uint32_t *u, size_t n,
     size_t maxlen);
 
-/* Appends the UIDs of sequence set s ("1:3,5"; a range may be written
- * backwards) to l. -1 when s is malformed (no "*", no 0) or would bring l
- * above max UIDs: a server cannot make us allocate more than the caller
- * allows. */
-int uidlist_parse(struct uidlist *l, const char *s, size_t max);
 
 /* A set of UIDs kept as sorted, disjoint, non-adjacent ranges: what a
  * server says ("1:4294967295" is one range) never sizes an allocation,

@@ -54,15 +54,11 @@ test_format(void)
 }
 
 static char *
-parsed(const char *set, size_t max, int *rc)
+set_text(struct uidset *s)
 {
-	struct uidlist l = UIDLIST_INIT;
 	struct buf b = BUF_INIT(SIZE_MAX);
-	*rc = uidlist_parse(&l, set, max);
-	uidlist_sort(&l);
-	uidlist_format(&b, l.v, l.n, SIZE_MAX);
+	uidset_format(&b, s);
 	buf_append(&b, "", 1);
-	uidlist_free(&l);
 	return b.data;
 }
 
@@ -72,49 +68,29 @@ test_parse(void)
 	static const char *const bad[] = {"", ",", "1,", ",1", "1:", ":3",
 	    "1,,2", "a", "1:*", "*", "0", "0:3", "3:0", "1 2", "1;2",
 	    "4294967296", "-1"};
-	char *s;
-	int rc;
+	static const struct {
+		const char *in, *out;
+	} good[] = {{"1:3,5", "1:3,5"}, {"9:7,2", "2,7:9"},
+	    {"4294967295", "4294967295"}};
 
-	test_begin("uidlist: parse sequence sets, refuse malformed ones");
-	s = parsed("1:3,5", 100, &rc);
-	test_assert(rc == 0);
-	test_assert_str(s, "1:3,5");
-	free(s);
-	s = parsed("9:7,2", 100, &rc);
-	test_assert(rc == 0);
-	test_assert_str(s, "2,7:9");
-	free(s);
-	s = parsed("4294967295", 100, &rc);
-	test_assert(rc == 0);
-	test_assert_str(s, "4294967295");
-	free(s);
+	test_begin("uidset: parse sequence sets, refuse malformed ones");
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		struct uidset u = UIDSET_INIT;
+		char *t;
+		test_assert(uidset_parse(&u, good[i].in) == 0);
+		t = set_text(&u);
+		test_assert_str(t, good[i].out);
+		free(t);
+		uidset_free(&u);
+	}
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		s = parsed(bad[i], 100, &rc);
+		struct uidset u = UIDSET_INIT;
+		int rc = uidset_parse(&u, bad[i]);
 		if (rc != -1)
 			fprintf(stderr, "accepted: \"%s\"\n", bad[i]);
 		test_assert(rc == -1);
-		free(s);
+		uidset_free(&u);
 	}
-	test_end();
-}
-
-static void
-test_parse_bound(void)
-{
-	struct uidlist l = UIDLIST_INIT;
-
-	test_begin("uidlist: a hostile set cannot make us allocate past max");
-	/* One range of four billion UIDs: refused before any allocation. */
-	test_assert(uidlist_parse(&l, "1:4294967295", 1000) == -1);
-	test_assert(l.n == 0 && l.cap == 0);
-	/* Exactly max is fine; one more, across ranges or calls, is not. */
-	test_assert(uidlist_parse(&l, "1:500,1001:1500", 1000) == 0);
-	test_assert(l.n == 1000);
-	test_assert(uidlist_parse(&l, "2000", 1000) == -1);
-	uidlist_free(&l);
-	test_assert(uidlist_parse(&l, "1:600,700:1100", 1000) == -1);
-	test_assert(l.n <= 1000);
-	uidlist_free(&l);
 	test_end();
 }
 
@@ -130,12 +106,57 @@ test_has(void)
 	test_end();
 }
 
+static void
+test_uidset(void)
+{
+	struct uidset s = UIDSET_INIT;
+	uint32_t u = 0;
+	char *t;
+
+	test_begin("uidset: ranges, never one element per UID");
+	test_assert(uidset_parse(&s, "1:4294967295") == 0);
+	test_assert(s.n == 1);
+	test_assert(uidset_count(&s) == 4294967295ull);
+	test_assert(uidset_has(&s, 4294967295u));
+	uidset_clear(&s);
+	test_assert(uidset_count(&s) == 0);
+	test_assert(!uidset_has(&s, 1));
+	test_assert(uidset_next(&s, 1, &u) == 0);
+	test_end();
+
+	test_begin("uidset: out of order, overlapping, backwards, adjacent");
+	test_assert(uidset_parse(&s, "9,3:1,4,20:30,25:40,8") == 0);
+	t = set_text(&s);
+	test_assert_str(t, "1:4,8:9,20:40");
+	free(t);
+	test_assert(uidset_count(&s) == 27);
+	test_assert(uidset_has(&s, 4) && !uidset_has(&s, 5) &&
+	    uidset_has(&s, 40) && !uidset_has(&s, 41) && !uidset_has(&s, 0));
+	test_assert(uidset_next(&s, 5, &u) == 1 && u == 8);
+	test_assert(uidset_next(&s, 21, &u) == 1 && u == 21);
+	test_assert(uidset_next(&s, 41, &u) == 0);
+	uidset_add(&s, 4294967295u, 4294967295u);
+	test_assert(uidset_next(&s, 41, &u) == 1 && u == 4294967295u);
+	test_end();
+
+	test_begin("uidset: malformed sets refused");
+	uidset_clear(&s);
+	test_assert(uidset_parse(&s, "") == -1);
+	test_assert(uidset_parse(&s, "0") == -1);
+	test_assert(uidset_parse(&s, "1:*") == -1);
+	test_assert(uidset_parse(&s, "1,") == -1);
+	test_assert(uidset_parse(&s, "4294967296") == -1);
+	test_assert(uidset_parse(&s, "1 2") == -1);
+	test_end();
+	uidset_free(&s);
+}
+
 int
 main(void)
 {
+	test_uidset();
 	test_format();
 	test_parse();
-	test_parse_bound();
 	test_has();
 	return test_exit();
 }
