@@ -194,6 +194,85 @@ uidset_format(struct buf *b, struct uidset *s)
 	}
 }
 
+size_t
+uidset_format_chunk(struct buf *b, struct uidset *s, size_t *pos,
+    size_t maxlen)
+{
+	size_t k = 0;
+	uidset_normalise(s);
+	while (*pos < s->n && b->len < maxlen) {
+		const struct uidrange *r = &s->r[(*pos)++];
+		if (b->len)
+			buf_append(b, ",", 1);
+		if (r->lo == r->hi)
+			buf_appendf(b, "%u", r->lo);
+		else
+			buf_appendf(b, "%u:%u", r->lo, r->hi);
+		k++;
+	}
+	return k;
+}
+
+void
+uidset_intersect(struct uidset *s, struct uidset *t)
+{
+	struct uidset out = UIDSET_INIT;
+	size_t i = 0, j = 0;
+
+	uidset_normalise(s);
+	uidset_normalise(t);
+	while (i < s->n && j < t->n) {
+		uint32_t lo = s->r[i].lo > t->r[j].lo ? s->r[i].lo : t->r[j].lo;
+		uint32_t hi = s->r[i].hi < t->r[j].hi ? s->r[i].hi : t->r[j].hi;
+		if (lo <= hi)
+			uidset_add(&out, lo, hi);
+		if (s->r[i].hi < t->r[j].hi)
+			i++;
+		else
+			j++;
+	}
+	uidset_free(s);
+	*s = out;
+}
+
+void
+uidset_remove(struct uidset *s, const uint32_t *u, size_t n)
+{
+	struct uidset out = UIDSET_INIT;
+	size_t j = 0;
+
+	uidset_normalise(s);
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t lo = s->r[i].lo;
+		while (j < n && u[j] < lo)
+			j++;
+		for (; j < n && u[j] <= s->r[i].hi; j++) {
+			if (u[j] > lo)
+				uidset_add(&out, (uint32_t)lo, u[j] - 1);
+			lo = (uint64_t)u[j] + 1;
+		}
+		if (lo <= s->r[i].hi)
+			uidset_add(&out, (uint32_t)lo, s->r[i].hi);
+	}
+	uidset_free(s);
+	*s = out;
+}
+
+bool
+uidset_covers(struct uidset *s, struct uidset *t)
+{
+	uidset_normalise(s);
+	uidset_normalise(t);
+	for (size_t j = 0; j < t->n; j++) {
+		/* Normalised: a range of t fits in one range of s or not. */
+		size_t i = range_at(s, t->r[j].lo);
+		if (i == s->n || s->r[i].lo > t->r[j].lo ||
+		    s->r[i].hi < t->r[j].hi)
+			return false;
+	}
+	return true;
+}
+
 void
 uidset_clear(struct uidset *s)
 {

@@ -62,6 +62,17 @@ bool uidset_has(struct uidset *s, uint32_t uid);
 int uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r);
 /* Appends the set to b as a sequence set ("1:3,5"). */
 void uidset_format(struct buf *b, struct uidset *s);
+/* Appends ranges from index *pos on to an empty or partly filled b, as
+ * uidlist_format does, stopping once b holds maxlen bytes or more; moves
+ * *pos past them. Returns how many ranges it took. */
+size_t uidset_format_chunk(struct buf *b, struct uidset *s, size_t *pos,
+    size_t maxlen);
+/* s becomes s ∩ t. */
+void uidset_intersect(struct uidset *s, struct uidset *t);
+/* s becomes s minus the sorted UIDs u[0..n). */
+void uidset_remove(struct uidset *s, const uint32_t *u, size_t n);
+/* Every UID of t is in s. */
+bool uidset_covers(struct uidset *s, struct uidset *t);
 void uidset_clear(struct uidset *s);
 void uidset_free(struct uidset *s);
 

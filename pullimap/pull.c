@@ -758,38 +758,30 @@ static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
  * pending deletion is not ours to complete). A message flagged by another
  * client between this SEARCH and the EXPUNGE can still go with ours. */
 static int
-only_ours_deleted(struct pull *p, const struct uidlist *ours, bool *ok_r,
+only_ours_deleted(struct pull *p, struct uidset *ours, bool *ok_r,
     struct err *err)
 {
 	struct uidset del = UIDSET_INIT;
-	if (search(p, "DELETED", &del, err) < 0) {
-		uidset_free(&del);
-		return -1;
-	}
-	*ok_r = true;
-	for (size_t i = 0; i < del.n && *ok_r; i++)
-		for (uint64_t u = del.r[i].lo; u <= del.r[i].hi; u++)
-			if (!uidlist_has(ours->v, ours->n, (uint32_t)u)) {
-				*ok_r = false;
-				break;
-			}
+	int rc = search(p, "DELETED", &del, err);
+	if (rc == 0)
+		*ok_r = uidset_covers(ours, &del);
 	uidset_free(&del);
-	return 0;
+	return rc;
 }
 
 /* Purge what pullimap knows it handled: the UIDs below the recorded
  * UIDNEXT (delivered, or gone, or accepted by --no-delivery or the Perl
  * statefile import) and the journaled ones above it (behind a message
- * left for later); never a rejected one, never one it skipped. */
+ * left for later); never a rejected one, never one it skipped. The sets
+ * stay ranges: whatever the server answers, nothing is sized by it. */
 static int
 purge(struct pull *p, uint32_t uidnext, struct err *err)
 {
 	char when[64] = "";
 	struct buf set = BUF_INIT(SIZE_MAX), crit = BUF_INIT(SIZE_MAX);
-	struct uidset cand = UIDSET_INIT;
-	struct uidlist list = UIDLIST_INIT;
+	struct uidset cand = UIDSET_INIT, *hits = &p->search;
 	uint32_t *rej = NULL;
-	size_t nrej = 0, i = 0;
+	size_t nrej = 0, pos = 0;
 	int rc = -1;
 
 	if (!p->pc->has_purge_after)
@@ -798,19 +790,18 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		uidset_add(&cand, 1, uidnext - 1);
 	for (size_t k = 0; k < p->journaled.n; k++)
 		uidset_add(&cand, p->journaled.r[k].lo, p->journaled.r[k].hi);
-	if (cand.n == 0) {
-		rc = 0;
-		goto out;
-	}
 	uidset_format(&set, &cand);
 	if (set.len > 8000) {
 		/* A long tail of journaled UIDs waits for a later purge. */
+		uidset_clear(&cand);
+		if (uidnext > 1)
+			uidset_add(&cand, 1, uidnext - 1);
 		buf_reset(&set);
-		buf_appendf(&set, "1:%u", uidnext > 1 ? uidnext - 1 : 1);
-		if (uidnext <= 1) {
-			rc = 0;
-			goto out;
-		}
+		uidset_format(&set, &cand);
+	}
+	if (cand.n == 0) {
+		rc = 0;
+		goto out;
 	}
 	if (p->pc->purge_after_days > 0) {
 		/* RFC 3501 SEARCH BEFORE: date only, hence 24h accuracy. */
@@ -822,21 +813,20 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 	}
 	buf_appendf(&crit, "UID %s%s NOT KEYWORD %s", set.data, when,
 	    REJECTED_KEYWORD);
-	if (search(p, crit.data, &p->search, err) < 0 ||
+	if (search(p, crit.data, hits, err) < 0 ||
 	    pull_state_rejected_uids(p->st, p->uidvalidity, &rej, &nrej,
 		err) < 0)
 		goto out;
-	/* Bounded: search() refused more UIDs than the mailbox holds. */
-	for (size_t k = 0; k < p->search.n; k++)
-		for (uint64_t u = p->search.r[k].lo; u <= p->search.r[k].hi; u++)
-			if (!uidlist_has(rej, nrej, (uint32_t)u))
-				uidlist_push(&list, (uint32_t)u);
+	/* Whatever the server answered: only candidates, never a rejected
+	 * message (the keyword may be missing: no permanent keywords). */
+	uidset_intersect(hits, &cand);
+	uidset_remove(hits, rej, nrej);
 	rc = 0;
-	if (list.n == 0)
+	if (hits->n == 0)
 		goto out;
 	if (!imap_capable(p->imap, "UIDPLUS")) {
-		bool ok;
-		if ((rc = only_ours_deleted(p, &list, &ok, err)) < 0)
+		bool ok = false;
+		if ((rc = only_ours_deleted(p, hits, &ok, err)) < 0)
 			goto out;
 		if (!ok) {
 			log_warnx("not purging: other messages are marked "
@@ -845,14 +835,15 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 			goto out;
 		}
 	}
-	buf_reset(&set);
 	if (p->pc->purge_after_days > 0) {
-		uidlist_format(&set, list.v, list.n, SIZE_MAX);
-		log_info("Removing %zu UID(s) %s", list.n, set.data);
 		buf_reset(&set);
+		uidset_format(&set, hits);
+		log_info("Removing %llu UID(s) %s",
+		    (unsigned long long)uidset_count(hits), set.data);
 	}
-	while (i < list.n && rc == 0) {
-		size_t k = uidlist_format(&set, list.v + i, list.n - i, 8000);
+	while (pos < hits->n && rc == 0) {
+		buf_reset(&set);
+		uidset_format_chunk(&set, hits, &pos, 8000);
 		rc = imap_run(p->imap, NULL, NULL, NULL, err,
 		    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data);
 		if (rc == 0)
@@ -860,12 +851,9 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 			    ? imap_run(p->imap, NULL, NULL, NULL, err,
 				  "UID EXPUNGE %s", set.data)
 			    : imap_run(p->imap, NULL, NULL, NULL, err, "EXPUNGE");
-		buf_reset(&set);
-		i += k;
 	}
 out:
 	free(rej);
-	uidlist_free(&list);
 	uidset_free(&cand);
 	buf_free(&set);
 	buf_free(&crit);

@@ -24,6 +24,8 @@ Quirks (STORE/state.json, "quirks"):
   hide_meta       UIDs left out of the answer to any other FETCH
   search_reply    answer to "UID SEARCH ... N:*" instead of the truth: lines
                   separated by "\\n", "{tag}" replaced by the command's tag
+  search_match    regular expression: which searches search_reply answers
+                  (default: those with "N:*")
   uidnext         UIDNEXT that SELECT announces (an integer), or null to
                   leave it out (Courier)
   exists          EXISTS that SELECT announces
@@ -327,7 +329,8 @@ class Server:
             esearch = True
             args = m.group(2)
         reply = self.quirks.get("search_reply")
-        if reply is not None and re.search(r"\d+:\*", args):
+        match = self.quirks.get("search_match", r"\d+:\*")
+        if reply is not None and re.search(match, args):
             for line in reply.split("\n"):
                 self.send(line.replace("{tag}", tag))
             self.send(tag + " OK search done")

@@ -136,6 +136,18 @@ t_no_grep "four billion UIDs: no sanitizer report" 'AddressSanitizer|Sanitizer' 
 t_grep "four billion UIDs: the message says why" 'FETCH|SEARCH' "$T/last.err"
 t_eq "four billion UIDs: what exists was delivered once" "$(distinct)" "$(delivered)"
 
+# Purge takes only what it handled, whatever the server's SEARCH says.
+newcase purgelie "purge-after = 0"
+fk add "$T/purgelie" "${MAIL[@]:0:4}"
+fk set "$T/purgelie" 'hide_body=[4]' 'exists=4294967295' 'search_match="NOT KEYWORD"' \
+	'search_reply="* ESEARCH (TAG \"{tag}\") UID ALL 1:4294967295"'
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:max_allocation_size_mb=256:allocator_may_return_null=0" \
+	timeout 120 "$PULLIMAP" --config="$T/config" purgelie >"$T/last.out" 2>"$T/last.err"
+t_eq "purge, SEARCH naming every UID: the run succeeds" "$?" 0
+t_grep "purge, SEARCH naming every UID: \\Deleted only on what was delivered" \
+	'^C: [0-9]+ UID STORE 1:3 \+FLAGS.SILENT \(\\Deleted\)$' "$T/purgelie/transcript.log"
+t_eq "purge, SEARCH naming every UID: the skipped message stays" "$(uids_left purgelie)" 4
+
 # -- 5. the envelope sender -------------------------------------------------
 # ENVELOPE's sender (the Sender: header) as the reference; nothing that is
 # not an RFC 5321 domain or address literal, no control characters.

@@ -139,6 +139,38 @@ test_uidset(void)
 	test_assert(uidset_next(&s, 41, &u) == 1 && u == 4294967295u);
 	test_end();
 
+	test_begin("uidset: intersect, remove, covers, chunks");
+	{
+		struct uidset a = UIDSET_INIT, b = UIDSET_INIT;
+		static const uint32_t rm[] = {1, 5, 6, 10, 4294967295u};
+		struct buf out = BUF_INIT(SIZE_MAX);
+		size_t pos = 0;
+		test_assert(uidset_parse(&a, "1:10,20:30,4294967290:4294967295") == 0);
+		test_assert(uidset_parse(&b, "5:25,28,4294967295") == 0);
+		uidset_intersect(&a, &b);
+		t = set_text(&a);
+		test_assert_str(t, "5:10,20:25,28,4294967295");
+		free(t);
+		uidset_remove(&a, rm, ARRAY_LEN(rm));
+		t = set_text(&a);
+		test_assert_str(t, "7:9,20:25,28");
+		free(t);
+		test_assert(uidset_covers(&b, &a));
+		test_assert(!uidset_covers(&a, &b));
+		uidset_clear(&b);
+		test_assert(uidset_covers(&a, &b));
+		test_assert(uidset_format_chunk(&out, &a, &pos, 4) == 2);
+		test_assert_str(out.data, "7:9,20:25");
+		buf_reset(&out);
+		test_assert(uidset_format_chunk(&out, &a, &pos, 4) == 1);
+		test_assert_str(out.data, "28");
+		test_assert(uidset_format_chunk(&out, &a, &pos, 4) == 0);
+		buf_free(&out);
+		uidset_free(&a);
+		uidset_free(&b);
+	}
+	test_end();
+
 	test_begin("uidset: malformed sets refused");
 	uidset_clear(&s);
 	test_assert(uidset_parse(&s, "") == -1);
