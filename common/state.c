@@ -77,13 +77,27 @@ state_begin(struct state *s, struct err *err)
 int
 state_commit(struct state *s, struct err *err)
 {
-	return state_exec(s, "COMMIT", err);
+	if (state_exec(s, "COMMIT", err) == 0)
+		return 0;
+	/* A failed COMMIT (full disk, I/O error, deferred constraint, busy)
+	 * may leave the transaction open: the next autocommit write, which
+	 * its caller believes durable on return, would then run inside it
+	 * and go with it. */
+	state_rollback(s);
+	return -1;
 }
 
 void
 state_rollback(struct state *s)
 {
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+bool
+state_in_transaction(const struct state *s)
+{
+	return !sqlite3_get_autocommit(s->db);
 }
 
 static int

@@ -6,6 +6,8 @@
  * with mode 0600, durable commits (WAL, synchronous=FULL), schema versioned
  * with PRAGMA user_version. */
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "err.h"
@@ -34,8 +36,12 @@ sqlite3_stmt *state_stmt(struct state *s, const char *sql, struct err *err);
 int state_err(struct state *s, struct err *err, const char *what);
 
 int state_begin(struct state *s, struct err *err);
-/* Durable once this returns 0. */
+/* Durable once this returns 0. On failure the transaction is rolled back:
+ * none is open when this returns, whatever it returns. */
 int state_commit(struct state *s, struct err *err);
+/* Rolls back the open transaction, if any. */
 void state_rollback(struct state *s);
+/* True while an explicit transaction is open (not autocommit). */
+bool state_in_transaction(const struct state *s);
 
 #endif

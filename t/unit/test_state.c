@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "pull_state.h"
+#include "state.h"
 #include "test.h"
 
 static char dir[] = "/tmp/test_state.XXXXXX";
@@ -239,6 +240,56 @@ test_unseen_index(void)
 	test_end();
 }
 
+/* A COMMIT that fails (here a deferred foreign key violation, as a full
+ * disk would) must not leave its transaction open: the next "durable"
+ * autocommit write would silently run inside it, and be lost with it. */
+static void
+test_failed_commit(void)
+{
+	static const char *const mig[] = {
+	    "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+	    "CREATE TABLE c (pid INTEGER REFERENCES p (id)"
+	    "  DEFERRABLE INITIALLY DEFERRED);"
+	    "CREATE TABLE j (x INTEGER);",
+	};
+	struct err err;
+	char *path = xasprintf("%s/fk.db", dir), *v;
+	struct state *s;
+
+	test_begin("state: a failed COMMIT leaves no transaction open");
+	s = state_open(path, mig, ARRAY_LEN(mig), &err);
+	test_assert(s != NULL);
+	test_assert(state_begin(s, &err) == 0);
+	test_assert(state_exec(s, "INSERT INTO c VALUES (42)", &err) == 0);
+	test_assert(state_commit(s, &err) < 0 && err.kind == ERR_DB);
+	test_assert(strstr(err.msg, "FOREIGN KEY") != NULL);
+	test_assert(!state_in_transaction(s));
+	/* An autocommit write: durable on return, whatever came before. */
+	test_assert(state_exec(s, "INSERT INTO j VALUES (1)", &err) == 0);
+	state_close(&s);
+	v = raw_sql(path, "SELECT count(*) FROM j");
+	test_assert_str(v, "1");
+	free(v);
+	v = raw_sql(path, "SELECT count(*) FROM c");
+	test_assert_str(v, "0");
+	free(v);
+	/* A failed BEGIN or statement does not leave one either. */
+	s = state_open(path, mig, ARRAY_LEN(mig), &err);
+	test_assert(s != NULL);
+	test_assert(state_begin(s, &err) == 0);
+	test_assert(state_begin(s, &err) < 0);
+	test_assert(state_in_transaction(s));
+	state_rollback(s);
+	test_assert(!state_in_transaction(s));
+	test_assert(state_exec(s, "INSERT INTO j VALUES (2)", &err) == 0);
+	state_close(&s);
+	v = raw_sql(path, "SELECT count(*) FROM j");
+	test_assert_str(v, "2");
+	free(v);
+	free(path);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -248,6 +299,7 @@ main(void)
 	test_lock();
 	test_perl_import();
 	test_unseen_index();
+	test_failed_commit();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 		if (system(cmd) != 0)
