@@ -69,6 +69,51 @@ state_stmt(struct state *s, const char *sql, struct err *err)
 }
 
 int
+state_row(struct state *s, sqlite3_stmt *st, struct state_col *cols,
+    size_t n, const char *what, struct err *err)
+{
+	int rc = sqlite3_step(st);
+
+	memset(cols, 0, n * sizeof(*cols));
+	if (rc == SQLITE_ROW) {
+		for (size_t i = 0; i < n; i++) {
+			int t = sqlite3_column_type(st, (int)i);
+			cols[i].null = t == SQLITE_NULL;
+			cols[i].i = sqlite3_column_int64(st, (int)i);
+			if (t == SQLITE_TEXT || t == SQLITE_BLOB)
+				cols[i].text = xstrdup(
+				    (const char *)sqlite3_column_text(st,
+					(int)i));
+		}
+	} else if (rc != SQLITE_DONE) {
+		state_err(s, err, what);
+	}
+	/* The reset ends the statement's read transaction: see state.h. */
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+state_cols_free(struct state_col *cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(cols[i].text);
+		cols[i].text = NULL;
+	}
+}
+
+int
+state_step_done(struct state *s, sqlite3_stmt *st, const char *what,
+    struct err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		state_err(s, err, what);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
 state_begin(struct state *s, struct err *err)
 {
 	return state_exec(s, "BEGIN IMMEDIATE", err);
@@ -98,6 +143,16 @@ bool
 state_in_transaction(const struct state *s)
 {
 	return !sqlite3_get_autocommit(s->db);
+}
+
+bool
+state_idle(const struct state *s)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st;
+	     st = sqlite3_next_stmt(s->db, st))
+		if (sqlite3_stmt_busy(st))
+			return false;
+	return !state_in_transaction(s);
 }
 
 static int

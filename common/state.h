@@ -7,6 +7,7 @@
  * with PRAGMA user_version. */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -29,9 +30,39 @@ int state_touch(struct state *s);
 
 /* Execute SQL without results. */
 int state_exec(struct state *s, const char *sql, struct err *err);
-/* Prepare a cached statement (valid until state_close); reset and with
- * bindings cleared on every call. */
+
+/* Cached statements. state_stmt() returns the statement for sql, prepared
+ * on the first call and kept until state_close() (sql must be a string
+ * that lives as long: its address is the key), reset and with its
+ * bindings cleared; NULL with err when it does not compile.
+ * The caller binds, steps, and must leave the statement reset before it
+ * returns: state_row() for a read of one row and state_step_done() for a
+ * statement without rows do that; after a loop over rows (left early or
+ * not), call sqlite3_reset(). Why: a statement stepped to a row and not
+ * reset keeps its read transaction open, which pins the snapshot of the
+ * WAL it started with: no checkpoint can then start the WAL over, and it
+ * grows with every write for as long as the connection lives (days, for
+ * pullimap --idle). Column values (sqlite3_column_text()...) are only
+ * valid until the reset: copy them out first. */
 sqlite3_stmt *state_stmt(struct state *s, const char *sql, struct err *err);
+
+/* A column value copied out of a row by state_row(). */
+struct state_col {
+	bool null;   /* SQL NULL */
+	int64_t i;   /* sqlite3_column_int64(): 0 for NULL */
+	char *text;  /* allocated copy of a TEXT or BLOB value, else NULL */
+};
+/* Steps st once, copies the first n columns of the row to cols, and resets
+ * st in every case. Returns 1 with cols filled (free them with
+ * state_cols_free()), 0 when there is no row (cols zeroed), -1 with err
+ * (ERR_DB, naming what was being done). */
+int state_row(struct state *s, sqlite3_stmt *st, struct state_col *cols,
+    size_t n, const char *what, struct err *err);
+void state_cols_free(struct state_col *cols, size_t n);
+/* Steps st, which must return no row, to its end and resets it: 0, or -1
+ * with err (ERR_DB, naming what was being done). */
+int state_step_done(struct state *s, sqlite3_stmt *st, const char *what,
+    struct err *err);
 /* Error from the last SQLite call, in err (ERR_DB). Returns -1. */
 int state_err(struct state *s, struct err *err, const char *what);
 
@@ -43,5 +74,8 @@ int state_commit(struct state *s, struct err *err);
 void state_rollback(struct state *s);
 /* True while an explicit transaction is open (not autocommit). */
 bool state_in_transaction(const struct state *s);
+/* True when no transaction is open and no statement is in progress (for
+ * assertions and tests: see state_stmt()). */
+bool state_idle(const struct state *s);
 
 #endif

@@ -46,6 +46,9 @@ struct pull_msg_info {
 struct pull_state *pull_state_open(const char *path, const char *mailbox,
     struct err *err);
 void pull_state_close(struct pull_state **sp);
+/* True when no transaction is open and no read is in progress, as every
+ * function here leaves it (for tests). */
+bool pull_state_idle(const struct pull_state *s);
 
 /* Mailbox row. Returns 1 with the values when present, 0 when the state
  * is new, -1 on error. */

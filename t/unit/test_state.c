@@ -290,6 +290,58 @@ test_failed_commit(void)
 	test_end();
 }
 
+/* Every read leaves its statement reset: one left at a row keeps a read
+ * transaction, which pins the WAL snapshot, so that the WAL grows without
+ * bound in a long run (t/pullimap/idle-wal.sh shows that end to end). */
+static void
+test_reads_reset(void)
+{
+	struct err err;
+	char *path = xasprintf("%s/r.db", dir), *name = NULL, *v = NULL;
+	struct pull_state *s;
+	struct pull_state_summary sum;
+	struct pull_state_rejection *rej = NULL;
+	uint32_t uv, un, *u = NULL;
+	size_t n = 0;
+	struct pull_msg_info m = {5, 100, "<id@x>", NULL, NULL};
+
+	test_begin("state: no read is left in progress");
+	s = pull_state_open(path, "INBOX", &err);
+	test_assert(s != NULL);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_set_mailbox(s, "INBOX", 7, 1, &err) == 0);
+	test_assert(pull_state_delivered(s, 7, &m, "250 ok", &err) == 0);
+	m.uid = 6;
+	test_assert(pull_state_delivered(s, 7, &m, "250 ok", &err) == 0);
+	test_assert(pull_state_rejected(s, 7, &m, "550 no", &err) == 0);
+	test_assert(pull_state_set_meta(s, "k", "v", &err) == 0);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_get_mailbox(s, &name, &uv, &un, &err) == 1);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_get_meta(s, "k", &v, &err) == 1);
+	test_assert_str(v, "v");
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_get_meta(s, "nothing", &v, &err) == 0);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_summary(s, &sum, &err) == 0);
+	test_assert(sum.ndelivered == 2 && sum.nrejected == 1 && sum.has_last);
+	test_assert(sum.last_uid == 6 && sum.npending == 2);
+	test_assert_str(sum.last_reply, "250 ok");
+	pull_state_summary_free(&sum);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_rejections(s, 1, &rej, &n, &err) == 0 && n == 1);
+	pull_state_rejections_free(rej, n);
+	test_assert(pull_state_idle(s));
+	test_assert(pull_state_known(s, 7, 1, &u, &n, &err) == 0 && n == 2);
+	free(u);
+	test_assert(pull_state_idle(s));
+	pull_state_close(&s);
+	free(name);
+	free(v);
+	free(path);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -300,6 +352,7 @@ main(void)
 	test_perl_import();
 	test_unseen_index();
 	test_failed_commit();
+	test_reads_reset();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 		if (system(cmd) != 0)
