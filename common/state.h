@@ -4,7 +4,9 @@
 /* The SQLite state database: opened once per run, locked exclusively for
  * the whole run (a second process fails at once with ERR_LOCKED), created
  * with mode 0600, durable commits (WAL, synchronous=FULL), schema versioned
- * with PRAGMA user_version. */
+ * with PRAGMA user_version. Readers (state_open_readonly()) need no lock:
+ * they read beside a running writer, and write nothing.
+ * The state must be on a local file system (WAL's shared memory, flock()). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,12 +17,28 @@
 
 struct state;
 
-/* migrations[i] is the SQL that takes the schema from version i to i+1.
- * Returns NULL with err: ERR_LOCKED when another process holds the
- * database, ERR_DB for a database newer than this program or a corrupt
- * one, ERR_SYS when the file cannot be created. */
+/* Opens the database for writing, creating it if needed, and locks it
+ * (flock() on the file, held until state_close()) before anything else.
+ * migrations[i] is the SQL that takes the schema from version i to i+1.
+ * Returns NULL with err: ERR_LOCKED at once when another process holds the
+ * lock, ERR_DB for a database newer than this program or a corrupt one,
+ * ERR_SYS when the file cannot be created or locked. */
 struct state *state_open(const char *path, const char *const *migrations,
     size_t nmigrations, struct err *err);
+/* Opens the existing database at path for reading only: takes no lock
+ * that a writer (state_open()) would wait for or fail on, creates no file,
+ * changes nothing (no journal mode, no migration: *version_r is the schema
+ * version as found, 0 for an empty file; the caller decides what it can
+ * read of an older one). Returns NULL with err: ERR_DB for a schema newer
+ * than nmigrations (as state_open()) or a file that is not a database,
+ * ERR_SYS when it cannot be opened (a missing file included). Check
+ * state_unchanged() after reading. */
+struct state *state_open_readonly(const char *path, size_t nmigrations,
+    int *version_r, struct err *err);
+/* For a database opened by state_open_readonly(): false when what was
+ * read may mix two versions (a writer started after the open and wrote to
+ * the file): close and read again. Always true otherwise. */
+bool state_unchanged(const struct state *s);
 void state_close(struct state **sp);
 
 const char *state_path(const struct state *s);

@@ -202,6 +202,33 @@ pull_state_open(const char *path, const char *mailbox, struct err *err)
 	return s;
 }
 
+int
+pull_state_open_readonly(const char *path, struct pull_state **s_r,
+    struct err *err)
+{
+	int version = 0;
+	struct state *st = state_open_readonly(path, ARRAY_LEN(migrations),
+	    &version, err);
+
+	*s_r = NULL;
+	if (!st)
+		return -1;
+	/* Version 0: the migration to 1 commits with its user_version. */
+	if (version == 0) {
+		state_close(&st);
+		return 0;
+	}
+	*s_r = xcalloc(1, sizeof(**s_r));
+	(*s_r)->st = st;
+	return 1;
+}
+
+bool
+pull_state_unchanged(const struct pull_state *s)
+{
+	return state_unchanged(s->st);
+}
+
 void
 pull_state_close(struct pull_state **sp)
 {

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -342,6 +343,104 @@ test_reads_reset(void)
 	test_end();
 }
 
+static bool
+exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+/* The read-only view (--status): beside a writer, and alone, where it
+ * must create nothing; a writer may start while it is open. */
+static void
+test_readonly(void)
+{
+	struct err err;
+	char *path = xasprintf("%s/ro.db", dir), *name = NULL;
+	char *wal = xasprintf("%s-wal", path), *shm = xasprintf("%s-shm", path);
+	struct pull_state *w, *r, *w2;
+	struct pull_state_summary sum;
+	struct pull_msg_info m = {5, 100, "<id@x>", NULL, NULL};
+	uint32_t uv, un;
+	struct stat sb0, sb;
+
+	test_begin("state: read-only open beside a writer, and alone");
+	test_assert(pull_state_open_readonly(path, &r, &err) < 0);
+	test_assert(!exists(path));
+	w = pull_state_open(path, "INBOX", &err);
+	test_assert(w != NULL);
+	test_assert(pull_state_set_mailbox(w, "INBOX", 7, 1, &err) == 0);
+	test_assert(pull_state_delivered(w, 7, &m, "250 ok", &err) == 0);
+	/* Beside the writer: what it committed, and it goes on writing. */
+	test_assert(pull_state_open_readonly(path, &r, &err) == 1);
+	test_assert(pull_state_get_mailbox(r, &name, &uv, &un, &err) == 1);
+	test_assert(uv == 7);
+	free(name);
+	test_assert(pull_state_summary(r, &sum, &err) == 0 &&
+	    sum.ndelivered == 1);
+	pull_state_summary_free(&sum);
+	m.uid = 6;
+	test_assert(pull_state_delivered(w, 7, &m, "250 ok", &err) == 0);
+	test_assert(pull_state_summary(r, &sum, &err) == 0 &&
+	    sum.ndelivered == 2);
+	pull_state_summary_free(&sum);
+	test_assert(pull_state_unchanged(r));
+	pull_state_close(&r);
+	pull_state_close(&w);
+	test_assert(!exists(wal) && !exists(shm));
+
+	/* Alone: nothing created, nothing changed; a writer may start (the
+	 * reader holds no lock it would fail on) and its changes to the
+	 * file are noticed. */
+	test_assert(stat(path, &sb0) == 0);
+	test_assert(pull_state_open_readonly(path, &r, &err) == 1);
+	test_assert(pull_state_summary(r, &sum, &err) == 0 &&
+	    sum.ndelivered == 2);
+	pull_state_summary_free(&sum);
+	test_assert(!exists(wal) && !exists(shm));
+	test_assert(pull_state_unchanged(r));
+	w2 = pull_state_open(path, "INBOX", &err);
+	test_assert(w2 != NULL);
+	pull_state_close(&w2); /* its checkpoint writes nothing: unchanged */
+	test_assert(pull_state_unchanged(r));
+	w2 = pull_state_open(path, "INBOX", &err);
+	test_assert(w2 != NULL);
+	m.uid = 7;
+	test_assert(pull_state_delivered(w2, 7, &m, "250 ok", &err) == 0);
+	pull_state_close(&w2); /* checkpointed into the file */
+	test_assert(!pull_state_unchanged(r));
+	pull_state_close(&r);
+	test_assert(stat(path, &sb) == 0);
+	test_assert(sb.st_mtim.tv_sec != sb0.st_mtim.tv_sec ||
+	    sb.st_mtim.tv_nsec != sb0.st_mtim.tv_nsec);
+	test_end();
+
+	test_begin("state: read-only open of an empty file, a newer schema");
+	test_assert(unlink(path) == 0);
+	test_write_file(path, "", 0);
+	test_assert(pull_state_open_readonly(path, &r, &err) == 0 && !r);
+	test_assert(stat(path, &sb) == 0 && sb.st_size == 0);
+	test_assert(!exists(wal) && !exists(shm));
+	test_assert(unlink(path) == 0);
+	w = pull_state_open(path, "INBOX", &err);
+	test_assert(w != NULL);
+	pull_state_close(&w);
+	free(raw_sql(path, "PRAGMA user_version = 3"));
+	test_assert(pull_state_open_readonly(path, &r, &err) < 0);
+	test_assert(err.kind == ERR_DB && strstr(err.msg, "newer") != NULL);
+	{
+		char junk[200];
+		memset(junk, 'x', sizeof(junk));
+		test_write_file(path, junk, sizeof(junk));
+	}
+	test_assert(pull_state_open_readonly(path, &r, &err) < 0);
+	test_assert(err.kind == ERR_DB && strstr(err.msg, path) != NULL);
+	test_end();
+	free(path);
+	free(wal);
+	free(shm);
+}
+
 int
 main(void)
 {
@@ -353,6 +452,7 @@ main(void)
 	test_unseen_index();
 	test_failed_commit();
 	test_reads_reset();
+	test_readonly();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 		if (system(cmd) != 0)
