@@ -294,7 +294,9 @@ state_open_readonly(const char *path, size_t nmig, int *version_r,
 	 * it as immutable, and state_unchanged() tells whether a writer
 	 * started meanwhile and touched it. (A writer removes its WAL only
 	 * after its last checkpoint into the file: what we stat after
-	 * seeing no WAL is complete.) */
+	 * seeing no WAL is complete. If it ends between that test and the
+	 * open, SQLite leaves an empty WAL and index behind, which the next
+	 * run uses and removes.) */
 	s->immutable = stat(wal, &sb) < 0 && errno == ENOENT;
 	if (stat(path, &s->st0) < 0) {
 		err_sys(err, ERR_SYS, "cannot open state file %s", path);
