@@ -313,6 +313,9 @@ state_open_readonly(const char *path, size_t nmig, int *version_r,
 	}
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* The last connection to close checkpoints the WAL into the file
+	 * and removes it: never a reader's job. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (user_version(s, version_r, err) < 0)
 		goto fail;
 	if (*version_r > (int)nmig) {
