@@ -26,8 +26,8 @@ struct state {
 	struct stmt_cache *stmts;
 	size_t nstmts, capstmts;
 	int lockfd;       /* state_open(): holds the flock(); else -1 */
-	bool immutable;   /* state_open_readonly() without a WAL: */
-	struct stat st0;  /* the file before it was opened */
+	bool immutable;   /* read-only, opened without a WAL; then st0 is */
+	struct stat st0;  /* the file as it was before the open */
 };
 
 static const char in_use[] = "in use by another process (is another "

@@ -159,10 +159,11 @@ pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
 		bool same;
 
 		/* Read-only and lock-free: beside a running pullimap. */
-		if ((r = pull_state_open_readonly(pc->statefile, &s, err)) <= 0) {
+		r = pull_state_open_readonly(pc->statefile, &s, err);
+		if (r <= 0) {
 			if (r == 0)
-				fprintf(out, "no state yet for %s (never run)\n",
-				    pc->section);
+				fprintf(out, "no state yet for %s (never "
+					     "run)\n", pc->section);
 			return r;
 		}
 		/* Printed once the read is known to be consistent. */

@@ -109,7 +109,7 @@ cp "$T/last.out" "$T/status.ref"
 # On a state it cannot write (a 0400 copy in a directory it cannot write
 # either; as root, run as nobody, for whom that holds): the same.
 mkdir "$T/ro"
-cp "$T/s.db" "$T/ro/s.db"
+cp -p "$T/s.db" "$T/ro/s.db" # -p: "last run" is its mtime
 sed 's|^statefile: .*|statefile: '"$T/ro/s.db"'|' "$T/status.ref" >"$T/status.ro.ref"
 chmod 0400 "$T/ro/s.db"
 if t_is_root; then
