@@ -202,6 +202,33 @@ pull_state_open(const char *path, const char *mailbox, struct err *err)
 	return s;
 }
 
+int
+pull_state_open_readonly(const char *path, struct pull_state **s_r,
+    struct err *err)
+{
+	int version = 0;
+	struct state *st = state_open_readonly(path, ARRAY_LEN(migrations),
+	    &version, err);
+
+	*s_r = NULL;
+	if (!st)
+		return -1;
+	/* Version 0: the migration to 1 commits with its user_version. */
+	if (version == 0) {
+		state_close(&st);
+		return 0;
+	}
+	*s_r = xcalloc(1, sizeof(**s_r));
+	(*s_r)->st = st;
+	return 1;
+}
+
+bool
+pull_state_unchanged(const struct pull_state *s)
+{
+	return state_unchanged(s->st);
+}
+
 void
 pull_state_close(struct pull_state **sp)
 {
@@ -212,13 +239,17 @@ pull_state_close(struct pull_state **sp)
 	*sp = NULL;
 }
 
+bool
+pull_state_idle(const struct pull_state *s)
+{
+	return state_idle(s->st);
+}
+
 static int
 step_done(struct pull_state *s, sqlite3_stmt *st, struct err *err,
     const char *what)
 {
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return state_err(s->st, err, what);
-	return 0;
+	return state_step_done(s->st, st, what, err);
 }
 
 int
@@ -228,17 +259,17 @@ pull_state_get_mailbox(struct pull_state *s, char **name_r,
 	static const char sql[] =
 	    "SELECT name, uidvalidity, uidnext FROM mailbox WHERE id = 1";
 	sqlite3_stmt *st = state_stmt(s->st, sql, err);
-	int rc;
+	struct state_col c[3];
+	int r;
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return state_err(s->st, err, "reading the mailbox state");
-	*name_r = xstrdup((const char *)sqlite3_column_text(st, 0));
-	*uidvalidity_r = (uint32_t)sqlite3_column_int64(st, 1);
-	*uidnext_r = (uint32_t)sqlite3_column_int64(st, 2);
+	r = state_row(s->st, st, c, ARRAY_LEN(c), "reading the mailbox state",
+	    err);
+	if (r <= 0)
+		return r;
+	*name_r = c[0].text ? c[0].text : xstrdup("");
+	*uidvalidity_r = (uint32_t)c[1].i;
+	*uidnext_r = (uint32_t)c[2].i;
 	return 1;
 }
 
@@ -271,9 +302,12 @@ collect(struct pull_state *s, sqlite3_stmt *st, uint32_t **uids_r,
 		u = xgrow(u, &cap, n + 1, sizeof(*u));
 		u[n++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
+	if (rc != SQLITE_DONE)
+		state_err(s->st, err, "reading the journal");
+	sqlite3_reset(st); /* see state_stmt() */
 	if (rc != SQLITE_DONE) {
 		free(u);
-		return state_err(s->st, err, "reading the journal");
+		return -1;
 	}
 	*uids_r = u;
 	*n_r = n;
@@ -484,17 +518,18 @@ pull_state_get_meta(struct pull_state *s, const char *key, char **value_r,
 {
 	static const char sql[] = "SELECT value FROM meta WHERE key = ?";
 	sqlite3_stmt *st = state_stmt(s->st, sql, err);
-	int rc;
+	struct state_col c;
+	int r;
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE || (rc == SQLITE_ROW &&
-				     sqlite3_column_type(st, 0) == SQLITE_NULL))
+	r = state_row(s->st, st, &c, 1, "reading meta data", err);
+	if (r <= 0)
+		return r;
+	if (c.null)
 		return 0;
-	if (rc != SQLITE_ROW)
-		return state_err(s->st, err, "reading meta data");
-	*value_r = xstrdup((const char *)sqlite3_column_text(st, 0));
+	/* A value stored as a number has no text copy: make one. */
+	*value_r = c.text ? c.text : xasprintf("%lld", (long long)c.i);
 	return 1;
 }
 
@@ -518,30 +553,30 @@ pull_state_summary(struct pull_state *s, struct pull_state_summary *sum,
 	    "SELECT uid, delivered_at, reply FROM delivered"
 	    " ORDER BY delivered_at DESC, uid DESC LIMIT 1";
 	sqlite3_stmt *st;
+	struct state_col c[4];
+	int r;
 
 	memset(sum, 0, sizeof(*sum));
 	if (!(st = state_stmt(s->st, counts, err)))
 		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return state_err(s->st, err, "counting the journal");
-	sum->ndelivered = (uint64_t)sqlite3_column_int64(st, 0);
-	sum->bytes = (uint64_t)sqlite3_column_int64(st, 1);
-	sum->npending = (uint64_t)sqlite3_column_int64(st, 2);
-	sum->nrejected = (uint64_t)sqlite3_column_int64(st, 3);
+	/* An aggregate always gives one row. */
+	if ((r = state_row(s->st, st, c, 4, "counting the journal", err)) <= 0)
+		return r < 0 ? -1 : err_set(err, ERR_DB, "%s: counting the "
+		    "journal: no result", state_path(s->st));
+	sum->ndelivered = (uint64_t)c[0].i;
+	sum->bytes = (uint64_t)c[1].i;
+	sum->npending = (uint64_t)c[2].i;
+	sum->nrejected = (uint64_t)c[3].i;
+	state_cols_free(c, 4);
 	if (!(st = state_stmt(s->st, last, err)))
 		return -1;
-	switch (sqlite3_step(st)) {
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_ROW:
-		sum->has_last = true;
-		sum->last_uid = (uint32_t)sqlite3_column_int64(st, 0);
-		sum->last_at = (int64_t)sqlite3_column_int64(st, 1);
-		sum->last_reply = column_strdup(st, 2);
-		return 0;
-	default:
-		return state_err(s->st, err, "reading the journal");
-	}
+	if ((r = state_row(s->st, st, c, 3, "reading the journal", err)) <= 0)
+		return r;
+	sum->has_last = true;
+	sum->last_uid = (uint32_t)c[0].i;
+	sum->last_at = c[1].i;
+	sum->last_reply = c[2].text;
+	return 0;
 }
 
 void
@@ -575,9 +610,12 @@ pull_state_rejections(struct pull_state *s, size_t max,
 		r[n].reply = column_strdup(st, 2);
 		n++;
 	}
+	if (rc != SQLITE_DONE)
+		state_err(s->st, err, "reading the rejected messages");
+	sqlite3_reset(st); /* see state_stmt() */
 	if (rc != SQLITE_DONE) {
 		pull_state_rejections_free(r, n);
-		return state_err(s->st, err, "reading the rejected messages");
+		return -1;
 	}
 	*r_r = r;
 	*n_r = n;

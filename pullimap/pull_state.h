@@ -42,10 +42,27 @@ struct pull_msg_info {
  * the rename and the commit is repaired by the next run. The kept file is
  * never removed: delete it too to start from scratch.
  * With mailbox NULL, nothing is imported or renamed and such a file is
- * refused with ERR_DB (--status reads it with perl_state_read()). */
+ * refused with ERR_DB. */
 struct pull_state *pull_state_open(const char *path, const char *mailbox,
     struct err *err);
+/* Opens the existing state at path for reading only (--status), beside a
+ * pullimap that may be running on it, writing nothing (see
+ * state_open_readonly()). The functions that only read work on it:
+ * get_mailbox, get_meta, summary and rejections, also on a state of an
+ * older schema (it is not migrated). Returns 1 with *s_r, 0 when the file
+ * holds no state yet (empty: a first run stopped before its first
+ * commit), -1 with err (ERR_DB for a newer schema, naming the file; a
+ * statefile of the Perl pullimap is not an SQLite database). After
+ * reading, check pull_state_unchanged(). */
+int pull_state_open_readonly(const char *path, struct pull_state **s_r,
+    struct err *err);
+/* False when what was read since pull_state_open_readonly() may mix two
+ * versions of the state: close it and read again. */
+bool pull_state_unchanged(const struct pull_state *s);
 void pull_state_close(struct pull_state **sp);
+/* True when no transaction is open and no read is in progress, as every
+ * function here leaves it (for tests). */
+bool pull_state_idle(const struct pull_state *s);
 
 /* Mailbox row. Returns 1 with the values when present, 0 when the state
  * is new, -1 on error. */

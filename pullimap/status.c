@@ -74,34 +74,23 @@ print_meta(struct pull_state *s, time_t last_run, FILE *out,
 	return r < 0 ? -1 : 0;
 }
 
-int
-pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
+/* The lines of a state opened read-only. */
+static int
+print_state(const struct pull_conf *pc, struct pull_state *s, time_t last_run,
+    FILE *out, struct err *err)
 {
-	struct pull_state *s;
 	struct pull_state_summary sum;
 	struct pull_state_rejection *rej = NULL;
 	size_t nrej = 0;
-	struct stat sb;
 	char *name = NULL, tbuf[64];
 	uint32_t uv = 0, un = 0;
 	int r, rc = -1;
 
-	/* Do not create it: a status must not change anything. */
-	if (stat(pc->statefile, &sb) < 0) {
-		if (errno != ENOENT)
-			return err_sys(err, ERR_SYS, "cannot stat %s",
-			    pc->statefile);
-		fprintf(out, "no state yet for %s (never run)\n", pc->section);
-		return 0;
-	}
-	if ((r = perl_state_detect(pc->statefile, err)) != 0)
-		return r < 0 ? -1 : perl_status(pc, out, err);
-	/* Opening takes the lock, and fails at once when a run holds it. */
-	if (!(s = pull_state_open(pc->statefile, NULL, err)))
-		return -1;
 	if ((r = pull_state_get_mailbox(s, &name, &uv, &un, err)) < 0 ||
-	    pull_state_summary(s, &sum, err) < 0)
-		goto out;
+	    pull_state_summary(s, &sum, err) < 0) {
+		free(name);
+		return -1;
+	}
 	fprintf(out, "statefile: %s\n", pc->statefile);
 	fprintf(out, "mailbox: %s\n", r > 0 ? name : pc->mailbox);
 	if (r > 0) {
@@ -121,7 +110,7 @@ pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
 	if (sum.nrejected > 0) {
 		if (pull_state_rejections(s, MAX_REJECTED, &rej, &nrej,
 			err) < 0)
-			goto out_sum;
+			goto out;
 		for (size_t i = 0; i < nrej; i++)
 			fprintf(out, "  UID %" PRIu32 ", %s: %s\n", rej[i].uid,
 			    utc(rej[i].at, tbuf, sizeof(tbuf)),
@@ -133,13 +122,71 @@ pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
 	}
 	fprintf(out, "pending: %" PRIu64 " (delivered, not yet \\Seen)\n",
 	    sum.npending);
-	if (print_meta(s, sb.st_mtime, out, err) < 0)
-		goto out_sum;
+	if (print_meta(s, last_run, out, err) < 0)
+		goto out;
 	rc = 0;
-out_sum:
-	pull_state_summary_free(&sum);
 out:
+	pull_state_summary_free(&sum);
 	free(name);
-	pull_state_close(&s);
 	return rc;
+}
+
+/* A writer that starts while we read can change the file under a reader
+ * that found no WAL (see state_unchanged()): read again, a few times. */
+#define READ_ATTEMPTS 3
+
+int
+pull_status(const struct pull_conf *pc, FILE *out, struct err *err)
+{
+	struct stat sb;
+	int r;
+
+	/* Do not create it: a status must not change anything. */
+	if (stat(pc->statefile, &sb) < 0) {
+		if (errno != ENOENT)
+			return err_sys(err, ERR_SYS, "cannot stat %s",
+			    pc->statefile);
+		fprintf(out, "no state yet for %s (never run)\n", pc->section);
+		return 0;
+	}
+	if ((r = perl_state_detect(pc->statefile, err)) != 0)
+		return r < 0 ? -1 : perl_status(pc, out, err);
+	for (int attempt = 1;; attempt++) {
+		struct pull_state *s;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem;
+		bool same;
+
+		/* Read-only and lock-free: beside a running pullimap. */
+		r = pull_state_open_readonly(pc->statefile, &s, err);
+		if (r <= 0) {
+			if (r == 0)
+				fprintf(out, "no state yet for %s (never "
+					     "run)\n", pc->section);
+			return r;
+		}
+		/* Printed once the read is known to be consistent. */
+		if (!(mem = open_memstream(&text, &len))) {
+			pull_state_close(&s);
+			return err_sys(err, ERR_SYS, "open_memstream");
+		}
+		r = print_state(pc, s, sb.st_mtime, mem, err);
+		same = pull_state_unchanged(s);
+		pull_state_close(&s);
+		if (fclose(mem) != 0 && r == 0)
+			r = err_sys(err, ERR_SYS, "open_memstream");
+		if (same && r == 0)
+			fwrite(text, 1, len, out);
+		free(text);
+		if (same)
+			return r;
+		if (attempt == READ_ATTEMPTS)
+			return err_set(err, ERR_TEMP, "%s: changed while it "
+			    "was read, %d times: try again", pc->statefile,
+			    READ_ATTEMPTS);
+		if (stat(pc->statefile, &sb) < 0)
+			return err_sys(err, ERR_SYS, "cannot stat %s",
+			    pc->statefile);
+	}
 }
