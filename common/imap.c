@@ -135,8 +135,25 @@ imap_take_changes(struct imap_client *c)
 	return n;
 }
 
-/* Protocol trace of a response, literals elided, so that message bodies and
- * other large data never reach the log. */
+/* s (len bytes) as an IMAP quoted string, at most 200 bytes of it. */
+static void
+trace_quoted(struct buf *b, const char *s, size_t len)
+{
+	size_t n = len < 200 ? len : 200, run = 0;
+
+	buf_append(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		buf_append(b, s + run, i - run);
+		buf_append(b, "\\", 1);
+		run = i;
+	}
+	buf_append(b, s + run, n - run);
+	buf_appends(b, n < len ? "\"..." : "\"");
+}
+
+/* Protocol trace of a response's args (see imap_trace_format()). */
 static void
 trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 {
@@ -151,10 +168,14 @@ trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 			buf_appends(b, a[i].str);
 			break;
 		case IMAP_ARG_STRING:
-			buf_appendf(b, "\"%.200s\"", a[i].str);
+			trace_quoted(b, a[i].str, a[i].len);
 			break;
 		case IMAP_ARG_LITERAL:
+			buf_appendf(b, "{%zu}", a[i].len);
+			trace_quoted(b, a[i].str, a[i].len);
+			break;
 		case IMAP_ARG_LITERAL_STREAMED:
+			/* Message bodies never reach the log. */
 			buf_appendf(b, "{%zu}[...]", a[i].len);
 			break;
 		case IMAP_ARG_LIST:
@@ -166,12 +187,10 @@ trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 	}
 }
 
-static void
-trace_resp(const struct imap_resp *r)
+char *
+imap_trace_format(const struct imap_resp *r)
 {
 	struct buf b = BUF_INIT(4096);
-	if (log_debug_level <= 0)
-		return;
 	if (r->kind == IMAP_RESP_CONTINUE) {
 		buf_appendf(&b, "+ %s", r->text);
 	} else {
@@ -195,8 +214,19 @@ trace_resp(const struct imap_resp *r)
 			}
 		}
 	}
-	log_trace("S", b.data ? b.data : "", b.len);
-	buf_free(&b);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+static void
+trace_resp(const struct imap_resp *r)
+{
+	char *t;
+
+	if (log_debug_level <= 0)
+		return;
+	t = imap_trace_format(r);
+	log_trace("S", t, strlen(t));
+	free(t);
 }
 
 static uint32_t

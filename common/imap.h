@@ -124,6 +124,15 @@ int imap_idle_done(struct imap_client *c, struct err *err);
 /* Enables TCP keepalive on the connection (no-op for tunnels). */
 void imap_keepalive(struct imap_client *c);
 
+/* The --debug trace of a response, one line in IMAP syntax: quoted
+ * strings re-quoted ('"' and '\\' escaped), so that what was valid on the
+ * wire reads valid; literals held in memory as {N} and their text quoted
+ * the same way (so that it stays on the line), streamed ones (message
+ * bodies) as {N}[...]; strings longer than 200 bytes cut, marked "...".
+ * Control bytes are left to the log functions, which escape them.
+ * Allocated; caller frees. */
+char *imap_trace_format(const struct imap_resp *r);
+
 /* Server identity for messages: "HOST:PORT", "tunnel". */
 const char *imap_name(const struct imap_client *c);
 
