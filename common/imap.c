@@ -31,6 +31,8 @@ struct imap_client {
 	struct imap_mailbox box;
 	unsigned changes;
 	char *bye_text;
+	char *selected;      /* mailbox of the last successful SELECT, or NULL */
+	const char *selecting; /* the mailbox imap_select() is asking for */
 	bool redact_next;    /* trace the next command without its arguments */
 	char idle_tag[TAG_SIZE]; /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
@@ -421,13 +423,41 @@ wipe_free(char *text)
 	free(text);
 }
 
-/* err for a tagged NO/BAD (or a missing status): the server's words. */
-static int
-refused(const struct imap_client *c, const struct imap_resp *r,
-    struct err *err)
+/* What a command was, for messages: its verb ("UID FETCH", "SELECT"), never
+ * its arguments (a UID set can be long, LOGIN's are secret), but for the
+ * few whose arguments are ours and short (ENABLE QRESYNC, COMPRESS
+ * DEFLATE), and the mailbox: the one SELECT asks for, else the selected
+ * one. */
+static void
+describe(const struct imap_client *c, const char *text, char *out, size_t n)
 {
-	return err_set(err, ERR_REFUSED, "%s: %s %s%s%s%s", c->name,
-	    r->status ? r->status : "?", r->code ? "[" : "",
+	size_t len = strcspn(text, " ");
+	const char *box = c->selected;
+
+	if (strncmp(text, "UID ", 4) == 0)
+		len = 4 + strcspn(text + 4, " ");
+	if (strncmp(text, "ENABLE ", 7) == 0 ||
+	    strncmp(text, "COMPRESS ", 9) == 0)
+		len = strcspn(text, "\r\n{");
+	if (len > 60)
+		len = 60;
+	if ((strncmp(text, "SELECT ", 7) == 0 ||
+	    strncmp(text, "EXAMINE ", 8) == 0) && c->selecting != NULL)
+		snprintf(out, n, "%.*s \"%s\"", (int)len, text, c->selecting);
+	else if (box != NULL)
+		snprintf(out, n, "%.*s in mailbox \"%s\"", (int)len, text, box);
+	else
+		snprintf(out, n, "%.*s", (int)len, text);
+}
+
+/* err for a tagged NO/BAD (or a missing status) to the command described
+ * by what: the command, then the server's words, on one line. */
+static int
+refused(const struct imap_client *c, const char *what,
+    const struct imap_resp *r, struct err *err)
+{
+	return err_set(err, ERR_REFUSED, "%s: %s failed: %s %s%s%s%s", c->name,
+	    what, r->status ? r->status : "?", r->code ? "[" : "",
 	    r->code ? r->code : "", r->code ? "] " : "", r->text);
 }
 
@@ -502,9 +532,12 @@ send_command(struct imap_client *c, const char *text, bool hold,
 				if (!r)
 					return -1;
 			} while (r->kind == IMAP_RESP_UNTAGGED);
-			if (r->kind == IMAP_RESP_TAGGED)
-				return err_set(err, ERR_REFUSED, "%s: %s %s",
-				    c->name, r->status ? r->status : "", r->text);
+			if (r->kind == IMAP_RESP_TAGGED) {
+				char what[160];
+
+				describe(c, text, what, sizeof(what));
+				return refused(c, what, r, err);
+			}
 		}
 		if (conn_write(c->conn, q, (size_t)n, err) < 0)
 			goto fail;
@@ -524,7 +557,7 @@ static int
 vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
     void *ctx, struct err *err, const char *fmt, va_list ap)
 {
-	char tag[TAG_SIZE], *text;
+	char tag[TAG_SIZE], *text, what[160];
 	bool failed = false, lit_failed = false;
 	struct err cb_err, lit_err;
 	int rc;
@@ -533,6 +566,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		return err_set(err, ERR_TEMP, "%s: connection unusable", c->name);
 	if (vasprintf(&text, fmt, ap) < 0)
 		return err_set(err, ERR_SYS, "out of memory");
+	describe(c, text, what, sizeof(what));
 	rc = send_command(c, text, false, tag, err);
 	wipe_free(text);
 	if (rc < 0)
@@ -545,10 +579,8 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		if (r->kind == IMAP_RESP_TAGGED && c->ahead_tag[0] &&
 		    strcmp(r->tag, c->ahead_tag) == 0) {
 			c->ahead_tag[0] = '\0';
-			if (!r->status || strcmp(r->status, "OK") != 0) {
-				refused(c, r, &c->ahead_err);
-				err_prefix(&c->ahead_err, "%s", c->ahead_cmd);
-			}
+			if (!r->status || strcmp(r->status, "OK") != 0)
+				refused(c, c->ahead_cmd, r, &c->ahead_err);
 			continue;
 		}
 		if (r->kind == IMAP_RESP_TAGGED) {
@@ -568,7 +600,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 			}
 			if (r->status && strcmp(r->status, "OK") == 0)
 				return 0;
-			return refused(c, r, err);
+			return refused(c, what, r, err);
 		}
 		if (r->kind == IMAP_RESP_CONTINUE) {
 			/* Nothing of ours waits for one here. */
@@ -893,8 +925,7 @@ imap_compress(struct imap_client *c, struct err *err)
 	 * up the session. [COMPRESSIONACTIVE] (RFC 4978 §3) says the link
 	 * is compressed already (e.g. by TLS). */
 	if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL)
-		log_warnx("COMPRESS DEFLATE failed, going on uncompressed: %s",
-		    ce.msg);
+		log_warnx("%s; going on uncompressed", ce.msg);
 	return 0;
 }
 
@@ -903,11 +934,7 @@ imap_enable(struct imap_client *c, const char *ext, struct err *err)
 {
 	if (!imap_capable(c, ext) || !imap_capable(c, "ENABLE"))
 		return 0;
-	if (imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext) == 0)
-		return 0;
-	if (err->kind == ERR_REFUSED)
-		err_prefix(err, "ENABLE %s", ext);
-	return -1;
+	return imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext);
 }
 
 int
@@ -951,10 +978,17 @@ imap_select(struct imap_client *c, const char *mailbox, bool read_only,
 	char *q = imap_quote(mailbox);
 	int rc;
 	memset(&c->box, 0, sizeof(c->box));
+	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
+	free(c->selected);
+	c->selected = NULL;
+	c->selecting = mailbox;
 	rc = imap_run(c, NULL, NULL, NULL, err, "%s %s",
 	    read_only ? "EXAMINE" : "SELECT", q);
+	c->selecting = NULL;
 	free(q);
 	c->changes = 0;
+	if (rc == 0)
+		c->selected = xstrdup(mailbox);
 	if (rc == 0 && c->box.uidvalidity == 0)
 		return err_set(err, ERR_PROTO,
 		    "%s: no UIDVALIDITY in the reply to SELECT %s", c->name,
@@ -984,6 +1018,7 @@ imap_close(struct imap_client **cp)
 	imap_parse_free(&c->parser);
 	caps_clear(c);
 	free(c->bye_text);
+	free(c->selected);
 	free(c->name);
 	free(c);
 	*cp = NULL;
