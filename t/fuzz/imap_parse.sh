@@ -12,7 +12,7 @@ t_init fuzz_imap_parse
 bin="$TOP/build-fuzz/fuzz_imap_parse"
 corpus="$TOP/t/fuzz/corpus/imap_parse"
 [ -x "$bin" ] || t_skip_all "$bin not built (needs clang: make fuzz)"
-# FUZZ_SECONDS: longer runs by hand.
+# FUZZ_SECONDS: a longer or shorter random run (t/run allows 600 s in all).
 secs="${FUZZ_SECONDS:-20}"
 art="$TOP/build-san/t/fuzz"
 mkdir -p "$art" "$T/new"
