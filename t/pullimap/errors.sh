@@ -77,6 +77,31 @@ t_grep "NO to UID STORE: message" \
 	'^s: ERROR: tunnel: UID STORE in mailbox "INBOX" failed: NO \[CANNOT\] Mailbox is read-only$' "$T/last.err"
 t_eq "NO to UID STORE: delivered anyway" "$(delivered)" 3
 
+# LOGIN refused: the command is named, its arguments never are.
+if dovecot_start; then
+	cat >"$T/config" <<CONF
+[s]
+type = imap
+host = 127.0.0.1
+port = $DOVECOT_IMAP_PORT
+STARTTLS = NO
+auth = LOGIN
+username = $DOVECOT_USER
+password = wr0ng-s3cret
+statefile = $T/state.db
+deliver-method = lmtp:[127.0.0.1]:1
+deliver-rcpt = rcpt@example.org
+CONF
+	chmod 600 "$T/config"
+	t_fails "NO to LOGIN" 77 \
+		'^s: ERROR: authentication failed: 127\.0\.0\.1:[0-9]+: LOGIN failed: NO ' \
+		"$PULLIMAP" --config="$T/config" s
+	t_no_grep "NO to LOGIN: neither user nor password in the message" \
+		"wr0ng-s3cret|$DOVECOT_USER" "$T/last.err"
+else
+	t_skip "NO to LOGIN" "dovecot does not start"
+fi
+
 # --- Delivery: the server's address, the step, our words.
 for proto in smtp lmtp; do
 	P=$proto
