@@ -69,8 +69,10 @@ ssize_t imap_literal_read(struct imap_client *c, char *buf, size_t n,
  * its tagged response. Untagged responses go to the client's own bookkeeping
  * (CAPABILITY, EXISTS, BYE, response codes) and then to fn (may be NULL);
  * large literals to lit_fn (may be NULL: discarded).
- * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED, quoting the server's
- * text), on a handler failure, or on connection trouble (ERR_TEMP). */
+ * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED: "NAME: VERB [in
+ * mailbox "BOX"] failed: NO [CODE] text", the command named by its verb
+ * only, never its arguments, and the selected mailbox), on a handler
+ * failure, or on connection trouble (ERR_TEMP). */
 int imap_run(struct imap_client *c, imap_untagged_fn *fn,
     imap_literal_fn *lit_fn, void *ctx, struct err *err, const char *fmt,
     ...) ATTR_PRINTF(6, 7);
