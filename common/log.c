@@ -109,7 +109,9 @@ escape(char *out, size_t cap, const char *s, size_t len)
 	return o;
 }
 
-#define LOG_LINE_MAX 2048
+/* Bytes of text per line, before escaping; longer ones are cut and end in
+ * " [...]". Room for a --debug trace of a long response. */
+#define LOG_LINE_MAX 4096
 
 /* Prints "NAME(MAILBOX): " prefix, what and text (len bytes), escaped, as
  * one line: one write per line, so that concurrent writers to the same
@@ -117,7 +119,9 @@ escape(char *out, size_t cap, const char *s, size_t len)
 static void
 emit(const char *what, const char *text, size_t len)
 {
-	char raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX + 2];
+	char raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX + 16];
+	const size_t cap = sizeof(line) - 8; /* room for " [...]\n" */
+	bool cut = len > LOG_LINE_MAX;
 	size_t o = 0;
 	int n = 0;
 
@@ -127,12 +131,17 @@ emit(const char *what, const char *text, size_t len)
 		n = snprintf(raw, sizeof(raw), "%s: ", log_name);
 	if (n < 0 || (size_t)n >= sizeof(raw))
 		n = 0;
-	o = escape(line, sizeof(line) - 1, raw, (size_t)n);
+	/* escape() stays below its cap: o < cap throughout. */
+	o = escape(line, cap, raw, (size_t)n);
 	if (what)
-		o += escape(line + o, sizeof(line) - 1 - o, what, strlen(what));
-	if (len > LOG_LINE_MAX)
+		o += escape(line + o, cap - o, what, strlen(what));
+	if (cut)
 		len = LOG_LINE_MAX;
-	o += escape(line + o, sizeof(line) - 1 - o, text, len);
+	o += escape(line + o, cap - o, text, len);
+	if (cut) {
+		memcpy(line + o, " [...]", 6);
+		o += 6;
+	}
 	line[o++] = '\n';
 	fwrite(line, 1, o, stderr);
 }
@@ -140,12 +149,13 @@ emit(const char *what, const char *text, size_t len)
 static void
 vlog(const char *what, const char *fmt, va_list ap)
 {
-	char text[LOG_LINE_MAX];
+	char text[LOG_LINE_MAX + 1];
 	int n = vsnprintf(text, sizeof(text), fmt, ap);
 
 	if (n < 0)
 		n = 0;
-	emit(what, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+	/* Longer than LOG_LINE_MAX: emit() sees it and cuts it. */
+	emit(what, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text));
 }
 
 #define DEFINE_LOG(fn, what, cond)                                             \

@@ -129,6 +129,17 @@ main(void)
 	log_warnx("%s", long_in);
 	cap_end();
 	test_assert(strncmp(got, "WARNING: \\n\\n", 13) == 0);
+	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
+	    " [...]") == 0);
+	test_end();
+
+	test_begin("a long trace line is cut visibly, not silently");
+	memset(long_in, 'a', 5000);
+	cap_begin();
+	log_trace("S", long_in, 5000);
+	cap_end();
+	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
+	    " [...]") == 0);
 	free(long_in);
 	test_end();
 
