@@ -64,18 +64,34 @@
 
 static const char DEFAULT_SECTION[] = "_";
 
+unsigned long conf_compares;
+
 struct entry {
 	struct conf_entry pub; /* key/value point to the fields below */
 	char *key;
 	char *value;
 };
 
+/* Open-addressing hash table of array indexes, kept at most half full, so
+ * that loading and looking up stay linear in the size of the file (a
+ * linear search made 100,000 sections take minutes). */
+struct slot {
+	uint64_t hash;
+	size_t idx; /* index + 1 into the array; 0 = free */
+};
+struct table {
+	struct slot *slot;
+	size_t cap; /* 0 or a power of 2 */
+};
+
 struct conf {
 	char *path;
 	char **sections; /* named sections (never "_"), file order, unique */
 	size_t n_sections, cap_sections;
+	struct table section_index; /* name -> sections[] */
 	struct entry *entries; /* one per (section, key): last value wins */
 	size_t n_entries, cap_entries;
+	struct table entry_index; /* (section, key) -> entries[] */
 };
 
 struct parse {
@@ -95,53 +111,143 @@ is_ws(char ch)
 	    ch == '\f' || ch == '\r';
 }
 
+/* FNV-1a. */
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
+#define HASH_INIT 14695981039346656037ULL
+
+static uint64_t
+entry_hash(const char *section, const char *key)
+{
+	/* The NUL separates the two names. */
+	return hash_bytes(hash_bytes(HASH_INIT, section, strlen(section) + 1),
+	    key, strlen(key));
+}
+
+/* Makes room for n items. */
+static void
+table_reserve(struct table *t, size_t n)
+{
+	struct slot *s;
+	size_t cap, i, j;
+
+	if (n <= t->cap / 2)
+		return;
+	cap = t->cap ? t->cap : 64;
+	while (n > cap / 2)
+		cap *= 2;
+	s = xcalloc(cap, sizeof(*s));
+	for (i = 0; i < t->cap; i++) {
+		if (t->slot[i].idx == 0)
+			continue;
+		for (j = t->slot[i].hash & (cap - 1); s[j].idx != 0;
+		    j = (j + 1) & (cap - 1))
+			;
+		s[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = s;
+	t->cap = cap;
+}
+
+/* The slot holding the section name (len bytes), or the free slot where it
+ * would go (NULL if the table is empty). */
+static struct slot *
+section_slot(const struct conf *c, const char *name, size_t len,
+    uint64_t h)
+{
+	const struct table *t = &c->section_index;
+	size_t j;
+
+	if (t->cap == 0)
+		return NULL;
+	for (j = h & (t->cap - 1); t->slot[j].idx != 0; j = (j + 1) & (t->cap - 1)) {
+		const char *s = c->sections[t->slot[j].idx - 1];
+
+		conf_compares++;
+		if (t->slot[j].hash == h && strncmp(s, name, len) == 0 &&
+		    s[len] == '\0')
+			break;
+	}
+	return &t->slot[j];
+}
+
+static struct slot *
+entry_slot(const struct conf *c, const char *section, const char *key,
+    uint64_t h)
+{
+	const struct table *t = &c->entry_index;
+	size_t j;
+
+	if (t->cap == 0)
+		return NULL;
+	for (j = h & (t->cap - 1); t->slot[j].idx != 0; j = (j + 1) & (t->cap - 1)) {
+		const struct entry *e = &c->entries[t->slot[j].idx - 1];
+
+		conf_compares++;
+		if (t->slot[j].hash == h && e->pub.section == section &&
+		    strcmp(e->key, key) == 0)
+			break;
+	}
+	return &t->slot[j];
+}
+
 /* Interns a section name; "" and "_" are the default section. */
 static const char *
 section_intern(struct conf *c, const char *name, size_t len)
 {
-	size_t i;
+	uint64_t h;
+	struct slot *sl;
 
 	if (len == 0 || (len == 1 && name[0] == '_'))
 		return DEFAULT_SECTION;
-	for (i = 0; i < c->n_sections; i++)
-		if (strlen(c->sections[i]) == len &&
-		    memcmp(c->sections[i], name, len) == 0)
-			return c->sections[i];
+	h = hash_bytes(HASH_INIT, name, len);
+	table_reserve(&c->section_index, c->n_sections + 1);
+	sl = section_slot(c, name, len, h);
+	if (sl->idx != 0)
+		return c->sections[sl->idx - 1];
 	c->sections = xgrow(c->sections, &c->cap_sections, c->n_sections + 1,
 	    sizeof(*c->sections));
 	c->sections[c->n_sections] = xstrndup(name, len);
-	return c->sections[c->n_sections++];
+	sl->hash = h;
+	sl->idx = ++c->n_sections;
+	return c->sections[c->n_sections - 1];
 }
 
 static const char *
 section_find(const struct conf *c, const char *name)
 {
-	size_t i;
+	const struct slot *sl;
+	size_t len;
 
 	if (name == NULL || strcmp(name, "_") == 0)
 		return DEFAULT_SECTION;
-	for (i = 0; i < c->n_sections; i++)
-		if (strcmp(c->sections[i], name) == 0)
-			return c->sections[i];
-	return NULL;
+	len = strlen(name);
+	sl = section_slot(c, name, len, hash_bytes(HASH_INIT, name, len));
+	return sl != NULL && sl->idx != 0 ? c->sections[sl->idx - 1] : NULL;
 }
 
 static void
 entry_set(struct conf *c, const char *section, const char *key,
     const char *value, int line)
 {
-	struct entry *e = NULL;
-	size_t i;
+	uint64_t h = entry_hash(section, key);
+	struct slot *sl;
+	struct entry *e;
 
-	for (i = 0; i < c->n_entries; i++) {
-		if (c->entries[i].pub.section == section &&
-		    strcmp(c->entries[i].key, key) == 0) {
-			e = &c->entries[i];
-			break;
-		}
-	}
-	if (e != NULL) {
+	table_reserve(&c->entry_index, c->n_entries + 1);
+	sl = entry_slot(c, section, key, h);
+	if (sl->idx != 0) {
 		/* Tiny: the last duplicate wins. */
+		e = &c->entries[sl->idx - 1];
 		explicit_zero(e->value, strlen(e->value));
 		free(e->value);
 	} else {
@@ -150,6 +256,8 @@ entry_set(struct conf *c, const char *section, const char *key,
 		e = &c->entries[c->n_entries++];
 		e->key = xstrdup(key);
 		e->pub.section = section;
+		sl->hash = h;
+		sl->idx = c->n_entries;
 	}
 	e->value = xstrdup(value);
 	e->pub.line = line;
@@ -457,6 +565,8 @@ conf_free(struct conf **cp)
 	for (i = 0; i < c->n_sections; i++)
 		free(c->sections[i]);
 	free(c->sections);
+	free(c->section_index.slot);
+	free(c->entry_index.slot);
 	free(c->path);
 	free(c);
 	*cp = NULL;
@@ -484,13 +594,9 @@ conf_has_section(const struct conf *c, const char *section)
 static const struct conf_entry *
 get_in(const struct conf *c, const char *sec, const char *key)
 {
-	size_t i;
+	const struct slot *sl = entry_slot(c, sec, key, entry_hash(sec, key));
 
-	for (i = 0; i < c->n_entries; i++)
-		if (c->entries[i].pub.section == sec &&
-		    strcmp(c->entries[i].key, key) == 0)
-			return &c->entries[i].pub;
-	return NULL;
+	return sl != NULL && sl->idx != 0 ? &c->entries[sl->idx - 1].pub : NULL;
 }
 
 const struct conf_entry *

@@ -24,6 +24,11 @@
 
 struct conf;
 
+/* Name comparisons made so far by the lookups of this module (sections and
+ * keys): lets the tests check that loading and looking up stay linear in the
+ * size of the file without timing anything. */
+extern unsigned long conf_compares;
+
 struct conf_entry {
 	const char *key;
 	const char *value;

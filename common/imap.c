@@ -32,6 +32,8 @@ struct imap_client {
 	struct imap_mailbox box;
 	unsigned changes;
 	char *bye_text;
+	char *selected;      /* mailbox of the last successful SELECT, or NULL */
+	const char *selecting; /* the mailbox imap_select() is asking for */
 	bool redact_next;    /* trace the next command without its arguments */
 	char idle_tag[TAG_SIZE]; /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
@@ -148,8 +150,25 @@ imap_take_changes(struct imap_client *c)
 	return n;
 }
 
-/* Protocol trace of a response, literals elided, so that message bodies and
- * other large data never reach the log. */
+/* s (len bytes) as an IMAP quoted string, at most 200 bytes of it. */
+static void
+trace_quoted(struct buf *b, const char *s, size_t len)
+{
+	size_t n = len < 200 ? len : 200, run = 0;
+
+	buf_append(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		buf_append(b, s + run, i - run);
+		buf_append(b, "\\", 1);
+		run = i;
+	}
+	buf_append(b, s + run, n - run);
+	buf_appends(b, n < len ? "\"..." : "\"");
+}
+
+/* Protocol trace of a response's args (see imap_trace_format()). */
 static void
 trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 {
@@ -164,10 +183,14 @@ trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 			buf_appends(b, a[i].str);
 			break;
 		case IMAP_ARG_STRING:
-			buf_appendf(b, "\"%.200s\"", a[i].str);
+			trace_quoted(b, a[i].str, a[i].len);
 			break;
 		case IMAP_ARG_LITERAL:
+			buf_appendf(b, "{%zu}", a[i].len);
+			trace_quoted(b, a[i].str, a[i].len);
+			break;
 		case IMAP_ARG_LITERAL_STREAMED:
+			/* Message bodies never reach the log. */
 			buf_appendf(b, "{%zu}[...]", a[i].len);
 			break;
 		case IMAP_ARG_LIST:
@@ -179,12 +202,10 @@ trace_args(struct buf *b, const struct imap_arg *a, size_t n)
 	}
 }
 
-static void
-trace_resp(const struct imap_resp *r)
+char *
+imap_trace_format(const struct imap_resp *r)
 {
 	struct buf b = BUF_INIT(4096);
-	if (log_debug_level <= 0)
-		return;
 	if (r->kind == IMAP_RESP_CONTINUE) {
 		buf_appendf(&b, "+ %s", r->text);
 	} else {
@@ -208,8 +229,19 @@ trace_resp(const struct imap_resp *r)
 			}
 		}
 	}
-	log_trace("S", b.data ? b.data : "", b.len);
-	buf_free(&b);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+static void
+trace_resp(const struct imap_resp *r)
+{
+	char *t;
+
+	if (log_debug_level <= 0)
+		return;
+	t = imap_trace_format(r);
+	log_trace("S", t, strlen(t));
+	free(t);
 }
 
 static uint32_t
@@ -419,13 +451,41 @@ wipe_free(char *text)
 	free(text);
 }
 
-/* err for a tagged NO/BAD (or a missing status): the server's words. */
-static int
-refused(const struct imap_client *c, const struct imap_resp *r,
-    struct err *err)
+/* What a command was, for messages: its verb ("UID FETCH", "SELECT"), never
+ * its arguments (a UID set can be long, LOGIN's are secret), but for the
+ * few whose arguments are ours and short (ENABLE QRESYNC, COMPRESS
+ * DEFLATE), and the mailbox: the one SELECT asks for, else the selected
+ * one. */
+static void
+describe(const struct imap_client *c, const char *text, char *out, size_t n)
 {
-	return err_set(err, ERR_REFUSED, "%s: %s %s%s%s%s", c->name,
-	    r->status ? r->status : "?", r->code ? "[" : "",
+	size_t len = strcspn(text, " ");
+	const char *box = c->selected;
+
+	if (strncmp(text, "UID ", 4) == 0)
+		len = 4 + strcspn(text + 4, " ");
+	if (strncmp(text, "ENABLE ", 7) == 0 ||
+	    strncmp(text, "COMPRESS ", 9) == 0)
+		len = strcspn(text, "\r\n{");
+	if (len > 60)
+		len = 60;
+	if ((strncmp(text, "SELECT ", 7) == 0 ||
+	    strncmp(text, "EXAMINE ", 8) == 0) && c->selecting != NULL)
+		snprintf(out, n, "%.*s \"%s\"", (int)len, text, c->selecting);
+	else if (box != NULL)
+		snprintf(out, n, "%.*s in mailbox \"%s\"", (int)len, text, box);
+	else
+		snprintf(out, n, "%.*s", (int)len, text);
+}
+
+/* err for a tagged NO/BAD (or a missing status) to the command described
+ * by what: the command, then the server's words, on one line. */
+static int
+refused(const struct imap_client *c, const char *what,
+    const struct imap_resp *r, struct err *err)
+{
+	return err_set(err, ERR_REFUSED, "%s: %s failed: %s %s%s%s%s", c->name,
+	    what, r->status ? r->status : "?", r->code ? "[" : "",
 	    r->code ? r->code : "", r->code ? "] " : "", r->text);
 }
 
@@ -500,9 +560,12 @@ send_command(struct imap_client *c, const char *text, bool hold,
 				if (!r)
 					return -1;
 			} while (r->kind == IMAP_RESP_UNTAGGED);
-			if (r->kind == IMAP_RESP_TAGGED)
-				return err_set(err, ERR_REFUSED, "%s: %s %s",
-				    c->name, r->status ? r->status : "", r->text);
+			if (r->kind == IMAP_RESP_TAGGED) {
+				char what[160];
+
+				describe(c, text, what, sizeof(what));
+				return refused(c, what, r, err);
+			}
 		}
 		if (conn_write(c->conn, q, (size_t)n, err) < 0)
 			goto fail;
@@ -522,7 +585,7 @@ static int
 vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
     void *ctx, struct err *err, const char *fmt, va_list ap)
 {
-	char tag[TAG_SIZE], *text;
+	char tag[TAG_SIZE], *text, what[160];
 	bool failed = false, lit_failed = false;
 	struct err cb_err, lit_err;
 	int rc;
@@ -531,6 +594,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		return err_set(err, ERR_TEMP, "%s: connection unusable", c->name);
 	if (vasprintf(&text, fmt, ap) < 0)
 		return err_set(err, ERR_SYS, "out of memory");
+	describe(c, text, what, sizeof(what));
 	rc = send_command(c, text, false, tag, err);
 	wipe_free(text);
 	if (rc < 0)
@@ -543,10 +607,8 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 		if (r->kind == IMAP_RESP_TAGGED && c->ahead_tag[0] &&
 		    strcmp(r->tag, c->ahead_tag) == 0) {
 			c->ahead_tag[0] = '\0';
-			if (!r->status || strcmp(r->status, "OK") != 0) {
-				refused(c, r, &c->ahead_err);
-				err_prefix(&c->ahead_err, "%s", c->ahead_cmd);
-			}
+			if (!r->status || strcmp(r->status, "OK") != 0)
+				refused(c, c->ahead_cmd, r, &c->ahead_err);
 			continue;
 		}
 		if (r->kind == IMAP_RESP_TAGGED) {
@@ -566,7 +628,7 @@ vrun(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 			}
 			if (r->status && strcmp(r->status, "OK") == 0)
 				return 0;
-			return refused(c, r, err);
+			return refused(c, what, r, err);
 		}
 		if (r->kind == IMAP_RESP_CONTINUE) {
 			/* Nothing of ours waits for one here. */
@@ -904,8 +966,7 @@ imap_compress(struct imap_client *c, struct err *err)
 	 * up the session. [COMPRESSIONACTIVE] (RFC 4978 §3) says the link
 	 * is compressed already (e.g. by TLS). */
 	if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL)
-		log_warnx("COMPRESS DEFLATE failed, going on uncompressed: %s",
-		    ce.msg);
+		log_warnx("%s; going on uncompressed", ce.msg);
 	return 0;
 }
 
@@ -914,11 +975,7 @@ imap_enable(struct imap_client *c, const char *ext, struct err *err)
 {
 	if (!imap_capable(c, ext) || !imap_capable(c, "ENABLE"))
 		return 0;
-	if (imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext) == 0)
-		return 0;
-	if (err->kind == ERR_REFUSED)
-		err_prefix(err, "ENABLE %s", ext);
-	return -1;
+	return imap_run(c, NULL, NULL, NULL, err, "ENABLE %s", ext);
 }
 
 int
@@ -962,10 +1019,17 @@ imap_select(struct imap_client *c, const char *mailbox, bool read_only,
 	char *q = imap_quote(mailbox);
 	int rc;
 	memset(&c->box, 0, sizeof(c->box));
+	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
+	free(c->selected);
+	c->selected = NULL;
+	c->selecting = mailbox;
 	rc = imap_run(c, NULL, NULL, NULL, err, "%s %s",
 	    read_only ? "EXAMINE" : "SELECT", q);
+	c->selecting = NULL;
 	free(q);
 	c->changes = 0;
+	if (rc == 0)
+		c->selected = xstrdup(mailbox);
 	if (rc == 0 && c->box.uidvalidity == 0)
 		return err_set(err, ERR_PROTO,
 		    "%s: no UIDVALIDITY in the reply to SELECT %s", c->name,
@@ -995,6 +1059,7 @@ imap_close(struct imap_client **cp)
 	imap_parse_free(&c->parser);
 	caps_clear(c);
 	free(c->bye_text);
+	free(c->selected);
 	free(c->name);
 	free(c);
 	*cp = NULL;

@@ -78,8 +78,10 @@ ssize_t imap_literal_read(struct imap_client *c, char *buf, size_t n,
  * its tagged response. Untagged responses go to the client's own bookkeeping
  * (CAPABILITY, EXISTS, BYE, response codes) and then to fn (may be NULL);
  * large literals to lit_fn (may be NULL: discarded).
- * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED, quoting the server's
- * text), on a handler failure, or on connection trouble (ERR_TEMP). */
+ * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED: "NAME: VERB [in
+ * mailbox "BOX"] failed: NO [CODE] text", the command named by its verb
+ * only, never its arguments, and the selected mailbox), on a handler
+ * failure, or on connection trouble (ERR_TEMP). */
 int imap_run(struct imap_client *c, imap_untagged_fn *fn,
     imap_literal_fn *lit_fn, void *ctx, struct err *err, const char *fmt,
     ...) ATTR_PRINTF(6, 7);
@@ -132,6 +134,15 @@ int imap_idle_done(struct imap_client *c, struct err *err);
 
 /* Enables TCP keepalive on the connection (no-op for tunnels). */
 void imap_keepalive(struct imap_client *c);
+
+/* The --debug trace of a response, one line in IMAP syntax: quoted
+ * strings re-quoted ('"' and '\\' escaped), so that what was valid on the
+ * wire reads valid; literals held in memory as {N} and their text quoted
+ * the same way (so that it stays on the line), streamed ones (message
+ * bodies) as {N}[...]; strings longer than 200 bytes cut, marked "...".
+ * Control bytes are left to the log functions, which escape them.
+ * Allocated; caller frees. */
+char *imap_trace_format(const struct imap_resp *r);
 
 /* Server identity for messages: "HOST:PORT", "tunnel". */
 const char *imap_name(const struct imap_client *c);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -24,33 +25,137 @@ log_set_mailbox(const char *mailbox)
 	log_mailbox = mailbox ? xstrdup(mailbox) : NULL;
 }
 
-static void
-prefix(FILE *f)
+/* Length of the well-formed UTF-8 sequence at s (n bytes available),
+ * RFC 3629 §4, or 0 when there is none or it encodes a C1 control
+ * (U+0080-U+009F: 0x9B is a terminal's CSI). */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
 {
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len, i;
+
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		len = 2;
+		if (s[0] == 0xC2)
+			lo = 0xA0;
+	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		len = 3;
+		if (s[0] == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (s[0] == 0xED)
+			hi = 0x9F; /* surrogates */
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		len = 4;
+		if (s[0] == 0xF0)
+			lo = 0x90; /* overlong */
+		else if (s[0] == 0xF4)
+			hi = 0x8F; /* above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Writes s (len bytes) to out (cap bytes, NUL-terminated) so that it reads
+ * as one line of text: the server's data ends up in log lines, and a CR or
+ * LF in it would forge a second journal or syslog line, an ESC would
+ * drive the terminal. CR, LF and TAB become \r \n \t, other control bytes,
+ * DEL and bytes that are not well-formed UTF-8 \xHH; everything else
+ * (backslashes included, as in "\Seen") is kept. Stops at the last escape
+ * that fits. Returns the length written. */
+static size_t
+escape(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, i = 0;
+
+	while (i < len) {
+		char e[4];
+		size_t elen = 0, u = 0;
+
+		if (p[i] >= 0x20 && p[i] < 0x7f)
+			u = 1;
+		else if (p[i] >= 0x80)
+			u = utf8_len(p + i, len - i);
+		if (u > 0) {
+			if (o + u >= cap)
+				break;
+			memcpy(out + o, p + i, u);
+			o += u;
+			i += u;
+			continue;
+		}
+		e[elen++] = '\\';
+		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\t') {
+			e[elen++] = p[i] == '\r' ? 'r' : p[i] == '\n' ? 'n' : 't';
+		} else {
+			e[elen++] = 'x';
+			e[elen++] = hex[p[i] >> 4];
+			e[elen++] = hex[p[i] & 15];
+		}
+		if (o + elen >= cap)
+			break;
+		memcpy(out + o, e, elen);
+		o += elen;
+		i++;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* Bytes of text per line, before escaping; longer ones are cut and end in
+ * " [...]". Room for a --debug trace of a long response. */
+#define LOG_LINE_MAX 4096
+
+/* Prints "NAME(MAILBOX): " prefix, what and text (len bytes), escaped, as
+ * one line: one write per line, so that concurrent writers to the same
+ * journal do not interleave within a line. */
+static void
+emit(const char *what, const char *text, size_t len)
+{
+	char raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX + 16];
+	const size_t cap = sizeof(line) - 8; /* room for " [...]\n" */
+	bool cut = len > LOG_LINE_MAX;
+	size_t o = 0;
+	int n = 0;
+
 	if (log_name && log_mailbox)
-		fprintf(f, "%s(%s): ", log_name, log_mailbox);
+		n = snprintf(raw, sizeof(raw), "%s(%s): ", log_name, log_mailbox);
 	else if (log_name)
-		fprintf(f, "%s: ", log_name);
+		n = snprintf(raw, sizeof(raw), "%s: ", log_name);
+	if (n < 0 || (size_t)n >= sizeof(raw))
+		n = 0;
+	/* escape() stays below its cap: o < cap throughout. */
+	o = escape(line, cap, raw, (size_t)n);
+	if (what)
+		o += escape(line + o, cap - o, what, strlen(what));
+	if (cut)
+		len = LOG_LINE_MAX;
+	o += escape(line + o, cap - o, text, len);
+	if (cut) {
+		memcpy(line + o, " [...]", 6);
+		o += 6;
+	}
+	line[o++] = '\n';
+	fwrite(line, 1, o, stderr);
 }
 
 static void
 vlog(const char *what, const char *fmt, va_list ap)
 {
-	/* One fprintf-equivalent per line, so that concurrent writers to the
-	 * same journal do not interleave within a line. */
-	char line[2048];
-	int n = 0;
-	if (log_name && log_mailbox)
-		n = snprintf(line, sizeof(line), "%s(%s): ", log_name, log_mailbox);
-	else if (log_name)
-		n = snprintf(line, sizeof(line), "%s: ", log_name);
-	if (n < 0 || (size_t)n >= sizeof(line))
+	char text[LOG_LINE_MAX + 1];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+
+	if (n < 0)
 		n = 0;
-	if (what)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", what);
-	if ((size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	fprintf(stderr, "%s\n", line);
+	/* Longer than LOG_LINE_MAX: emit() sees it and cuts it. */
+	emit(what, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text));
 }
 
 #define DEFINE_LOG(fn, what, cond)                                             \
@@ -73,10 +178,12 @@ DEFINE_LOG(log_debug, NULL, log_debug_level > 0)
 void
 log_trace(const char *dir, const char *data, size_t len)
 {
+	char what[32];
+
 	if (log_debug_level <= 0)
 		return;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
-	prefix(stderr);
-	fprintf(stderr, "%s: %.*s\n", dir, (int)len, data);
+	snprintf(what, sizeof(what), "%s: ", dir);
+	emit(what, data, len);
 }

@@ -104,7 +104,13 @@ deliver_new(const struct deliver_opts *opts, struct err *err)
 		free(d);
 		return NULL;
 	}
-	d->method = xstrdup(opts->method);
+	d->server = xasprintf("%s server %s%s%s%s%s",
+	    d->target.proto == DELIVER_SMTP ? "SMTP" : "LMTP",
+	    d->target.path ? d->target.path : "",
+	    d->target.host && strchr(d->target.host, ':') ? "[" : "",
+	    d->target.host ? d->target.host : "",
+	    d->target.host && strchr(d->target.host, ':') ? "]:" :
+	    d->target.host ? ":" : "", d->target.port ? d->target.port : "");
 	d->ehlo = xstrdup(ehlo);
 	d->rcpt = xstrdup(opts->rcpt);
 	d->timeout_ms = opts->timeout_ms;
@@ -122,7 +128,7 @@ deliver_message(struct deliver *d, const char *sender, uint64_t size,
 	if (!deliver_safe_arg(sender)) {
 		snprintf(res->reply, sizeof(res->reply), "sender address "
 		    "contains control characters or is too long");
-		return err_set(err, ERR_REFUSED, "%s: %s", d->method,
+		return err_set(err, ERR_REFUSED, "%s: %s", d->server,
 		    res->reply);
 	}
 	if (d->target.proto == DELIVER_SMTP)
@@ -148,7 +154,7 @@ deliver_free(struct deliver **dp)
 		return;
 	deliver_quit(d, &ignored);
 	deliver_target_clear(&d->target);
-	free(d->method);
+	free(d->server);
 	free(d->ehlo);
 	free(d->rcpt);
 	free(d);
@@ -219,6 +225,6 @@ deliver_reply_err(const struct deliver *d, const struct deliver_reply *r,
 	enum err_kind kind = r->code >= 500 && r->code < 600 ? ERR_REFUSED :
 	    ERR_TEMP;
 
-	return err_set(err, kind, "%s: %s refused: %s", d->method, what,
+	return err_set(err, kind, "%s: %s refused: %s", d->server, what,
 	    r->text);
 }

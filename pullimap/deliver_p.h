@@ -12,7 +12,8 @@ struct lmtp_client;
 
 struct deliver {
 	struct deliver_target target;
-	char *method;  /* as configured, for messages */
+	char *server;  /* "SMTP server 127.0.0.1:25", "LMTP server /PATH": for
+			* messages */
 	char *ehlo;
 	char *rcpt;
 	int timeout_ms; /* <= 0: no limit */

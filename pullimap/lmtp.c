@@ -33,7 +33,7 @@ lmtp_close(struct deliver *d)
 	buf_free(&d->lmtp->line);
 	free(d->lmtp);
 	d->lmtp = NULL;
-	log_debug("%s: connection closed", d->method);
+	log_debug("%s: connection closed", d->server);
 }
 
 static int
@@ -61,34 +61,36 @@ command(struct deliver *d, struct lmtp_client *l, struct err *err,
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		return err_set(err, ERR_INTERNAL, "%s: command too long",
-		    d->method);
+		    d->server);
 	log_trace("LC", line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	return put(l, line, (size_t)n + 2, err);
 }
 
 /* One line, CRLF or LF terminated, into *line_r (valid until the next
- * read). */
+ * read). what is what the reply answers, for messages. */
 static int
-read_line(struct deliver *d, struct lmtp_client *l, const char **line_r,
-    size_t *len_r, struct err *err)
+read_line(struct deliver *d, struct lmtp_client *l, const char *what,
+    const char **line_r, size_t *len_r, struct err *err)
 {
 	int r = conn_read_line(l->conn, &l->line, LMTP_IN_MAX, err);
 	if (r < 0)
-		return -1;
+		return err_prefix(err, "%s: waiting for the reply to %s",
+		    d->server, what);
 	if (r == 0)
-		return err_set(err, ERR_TEMP, "%s: connection closed by the "
-		    "server while we waited for a reply", d->method);
+		return err_set(err, ERR_TEMP, "%s: connection closed while "
+		    "waiting for the reply to %s", d->server, what);
 	*line_r = l->line.data;
 	*len_r = l->line.len;
 	return 0;
 }
 
-/* Reads a whole (multi-line) reply. With caps, notes the LHLO keywords we
- * care about (RFC 2033 §4.1 answers LHLO like EHLO). */
+/* Reads a whole (multi-line) reply to what ("MAIL", "the greeting"). With
+ * caps, notes the LHLO keywords we care about (RFC 2033 §4.1 answers LHLO
+ * like EHLO). */
 static int
-read_reply(struct deliver *d, struct lmtp_client *l, struct deliver_reply *r,
-    bool caps, struct err *err)
+read_reply(struct deliver *d, struct lmtp_client *l, const char *what,
+    struct deliver_reply *r, bool caps, struct err *err)
 {
 	const char *line = NULL;
 	size_t len = 0;
@@ -96,14 +98,14 @@ read_reply(struct deliver *d, struct lmtp_client *l, struct deliver_reply *r,
 
 	deliver_reply_reset(r);
 	do {
-		if (read_line(d, l, &line, &len, err) < 0)
+		if (read_line(d, l, what, &line, &len, err) < 0)
 			return -1;
 		log_trace("LS", line, len);
 		k = deliver_reply_add(r, line, len);
 		if (k < 0)
 			return err_set(err, ERR_TEMP, "%s: malformed reply "
-			    "'%.*s'", d->method, (int)(len > 200 ? 200 : len),
-			    line);
+			    "to %s: '%.*s'", d->server, what,
+			    (int)(len > 200 ? 200 : len), line);
 		if (caps && len >= 14 && str_iprefix(line + 4, "PIPELINING") &&
 		    (len == 14 || line[14] == '\r' || line[14] == '\n' ||
 		    line[14] == ' '))
@@ -125,24 +127,36 @@ lmtp_open(struct deliver *d, struct err *err)
 	    : conn_connect_tcp(d->target.host, d->target.port, d->timeout_ms,
 		  err);
 	if (l->conn == NULL) {
+		/* conn says "connect to ADDR: why": the address is in ours. */
+		const char *why = strrchr(err->msg, ':');
+		char reason[128];
+
+		if (strncmp(err->msg, "connect to ", 11) == 0 && why != NULL) {
+			snprintf(reason, sizeof(reason), "%s", why + 1);
+			err_set(err, err->kind, "%s: cannot connect:%s",
+			    d->server, reason);
+		} else {
+			err_prefix(err, "%s: cannot connect", d->server);
+		}
+		buf_free(&l->line);
 		free(l);
 		return -1;
 	}
 	d->lmtp = l;
-	log_debug("%s: connected", d->method);
-	if (read_reply(d, l, &r, false, err) < 0)
+	log_debug("%s: connected", d->server);
+	if (read_reply(d, l, "the greeting", &r, false, err) < 0)
 		goto fail;
 	/* Problems before MAIL are about the session, not the message: always
 	 * temporary, whatever the code says. */
 	if (r.code != 220) {
-		err_set(err, ERR_TEMP, "%s: greeting: %s", d->method, r.text);
+		err_set(err, ERR_TEMP, "%s: greeting: %s", d->server, r.text);
 		goto fail;
 	}
 	if (command(d, l, err, "LHLO %s", d->ehlo) < 0 ||
-	    flush_out(l, err) < 0 || read_reply(d, l, &r, true, err) < 0)
+	    flush_out(l, err) < 0 || read_reply(d, l, "LHLO", &r, true, err) < 0)
 		goto fail;
 	if (r.code != 250) {
-		err_set(err, ERR_TEMP, "%s: LHLO refused: %s", d->method,
+		err_set(err, ERR_TEMP, "%s: LHLO refused: %s", d->server,
 		    r.text);
 		goto fail;
 	}
@@ -231,11 +245,11 @@ transaction(struct deliver *d, bool reused, const char *sender,
 	if (command(d, l, err, "MAIL FROM:<%s>", sender) < 0 ||
 	    (l->pipelining && (command(d, l, err, "RCPT TO:<%s>", d->rcpt) < 0 ||
 	    command(d, l, err, "DATA") < 0)) || flush_out(l, err) < 0 ||
-	    read_reply(d, l, &mail, false, err) < 0)
+	    read_reply(d, l, "MAIL", &mail, false, err) < 0)
 		return reused && conn_peer_gone(l->conn) ? 1 : -1;
 	/* 421 here: the server closed the idle connection before MAIL. */
 	if (mail.code == 421 && reused) {
-		err_set(err, ERR_TEMP, "%s: %s", d->method, mail.text);
+		err_set(err, ERR_TEMP, "%s: %s", d->server, mail.text);
 		return 1;
 	}
 	if (mail.code / 100 != 2) {
@@ -245,7 +259,7 @@ transaction(struct deliver *d, bool reused, const char *sender,
 	if (l->pipelining || !bad) {
 		if ((!l->pipelining && (command(d, l, err, "RCPT TO:<%s>",
 		    d->rcpt) < 0 || flush_out(l, err) < 0)) ||
-		    read_reply(d, l, &rcpt, false, err) < 0)
+		    read_reply(d, l, "RCPT", &rcpt, false, err) < 0)
 			return -1;
 		if (!bad && rcpt.code / 100 != 2) {
 			bad = &rcpt;
@@ -255,7 +269,7 @@ transaction(struct deliver *d, bool reused, const char *sender,
 	if (l->pipelining || !bad) {
 		if ((!l->pipelining && (command(d, l, err, "DATA") < 0 ||
 		    flush_out(l, err) < 0)) ||
-		    read_reply(d, l, &data, false, err) < 0)
+		    read_reply(d, l, "DATA", &data, false, err) < 0)
 			return -1;
 		if (!bad && data.code != 354) {
 			bad = &data;
@@ -276,14 +290,17 @@ transaction(struct deliver *d, bool reused, const char *sender,
 		if (d->lmtp && bad->code / 100 == 5 &&
 		    (command(d, l, err, "RSET") < 0 ||
 		    flush_out(l, err) < 0 ||
-		    read_reply(d, l, &r, false, err) < 0))
+		    read_reply(d, l, "RSET", &r, false, err) < 0))
 			lmtp_close(d);
 		return deliver_reply_err(d, bad, what, err);
 	}
-	if (send_body(l, rd, ctx, res, err) < 0)
+	if (send_body(l, rd, ctx, res, err) < 0) {
+		if (!res->source_failed)
+			err_prefix(err, "%s: sending the message", d->server);
 		return -1;
+	}
 	/* RFC 2033 §4.2: one reply per accepted recipient; we have one. */
-	if (read_reply(d, l, &r, false, err) < 0)
+	if (read_reply(d, l, "the end of data", &r, false, err) < 0)
 		return -1;
 	deliver_reply_result(&r, res);
 	if (r.code / 100 != 2)
@@ -308,7 +325,7 @@ lmtp_deliver(struct deliver *d, const char *sender, deliver_read_fn *rd,
 
 	for (;;) {
 		if (d->lmtp && idle_closed(d->lmtp)) {
-			log_debug("%s: idle connection was closed", d->method);
+			log_debug("%s: idle connection was closed", d->server);
 			lmtp_close(d);
 		}
 		reused = d->lmtp != NULL;
@@ -317,7 +334,7 @@ lmtp_deliver(struct deliver *d, const char *sender, deliver_read_fn *rd,
 		r = transaction(d, reused, sender, rd, ctx, res, err);
 		if (r <= 0 || ++tries > 1)
 			break;
-		log_debug("%s: %s; reconnecting", d->method, err->msg);
+		log_debug("%s: %s; reconnecting", d->server, err->msg);
 		lmtp_close(d);
 	}
 	if (r != 0 && d->lmtp && (err->kind != ERR_REFUSED || r > 0 ||
@@ -342,7 +359,7 @@ lmtp_quit(struct deliver *d, struct err *err)
 	if (l == NULL)
 		return 0;
 	if (command(d, l, err, "QUIT") < 0 || flush_out(l, err) < 0 ||
-	    read_reply(d, l, &r, false, err) < 0)
+	    read_reply(d, l, "QUIT", &r, false, err) < 0)
 		ret = -1;
 	lmtp_close(d);
 	return ret;

@@ -125,7 +125,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	/* For tests that need a short network timeout. */
+	/* A test knob, deliberately undocumented: the end-to-end tests
+	 * inject dead or slow servers and cannot wait the default two
+	 * minutes each time. Users have no use for it. */
 	if (getenv("PULLIMAP_TIMEOUT_MS")) {
 		uint32_t ms;
 		if (parse_u32_str(getenv("PULLIMAP_TIMEOUT_MS"), &ms) == 0 &&

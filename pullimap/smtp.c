@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct smtp_client {
 	uint64_t body_bytes;
 	bool src_failed, src_done, sent_crlf, traced;
 	const char *phase;        /* what the next reply answers */
+	const char *step;         /* the same, but for libcurl's QUIT */
 	struct deliver_reply cur; /* reply being read */
 	struct deliver_reply last;/* last complete reply of this message */
 	const char *last_phase;
@@ -85,6 +87,9 @@ client_line(struct smtp_client *c, const char *p, size_t n)
 		    (n == k || p[k] == ' ' || p[k] == '\r'))
 			c->phase = verbs[i];
 	}
+	/* libcurl says QUIT after a failure: messages name what failed. */
+	if (strcmp(c->phase, "QUIT") != 0)
+		c->step = c->phase;
 }
 
 static int
@@ -181,7 +186,7 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 			return 2;
 		}
 		c->src_done = true;
-		c->phase = "end of data";
+		c->phase = c->step = "end of data";
 	}
 	return (size_t)n;
 }
@@ -261,7 +266,7 @@ fail:
 	free(url);
 	d->smtp = c;
 	smtp_quit(d, err);
-	return err_set(err, ERR_INTERNAL, "%s: libcurl setup: %s", d->method,
+	return err_set(err, ERR_INTERNAL, "%s: libcurl setup: %s", d->server,
 	    curl_easy_strerror(rc));
 }
 
@@ -273,6 +278,66 @@ message_phase(const char *phase)
 	return phase && (strcmp(phase, "MAIL") == 0 ||
 	    strcmp(phase, "RCPT") == 0 || strcmp(phase, "DATA") == 0 ||
 	    strcmp(phase, "end of data") == 0);
+}
+
+/* What the next reply would have answered, for messages. */
+static const char *
+phase_name(const char *phase)
+{
+	if (phase == NULL)
+		return "the greeting";
+	if (strcmp(phase, "end of data") == 0)
+		return "the end of data";
+	if (strcmp(phase, "command") == 0)
+		return "a command";
+	return phase;
+}
+
+/* A failure without a server reply to quote, in our words rather than
+ * libcurl's ("response reading failed (errno: 115)" for an MTA that went
+ * away): the server, the step, what happened. */
+static int
+no_reply(struct deliver *d, CURLcode rc, struct err *err)
+{
+	struct smtp_client *c = d->smtp;
+	bool sending = (c->body_bytes > 0 || c->sent_crlf) && !c->src_done;
+	const char *phase = phase_name(c->step);
+	long os_errno = 0;
+
+	curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return err_set(err, ERR_TEMP, "%s: cannot connect: %s",
+		    d->server, os_errno > 0 ? strerror((int)os_errno) :
+		    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	case CURLE_OPERATION_TIMEDOUT:
+		if (sending)
+			return err_set(err, ERR_TEMP, "%s: timed out after "
+			    "%d s while sending the message", d->server,
+			    (d->timeout_ms + 999) / 1000);
+		return err_set(err, ERR_TEMP, "%s: timed out after %d s "
+		    "waiting for the reply to %s", d->server,
+		    (d->timeout_ms + 999) / 1000, phase);
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_WEIRD_SERVER_REPLY:
+		/* libcurl's errno is often a stale EINPROGRESS: only a reset
+		 * is worth telling apart. */
+		if (sending)
+			return err_set(err, ERR_TEMP, "%s: connection %s while "
+			    "sending the message", d->server,
+			    os_errno == ECONNRESET || os_errno == EPIPE ?
+			    "reset" : "closed");
+		return err_set(err, ERR_TEMP, "%s: connection %s while "
+		    "waiting for the reply to %s", d->server,
+		    os_errno == ECONNRESET ? "reset" : "closed", phase);
+	default:
+		break;
+	}
+	return err_set(err, ERR_TEMP, "%s: %s", d->server,
+	    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 }
 
 static int
@@ -299,11 +364,10 @@ classify(struct deliver *d, CURLcode rc, struct deliver_result *res,
 		if (message_phase(c->last_phase))
 			return deliver_reply_err(d, &c->last, c->last_phase,
 			    err);
-		return err_set(err, ERR_TEMP, "%s: %s refused: %s", d->method,
+		return err_set(err, ERR_TEMP, "%s: %s refused: %s", d->server,
 		    c->last_phase ? c->last_phase : "greeting", c->last.text);
 	}
-	return err_set(err, ERR_TEMP, "%s: %s", d->method,
-	    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	return no_reply(d, rc, err);
 }
 
 /* libcurl checks a cached connection for liveness only now and then, so a
@@ -323,7 +387,7 @@ drop_if_closed(struct deliver *d)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) != 0) {
-		log_debug("%s: idle connection was closed", d->method);
+		log_debug("%s: idle connection was closed", d->server);
 		smtp_quit(d, &ignored);
 	}
 }
@@ -341,7 +405,7 @@ perform(struct deliver *d, const char *sender, deliver_read_fn *rd, void *ctx,
 	c->err = err;
 	c->body_bytes = 0;
 	c->src_failed = c->src_done = c->sent_crlf = c->traced = false;
-	c->phase = c->last_phase = NULL;
+	c->phase = c->step = c->last_phase = NULL;
 	c->line_len = 0;
 	c->prev1 = c->prev2 = '\0';
 	c->errbuf[0] = '\0';
@@ -398,7 +462,7 @@ smtp_deliver(struct deliver *d, const char *sender, uint64_t size,
 		if (++tries > 1 || !retryable(d->smtp, rc))
 			break;
 		log_debug("%s: reused connection failed (%s); reconnecting",
-		    d->method, curl_easy_strerror(rc));
+		    d->server, curl_easy_strerror(rc));
 		smtp_quit(d, &ignored);
 	}
 	if (d->smtp->src_failed) {

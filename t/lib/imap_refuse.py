@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """imap_refuse.py COMMAND REPLY CMD...: a relay in front of an IMAP tunnel
 command CMD (stdin/stdout): client lines "TAG COMMAND" (COMMAND matched
-whole, e.g. "COMPRESS DEFLATE") are answered by the relay itself with
-"TAG REPLY" and never reach the server; everything else passes through."""
+whole, e.g. "COMPRESS DEFLATE"; or, when COMMAND ends with " *", its start,
+e.g. "UID FETCH *") are answered by the relay itself with "TAG REPLY" and
+never reach the server; everything else passes through."""
 import os
 import re
 import select
@@ -10,7 +11,10 @@ import subprocess
 import sys
 
 command, reply = sys.argv[1].encode(), sys.argv[2].encode()
-pat = re.compile(rb"(\S+) " + re.escape(command) + rb"\r$", re.I)
+if command.endswith(b" *"):
+    pat = re.compile(rb"(\S+) " + re.escape(command[:-1]) + rb".*\r$", re.I)
+else:
+    pat = re.compile(rb"(\S+) " + re.escape(command) + rb"\r$", re.I)
 p = subprocess.Popen(sys.argv[3:], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, bufsize=0)
 

@@ -21,7 +21,9 @@ that phase (of transactions N, M... only, else of all), --delay-eod
 SECONDS[@N,...] waits before the end-of-data reply, --drop-mid-data[=N,...]
 closes the connection in the middle of the body, --close-after N closes the
 connection (silently, or after a 421 with --close-421) once N messages were
-handled on it. The process exits after --lifetime seconds whatever happens.
+handled on it, --hangup PHASE[@N,...] (mail, rcpt, data or eod) closes the
+connection instead of replying to that phase (an MTA that dies
+mid-transaction). The process exits after --lifetime seconds whatever happens.
 """
 
 import argparse
@@ -112,6 +114,15 @@ class Session:
                  "250 SIZE 100000000"]
         return caps
 
+    def hangup(self, phase):
+        """True (connection closed) when --hangup says so for phase."""
+        rule = self.a.hangup
+        if rule is None or rule[0] != phase or not selected(rule, self.txn):
+            return False
+        self.sink.log("* hangup at %s" % phase)
+        self.sock.shutdown(socket.SHUT_RDWR)
+        return True
+
     def injected(self, rule, phase):
         if selected(rule, self.txn):
             code = rule[0]
@@ -143,12 +154,16 @@ class Session:
             elif verb == "MAIL":
                 self.reset()
                 self.txn = self.sink.next_txn()
+                if self.hangup("mail"):
+                    return
                 if not self.injected(self.a.mail, "MAIL"):
                     self.sender = text[5:]
                     self.send("250 2.1.0 Ok")
             elif verb == "RCPT":
                 if self.sender is None:
                     self.send("503 5.5.1 sink: MAIL first")
+                elif self.hangup("rcpt"):
+                    return
                 elif not self.injected(self.a.rcpt, "RCPT"):
                     self.rcpts.append(text[5:])
                     self.send("250 2.1.5 Ok")
@@ -157,6 +172,8 @@ class Session:
                     self.send("503 5.5.1 sink: MAIL first")
                 elif not self.rcpts:
                     self.send("554 5.5.1 sink: no valid recipients")
+                elif self.hangup("data"):
+                    return
                 elif not self.injected(self.a.data, "DATA"):
                     self.send("354 End data with <CR><LF>.<CR><LF>")
                     if not self.body():
@@ -208,6 +225,9 @@ class Session:
         rule = self.a.delay_eod
         if selected(rule, self.txn):
             time.sleep(rule[0])
+        if self.hangup("eod"):
+            os.unlink(base + ".part")
+            return False
         eod = self.a.eod if selected(self.a.eod, self.txn) else None
         if eod is None:
             os.rename(base + ".part", base + ".eml")
@@ -246,6 +266,8 @@ def main():
                    metavar="SECONDS[@N,...]")
     p.add_argument("--drop-mid-data", nargs="?", const="",
                    type=lambda v: parse_sel("0@" + v, int), metavar="N,...")
+    p.add_argument("--hangup", type=lambda v: parse_sel(v, str),
+                   metavar="PHASE[@N,...]")
     p.add_argument("--close-after", type=int, default=0)
     p.add_argument("--close-421", action="store_true")
     p.add_argument("--lifetime", type=float, default=60)

@@ -124,7 +124,7 @@ refused active 'NO [COMPRESSIONACTIVE] Already compressed'
 
 fresh
 t_check "NO: run goes on" "$PULLIMAP" --config="$T/config" -q no
-t_grep "NO: warning" 'WARNING: COMPRESS DEFLATE failed, going on uncompressed: tunnel: NO Compression unavailable$' "$T/last.err"
+t_grep "NO: warning" 'WARNING: tunnel: COMPRESS DEFLATE in mailbox "INBOX" failed: NO Compression unavailable; going on uncompressed$' "$T/last.err"
 t_eq "NO: only that on stderr with -q" "$(wc -l <"$T/last.err")" 1
 t_delivered_set "NO: every message delivered uncompressed" "$dest" "$T"/mail/*.eml
 

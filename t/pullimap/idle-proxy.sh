@@ -46,9 +46,12 @@ t_cleanup_add "kill -9 $pid 2>/dev/null"
 if wait_until 15 dovecot__has_at_least 2; then t_ok "delivers through the proxy"; else t_fail "delivers through the proxy"; fi
 
 # The network path breaks: established connections die with the proxy.
+n0=$(grep -c 'reconnecting in' "$T/idle.err")
 socks_kill
 imap_append INBOX "$T"/mail/msg-000[3-5].eml >/dev/null
-sleep 3
+# pullimap notices (the IDLE connection dies) and fails to reconnect.
+retrying() { [ "$(grep -c 'reconnecting in' "$T/idle.err")" -ge $((n0 + 2)) ]; }
+if wait_until 30 retrying; then t_ok "notices and retries"; else t_fail "notices and retries" "$(tail -n 3 "$T/idle.err")"; fi
 if kill -0 "$pid" 2>/dev/null; then t_ok "keeps running without the proxy"; else t_fail "keeps running without the proxy"; fi
 t_eq "nothing delivered while the path is down" "$(maildir_count "$dest")" 2
 socks_start || t_fail "proxy restarts"
@@ -74,13 +77,15 @@ t_delivered_set "every message once" "$dest" "$T"/mail/*.eml
 # response deadline (PULLIMAP_TIMEOUT_MS) detect it; pullimap reconnects
 # once the path works again.
 genmail --count 3 --sizes small --seed 31 --prefix dead --out "$T/dead" >/dev/null
-PULLIMAP_TIMEOUT_MS=2000 "$PULLIMAP" --config="$T/config" --idle=3 p 2>"$T/dead.err" &
+PULLIMAP_TIMEOUT_MS=2000 "$PULLIMAP" --config="$T/config" --debug --idle=3 p 2>"$T/dead.err" &
 pid=$!
 t_cleanup_add "kill -9 $pid 2>/dev/null"
-sleep 2
+# Freeze the path once the server has accepted an IDLE.
+if wait_until 15 grep -qE 'S: \+ ' "$T/dead.err"; then t_ok "dead path: idling"; else t_fail "dead path: idling"; fi
 kill -STOP "$SOCKS_PID"
 imap_append INBOX "$T"/dead/*.eml >/dev/null
-sleep 8
+# Thaw it once pullimap has given up on the silent connection.
+if wait_until 30 grep -q 'reconnecting in' "$T/dead.err"; then t_ok "dead path: gives up on the silent connection"; else t_fail "dead path: gives up on the silent connection"; fi
 kill -CONT "$SOCKS_PID"
 if wait_until 30 dovecot__has_at_least 11; then t_ok "silent dead connection detected, then caught up"; else t_fail "silent dead connection detected, then caught up" "$(maildir_count "$dest") delivered"; fi
 t_grep "the silence was noticed" '[Tt]ime' "$T/dead.err"

@@ -30,7 +30,7 @@ statefile = $T/bad.db
 CONF
 
 # Refused first: nothing may be delivered.
-t_fails "ENABLE refused" 69 '^bad: ERROR: ENABLE QRESYNC: tunnel: BAD Unknown command$' \
+t_fails "ENABLE refused" 69 '^bad: ERROR: tunnel: ENABLE QRESYNC failed: BAD Unknown command$' \
 	"$PULLIMAP" --config="$T/config" bad
 t_eq "ENABLE refused: nothing delivered" "$(maildir_count "$dest")" 0
 t_eq "ENABLE refused: nothing \\Seen" "$(imap_fetch_flags INBOX | grep -c '\\Seen')" 0

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "imap_conf.h"
 #include "pull_conf.h"
@@ -1131,6 +1132,53 @@ test_sample(void)
 	test_end();
 }
 
+/* Many sections: loading and looking every section up must stay linear
+ * (it was quadratic: 100,000 sections took more than 30 s). Counted, not
+ * timed: a few comparisons per line, whatever the number of sections. */
+static void
+test_many_sections(void)
+{
+	enum { N = 20000 };
+	struct buf b = BUF_INIT(SIZE_MAX);
+	struct err err = { 0 };
+	const struct conf_entry **list;
+	const char *const *names;
+	struct conf *c;
+	unsigned long before;
+	size_t i, n;
+
+	test_begin("20,000 sections: linear number of comparisons");
+	buf_appends(&b, "password = x\nlocal = y\n");
+	for (i = 0; i < N; i++)
+		buf_appendf(&b, "[s%zu]\nmailbox = m%zu\nuser = u\n", i, i);
+	/* A repeated section is merged into the first one. */
+	buf_appends(&b, "[s0]\nmailbox = again\n");
+	before = conf_compares;
+	c = conf_load_string("many.ini", b.data, &err);
+	test_assert(c != NULL);
+	if (c != NULL) {
+		n = conf_sections(c, &names);
+		test_assert(n == N);
+		/* What pull_conf_load() does: every section's password,
+		 * then one section's entries. */
+		for (i = 0; i < n; i++)
+			test_assert(conf_get(c, names[i], "password") != NULL);
+		test_assert_str(conf_get(c, "s0", "mailbox")->value, "again");
+		test_assert_str(conf_get(c, "s19999", "mailbox")->value,
+		    "m19999");
+		test_assert_str(conf_get(c, "s5", "local")->value, "y");
+		test_assert(conf_get(c, "s5", "nope") == NULL);
+		test_assert(conf_get(c, "nope", "mailbox") == NULL);
+		n = conf_entries(c, "s7", &list);
+		test_assert(n == 4);
+		free(list);
+		test_assert(conf_compares - before < 20UL * N);
+		conf_free(&c);
+	}
+	buf_free(&b);
+	test_end();
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1163,6 +1211,7 @@ main(void)
 	test_pull_purge();
 	test_pull_paths();
 	test_sample();
+	test_many_sections();
 
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return test_exit();

@@ -1,0 +1,148 @@
+/* common/log.c: whatever the log functions print stays one line of
+ * printable text. Server data (an ENVELOPE host, an INTERNALDATE, a NO
+ * text) must not be able to forge a second journal line or send terminal
+ * escapes: control bytes, DEL and invalid UTF-8 are escaped, valid UTF-8 is
+ * kept. */
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "test.h"
+
+static char path[] = "/tmp/test_log.XXXXXX";
+static int capfd = -1, saved = -1;
+static char got[16384];
+
+static void
+cap_begin(void)
+{
+	fflush(stderr);
+	if (ftruncate(capfd, 0) < 0 || lseek(capfd, 0, SEEK_SET) < 0)
+		abort();
+	saved = dup(2);
+	dup2(capfd, 2);
+}
+
+/* What was printed, without the final newline (which must be the only
+ * one). */
+static const char *
+cap_end(void)
+{
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(capfd, got, sizeof(got) - 1, 0);
+	if (n < 0)
+		abort();
+	got[n] = '\0';
+	test_assert(n > 0 && got[n - 1] == '\n');
+	if (n > 0 && got[n - 1] == '\n')
+		got[--n] = '\0';
+	test_assert(memchr(got, '\n', (size_t)n) == NULL);
+	test_assert(memchr(got, '\r', (size_t)n) == NULL);
+	return got;
+}
+
+static const struct {
+	const char *name, *in, *want;
+} cases[] = {
+	{"CR LF", "a\r\nWARNING: forged", "a\\r\\nWARNING: forged"},
+	{"tab, ESC, DEL, other controls", "t\tx\x1b[2Jy\x7f\x01",
+	    "t\\tx\\x1B[2Jy\\x7F\\x01"},
+	{"backslash and quotes as is", "\\Seen \"q\"", "\\Seen \"q\""},
+	{"valid UTF-8 kept", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+	{"invalid bytes", "\xff\x80x\xc3", "\\xFF\\x80x\\xC3"},
+	{"overlong and surrogate", "\xc0\xaf\xed\xa0\x80",
+	    "\\xC0\\xAF\\xED\\xA0\\x80"},
+	{"C1 control (CSI)", "a\xc2\x9b" "31mb", "a\\xC2\\x9B31mb"},
+	{"truncated 4-byte sequence", "\xf0\x9f\x98", "\\xF0\\x9F\\x98"},
+};
+
+int
+main(void)
+{
+	size_t i;
+	char *long_in;
+
+	capfd = mkstemp(path);
+	if (capfd < 0)
+		return 1;
+	unlink(path);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "log_warnx escapes: %s",
+		    cases[i].name);
+		test_begin(name);
+		cap_begin();
+		log_warnx("%s", cases[i].in);
+		cap_end();
+		if (strncmp(got, "WARNING: ", 9) == 0)
+			test_assert_str(got + 9, cases[i].want);
+		else
+			test_assert_str(got, "WARNING: ...");
+		test_end();
+	}
+
+	test_begin("the name and mailbox prefix is escaped too");
+	log_set_name("acct\nx");
+	log_set_mailbox("IN\rBOX");
+	cap_begin();
+	log_errorx("no\nsuch");
+	test_assert_str(cap_end(), "acct\\nx(IN\\rBOX): ERROR: no\\nsuch");
+	log_set_name(NULL);
+	log_set_mailbox(NULL);
+	test_end();
+
+	test_begin("every function: log_info, log_notice, log_debug");
+	log_debug_level = 1;
+	cap_begin();
+	log_info("i\n");
+	test_assert_str(cap_end(), "i\\n");
+	cap_begin();
+	log_notice("n\x1b");
+	test_assert_str(cap_end(), "n\\x1B");
+	cap_begin();
+	log_debug("d\r");
+	test_assert_str(cap_end(), "d\\r");
+	test_end();
+
+	test_begin("log_trace: trailing CRLF dropped, the rest escaped");
+	cap_begin();
+	log_trace("S", "* OK a\rb\x00" "c\r\n", 12);
+	test_assert_str(cap_end(), "S: * OK a\\rb\\x00c");
+	test_end();
+
+	test_begin("a long line of control bytes stays one line");
+	long_in = malloc(5001);
+	memset(long_in, '\n', 5000);
+	long_in[5000] = '\0';
+	cap_begin();
+	log_warnx("%s", long_in);
+	cap_end();
+	test_assert(strncmp(got, "WARNING: \\n\\n", 13) == 0);
+	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
+	    " [...]") == 0);
+	test_end();
+
+	test_begin("a long trace line is cut visibly, not silently");
+	memset(long_in, 'a', 5000);
+	cap_begin();
+	log_trace("S", long_in, 5000);
+	cap_end();
+	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
+	    " [...]") == 0);
+	free(long_in);
+	test_end();
+
+	close(capfd);
+	return test_exit();
+}
