@@ -82,7 +82,9 @@ struct conn *conn_connect_proxy(const struct proxy_opts *p, const char *host,
     const char *port, int timeout_ms, struct err *err);
 /* Starts command (through /bin/sh -c when it contains shell
  * metacharacters, else split on whitespace and execvp'd) with a socketpair
- * as its stdin/stdout; stderr to /dev/null when null_stderr. */
+ * as its stdin/stdout; stderr to /dev/null when null_stderr; with
+ * spawn_start() (spawn.h: its own process group, SIGINT blocked).
+ * conn_free() gives it a second to exit after EOF, then kills it. */
 struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
     struct err *err);
 
@@ -155,8 +157,9 @@ int conn_fd(const struct conn *c);
  * for messages. */
 const char *conn_name(const struct conn *c);
 
-/* Closes (TLS shutdown without waiting, close, reap a tunnel child),
- * frees, sets *cp to NULL. NULL-safe. */
+/* Closes (TLS shutdown without waiting, close, reap a tunnel child:
+ * spawn_end() with a second to exit and a second of grace), frees, sets
+ * *cp to NULL. NULL-safe. */
 void conn_free(struct conn **cp);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "err.h"
+#include "spawn.h"
 
 /* Matches the largest TLS record payload several times over, so that one
  * read usually drains what the kernel has. */
@@ -28,9 +29,7 @@ struct conn {
 	bool tcp;
 	bool eof;
 	bool gone;         /* the peer reset the connection */
-	pid_t pid;         /* tunnel child, or -1 */
-	bool reaped;
-	int status;        /* wait status, valid once reaped */
+	struct spawn child; /* the tunnel command (pid -1 otherwise) */
 	char *name;
 	char *command;
 	SSL_CTX *ctx;

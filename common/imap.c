@@ -35,6 +35,7 @@ struct imap_client {
 	char idle_tag[TAG_SIZE]; /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
 	bool want_compress;  /* compress = YES: imap_compress() may start it */
+	int timeout_ms;      /* the network timeout given to imap_connect() */
 	/* A command sent ahead whose tagged reply the next imap_run() takes
 	 * in passing: its tag ("" if none), its text (for the message), and
 	 * its failure (kind ERR_NONE if it did not fail). */
@@ -571,7 +572,8 @@ capability(struct imap_client *c, struct err *err)
 
 /* How long password-command may run: enough for a helper that refreshes
  * an OAuth token over the network, bounded so that a hung helper does
- * not hang every run. */
+ * not hang every run. A shorter network timeout bounds it too: whoever
+ * wants quick failures from the server wants them from its helper. */
 #define PASSWORD_COMMAND_TIMEOUT_MS 60000
 
 /* The name after AUTHENTICATE (and in the AUTH= capability). */
@@ -705,8 +707,11 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 	/* Run at every connect, not at load time: a helper may refresh a
 	 * short-lived OAuth token between runs. */
 	if (o->password_command) {
-		if (sasl_password_command(o->password_command,
-			PASSWORD_COMMAND_TIMEOUT_MS, &secret, err) < 0)
+		int ms = PASSWORD_COMMAND_TIMEOUT_MS;
+		if (c->timeout_ms > 0 && c->timeout_ms < ms)
+			ms = c->timeout_ms;
+		if (sasl_password_command(o->password_command, ms, &secret,
+			err) < 0)
 			goto out;
 	} else {
 		secret = xstrdup(o->password);
@@ -751,6 +756,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 	struct err le;
 
 	c->parser = imap_parse_new(NULL);
+	c->timeout_ms = timeout_ms;
 	switch (o->type) {
 	case IMAP_TYPE_TUNNEL:
 		c->name = xstrdup("tunnel");
