@@ -13,6 +13,7 @@
 #include "imap_conf.h"
 #include "log.h"
 #include "sasl.h"
+#include "sigwait.h"
 
 /* Tags are decimal numbers from 1 on. */
 #define TAG_SIZE 16
@@ -994,10 +995,11 @@ imap_idle_start(struct imap_client *c, struct err *err)
 }
 
 int
-imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
-    struct err *err)
+imap_idle_wait(struct imap_client *c, int timeout_ms,
+    const volatile sig_atomic_t *wake, struct err *err)
 {
 	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	int pr;
 
 	c->changes = 0;
 	for (;;) {
@@ -1028,8 +1030,13 @@ imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
 		now = now_ms();
 		if (now >= deadline)
 			return 0;
-		/* A signal interrupts poll (EINTR): then *wake is checked. */
-		if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+		/* *wake tested again with the signals blocked: one that came
+		 * since the test above is pending and ends the wait at once
+		 * (EINTR), see sigwait.h. */
+		sigwait_block();
+		pr = *wake ? 0 : sigwait_poll(&pfd, 1, (int)(deadline - now));
+		sigwait_unblock();
+		if (pr < 0 && errno != EINTR)
 			return err_sys(err, ERR_TEMP, "%s: poll", c->name);
 	}
 }

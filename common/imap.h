@@ -11,6 +11,7 @@
  * All memory belongs to the caller unless stated otherwise. Responses passed
  * to callbacks are valid only during the call. */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -111,14 +112,15 @@ unsigned imap_take_changes(struct imap_client *c);
 /* IDLE (RFC 2177). imap_idle_start() sends IDLE and returns once the
  * server accepted it ("+"). imap_idle_wait() then waits up to timeout_ms
  * for the server to report a change (EXISTS, EXPUNGE, VANISHED: returns 1),
- * or returns 0 on timeout, when *wake became non-zero (a signal handler
- * sets it; the wait is interrupted by the signal), or when the server ended
- * the IDLE itself; -1 on error (connection lost, BYE). imap_idle_done()
- * sends DONE and waits for the tagged response (also fine after the
- * server ended it). */
+ * or returns 0 on timeout, when *wake became non-zero, or when the server
+ * ended the IDLE itself; -1 on error (connection lost, BYE). *wake is set
+ * by the handler of a signal installed with sigwait_install(): such a
+ * signal ends the wait at once, whenever it arrives (sigwait.h).
+ * imap_idle_done() sends DONE and waits for the tagged response (also
+ * fine after the server ended it). */
 int imap_idle_start(struct imap_client *c, struct err *err);
 int imap_idle_wait(struct imap_client *c, int timeout_ms,
-    const volatile int *wake, struct err *err);
+    const volatile sig_atomic_t *wake, struct err *err);
 int imap_idle_done(struct imap_client *c, struct err *err);
 
 /* Enables TCP keepalive on the connection (no-op for tunnels). */

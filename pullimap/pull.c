@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pull.h"
 #include "pull_state.h"
+#include "sigwait.h"
 #include "uidlist.h"
 
 /* Messages handled per FETCH command: bounds the metadata kept in memory and
@@ -842,19 +843,23 @@ fatal(enum err_kind k)
 	    k == ERR_USAGE || k == ERR_SYS || k == ERR_INTERNAL;
 }
 
-/* Sleep ms unless a signal asks for something sooner. */
+/* Sleep ms unless a signal asks for something sooner, whenever it comes:
+ * the flags are tested with the signals blocked (sigwait.h). */
 static void
 nap(const struct pull_run_opts *o, unsigned ms)
 {
 	uint64_t end = now_ms() + ms;
-	while (!*o->stop && !*o->wake) {
+	for (;;) {
 		uint64_t now = now_ms();
-		struct timespec ts;
-		if (now >= end)
+		bool done;
+
+		sigwait_block();
+		done = *o->stop || *o->wake || now >= end;
+		if (!done)
+			sigwait_poll(NULL, 0, (int)(end - now));
+		sigwait_unblock();
+		if (done)
 			break;
-		ts.tv_sec = (time_t)((end - now) / 1000);
-		ts.tv_nsec = (long)((end - now) % 1000) * 1000000L;
-		nanosleep(&ts, NULL); /* EINTR on a signal: re-check */
 	}
 }
 
