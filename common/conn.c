@@ -47,17 +47,63 @@ poll_fd(int fd, short events, int timeout_ms)
 	}
 }
 
+/* The wait time the budget allows so far (conn.h), 0 without a budget. */
+static uint64_t
+budget_allowed(const struct conn *c)
+{
+	if (!c->budget_on || c->timeout_ms <= 0)
+		return 0;
+	return (uint64_t)c->timeout_ms + c->budget_bytes * 1000 / CONN_MIN_RATE;
+}
+
+static int
+too_slow(const struct conn *c, struct err *err)
+{
+	return err_set(err, ERR_TEMP, "%s: too slow: %llu bytes in %.1f s "
+	    "(allowed: the %g s timeout plus 1 s per %d bytes)", c->name,
+	    (unsigned long long)c->budget_bytes,
+	    (double)c->budget_waited_ms / 1000, c->timeout_ms / 1000.0,
+	    CONN_MIN_RATE);
+}
+
 static int
 wait_fd(struct conn *c, short events, struct err *err)
 {
-	int r = poll_fd(c->fd, events, c->timeout_ms);
+	uint64_t allowed = budget_allowed(c), t0;
+	int t = c->timeout_ms, r;
+
+	if (allowed > 0) {
+		if (c->budget_waited_ms >= allowed)
+			return too_slow(c, err);
+		if (allowed - c->budget_waited_ms < (uint64_t)t)
+			t = (int)(allowed - c->budget_waited_ms);
+	}
+	t0 = now_ms();
+	r = poll_fd(c->fd, events, t);
+	c->budget_waited_ms += now_ms() - t0;
 	if (r > 0)
 		return 0;
 	if (r < 0)
 		return err_sys(err, ERR_SYS, "poll on %s", c->name);
+	if (allowed > 0 && c->budget_waited_ms >= allowed)
+		return too_slow(c, err);
 	return err_set(err, ERR_TEMP, "timeout %s %s after %g s",
 	    events & POLLIN ? "reading from" : "writing to", c->name,
 	    c->timeout_ms / 1000.0);
+}
+
+void
+conn_budget_start(struct conn *c)
+{
+	c->budget_on = true;
+	c->budget_waited_ms = 0;
+	c->budget_bytes = 0;
+}
+
+void
+conn_budget_stop(struct conn *c)
+{
+	c->budget_on = false;
 }
 
 /* At EOF or EPIPE on a tunnel, the command's exit status is the useful
@@ -92,6 +138,8 @@ conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 		short ev;
 		if (c->ssl) {
 			r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
+			if (r > 0)
+				c->budget_bytes += (uint64_t)r;
 			if (r != CONN_AGAIN)
 				return r;
 		} else {
@@ -99,8 +147,10 @@ conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 			 * SIGPIPE death. */
 			r = op == IO_READ ? read(c->fd, rbuf, n) :
 			    send(c->fd, wbuf, n, MSG_NOSIGNAL);
-			if (r >= 0)
+			if (r >= 0) {
+				c->budget_bytes += (uint64_t)r;
 				return r;
+			}
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {

@@ -120,6 +120,21 @@ void conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
 
 /* Changes the per-operation timeout (ms, 0 = none). */
 void conn_set_timeout(struct conn *c, int timeout_ms);
+
+/* The timeout bounds each wait, so a peer that trickles (a byte every few
+ * seconds) would hold us forever. A budget bounds a whole exchange (an
+ * IMAP command and its response): from conn_budget_start() until
+ * conn_budget_stop(), the time spent waiting on this connection may not
+ * exceed the timeout plus one second per CONN_MIN_RATE bytes read or
+ * written meanwhile. So a large transfer at any reasonable speed earns
+ * the time it needs, while a trickle is given up on after about the
+ * timeout: the wait fails with ERR_TEMP, "NAME: too slow: N bytes in S s
+ * (...)". Time spent elsewhere (delivering a message between two reads)
+ * does not count. No budget without a timeout. conn_budget_start()
+ * restarts the count when one is running. */
+#define CONN_MIN_RATE 1024 /* bytes per second */
+void conn_budget_start(struct conn *c);
+void conn_budget_stop(struct conn *c);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
 void conn_set_keepalive(struct conn *c);
 

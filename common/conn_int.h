@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
@@ -39,6 +40,11 @@ struct conn {
 	const char *fingerprints;
 	bool fp_checked, fp_ok;
 	char fp_actual[FPR_MAX];
+	/* Since conn_budget_start(), if on: time spent waiting for the fd
+	 * and bytes read or written (conn.h). */
+	bool budget_on;
+	uint64_t budget_waited_ms;
+	uint64_t budget_bytes;
 	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
 	void *curl;        /* CURL *: owns fd when connected through a SOCKS proxy */
 	size_t rpos, rend, olen;

@@ -559,9 +559,15 @@ imap_run(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 {
 	va_list ap;
 	int r;
+	/* The command and its whole response (conn.h): a server that
+	 * trickles must not hold us, nor our state lock, forever. */
+	if (c->conn)
+		conn_budget_start(c->conn);
 	va_start(ap, fmt);
 	r = vrun(c, fn, lit_fn, ctx, err, fmt, ap);
 	va_end(ap);
+	if (c->conn)
+		conn_budget_stop(c->conn);
 	return r;
 }
 
@@ -739,13 +745,26 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 			cred = sasl_oauthbearer(o->username,
 			    tunnel ? NULL : o->host, tunnel ? NULL : o->port,
 			    secret);
+		conn_budget_start(c->conn);
 		rc = auth_plain_continue(c, mech, cred, err);
+		conn_budget_stop(c->conn);
 		wipe_free(cred);
 	}
 out:
 	if (secret != NULL)
 		wipe_free(secret);
 	return rc;
+}
+
+/* The handshake is an exchange like a command (conn.h's budget). */
+static int
+start_tls(struct imap_client *c, const struct imap_opts *o, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = conn_start_tls(c->conn, o->host, &o->tls, err);
+	conn_budget_stop(c->conn);
+	return r;
 }
 
 struct imap_client *
@@ -771,14 +790,16 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		    timeout_ms, err) :
 		    conn_connect_tcp(o->host, o->port, timeout_ms, err);
 		if (c->conn && o->type == IMAP_TYPE_IMAPS &&
-		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+		    start_tls(c, o, err) < 0)
 			goto fail;
 		break;
 	}
 	if (!c->conn)
 		goto fail;
 
+	conn_budget_start(c->conn);
 	r = read_resp(c, NULL, NULL, &lf, &le, err);
+	conn_budget_stop(c->conn);
 	if (!r)
 		goto fail;
 	if (r->kind != IMAP_RESP_UNTAGGED || !r->status ||
@@ -809,7 +830,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 			goto fail;
 		}
 		if (imap_run(c, NULL, NULL, NULL, err, "STARTTLS") < 0 ||
-		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+		    start_tls(c, o, err) < 0)
 			goto fail;
 		/* Capabilities sent before TLS may have been forged. */
 		caps_clear(c);
@@ -966,8 +987,8 @@ imap_close(struct imap_client **cp)
 	*cp = NULL;
 }
 
-int
-imap_idle_start(struct imap_client *c, struct err *err)
+static int
+idle_start(struct imap_client *c, struct err *err)
 {
 	const struct imap_resp *r;
 	bool lf = false;
@@ -995,6 +1016,16 @@ imap_idle_start(struct imap_client *c, struct err *err)
 }
 
 int
+imap_idle_start(struct imap_client *c, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = idle_start(c, err);
+	conn_budget_stop(c->conn);
+	return r;
+}
+
+int
 imap_idle_wait(struct imap_client *c, int timeout_ms,
     const volatile sig_atomic_t *wake, struct err *err)
 {
@@ -1011,8 +1042,11 @@ imap_idle_wait(struct imap_client *c, int timeout_ms,
 		if (conn_readable(c->conn)) {
 			bool lf = false;
 			struct err le;
-			const struct imap_resp *r =
-			    read_resp(c, NULL, NULL, &lf, &le, err);
+			const struct imap_resp *r;
+
+			conn_budget_start(c->conn);
+			r = read_resp(c, NULL, NULL, &lf, &le, err);
+			conn_budget_stop(c->conn);
 			if (!r)
 				return -1;
 			if (c->bye)
@@ -1041,8 +1075,8 @@ imap_idle_wait(struct imap_client *c, int timeout_ms,
 	}
 }
 
-int
-imap_idle_done(struct imap_client *c, struct err *err)
+static int
+idle_done(struct imap_client *c, struct err *err)
 {
 	const struct imap_resp *r;
 	bool lf = false;
@@ -1069,6 +1103,16 @@ imap_idle_done(struct imap_client *c, struct err *err)
 		return err_set(err, ERR_PROTO, "%s: IDLE ended with %s %s",
 		    c->name, r->status ? r->status : "?", r->text);
 	}
+}
+
+int
+imap_idle_done(struct imap_client *c, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = idle_done(c, err);
+	conn_budget_stop(c->conn);
+	return r;
 }
 
 void
