@@ -71,6 +71,21 @@ fail:
 	_exit(127);
 }
 
+/* We have a controlling terminal and are in its foreground: a child in
+ * a group of its own could not read it (spawn.h). */
+static bool
+tty_foreground(void)
+{
+	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	bool fg;
+
+	if (fd < 0)
+		return false;
+	fg = tcgetpgrp(fd) == getpgrp();
+	close(fd);
+	return fg;
+}
+
 int
 spawn_start(struct spawn *s, const char *command, const struct spawn_opts *o,
     int *fd_r, struct err *err)
@@ -105,10 +120,7 @@ spawn_start(struct spawn *s, const char *command, const struct spawn_opts *o,
 		    command);
 		goto out;
 	}
-	/* In the foreground of the terminal, the child may need to read it:
-	 * see spawn.h. */
-	s->own_group = !(isatty(STDIN_FILENO) &&
-	    tcgetpgrp(STDIN_FILENO) == getpgrp());
+	s->own_group = !tty_foreground();
 	pid = fork();
 	if (pid < 0) {
 		err_sys(err, ERR_SYS, "%s `%s`: fork", o->what, command);

@@ -8,11 +8,12 @@
  *
  * The child gets a process group of its own, so that a kill reaches
  * whatever it started too (`sh -c 'a | b'`, a `sleep` behind a shell),
- * except when our standard input is the terminal and we are in its
- * foreground: then the child stays in our group, because a process in a
- * background group that reads the terminal is stopped (SIGTTIN), and
- * helpers do prompt there (ssh's host key question, a passphrase). A kill
- * then reaches the child alone. */
+ * except when we have a controlling terminal and are in its foreground:
+ * then the child stays in our group, because a process in a background
+ * group that reads the terminal is stopped (SIGTTIN), and helpers do
+ * prompt there (ssh's host key question on /dev/tty, a passphrase). A
+ * kill then reaches the child alone. Under cron or systemd there is no
+ * terminal. */
 
 #include <stdbool.h>
 #include <sys/types.h>

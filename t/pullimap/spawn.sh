@@ -30,6 +30,9 @@ imap=("type = imap" "host = 127.0.0.1" "port = $DOVECOT_IMAP_PORT"
 # `; :` keeps the shell around as the parent (no exec of the last command).
 t_section linger "${imap[@]}" "password-command = echo x; exec >&-; $linger; :"
 t_section silent "${imap[@]}" "password-command = $silent; :"
+# A helper that prompts on the terminal (it is one when pullimap runs in
+# the foreground of one, as under script(1)).
+t_section prompt "${imap[@]}" "password-command = read -r p </dev/tty && printf '%s\\n' \"\$p\""
 t_section tunnel "type = tunnel" "null-stderr = YES" \
 	"command = $tunnel_child & $DOVECOT_TUNNEL; wait"
 
@@ -53,6 +56,20 @@ bounded_fail "closes stdout, runs on" linger 6 \
 bounded_fail "prints nothing, never exits" silent 6 \
 	'password-command timed out after 2 s \(killed\)$' "$silent"
 t_eq "nothing delivered" "$(maildir_count "$dest")" 0
+
+# Interactive: the helper reads the password from the terminal. (Not in
+# the foreground of a terminal, it would be stopped by SIGTTIN there.)
+if command -v script >/dev/null; then
+	printf '%s\n' "$DOVECOT_PASS" | PULLIMAP_TIMEOUT_MS=5000 t_run timeout -k 1 20 \
+		script -qec "'$PULLIMAP' --config='$T/config' prompt" /dev/null
+	t_eq "prompting password-command on the terminal: exit 0" "$?" 0
+	t_delivered_set "prompting password-command: delivered" "$dest" "$T"/mail/*.eml
+	rm -f "$dest"/new/* "$dest"/cur/*
+	imap_store INBOX 1:* -FLAGS '(\Seen)' >/dev/null
+	rm -f "$T/state-prompt.db"
+else
+	t_skip "prompting password-command" "no script(1)"
+fi
 
 # The tunnel's shell waits for its background child after the session:
 # closing the tunnel ends both.
