@@ -6,7 +6,9 @@
  * optional TLS (OpenSSL) from the start or upgraded later (STARTTLS), and
  * optional DEFLATE compression above it (IMAP COMPRESS, RFC 4978).
  *
- * Reads and writes are buffered and bounded by a timeout; every failure is
+ * Reads and writes are buffered and bounded by a timeout (each wait) and,
+ * between conn_budget_start() and conn_budget_stop(), by a budget over the
+ * whole exchange (see there); every failure is
  * reported through err with the peer's name (kind ERR_TEMP for network
  * trouble and timeouts, ERR_TLS-like failures as ERR_TEMP too unless the
  * certificate was refused, which is ERR_REFUSED). */

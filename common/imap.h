@@ -67,7 +67,8 @@ ssize_t imap_literal_read(struct imap_client *c, char *buf, size_t n,
     struct err *err);
 
 /* Runs one command (the text after the tag, printf-formatted) and waits for
- * its tagged response. Untagged responses go to the client's own bookkeeping
+ * its tagged response, the whole exchange bounded by a budget (conn.h:
+ * the network timeout plus 1 s per KiB moved; "too slow" is ERR_TEMP). Untagged responses go to the client's own bookkeeping
  * (CAPABILITY, EXISTS, BYE, response codes) and then to fn (may be NULL);
  * large literals to lit_fn (may be NULL: discarded).
  * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED, quoting the server's
