@@ -1068,7 +1068,11 @@ imap_idle_wait(struct imap_client *c, int timeout_ms,
 		 * since the test above is pending and ends the wait at once
 		 * (EINTR), see sigwait.h. */
 		sigwait_block();
-		pr = *wake ? 0 : sigwait_poll(&pfd, 1, (int)(deadline - now));
+		pr = 0;
+		if (!*wake) {
+			sigwait_test_hook();
+			pr = sigwait_poll(&pfd, 1, (int)(deadline - now));
+		}
 		sigwait_unblock();
 		if (pr < 0 && errno != EINTR)
 			return err_sys(err, ERR_TEMP, "%s: poll", c->name);

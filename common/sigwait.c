@@ -40,9 +40,8 @@ sigwait_unblock(void)
 	errno = e;
 }
 
-/* See PULLIMAP_TEST_WAIT_SIGNAL in sigwait.h. */
-static void
-test_hook(void)
+void
+sigwait_test_hook(void)
 {
 	static bool done;
 	const char *v;
@@ -66,7 +65,6 @@ sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
 		tsp = &ts;
 	}
-	test_hook();
 	/* saved: the mask before sigwait_block(), the watched signals
 	 * unblocked (unless the caller had blocked them itself). */
 	return ppoll(fds, nfds, tsp, &saved);

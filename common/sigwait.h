@@ -34,12 +34,15 @@ void sigwait_unblock(void);
  * (< 0: no limit), with the installed signals unblocked during the wait
  * only. Call it between sigwait_block() and sigwait_unblock(), after
  * testing the flags. Returns poll's result: -1 with errno EINTR when a
- * signal was handled.
- *
- * Test hook: when the environment variable PULLIMAP_TEST_WAIT_SIGNAL
- * holds a signal number, the first call sends that signal to the process
- * just before waiting, i.e. after the flags were tested: the signal lands
- * inside the window described above, every time (t/pullimap/signals.sh). */
+ * signal was handled. */
 int sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/* Test hook, called right before sigwait_poll() by the waits of --idle
+ * (IDLE, the sleeps between polls and before reconnecting): when the
+ * environment variable PULLIMAP_TEST_WAIT_SIGNAL holds a signal number,
+ * the first call sends that signal to the process, after the flags were
+ * tested: the signal lands inside the window described above, every time
+ * (t/pullimap/signals.sh). Later calls do nothing. */
+void sigwait_test_hook(void);
 
 #endif

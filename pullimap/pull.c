@@ -855,8 +855,10 @@ nap(const struct pull_run_opts *o, unsigned ms)
 
 		sigwait_block();
 		done = *o->stop || *o->wake || now >= end;
-		if (!done)
+		if (!done) {
+			sigwait_test_hook();
 			sigwait_poll(NULL, 0, (int)(end - now));
+		}
 		sigwait_unblock();
 		if (done)
 			break;
