@@ -20,24 +20,42 @@
 #include "conn.h"
 #include "conn_int.h"
 #include "log.h"
+#include "sigwait.h"
+
+/* conn_set_interrupt() */
+static const volatile sig_atomic_t *interrupt_flag;
 
 /* Polls fd for events for at most timeout_ms (0 = forever), restarting
  * after signals without extending the deadline. 1 ready, 0 timeout, -1
- * error. POLLERR/POLLHUP count as ready: the next I/O call says why. */
+ * error, -2 interrupted (only when interruptible: the flag is tested with
+ * the signals blocked, see sigwait.h). POLLERR/POLLHUP count as ready:
+ * the next I/O call says why. */
 static int
-poll_fd(int fd, short events, int timeout_ms)
+poll_fd(int fd, short events, int timeout_ms, bool interruptible)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 	uint64_t deadline = 0;
 	if (timeout_ms > 0)
 		deadline = now_ms() + (uint64_t)timeout_ms;
+	if (interrupt_flag == NULL)
+		interruptible = false;
 	for (;;) {
 		int t = -1, r;
+		bool stop = false;
 		if (deadline) {
 			uint64_t now = now_ms();
 			t = now >= deadline ? 0 : (int)(deadline - now);
 		}
-		r = poll(&p, 1, t);
+		if (interruptible) {
+			sigwait_block();
+			stop = *interrupt_flag != 0;
+			r = stop ? 0 : sigwait_poll(&p, 1, t);
+			sigwait_unblock();
+			if (stop)
+				return -2;
+		} else {
+			r = poll(&p, 1, t);
+		}
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -45,6 +63,18 @@ poll_fd(int fd, short events, int timeout_ms)
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+void
+conn_set_interrupt(const volatile sig_atomic_t *flag)
+{
+	interrupt_flag = flag;
+}
+
+void
+conn_set_interruptible(struct conn *c, bool on)
+{
+	c->interruptible = on;
 }
 
 /* The wait time the budget allows so far (conn.h), 0 without a budget. */
@@ -79,10 +109,12 @@ wait_fd(struct conn *c, short events, struct err *err)
 			t = (int)(allowed - c->budget_waited_ms);
 	}
 	t0 = now_ms();
-	r = poll_fd(c->fd, events, t);
+	r = poll_fd(c->fd, events, t, c->interruptible);
 	c->budget_waited_ms += now_ms() - t0;
 	if (r > 0)
 		return 0;
+	if (r == -2)
+		return err_set(err, ERR_TEMP, "%s: interrupted", c->name);
 	if (r < 0)
 		return err_sys(err, ERR_SYS, "poll on %s", c->name);
 	if (allowed > 0 && c->budget_waited_ms >= allowed)
@@ -209,7 +241,12 @@ try_connect(int family, int proto, const struct sockaddr *sa, socklen_t salen,
 	/* After EINTR a non-blocking connect goes on in the background. */
 	if (errno != EINPROGRESS && errno != EINTR)
 		goto fail;
-	r = poll_fd(fd, POLLOUT, timeout_ms);
+	/* Nothing is in flight yet: always interruptible. */
+	r = poll_fd(fd, POLLOUT, timeout_ms, true);
+	if (r == -2) {
+		close(fd);
+		return err_set(err, ERR_TEMP, "connect to %s: interrupted", name);
+	}
 	if (r == 0) {
 		close(fd);
 		return err_set(err, ERR_TEMP,

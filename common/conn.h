@@ -13,6 +13,7 @@
  * trouble and timeouts, ERR_TLS-like failures as ERR_TEMP too unless the
  * certificate was refused, which is ERR_REFUSED). */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -137,6 +138,17 @@ void conn_set_timeout(struct conn *c, int timeout_ms);
 #define CONN_MIN_RATE 1024 /* bytes per second */
 void conn_budget_start(struct conn *c);
 void conn_budget_stop(struct conn *c);
+
+/* Process-wide: while *flag is non-zero (a signal handler installed with
+ * sigwait_install() sets it), connecting fails at once ("connect to NAME:
+ * interrupted", ERR_TEMP), and so does every wait of a connection marked
+ * interruptible ("NAME: interrupted"), whenever the signal comes (the
+ * flag is tested with the signals blocked, sigwait.h). For --idle, whose
+ * reconnections must not hold up SIGTERM for a whole timeout. NULL (the
+ * default) turns it off. Mark a connection only while nothing would be
+ * lost by dropping it (logging in, not fetching a message). */
+void conn_set_interrupt(const volatile sig_atomic_t *flag);
+void conn_set_interruptible(struct conn *c, bool on);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
 void conn_set_keepalive(struct conn *c);
 

@@ -30,6 +30,7 @@ struct conn {
 	bool tcp;
 	bool eof;
 	bool gone;         /* the peer reset the connection */
+	bool interruptible; /* conn_set_interruptible() */
 	struct spawn child; /* the tunnel command (pid -1 otherwise) */
 	char *name;
 	char *command;

@@ -781,6 +781,8 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 	case IMAP_TYPE_TUNNEL:
 		c->name = xstrdup("tunnel");
 		c->conn = conn_spawn(o->command, o->null_stderr, timeout_ms, err);
+		if (c->conn)
+			conn_set_interruptible(c->conn, true);
 		break;
 	case IMAP_TYPE_IMAP:
 	case IMAP_TYPE_IMAPS:
@@ -789,6 +791,10 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		    conn_connect_proxy(&o->proxy, o->host, o->port,
 		    timeout_ms, err) :
 		    conn_connect_tcp(o->host, o->port, timeout_ms, err);
+		/* Until logged in, nothing is lost when a stop request
+		 * drops the connection (conn_set_interrupt()). */
+		if (c->conn)
+			conn_set_interruptible(c->conn, true);
 		if (c->conn && o->type == IMAP_TYPE_IMAPS &&
 		    start_tls(c, o, err) < 0)
 			goto fail;
@@ -852,6 +858,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 			goto fail;
 	}
 	c->want_compress = o->compress;
+	conn_set_interruptible(c->conn, false);
 	return c;
 fail:
 	if (!err->msg[0])

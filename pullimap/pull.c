@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "deliver.h"
 #include "imap.h"
 #include "imap_conf.h"
@@ -877,6 +878,9 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 
 	if (pull_open(&p, pc, o, err) < 0)
 		goto out;
+	/* A SIGTERM while (re)connecting to a server that does not answer
+	 * must not wait for the timeout. */
+	conn_set_interrupt(o->stop);
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	while (!*o->stop) {
 		bool purge_now;
@@ -941,6 +945,7 @@ failed:
 	}
 	rc = 0;
 out:
+	conn_set_interrupt(NULL);
 	pull_close(&p);
 	return rc;
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Signals in --idle, whenever they land: SIGUSR1/SIGHUP poll at once,
 # SIGTERM/SIGINT exit 0 at once, while idling (IDLE), while polling at
-# the interval (a server without IDLE) and during the reconnection
-# backoff. PULLIMAP_TEST_WAIT_SIGNAL (common/sigwait.h) makes pullimap
-# send itself the signal right after testing its flags and before waiting:
-# the race window, hit every time.
+# the interval (a server without IDLE), during the reconnection backoff,
+# and while connecting to a server that does not answer.
+# PULLIMAP_TEST_WAIT_SIGNAL (common/sigwait.h) makes pullimap send itself
+# the signal right after testing its flags and before waiting: the race
+# window, hit every time.
 . "$TOP/t/lib/common.sh"
 . "$TOP/t/lib/dovecot.sh"
 t_init signals
@@ -30,6 +31,30 @@ statefile = $T/noidle.db
 [down]
 command = false
 statefile = $T/down.db
+CONF
+
+# A server that accepts connections and never says a word.
+MUTE_PORT=$(free_port 1) || t_skip_all "no free port"
+timeout -k 5 "$T_SERVER_MAX" "$T_PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept())
+' "$MUTE_PORT" &
+t_cleanup_add "t_kill_pid $! 2"
+wait_port 127.0.0.1 "$MUTE_PORT" 10 || t_skip_all "mute server does not start"
+cat >>"$T/config" <<CONF
+
+[mute]
+type = imap
+host = 127.0.0.1
+port = $MUTE_PORT
+STARTTLS = NO
+statefile = $T/mute.db
 CONF
 
 PIDS=()
@@ -108,5 +133,14 @@ if wait_until 20 bash -c "[ \$(grep -c 'reconnecting in' '$T/down.err') -ge 3 ]"
 	stops "backoff: SIGTERM" TERM
 else
 	t_fail "backoff: reconnection logged" "$(tail -n 2 "$T/down.err")"
+fi
+# (Re)connecting: waiting for a greeting that does not come (for the
+# network timeout, 2 minutes here).
+start mute mute
+connected() { grep -q "connected to 127.0.0.1:$MUTE_PORT" "$T/mute.err"; }
+if wait_until 10 connected; then
+	stops "connecting: SIGTERM while waiting for the greeting" TERM
+else
+	t_fail "connecting: connected" "$(tail -n 2 "$T/mute.err")"
 fi
 t_done
