@@ -87,6 +87,7 @@ stops() {
 		ms=$(ms_since "$t0")
 		wait "$pid"
 		rc=$?
+		t_log "$name: exited after $ms ms"
 		t_eq "$name: exit 0" "$rc" 0
 		if [ "$ms" -le "$max" ]; then t_ok "$name: exits within ${max} ms"; else t_fail "$name: exits within ${max} ms" "took $ms ms"; fi
 	else
