@@ -20,24 +20,42 @@
 #include "conn.h"
 #include "conn_int.h"
 #include "log.h"
+#include "sigwait.h"
+
+/* conn_set_interrupt() */
+static const volatile sig_atomic_t *interrupt_flag;
 
 /* Polls fd for events for at most timeout_ms (0 = forever), restarting
  * after signals without extending the deadline. 1 ready, 0 timeout, -1
- * error. POLLERR/POLLHUP count as ready: the next I/O call says why. */
+ * error, -2 interrupted (only when interruptible: the flag is tested with
+ * the signals blocked, see sigwait.h). POLLERR/POLLHUP count as ready:
+ * the next I/O call says why. */
 static int
-poll_fd(int fd, short events, int timeout_ms)
+poll_fd(int fd, short events, int timeout_ms, bool interruptible)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 	uint64_t deadline = 0;
 	if (timeout_ms > 0)
 		deadline = now_ms() + (uint64_t)timeout_ms;
+	if (interrupt_flag == NULL)
+		interruptible = false;
 	for (;;) {
 		int t = -1, r;
+		bool stop = false;
 		if (deadline) {
 			uint64_t now = now_ms();
 			t = now >= deadline ? 0 : (int)(deadline - now);
 		}
-		r = poll(&p, 1, t);
+		if (interruptible) {
+			sigwait_block();
+			stop = *interrupt_flag != 0;
+			r = stop ? 0 : sigwait_poll(&p, 1, t);
+			sigwait_unblock();
+			if (stop)
+				return -2;
+		} else {
+			r = poll(&p, 1, t);
+		}
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -47,45 +65,77 @@ poll_fd(int fd, short events, int timeout_ms)
 	}
 }
 
+void
+conn_set_interrupt(const volatile sig_atomic_t *flag)
+{
+	interrupt_flag = flag;
+}
+
+void
+conn_set_interruptible(struct conn *c, bool on)
+{
+	c->interruptible = on;
+}
+
+/* The wait time the budget allows so far (conn.h), 0 without a budget. */
+static uint64_t
+budget_allowed(const struct conn *c)
+{
+	if (!c->budget_on || c->timeout_ms <= 0)
+		return 0;
+	return (uint64_t)c->timeout_ms + c->budget_bytes * 1000 / CONN_MIN_RATE;
+}
+
+static int
+too_slow(const struct conn *c, struct err *err)
+{
+	return err_set(err, ERR_TEMP, "%s: too slow: %llu bytes in %.1f s "
+	    "(allowed: the %g s timeout plus 1 s per %d bytes)", c->name,
+	    (unsigned long long)c->budget_bytes,
+	    (double)c->budget_waited_ms / 1000, c->timeout_ms / 1000.0,
+	    CONN_MIN_RATE);
+}
+
 static int
 wait_fd(struct conn *c, short events, struct err *err)
 {
-	int r = poll_fd(c->fd, events, c->timeout_ms);
+	uint64_t allowed = budget_allowed(c), t0;
+	int t = c->timeout_ms, r;
+
+	if (allowed > 0) {
+		if (c->budget_waited_ms >= allowed)
+			return too_slow(c, err);
+		if (allowed - c->budget_waited_ms < (uint64_t)t)
+			t = (int)(allowed - c->budget_waited_ms);
+	}
+	t0 = now_ms();
+	r = poll_fd(c->fd, events, t, c->interruptible);
+	c->budget_waited_ms += now_ms() - t0;
 	if (r > 0)
 		return 0;
+	if (r == -2)
+		return err_set(err, ERR_TEMP, "%s: interrupted", c->name);
 	if (r < 0)
 		return err_sys(err, ERR_SYS, "poll on %s", c->name);
+	if (allowed > 0 && c->budget_waited_ms >= allowed)
+		return too_slow(c, err);
 	return err_set(err, ERR_TEMP, "timeout %s %s after %g s",
 	    events & POLLIN ? "reading from" : "writing to", c->name,
 	    c->timeout_ms / 1000.0);
 }
 
-/* Reaps the tunnel child if it exits within ms (<0: wait forever). */
-static bool
-reap(struct conn *c, int ms)
+void
+conn_budget_start(struct conn *c)
 {
-	uint64_t end = now_ms() + (uint64_t)(ms > 0 ? ms : 0);
-	if (c->pid <= 0 || c->reaped)
-		return true;
-	for (;;) {
-		pid_t r = waitpid(c->pid, &c->status, ms < 0 ? 0 : WNOHANG);
-		if (r == c->pid) {
-			c->reaped = true;
-			return true;
-		}
-		if (r < 0 && errno != EINTR) {
-			/* Reaped elsewhere (SIGCHLD ignored?): no status. */
-			c->reaped = true;
-			c->status = 0;
-			return true;
-		}
-		if (r == 0 && now_ms() >= end)
-			return false;
-		if (r == 0) {
-			struct timespec ts = {0, 5 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
+	c->budget_on = true;
+	c->budget_waited_ms = 0;
+	c->budget_bytes = 0;
+}
+
+void
+conn_budget_stop(struct conn *c)
+{
+	c->budget_on = false;
 }
 
 /* At EOF or EPIPE on a tunnel, the command's exit status is the useful
@@ -94,9 +144,9 @@ int
 conn_child_error(struct conn *c, struct err *err)
 {
 	int st;
-	if (c->pid <= 0 || !reap(c, 200))
+	if (c->child.pid <= 0 || !spawn_wait(&c->child, 200))
 		return 0;
-	st = c->status;
+	st = c->child.status;
 	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
 		return err_set(err, WEXITSTATUS(st) >= 126 &&
 		    WEXITSTATUS(st) <= 127 ? ERR_CONFIG : ERR_TEMP,
@@ -120,6 +170,8 @@ conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 		short ev;
 		if (c->ssl) {
 			r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
+			if (r > 0)
+				c->budget_bytes += (uint64_t)r;
 			if (r != CONN_AGAIN)
 				return r;
 		} else {
@@ -127,8 +179,10 @@ conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
 			 * SIGPIPE death. */
 			r = op == IO_READ ? read(c->fd, rbuf, n) :
 			    send(c->fd, wbuf, n, MSG_NOSIGNAL);
-			if (r >= 0)
+			if (r >= 0) {
+				c->budget_bytes += (uint64_t)r;
 				return r;
+			}
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -165,7 +219,7 @@ conn_new(int fd, const char *name, int timeout_ms)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
-	c->pid = -1;
+	c->child.pid = -1;
 	c->timeout_ms = timeout_ms;
 	c->name = xstrdup(name);
 	return c;
@@ -187,7 +241,12 @@ try_connect(int family, int proto, const struct sockaddr *sa, socklen_t salen,
 	/* After EINTR a non-blocking connect goes on in the background. */
 	if (errno != EINPROGRESS && errno != EINTR)
 		goto fail;
-	r = poll_fd(fd, POLLOUT, timeout_ms);
+	/* Nothing is in flight yet: always interruptible. */
+	r = poll_fd(fd, POLLOUT, timeout_ms, true);
+	if (r == -2) {
+		close(fd);
+		return err_set(err, ERR_TEMP, "connect to %s: interrupted", name);
+	}
 	if (r == 0) {
 		close(fd);
 		return err_set(err, ERR_TEMP,
@@ -304,128 +363,23 @@ out:
 	return c;
 }
 
-/* The reference hands the command to Perl's exec, which uses the shell
- * when it sees a metacharacter; anything outside this conservative set of
- * word characters counts as one. */
-static bool
-needs_shell(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		char ch = *s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr(" \t-_./,:@+", ch))
-			continue;
-		return true;
-	}
-	return false;
-}
-
-static void ATTR_NORETURN
-spawn_child(int s, int ep, char *const *argv, bool null_stderr)
-{
-	sigset_t set;
-	int e;
-	/* dup2(fd, fd) would keep FD_CLOEXEC: move both out of 0..2 first. */
-	if (s < 3)
-		s = fcntl(s, F_DUPFD_CLOEXEC, 3);
-	if (ep < 3)
-		ep = fcntl(ep, F_DUPFD_CLOEXEC, 3);
-	if (s < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0)
-		goto fail;
-	if (null_stderr) {
-		int fd = open("/dev/null", O_WRONLY);
-		if (fd < 0 || dup2(fd, 2) < 0)
-			goto fail;
-		if (fd > 2)
-			close(fd);
-	}
-	/* An ignored SIGPIPE would survive exec (we ignore it for TLS). */
-	signal(SIGPIPE, SIG_DFL);
-	/* As in the reference: a ^C aimed at us must not kill the tunnel
-	 * before we could log out. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	execvp(argv[0], argv);
-fail:
-	e = errno;
-	if (ep >= 0)
-		(void)!write(ep, &e, sizeof(e));
-	_exit(127);
-}
-
 struct conn *
 conn_spawn(const char *command, bool null_stderr, int timeout_ms,
     struct err *err)
 {
-	struct conn *c = NULL;
-	char **argv, *words = NULL, *tok, *save = NULL;
-	size_t n = 0;
-	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, e = 0;
-	ssize_t r;
-	pid_t pid;
-	static char sh[] = "/bin/sh", dash_c[] = "-c";
+	struct spawn_opts so = {"tunnel command", false, true, null_stderr,
+	    true};
+	struct spawn child;
+	struct conn *c;
+	int fd;
 
-	argv = xcalloc(strlen(command) / 2 + 4, sizeof(*argv));
-	words = xstrdup(command);
-	if (needs_shell(command)) {
-		argv[n++] = sh;
-		argv[n++] = dash_c;
-		argv[n++] = words;
-	} else {
-		for (tok = strtok_r(words, " \t", &save); tok != NULL;
-		    tok = strtok_r(NULL, " \t", &save))
-			argv[n++] = tok;
-	}
-	if (n == 0) {
-		err_set(err, ERR_CONFIG, "empty tunnel command");
-		goto out;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
-		err_sys(err, ERR_SYS, "tunnel `%s`: socketpair/pipe", command);
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		err_sys(err, ERR_SYS, "tunnel `%s`: fork", command);
-		goto out;
-	}
-	if (pid == 0)
-		spawn_child(sv[1], ep[1], argv, null_stderr);
-	close(sv[1]);
-	close(ep[1]);
-	sv[1] = ep[1] = -1;
-	/* The error pipe closes at a successful exec; a failed one sends
-	 * errno, so a missing program is reported right here. */
-	do
-		r = read(ep[0], &e, sizeof(e));
-	while (r < 0 && errno == EINTR);
-	if (r == (ssize_t)sizeof(e)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		errno = e;
-		err_sys(err, e == ENOENT || e == EACCES || e == ENOEXEC ||
-		    e == ENOTDIR ? ERR_CONFIG : ERR_SYS,
-		    "tunnel command `%s`: cannot execute %s", command, argv[0]);
-		goto out;
-	}
-	if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) < 0)
-		log_debug("fcntl O_NONBLOCK: %s", strerror(errno));
-	c = conn_new(sv[0], "tunnel", timeout_ms);
-	sv[0] = -1;
-	c->pid = pid;
+	if (spawn_start(&child, command, &so, &fd, err) < 0)
+		return NULL;
+	c = conn_new(fd, "tunnel", timeout_ms);
+	c->child = child;
 	c->command = xstrdup(command);
-	log_debug("started tunnel command `%s` (pid %ld)", command, (long)pid);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (sv[i] >= 0)
-			close(sv[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
-	}
-	free(words);
-	free(argv);
+	log_debug("started tunnel command `%s` (pid %ld)", command,
+	    (long)child.pid);
 	return c;
 }
 
@@ -644,13 +598,7 @@ conn_free(struct conn **cp)
 		close(c->fd);
 	/* The command normally exits at EOF on its stdin; do not let a
 	 * stuck one leave a zombie or hold us forever. */
-	if (c->pid > 0 && !reap(c, 1000)) {
-		kill(c->pid, SIGTERM);
-		if (!reap(c, 1000)) {
-			kill(c->pid, SIGKILL);
-			reap(c, -1);
-		}
-	}
+	spawn_end(&c->child, 1000, 1000);
 	free(c->name);
 	free(c->command);
 	free(c);

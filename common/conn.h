@@ -6,11 +6,14 @@
  * optional TLS (OpenSSL) from the start or upgraded later (STARTTLS), and
  * optional DEFLATE compression above it (IMAP COMPRESS, RFC 4978).
  *
- * Reads and writes are buffered and bounded by a timeout; every failure is
+ * Reads and writes are buffered and bounded by a timeout (each wait) and,
+ * between conn_budget_start() and conn_budget_stop(), by a budget over the
+ * whole exchange (see there); every failure is
  * reported through err with the peer's name (kind ERR_TEMP for network
  * trouble and timeouts, ERR_TLS-like failures as ERR_TEMP too unless the
  * certificate was refused, which is ERR_REFUSED). */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -82,7 +85,9 @@ struct conn *conn_connect_proxy(const struct proxy_opts *p, const char *host,
     const char *port, int timeout_ms, struct err *err);
 /* Starts command (through /bin/sh -c when it contains shell
  * metacharacters, else split on whitespace and execvp'd) with a socketpair
- * as its stdin/stdout; stderr to /dev/null when null_stderr. */
+ * as its stdin/stdout; stderr to /dev/null when null_stderr; with
+ * spawn_start() (spawn.h: its own process group, SIGINT blocked).
+ * conn_free() gives it a second to exit after EOF, then kills it. */
 struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
     struct err *err);
 
@@ -118,6 +123,32 @@ void conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
 
 /* Changes the per-operation timeout (ms, 0 = none). */
 void conn_set_timeout(struct conn *c, int timeout_ms);
+
+/* The timeout bounds each wait, so a peer that trickles (a byte every few
+ * seconds) would hold us forever. A budget bounds a whole exchange (an
+ * IMAP command and its response): from conn_budget_start() until
+ * conn_budget_stop(), the time spent waiting on this connection may not
+ * exceed the timeout plus one second per CONN_MIN_RATE bytes read or
+ * written meanwhile. So a large transfer at any reasonable speed earns
+ * the time it needs, while a trickle is given up on after about the
+ * timeout: the wait fails with ERR_TEMP, "NAME: too slow: N bytes in S s
+ * (...)". Time spent elsewhere (delivering a message between two reads)
+ * does not count. No budget without a timeout. conn_budget_start()
+ * restarts the count when one is running. */
+#define CONN_MIN_RATE 1024 /* bytes per second */
+void conn_budget_start(struct conn *c);
+void conn_budget_stop(struct conn *c);
+
+/* Process-wide: while *flag is non-zero (a signal handler installed with
+ * sigwait_install() sets it), connecting fails at once ("connect to NAME:
+ * interrupted", ERR_TEMP), and so does every wait of a connection marked
+ * interruptible ("NAME: interrupted"), whenever the signal comes (the
+ * flag is tested with the signals blocked, sigwait.h). For --idle, whose
+ * reconnections must not hold up SIGTERM for a whole timeout. NULL (the
+ * default) turns it off. Mark a connection only while nothing would be
+ * lost by dropping it (logging in, not fetching a message). */
+void conn_set_interrupt(const volatile sig_atomic_t *flag);
+void conn_set_interruptible(struct conn *c, bool on);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
 void conn_set_keepalive(struct conn *c);
 
@@ -155,8 +186,9 @@ int conn_fd(const struct conn *c);
  * for messages. */
 const char *conn_name(const struct conn *c);
 
-/* Closes (TLS shutdown without waiting, close, reap a tunnel child),
- * frees, sets *cp to NULL. NULL-safe. */
+/* Closes (TLS shutdown without waiting, close, reap a tunnel child:
+ * spawn_end() with a second to exit and a second of grace), frees, sets
+ * *cp to NULL. NULL-safe. */
 void conn_free(struct conn **cp);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 
 #include "conn.h"
 #include "err.h"
+#include "spawn.h"
 
 /* Matches the largest TLS record payload several times over, so that one
  * read usually drains what the kernel has. */
@@ -28,9 +30,8 @@ struct conn {
 	bool tcp;
 	bool eof;
 	bool gone;         /* the peer reset the connection */
-	pid_t pid;         /* tunnel child, or -1 */
-	bool reaped;
-	int status;        /* wait status, valid once reaped */
+	bool interruptible; /* conn_set_interruptible() */
+	struct spawn child; /* the tunnel command (pid -1 otherwise) */
 	char *name;
 	char *command;
 	SSL_CTX *ctx;
@@ -40,6 +41,11 @@ struct conn {
 	const char *fingerprints;
 	bool fp_checked, fp_ok;
 	char fp_actual[FPR_MAX];
+	/* Since conn_budget_start(), if on: time spent waiting for the fd
+	 * and bytes read or written (conn.h). */
+	bool budget_on;
+	uint64_t budget_waited_ms;
+	uint64_t budget_bytes;
 	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
 	void *curl;        /* CURL *: owns fd when connected through a SOCKS proxy */
 	size_t rpos, rend, olen;

@@ -13,6 +13,7 @@
 #include "imap_conf.h"
 #include "log.h"
 #include "sasl.h"
+#include "sigwait.h"
 #include "uidlist.h"
 
 /* Tags are decimal numbers from 1 on. */
@@ -38,6 +39,7 @@ struct imap_client {
 	char idle_tag[TAG_SIZE]; /* tag of the IDLE in progress, "" if none */
 	bool idle_ended;     /* the server ended the IDLE with a tagged reply */
 	bool want_compress;  /* compress = YES: imap_compress() may start it */
+	int timeout_ms;      /* the network timeout given to imap_connect() */
 	/* A command sent ahead whose tagged reply the next imap_run() takes
 	 * in passing: its tag ("" if none), its text (for the message), and
 	 * its failure (kind ERR_NONE if it did not fail). */
@@ -660,9 +662,15 @@ imap_run(struct imap_client *c, imap_untagged_fn *fn, imap_literal_fn *lit_fn,
 {
 	va_list ap;
 	int r;
+	/* The command and its whole response (conn.h): a server that
+	 * trickles must not hold us, nor our state lock, forever. */
+	if (c->conn)
+		conn_budget_start(c->conn);
 	va_start(ap, fmt);
 	r = vrun(c, fn, lit_fn, ctx, err, fmt, ap);
 	va_end(ap);
+	if (c->conn)
+		conn_budget_stop(c->conn);
 	return r;
 }
 
@@ -674,7 +682,8 @@ capability(struct imap_client *c, struct err *err)
 
 /* How long password-command may run: enough for a helper that refreshes
  * an OAuth token over the network, bounded so that a hung helper does
- * not hang every run. */
+ * not hang every run. A shorter network timeout bounds it too: whoever
+ * wants quick failures from the server wants them from its helper. */
 #define PASSWORD_COMMAND_TIMEOUT_MS 60000
 
 /* The name after AUTHENTICATE (and in the AUTH= capability). */
@@ -808,8 +817,11 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 	/* Run at every connect, not at load time: a helper may refresh a
 	 * short-lived OAuth token between runs. */
 	if (o->password_command) {
-		if (sasl_password_command(o->password_command,
-			PASSWORD_COMMAND_TIMEOUT_MS, &secret, err) < 0)
+		int ms = PASSWORD_COMMAND_TIMEOUT_MS;
+		if (c->timeout_ms > 0 && c->timeout_ms < ms)
+			ms = c->timeout_ms;
+		if (sasl_password_command(o->password_command, ms, &secret,
+			err) < 0)
 			goto out;
 	} else {
 		secret = xstrdup(o->password);
@@ -836,13 +848,26 @@ authenticate(struct imap_client *c, const struct imap_opts *o, struct err *err)
 			cred = sasl_oauthbearer(o->username,
 			    tunnel ? NULL : o->host, tunnel ? NULL : o->port,
 			    secret);
+		conn_budget_start(c->conn);
 		rc = auth_plain_continue(c, mech, cred, err);
+		conn_budget_stop(c->conn);
 		wipe_free(cred);
 	}
 out:
 	if (secret != NULL)
 		wipe_free(secret);
 	return rc;
+}
+
+/* The handshake is an exchange like a command (conn.h's budget). */
+static int
+start_tls(struct imap_client *c, const struct imap_opts *o, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = conn_start_tls(c->conn, o->host, &o->tls, err);
+	conn_budget_stop(c->conn);
+	return r;
 }
 
 struct imap_client *
@@ -854,10 +879,13 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 	struct err le;
 
 	c->parser = imap_parse_new(NULL);
+	c->timeout_ms = timeout_ms;
 	switch (o->type) {
 	case IMAP_TYPE_TUNNEL:
 		c->name = xstrdup("tunnel");
 		c->conn = conn_spawn(o->command, o->null_stderr, timeout_ms, err);
+		if (c->conn)
+			conn_set_interruptible(c->conn, true);
 		break;
 	case IMAP_TYPE_IMAP:
 	case IMAP_TYPE_IMAPS:
@@ -866,15 +894,21 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		    conn_connect_proxy(&o->proxy, o->host, o->port,
 		    timeout_ms, err) :
 		    conn_connect_tcp(o->host, o->port, timeout_ms, err);
+		/* Until logged in, nothing is lost when a stop request
+		 * drops the connection (conn_set_interrupt()). */
+		if (c->conn)
+			conn_set_interruptible(c->conn, true);
 		if (c->conn && o->type == IMAP_TYPE_IMAPS &&
-		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+		    start_tls(c, o, err) < 0)
 			goto fail;
 		break;
 	}
 	if (!c->conn)
 		goto fail;
 
+	conn_budget_start(c->conn);
 	r = read_resp(c, NULL, NULL, &lf, &le, err);
+	conn_budget_stop(c->conn);
 	if (!r)
 		goto fail;
 	if (r->kind != IMAP_RESP_UNTAGGED || !r->status ||
@@ -905,7 +939,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 			goto fail;
 		}
 		if (imap_run(c, NULL, NULL, NULL, err, "STARTTLS") < 0 ||
-		    conn_start_tls(c->conn, o->host, &o->tls, err) < 0)
+		    start_tls(c, o, err) < 0)
 			goto fail;
 		/* Capabilities sent before TLS may have been forged. */
 		caps_clear(c);
@@ -927,6 +961,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 			goto fail;
 	}
 	c->want_compress = o->compress;
+	conn_set_interruptible(c->conn, false);
 	return c;
 fail:
 	if (!err->msg[0])
@@ -1065,8 +1100,8 @@ imap_close(struct imap_client **cp)
 	*cp = NULL;
 }
 
-int
-imap_idle_start(struct imap_client *c, struct err *err)
+static int
+idle_start(struct imap_client *c, struct err *err)
 {
 	const struct imap_resp *r;
 	bool lf = false;
@@ -1094,10 +1129,21 @@ imap_idle_start(struct imap_client *c, struct err *err)
 }
 
 int
-imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
-    struct err *err)
+imap_idle_start(struct imap_client *c, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = idle_start(c, err);
+	conn_budget_stop(c->conn);
+	return r;
+}
+
+int
+imap_idle_wait(struct imap_client *c, int timeout_ms,
+    const volatile sig_atomic_t *wake, struct err *err)
 {
 	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	int pr;
 
 	c->changes = 0;
 	for (;;) {
@@ -1109,8 +1155,11 @@ imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
 		if (conn_readable(c->conn)) {
 			bool lf = false;
 			struct err le;
-			const struct imap_resp *r =
-			    read_resp(c, NULL, NULL, &lf, &le, err);
+			const struct imap_resp *r;
+
+			conn_budget_start(c->conn);
+			r = read_resp(c, NULL, NULL, &lf, &le, err);
+			conn_budget_stop(c->conn);
 			if (!r)
 				return -1;
 			if (c->bye)
@@ -1128,14 +1177,23 @@ imap_idle_wait(struct imap_client *c, int timeout_ms, const volatile int *wake,
 		now = now_ms();
 		if (now >= deadline)
 			return 0;
-		/* A signal interrupts poll (EINTR): then *wake is checked. */
-		if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+		/* *wake tested again with the signals blocked: one that came
+		 * since the test above is pending and ends the wait at once
+		 * (EINTR), see sigwait.h. */
+		sigwait_block();
+		pr = 0;
+		if (!*wake) {
+			sigwait_test_hook();
+			pr = sigwait_poll(&pfd, 1, (int)(deadline - now));
+		}
+		sigwait_unblock();
+		if (pr < 0 && errno != EINTR)
 			return err_sys(err, ERR_TEMP, "%s: poll", c->name);
 	}
 }
 
-int
-imap_idle_done(struct imap_client *c, struct err *err)
+static int
+idle_done(struct imap_client *c, struct err *err)
 {
 	const struct imap_resp *r;
 	bool lf = false;
@@ -1162,6 +1220,16 @@ imap_idle_done(struct imap_client *c, struct err *err)
 		return err_set(err, ERR_PROTO, "%s: IDLE ended with %s %s",
 		    c->name, r->status ? r->status : "?", r->text);
 	}
+}
+
+int
+imap_idle_done(struct imap_client *c, struct err *err)
+{
+	int r;
+	conn_budget_start(c->conn);
+	r = idle_done(c, err);
+	conn_budget_stop(c->conn);
+	return r;
 }
 
 void

@@ -11,6 +11,7 @@
  * All memory belongs to the caller unless stated otherwise. Responses passed
  * to callbacks are valid only during the call. */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,7 +76,8 @@ ssize_t imap_literal_read(struct imap_client *c, char *buf, size_t n,
     struct err *err);
 
 /* Runs one command (the text after the tag, printf-formatted) and waits for
- * its tagged response. Untagged responses go to the client's own bookkeeping
+ * its tagged response, the whole exchange bounded by a budget (conn.h:
+ * the network timeout plus 1 s per KiB moved; "too slow" is ERR_TEMP). Untagged responses go to the client's own bookkeeping
  * (CAPABILITY, EXISTS, BYE, response codes) and then to fn (may be NULL);
  * large literals to lit_fn (may be NULL: discarded).
  * Returns 0 on OK; -1 with err on NO/BAD (ERR_REFUSED: "NAME: VERB [in
@@ -122,14 +124,15 @@ unsigned imap_take_changes(struct imap_client *c);
 /* IDLE (RFC 2177). imap_idle_start() sends IDLE and returns once the
  * server accepted it ("+"). imap_idle_wait() then waits up to timeout_ms
  * for the server to report a change (EXISTS, EXPUNGE, VANISHED: returns 1),
- * or returns 0 on timeout, when *wake became non-zero (a signal handler
- * sets it; the wait is interrupted by the signal), or when the server ended
- * the IDLE itself; -1 on error (connection lost, BYE). imap_idle_done()
- * sends DONE and waits for the tagged response (also fine after the
- * server ended it). */
+ * or returns 0 on timeout, when *wake became non-zero, or when the server
+ * ended the IDLE itself; -1 on error (connection lost, BYE). *wake is set
+ * by the handler of a signal installed with sigwait_install(): such a
+ * signal ends the wait at once, whenever it arrives (sigwait.h).
+ * imap_idle_done() sends DONE and waits for the tagged response (also
+ * fine after the server ended it). */
 int imap_idle_start(struct imap_client *c, struct err *err);
 int imap_idle_wait(struct imap_client *c, int timeout_ms,
-    const volatile int *wake, struct err *err);
+    const volatile sig_atomic_t *wake, struct err *err);
 int imap_idle_done(struct imap_client *c, struct err *err);
 
 /* Enables TCP keepalive on the connection (no-op for tunnels). */

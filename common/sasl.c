@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sasl.h"
+#include "spawn.h"
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -170,20 +171,10 @@ sasl_json_status(const char *json, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* Reaps pid; *st is 0 when the status is lost (SIGCHLD ignored). */
-static void
-wait_child(pid_t pid, int *st)
-{
-	while (waitpid(pid, st, 0) < 0) {
-		if (errno != EINTR) {
-			*st = 0;
-			return;
-		}
-	}
-}
-
 /* Longest first line accepted: OAuth tokens run to a few kilobytes. */
 #define SECRET_MAX 65536
+/* Between SIGTERM and SIGKILL: time for a helper to clean up. */
+#define KILL_GRACE_MS 1000
 
 int
 sasl_password_command(const char *cmd, int timeout_ms, char **secret_r,
@@ -193,38 +184,21 @@ sasl_password_command(const char *cmd, int timeout_ms, char **secret_r,
 	char *buf = xmalloc(SECRET_MAX + 1), junk[4096];
 	size_t len = 0;
 	bool line_done = false, too_long = false, timed_out = false;
-	bool failed = false;
-	int p[2], st = 0, rc = -1;
-	pid_t pid;
+	struct spawn_opts so = {"password-command", true, false, false, false};
+	struct spawn child;
+	int fd, st, rc = -1;
 
 	*secret_r = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		err_sys(err, ERR_SYS, "password-command: pipe");
+	/* stdin and stderr are inherited: a helper may prompt or complain
+	 * on the terminal. */
+	if (spawn_start(&child, cmd, &so, &fd, err) < 0) {
+		err->kind = ERR_SYS;
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		err_sys(err, ERR_SYS, "password-command: fork");
-		close(p[0]);
-		close(p[1]);
-		goto out;
-	}
-	if (pid == 0) {
-		/* stdin and stderr are inherited: a helper may prompt or
-		 * complain on the terminal. */
-		if (dup2(p[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		/* Not the IMAP socket or the state database. */
-		closefrom(3);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
 	/* Read to EOF so that the command is not cut short by SIGPIPE;
 	 * only the first line is kept. */
 	for (;;) {
-		struct pollfd pfd = { p[0], POLLIN, 0 };
+		struct pollfd pfd = { fd, POLLIN, 0 };
 		uint64_t now = now_ms();
 		ssize_t r;
 		int pr;
@@ -234,21 +208,19 @@ sasl_password_command(const char *cmd, int timeout_ms, char **secret_r,
 			break;
 		}
 		pr = poll(&pfd, 1, (int)(deadline - now));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0) {
+		if (pr < 0 && errno != EINTR) {
 			err_sys(err, ERR_SYS, "password-command: poll");
-			failed = true;
-			kill(pid, SIGKILL);
-			break;
+			close(fd);
+			spawn_kill(&child, 0);
+			goto out;
 		}
-		if (pr == 0)
+		if (pr <= 0)
 			continue;
 		if (line_done || too_long)
-			r = read(p[0], junk, sizeof(junk));
+			r = read(fd, junk, sizeof(junk));
 		else
-			r = read(p[0], buf + len, SECRET_MAX - len);
-		if (r < 0 && errno == EINTR)
+			r = read(fd, buf + len, SECRET_MAX - len);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
@@ -266,17 +238,22 @@ sasl_password_command(const char *cmd, int timeout_ms, char **secret_r,
 			}
 		}
 	}
-	close(p[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
-	wait_child(pid, &st);
-	if (failed)
-		goto out;
+	close(fd);
+	/* The same deadline for the exit: a helper that closed its output
+	 * but runs on (a daemon it started in its group, a stray sleep)
+	 * must not hold us either. */
+	if (!timed_out) {
+		uint64_t now = now_ms();
+		timed_out = !spawn_wait(&child,
+		    now >= deadline ? 0 : (int)(deadline - now));
+	}
 	if (timed_out) {
+		spawn_kill(&child, KILL_GRACE_MS);
 		err_set(err, ERR_AUTH, "password-command timed out after %g s "
 		    "(killed)", timeout_ms / 1000.0);
 		goto out;
 	}
+	st = child.status;
 	if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		err_set(err, ERR_AUTH, "password-command exited with status %d%s",
 		    WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?

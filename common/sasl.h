@@ -37,12 +37,14 @@ char *sasl_oauthbearer(const char *user, const char *host, const char *port,
  * "status":"..." pair. */
 void sasl_json_status(const char *json, char *out, size_t size);
 
-/* Runs cmd through /bin/sh -c, its stderr passed through, and returns in
- * *secret_r the first line of its standard output (without "\n" or
- * "\r\n"). Fails (ERR_AUTH, one line never quoting the output) when the
- * command exits non-zero or is killed, prints nothing on its first line,
- * prints a NUL byte there, or runs longer than timeout_ms (then it is
- * killed); ERR_SYS when it cannot be started. */
+/* Runs cmd through /bin/sh -c (spawn.h), its stdin and stderr passed
+ * through, and returns in *secret_r the first line of its standard output
+ * (without "\n" or "\r\n"). Fails (ERR_AUTH, one line never quoting the
+ * output) when the command exits non-zero or is killed, prints nothing on
+ * its first line, prints a NUL byte there, or has not exited timeout_ms
+ * after it started, even if it closed its output (then it is killed with
+ * spawn_kill(), and this returns about a second later at most); ERR_SYS
+ * when it cannot be started. */
 int sasl_password_command(const char *cmd, int timeout_ms, char **secret_r,
     struct err *err);
 

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pull.h"
 #include "pull_conf.h"
+#include "sigwait.h"
 #include "status.h"
 
 static void
@@ -25,7 +26,7 @@ usage(FILE *f)
 	    "SECTION records (no network) and exit. See pullimap(1).\n");
 }
 
-static volatile int stop_flag, wake_flag;
+static volatile sig_atomic_t stop_flag, wake_flag;
 
 static void
 on_signal(int sig)
@@ -37,18 +38,13 @@ on_signal(int sig)
 
 /* SIGTERM/SIGINT: finish the message in flight, log out, exit 0.
  * SIGHUP/SIGUSR1: poll now (--idle). No SA_RESTART, so that a wait is
- * interrupted and sees the flags at once. */
+ * interrupted and sees the flags at once; the waits of --idle test the
+ * flags with these signals blocked, so that none is missed (sigwait.h). */
 static void
 signals(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0};
+	sigwait_install(sigs, on_signal);
 }
 
 int

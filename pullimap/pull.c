@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "deliver.h"
 #include "imap.h"
 #include "imap_conf.h"
 #include "log.h"
 #include "pull.h"
 #include "pull_state.h"
+#include "sigwait.h"
 #include "uidlist.h"
 
 /* Messages handled per FETCH command: bounds the metadata kept in memory and
@@ -1219,19 +1221,25 @@ fatal(enum err_kind k)
 	    k == ERR_USAGE || k == ERR_SYS || k == ERR_INTERNAL;
 }
 
-/* Sleep ms unless a signal asks for something sooner. */
+/* Sleep ms unless a signal asks for something sooner, whenever it comes:
+ * the flags are tested with the signals blocked (sigwait.h). */
 static void
 nap(const struct pull_run_opts *o, unsigned ms)
 {
 	uint64_t end = now_ms() + ms;
-	while (!*o->stop && !*o->wake) {
+	for (;;) {
 		uint64_t now = now_ms();
-		struct timespec ts;
-		if (now >= end)
+		bool done;
+
+		sigwait_block();
+		done = *o->stop || *o->wake || now >= end;
+		if (!done) {
+			sigwait_test_hook();
+			sigwait_poll(NULL, 0, (int)(end - now));
+		}
+		sigwait_unblock();
+		if (done)
 			break;
-		ts.tv_sec = (time_t)((end - now) / 1000);
-		ts.tv_nsec = (long)((end - now) % 1000) * 1000000L;
-		nanosleep(&ts, NULL); /* EINTR on a signal: re-check */
 	}
 }
 
@@ -1247,6 +1255,9 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 
 	if (pull_open(&p, pc, o, err) < 0)
 		goto out;
+	/* A SIGTERM while (re)connecting to a server that does not answer
+	 * must not wait for the timeout. */
+	conn_set_interrupt(o->stop);
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	while (!*o->stop) {
 		bool purge_now;
@@ -1311,6 +1322,7 @@ failed:
 	}
 	rc = 0;
 out:
+	conn_set_interrupt(NULL);
 	pull_close(&p);
 	return rc;
 }

@@ -5,6 +5,7 @@
  * message (journaling each one as soon as the MTA accepted it), mark them
  * \Seen, record the new UIDNEXT, purge, log out. */
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "err.h"
@@ -14,10 +15,12 @@ struct pull_run_opts {
 	bool no_delivery; /* journal and mark \Seen without delivering */
 	int timeout_ms;   /* network timeout for IMAP and delivery */
 	int idle_ms;      /* --idle: longest IDLE before re-issuing it */
-	/* Set by signal handlers (may be NULL for pull_run): stop asks to
-	 * finish the message in flight and exit; wake asks for a poll now. */
-	volatile int *stop;
-	volatile int *wake;
+	/* Set by signal handlers installed with sigwait_install() (may be
+	 * NULL for pull_run): stop asks to finish the message in flight and
+	 * exit; wake asks for a poll now, and must be set with stop too:
+	 * it is what ends an IDLE. */
+	volatile sig_atomic_t *stop;
+	volatile sig_atomic_t *wake;
 };
 
 /* Returns 0 when everything went fine, or -1 with err: ERR_TEMP when a

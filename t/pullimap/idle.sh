@@ -31,7 +31,9 @@ statefile = $T/bad.db
 CONF
 
 imap_append INBOX "$T"/mail/msg-000[1-2].eml >/dev/null
-"$PULLIMAP" --config="$T/config" --idle=20 i 2>"$T/idle.err" &
+# --debug: the trace shows the polls (a SEARCH for new mail), which only
+# a change or a signal causes (the IDLE timeout just re-issues IDLE).
+"$PULLIMAP" --debug --config="$T/config" --idle=20 i 2>"$T/idle.err" &
 pid=$!
 t_cleanup_add "kill -9 $pid 2>/dev/null"
 
@@ -40,9 +42,15 @@ sleep 1
 imap_append INBOX "$T"/mail/msg-000[3-4].eml >/dev/null
 if wait_until 10 dovecot__has_at_least 4; then t_ok "new mail delivered while idling"; else t_fail "new mail delivered while idling"; fi
 
+searches() { grep -Ec ': C: [0-9]+ UID SEARCH' "$T/idle.err"; }
+searched_more() { [ "$(searches)" -gt "$1" ]; }
+# Idling again after the last delivery: IDLE is the last command sent.
+idling() { grep -E ': C: ' "$T/idle.err" | tail -n 1 | grep -Eq ': C: [0-9]+ IDLE$'; }
+wait_until 10 idling || t_fail "idling again"
+n=$(searches)
 kill -USR1 "$pid"
-sleep 0.5
-if kill -0 "$pid" 2>/dev/null; then t_ok "SIGUSR1 polls, keeps running"; else t_fail "SIGUSR1 polls, keeps running"; fi
+if wait_until 5 searched_more "$n"; then t_ok "SIGUSR1 polls at once"; else t_fail "SIGUSR1 polls at once" "no SEARCH after SIGUSR1"; fi
+if kill -0 "$pid" 2>/dev/null; then t_ok "SIGUSR1: keeps running"; else t_fail "SIGUSR1: keeps running"; fi
 
 # The server goes away; mail arrives meanwhile (through the tunnel, which
 # needs no master); the server comes back.

@@ -1375,6 +1375,64 @@ test_opts_check(void)
 	test_end();
 }
 
+/* A peer that trickles: each wait is well within the timeout, only the
+ * budget over the whole exchange ends it (conn_budget_start()). */
+static void
+test_budget(void)
+{
+	static const char trickle[] = "while :; do printf x; sleep 0.1; done";
+	struct err err = {0};
+	struct buf line = BUF_INIT(1 << 20);
+	struct conn *c;
+	uint64_t t0;
+	char buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	test_begin("budget: a trickling peer is too slow");
+	c = conn_spawn(trickle, false, 500, &err);
+	test_assert(c != NULL);
+	if (c) {
+		conn_budget_start(c);
+		t0 = now_ms();
+		test_assert(conn_read_line(c, &line, 1000, &err) < 0);
+		test_assert(err.kind == ERR_TEMP);
+		test_assert(strstr(err.msg, "tunnel: too slow: ") == err.msg);
+		test_assert(now_ms() - t0 >= 450 && now_ms() - t0 < 1500);
+		conn_budget_stop(c);
+	}
+	conn_free(&c);
+	test_end();
+
+	test_begin("budget: without one, the same peer is only bounded per wait");
+	c = conn_spawn(trickle, false, 500, &err);
+	test_assert(c != NULL);
+	if (c) {
+		/* 12 bytes at 10 a second: longer than the budget above. */
+		test_assert(conn_read_line(c, &line, 12, &err) < 0);
+		test_assert(strstr(err.msg, "longer than 12 bytes") != NULL);
+	}
+	conn_free(&c);
+	test_end();
+
+	/* 20 KB in a second: twice the timeout, well above 1 KiB/s. */
+	test_begin("budget: a steady stream earns its time");
+	c = conn_spawn("for i in 0 1 2 3 4 5 6 7 8 9; do head -c 2000 /dev/zero;"
+	    " sleep 0.1; done", false, 500, &err);
+	test_assert(c != NULL);
+	if (c) {
+		conn_budget_start(c);
+		while ((n = conn_read(c, buf, sizeof(buf), &err)) > 0)
+			total += (size_t)n;
+		test_assert(n == 0);
+		test_assert(total == 20000);
+		conn_budget_stop(c);
+	}
+	conn_free(&c);
+	test_end();
+	buf_free(&line);
+}
+
 int
 main(void)
 {
@@ -1391,6 +1449,7 @@ main(void)
 	atexit(cleanup);
 
 	test_tunnels();
+	test_budget();
 	test_deflate();
 	test_sockets();
 	test_opts_check();

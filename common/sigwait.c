@@ -1,0 +1,71 @@
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sigwait.h"
+
+static sigset_t watched, saved;
+
+void
+sigwait_install(const int *sigs, void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&watched);
+	for (; *sigs != 0; sigs++) {
+		sigaction(*sigs, &sa, NULL);
+		sigaddset(&watched, *sigs);
+	}
+}
+
+void
+sigwait_block(void)
+{
+	sigprocmask(SIG_BLOCK, &watched, &saved);
+}
+
+void
+sigwait_unblock(void)
+{
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	errno = e;
+}
+
+void
+sigwait_test_hook(void)
+{
+	static bool done;
+	const char *v;
+	uint32_t sig;
+
+	if (done)
+		return;
+	done = true;
+	v = getenv("PULLIMAP_TEST_WAIT_SIGNAL");
+	if (v != NULL && parse_u32_str(v, &sig) == 0 && sig > 0 && sig < 65)
+		kill(getpid(), (int)sig);
+}
+
+int
+sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	/* saved: the mask before sigwait_block(), the watched signals
+	 * unblocked (unless the caller had blocked them itself). */
+	return ppoll(fds, nfds, tsp, &saved);
+}

@@ -1,0 +1,48 @@
+#ifndef COMMON_SIGWAIT_H
+#define COMMON_SIGWAIT_H
+
+/* Waits that signals cut short without a race.
+ *
+ * A handler sets a flag (volatile sig_atomic_t) and the main loop tests
+ * it before waiting. A signal landing between the test and poll() would
+ * be handled at once, and the wait would then sleep on for its whole
+ * timeout (29 minutes for IDLE). So: block the signals, test the flags,
+ * and wait with ppoll(), which unblocks them atomically for the wait only:
+ * a signal that came after the block is pending and ends the wait at once.
+ *
+ *	sigwait_block();
+ *	if (!*flag)
+ *		r = sigwait_poll(&pfd, 1, ms);
+ *	sigwait_unblock();
+ *
+ * Outside these windows the signals stay unblocked, so a handler still
+ * runs at once anywhere else (and interrupts other waits with EINTR). */
+
+#include <poll.h>
+
+/* Installs handler, without SA_RESTART, for each signal of sigs (a list
+ * ending with 0), and remembers them as the signals to block. */
+void sigwait_install(const int *sigs, void (*handler)(int));
+
+/* Block / restore the installed signals (no-ops when none are). Not
+ * nestable. sigwait_unblock() runs the handlers of those that came
+ * meanwhile. */
+void sigwait_block(void);
+void sigwait_unblock(void);
+
+/* poll() on nfds descriptors (0: just sleep) for at most timeout_ms
+ * (< 0: no limit), with the installed signals unblocked during the wait
+ * only. Call it between sigwait_block() and sigwait_unblock(), after
+ * testing the flags. Returns poll's result: -1 with errno EINTR when a
+ * signal was handled. */
+int sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/* Test hook, called right before sigwait_poll() by the waits of --idle
+ * (IDLE, the sleeps between polls and before reconnecting): when the
+ * environment variable PULLIMAP_TEST_WAIT_SIGNAL holds a signal number,
+ * the first call sends that signal to the process, after the flags were
+ * tested: the signal lands inside the window described above, every time
+ * (t/pullimap/signals.sh). Later calls do nothing. */
+void sigwait_test_hook(void);
+
+#endif
