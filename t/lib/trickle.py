@@ -34,7 +34,6 @@ def serve(cli):
                 b = cli.recv(65536)
                 if not b:
                     break
-                srv.sendall(b)
                 buf += b
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
@@ -42,6 +41,9 @@ def serve(cli):
                     if len(words) > 1 and words[1].decode("ascii", "replace").upper() == trigger:
                         slow.set()
                 buf = buf[-1000:]
+                # Slow before the server can answer: its reply to the
+                # trigger must not slip through at full speed.
+                srv.sendall(b)
         except OSError:
             pass
         done.set()
