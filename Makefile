@@ -70,15 +70,30 @@ $(BS)/bin/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
 
 units: $(UNIT_BIN)
 
-# libFuzzer on the IMAP tokenizer (clang): make fuzz; build-fuzz/fuzz_imap_parse.
-# make check runs it briefly from t/fuzz/corpus/ when clang is installed
-# (t/fuzz/imap_parse.sh).
-FUZZ_SRC := common/imap_parse.c common/util.c common/err.c common/buf.c
-FUZZ_BIN := build-fuzz/fuzz_imap_parse
-$(FUZZ_BIN): t/fuzz/fuzz_imap_parse.c $(FUZZ_SRC) $(wildcard common/*.h)
-	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -Icommon -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ t/fuzz/fuzz_imap_parse.c $(FUZZ_SRC)
+# libFuzzer targets (clang), by convention: every t/fuzz/fuzz_NAME.c that has
+# a seed corpus directory t/fuzz/corpus/NAME/ is built by `make fuzz` as
+# build-fuzz/fuzz_NAME, and make check runs it through t/fuzz/run.sh (corpus
+# replay, then FUZZ_SECONDS of random inputs, 10 by default). Extra libFuzzer
+# flags for one target (e.g. -max_len=4096) go in t/fuzz/fuzz_NAME.options.
+# A new target needs no change here. Targets link build-fuzz/libcommon.a, all
+# of common/ instrumented for the fuzzer; the linker pulls in only the objects
+# a target uses. The gcc build is the warning gate: here only -Wall -Wextra,
+# without -Werror (clang's -Wformat=2 flags vprintf wrappers that gcc accepts).
+FZ         := build-fuzz
+FUZZ_NAMES := $(foreach d,$(wildcard t/fuzz/corpus/*/),$(notdir $(d:%/=%)))
+FUZZ_NAMES := $(foreach n,$(FUZZ_NAMES),$(if $(wildcard t/fuzz/fuzz_$(n).c),$(n)))
+FUZZ_BIN   := $(patsubst %,$(FZ)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Wall -Wextra \
+              $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer -MMD -MP
+# Undefined behaviour is a finding, whatever UBSAN_OPTIONS says.
+FUZZ_SAN    = address,undefined -fno-sanitize-recover=undefined
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+$(FZ)/libcommon.a: $(call objs,$(FZ),$(COMMON_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/t/fuzz/fuzz_%.o $(FZ)/libcommon.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
@@ -118,4 +133,4 @@ clean:
 .PHONY: all units check unit-check demo bench install hdrcheck fuzz clean
 .SECONDARY:
 
--include $(shell find $(B) $(BS) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) $(BS) $(FZ) -name '*.d' 2>/dev/null)
