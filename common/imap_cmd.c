@@ -569,6 +569,7 @@ imap_cmd_writer_next(struct imap_cmd_writer *w, char *buf, size_t cap,
 				*len_r = len;
 				return IMAP_CMD_WR_WAIT;
 			}
+			continue; /* buf may be full */
 		}
 		if (w->off == s->size) {
 			next_seg(w);
