@@ -517,10 +517,16 @@ drive(const struct imap_cmd *cmd, enum imap_lit_mode mode, size_t cap)
 	struct err err = {0};
 	char *chunk = xmalloc(cap);
 	enum imap_cmd_wr st;
+	unsigned calls = 0;
 
 	imap_cmd_writer_init(&w, cmd, mode);
 	do {
 		size_t n = 12345;
+		if (++calls > 100000) { /* a writer making no progress */
+			free(chunk);
+			buf_free(&b);
+			return xstrdup("LOOPING");
+		}
 		st = imap_cmd_writer_next(&w, chunk, cap, &n, &err);
 		test_assert(n <= cap);
 		if (st == IMAP_CMD_WR_ERROR) {
@@ -622,6 +628,13 @@ test_stream_errors(void)
 
 	s.pos = 0;
 	s.fail_at = UINT64_MAX;
+	s.end = 0;
+	got = drive(c, IMAP_LIT_PLUS, 100);
+	test_assert_str(got, "ERROR: APPEND: literal source ended after 0 of "
+	    "10 bytes");
+	free(got);
+
+	s.pos = 0;
 	s.end = 7;
 	got = drive(c, IMAP_LIT_SYNC, 100);
 	test_assert_str(got, "ERROR: APPEND: literal source ended after 7 of "
@@ -822,6 +835,15 @@ test_huge(void)
 	}
 	test_assert(s.calls == 4 && s.max_asked <= sizeof(chunk));
 	test_assert(s.pos == 4 * sizeof(chunk) - strlen(head));
+
+	/* a short read comes back as a short chunk: one source call a call */
+	s.pos = s.calls = s.max_asked = 0;
+	s.step = 1000;
+	imap_cmd_writer_init(&w, c, IMAP_LIT_PLUS);
+	st = imap_cmd_writer_next(&w, chunk, sizeof(chunk), &n, &err);
+	test_assert(st == IMAP_CMD_WR_MORE && n == strlen(head) + 1000);
+	st = imap_cmd_writer_next(&w, chunk, sizeof(chunk), &n, &err);
+	test_assert(st == IMAP_CMD_WR_MORE && n == 1000 && s.calls == 2);
 
 	/* synchronizing: the header alone, and no byte asked before "+" */
 	s.pos = s.calls = s.max_asked = 0;
