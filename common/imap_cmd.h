@@ -36,8 +36,9 @@
 struct imap_cmd;
 
 /* A streamed literal's bytes: writes at most n (n >= 1) bytes to buf and
- * returns how many (>= 1), 0 at the end of the data, -1 on error with err
- * set, or IMAP_SOURCE_AGAIN when no byte is available now (a non-blocking
+ * returns how many (>= 1), 0 at the end of the data (always too early:
+ * the writer never asks past the literal's size, so this is an error, see
+ * IMAP_CMD_WR_ERROR), -1 on error with err set, or IMAP_SOURCE_AGAIN when no byte is available now (a non-blocking
  * source; the writer then returns IMAP_CMD_WR_BLOCKED). Called only by
  * imap_cmd_writer_next() (and imap_cmd_render()), never for more bytes than
  * the literal has left. */
