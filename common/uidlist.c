@@ -108,6 +108,33 @@ uidset_parse(struct uidset *s, const char *text)
 	return 0;
 }
 
+int
+uidset_parse_ascending(struct uidset *s, const char *text)
+{
+	uint64_t prev = 0; /* the highest UID so far; UIDs are >= 1 */
+
+	if (*text == '\0')
+		return -1;
+	while (*text) {
+		uint32_t a, b;
+		if (parse_u32(&text, &a) < 0 || a <= prev)
+			return -1;
+		b = a;
+		if (*text == ':') {
+			text++;
+			if (parse_u32(&text, &b) < 0 || b < a)
+				return -1;
+		}
+		uidset_add(s, a, b);
+		prev = b;
+		if (*text == ',' && text[1] != '\0')
+			text++;
+		else if (*text)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 cmp_range(const void *a, const void *b)
 {

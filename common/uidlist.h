@@ -53,6 +53,11 @@ void uidset_add(struct uidset *s, uint32_t lo, uint32_t hi);
 /* Adds the sequence set text ("1:3,5", no "*", no 0). -1 when malformed
  * (s is then left with what came before the error). */
 int uidset_parse(struct uidset *s, const char *text);
+/* Like uidset_parse, but also -1 unless the text lists its UIDs in strictly
+ * ascending order (every range low:high, each above the previous one), so
+ * that the order of the text is the order of the set: RFC 4315 COPYUID
+ * pairs the i-th source UID with the i-th destination UID. */
+int uidset_parse_ascending(struct uidset *s, const char *text);
 /* Sorts and merges overlapping or adjacent ranges. */
 void uidset_normalise(struct uidset *s);
 /* Number of UIDs in the set (normalises it). */
