@@ -401,7 +401,8 @@ static const struct tcase cases[] = {
 	{"* LIST () \"//\" INBOX", 0, "ERR LIST: delimiter \"//\""},
 	{"* LIST () \"\" INBOX", 0, "ERR LIST: delimiter"},
 	{"* LIST () / INBOX", 0, "ERR LIST: delimiter '/'"},
-	{"* LIST () \"\\xC3\" INBOX", 0, "ERR LIST: delimiter"},
+	{"* LIST () \"\xC3\" INBOX", 0, "ERR LIST: delimiter \"\\xC3\""},
+	{"* LIST () \"\\\\x\" INBOX", 0, "ERR LIST: delimiter \"\\x\""},
 	{"* LIST (Noselect) \"/\" INBOX", 0, "ERR LIST: attribute 'Noselect'"},
 	{"* LIST (\\) \"/\" INBOX", 0, "ERR LIST: attribute"},
 	{"* LIST (\"\\\\Noselect\") \"/\" INBOX", 0, "ERR expected an atom"},
@@ -648,6 +649,9 @@ test_table(void)
 
 		snprintf(name, sizeof(name), "imap_data: %.*s",
 		    (int)(nl < 70 ? nl : 70), t->in);
+		for (char *q = name; *q; q++)
+			if ((unsigned char)*q < ' ' || (unsigned char)*q > '~')
+				*q = '?';
 		test_begin(name);
 		why[0] = '\0';
 		p = parse(t->in, len, NULL, &r, why, sizeof(why));
