@@ -471,6 +471,7 @@ imap_date_parse(const char *s, time_t *t_r, int *zone_r)
 	    31};
 	int day, mon, hh, mm, ss, zh, zm, zone;
 	long year;
+	long long t;
 
 	/* RFC 3501 §9: date-time = DQUOTE date-day-fixed "-" date-month "-"
 	 * date-year SP time SP zone DQUOTE, date-day-fixed = (SP DIGIT) /
@@ -500,9 +501,12 @@ imap_date_parse(const char *s, time_t *t_r, int *zone_r)
 	    zm < 0 || zm > 59)
 		return -1;
 	zone = (zh * 60 + zm) * (s[21] == '-' ? -1 : 1);
+	t = days_from_civil(year, mon + 1, day) * 86400 + hh * 3600 + mm * 60 +
+	    ss - zone * 60;
+	if ((long long)(time_t)t != t)
+		return -1; /* a 32-bit time_t */
 	if (t_r)
-		*t_r = (time_t)(days_from_civil(year, mon + 1, day) * 86400 +
-		    hh * 3600 + mm * 60 + ss - zone * 60);
+		*t_r = (time_t)t;
 	if (zone_r)
 		*zone_r = zone;
 	return 0;
