@@ -325,6 +325,9 @@ static const struct tcase cases[] = {
 	{"* 1 FETCH (UID \"5\")", 0, "ERR got \"5\""},
 	{"* 1 FETCH (UID -1)", 0, "ERR UID: expected"},
 	{"* 1 FETCH (UID 1a)", 0, "ERR UID: expected"},
+	/* a long value is cut short in the message */
+	{"* 1 FETCH (UID 12345678901234567890123456789012345678901234567890123456789012345678901234567890)", 0,
+	 "ERR UID: expected a non-zero 32-bit number, got '12345678901234567890123456789012345678901234567890123...'"},
 	{"* 1 FETCH (UID NIL)", 0, "ERR got NIL"},
 	{"* 1 FETCH (UID (1))", 0, "ERR got a list of 1"},
 	{"* 1 FETCH (UID 5 UID 5)", 0, "ERR FETCH 1: UID given twice"},
@@ -473,6 +476,11 @@ static const struct tcase cases[] = {
 	{"* SEARCH 1 (X 5)", 0, "ERR SEARCH: expected (MODSEQ n)"},
 	{"* SEARCH 1 (MODSEQ 5) 2", 0, "ERR SEARCH: expected"},
 	{"* 1 SEARCH 1", 0, "ERR SEARCH after a number"},
+	{"* 1 ESEARCH COUNT 1", 0, "ERR ESEARCH after a number"},
+	{"* 1 ENABLED QRESYNC", 0, "ERR ENABLED after a number"},
+	{"* 1 CAPABILITY IMAP4rev1", 0, "ERR CAPABILITY: expected"},
+	{"* 1 VANISHED 1", 0, "ERR VANISHED: expected"},
+	{"* 1 STATUS x ()", 0, "ERR STATUS: expected"},
 	/* ---- ESEARCH ---- */
 	{"* ESEARCH (TAG \"a9\") UID MIN 1 MAX 3 ALL 1:3 COUNT 3", 0,
 	 "ESEARCH tag=a9 uid min=1 max=3 count=3 all=1:3"},
@@ -959,6 +967,10 @@ test_streamed(void)
 		/* in the place of a name */
 		{"* 3 FETCH (UID 7 {5}\r\n01234 8)\r\n", 0,
 		 "[partial 0] ERR expected an item name"},
+		/* the name before it is a literal */
+		{"* 3 FETCH (UID 7 {2}\r\nab {5}\r\n01234)\r\n", 0,
+		 "[partial -1 FETCH 3: a literal where an item name belongs] "
+		 "ERR FETCH 3: expected an item name"},
 		/* the items before are malformed */
 		{"* 3 FETCH (UID 0 BODY[] {5}\r\n01234)\r\n", 0,
 		 "[partial -1 FETCH 3: UID: expected a non-zero 32-bit number, "
