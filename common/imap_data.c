@@ -228,6 +228,47 @@ is_data(const struct imap_resp *r, const char *name)
 	    r->name != NULL && str_ieq(r->name, name);
 }
 
+enum imap_data_kind
+imap_data_kind(const struct imap_resp *r)
+{
+	static const struct {
+		const char *name;
+		enum imap_data_kind kind;
+	} k[] = {
+		{"FETCH", IMAP_DATA_FETCH},
+		{"LIST", IMAP_DATA_LIST},
+		{"LSUB", IMAP_DATA_LIST},
+		{"STATUS", IMAP_DATA_STATUS},
+		{"SEARCH", IMAP_DATA_SEARCH},
+		{"ESEARCH", IMAP_DATA_ESEARCH},
+		{"VANISHED", IMAP_DATA_VANISHED},
+		{"ENABLED", IMAP_DATA_ENABLED},
+		{"CAPABILITY", IMAP_DATA_CAPABILITY},
+		{"FLAGS", IMAP_DATA_FLAGS},
+		{"EXISTS", IMAP_DATA_EXISTS},
+		{"RECENT", IMAP_DATA_RECENT},
+		{"EXPUNGE", IMAP_DATA_EXPUNGE},
+	};
+	size_t i;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->status != NULL ||
+	    r->name == NULL)
+		return IMAP_DATA_OTHER;
+	for (i = 0; i < ARRAY_LEN(k); i++) {
+		if (!str_ieq(r->name, k[i].name))
+			continue;
+		/* RFC 3501 §7.3.1, 7.3.2, 7.4.1: number SP "EXISTS" / "RECENT",
+		 * nz-number SP "EXPUNGE". */
+		if ((k[i].kind == IMAP_DATA_EXISTS ||
+		    k[i].kind == IMAP_DATA_RECENT) && !r->has_num)
+			return IMAP_DATA_OTHER;
+		if (k[i].kind == IMAP_DATA_EXPUNGE && (!r->has_num || r->num == 0))
+			return IMAP_DATA_OTHER;
+		return k[i].kind;
+	}
+	return IMAP_DATA_OTHER;
+}
+
 /* ---- FETCH ---- */
 
 static const struct {

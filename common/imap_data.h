@@ -37,6 +37,32 @@
 #include "imap_parse.h"
 #include "uidlist.h"
 
+/* ---- which view fits ---- */
+
+enum imap_data_kind {
+	IMAP_DATA_OTHER,      /* none of these: status, continuation, ... */
+	IMAP_DATA_FETCH,      /* imap_fetch_parse */
+	IMAP_DATA_LIST,       /* imap_list_parse: LIST or LSUB */
+	IMAP_DATA_STATUS,     /* imap_status_parse */
+	IMAP_DATA_SEARCH,     /* imap_search_parse */
+	IMAP_DATA_ESEARCH,    /* imap_esearch_parse */
+	IMAP_DATA_VANISHED,   /* imap_vanished_parse */
+	IMAP_DATA_ENABLED,    /* imap_enabled_parse */
+	IMAP_DATA_CAPABILITY, /* imap_capability_parse */
+	IMAP_DATA_FLAGS,      /* "* FLAGS (...)": r->args[0] */
+	/* "* N EXISTS" / "* N RECENT" / "* N EXPUNGE" (N >= 1): r->num.
+	 * Without the number (or EXPUNGE 0) they are OTHER. */
+	IMAP_DATA_EXISTS,
+	IMAP_DATA_RECENT,
+	IMAP_DATA_EXPUNGE,
+};
+
+/* The kind of an untagged data response, from its name alone (and its
+ * number for EXISTS, RECENT, EXPUNGE): a dispatcher's switch. The view
+ * still checks the rest and may return -1. Status responses are OTHER:
+ * see imap_code() for their codes. */
+enum imap_data_kind imap_data_kind(const struct imap_resp *r);
+
 /* ---- lists of atoms: flags, capabilities, extensions ---- */
 
 /* n atoms, v[i].type == IMAP_ARG_ATOM for every i (checked by the parse

@@ -194,6 +194,7 @@ describe(const struct imap_resp *r)
 	bool flag;
 	int claims = 0, ret;
 	enum imap_code c = imap_code(r);
+	enum imap_data_kind kind = imap_data_kind(r), seen = IMAP_DATA_OTHER;
 
 	e.msg[0] = '\0';
 	/* ret = call; the first claim describes itself with then. */
@@ -213,27 +214,43 @@ describe(const struct imap_resp *r)
 	} while (0)
 
 	TRY(imap_fetch_parse(r, &f, &e), add_fetch(&b, &f));
+	if (ret != 0)
+		seen = IMAP_DATA_FETCH;
 	TRY(imap_list_parse(r, &l, &e), add_list(&b, &l));
+	if (ret != 0)
+		seen = IMAP_DATA_LIST;
 	TRY(imap_status_parse(r, &st, &e), add_status(&b, &st));
+	if (ret != 0)
+		seen = IMAP_DATA_STATUS;
 	TRY(imap_search_parse(r, &s1, &v, &e), {
 		buf_appends(&b, "SEARCH ");
 		add_set(&b, &s1);
 		if (v)
 			buf_appendf(&b, " modseq=%llu", (unsigned long long)v);
 	});
+	if (ret != 0)
+		seen = IMAP_DATA_SEARCH;
 	TRY(imap_esearch_parse(r, &es, &s1, &e), add_esearch(&b, &es, &s1));
+	if (ret != 0)
+		seen = IMAP_DATA_ESEARCH;
 	TRY(imap_vanished_parse(r, &flag, &s1, &e), {
 		buf_appends(&b, flag ? "VANISHED earlier " : "VANISHED ");
 		add_set(&b, &s1);
 	});
+	if (ret != 0)
+		seen = IMAP_DATA_VANISHED;
 	TRY(imap_enabled_parse(r, &a, &e), {
 		buf_appends(&b, "ENABLED ");
 		add_atoms(&b, &a);
 	});
+	if (ret != 0)
+		seen = IMAP_DATA_ENABLED;
 	TRY(imap_capability_parse(r, &a, &e), {
 		buf_appends(&b, "CAPABILITY ");
 		add_atoms(&b, &a);
 	});
+	if (ret != 0)
+		seen = IMAP_DATA_CAPABILITY;
 	/* The code and its accessor (if any) are one claim together. */
 	if (c != IMAP_CODE_NONE && claims++ == 0) {
 		buf_appendf(&b, "CODE %s", c == IMAP_CODE_OTHER ? "OTHER" :
@@ -269,6 +286,15 @@ describe(const struct imap_resp *r)
 #undef TRY
 	if (c != IMAP_CODE_NONE && claims == 0)
 		claims = 1; /* a code without an accessor */
+	/* imap_data_kind() names the view that claims the response. */
+	if (kind == IMAP_DATA_FLAGS && claims == 0)
+		buf_appends(&b, "FLAGS");
+	else if (kind >= IMAP_DATA_EXISTS && claims == 0)
+		buf_appendf(&b, "%s %u", kind == IMAP_DATA_EXISTS ? "EXISTS" :
+		    kind == IMAP_DATA_RECENT ? "RECENT" : "EXPUNGE",
+		    (unsigned)r->num);
+	else if (kind != seen)
+		buf_appendf(&b, " KIND(%d, seen %d)", (int)kind, (int)seen);
 	if (claims > 1)
 		buf_appendf(&b, " MANY(%d)", claims);
 	if (b.len == 0)
@@ -628,9 +654,14 @@ static const struct tcase cases[] = {
 	{"* OK [PERMANENTFLAGS (\\Seen) (\\Draft)] x", 0,
 	 "ERR [PERMANENTFLAGS]: expected 1 argument"},
 	/* ---- no view ---- */
-	{"* 3 EXISTS", 0, "NONE"},
-	{"* 3 EXPUNGE", 0, "NONE"},
-	{"* FLAGS (\\Answered \\Flagged)", 0, "NONE"},
+	{"* 3 EXISTS", 0, "EXISTS 3"},
+	{"* 0 EXISTS", 0, "EXISTS 0"},
+	{"* 2 recent", 0, "RECENT 2"},
+	{"* 3 EXPUNGE", 0, "EXPUNGE 3"},
+	{"* 0 EXPUNGE", 0, "NONE"},
+	{"* EXISTS", 0, "NONE"},
+	{"* RECENT 3", 0, "NONE"},
+	{"* FLAGS (\\Answered \\Flagged)", 0, "FLAGS"},
 	{"* OK Still here", 0, "NONE"},
 	{"a1 OK Capability completed (0.001 + 0.000 secs).", 0, "NONE"},
 	{"* BYE Logging out", 0, "NONE"},
