@@ -91,6 +91,7 @@ views(const struct imap_resp *r)
 	uint32_t u;
 	bool flag;
 
+	sink += imap_data_kind(r);
 	if (imap_fetch_parse(r, &f, &err) == 1)
 		walk_fetch(r, &f);
 	if (imap_list_parse(r, &l, &err) == 1) {
