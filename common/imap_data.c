@@ -262,7 +262,8 @@ imap_data_kind(const struct imap_resp *r)
 		if ((k[i].kind == IMAP_DATA_EXISTS ||
 		    k[i].kind == IMAP_DATA_RECENT) && !r->has_num)
 			return IMAP_DATA_OTHER;
-		if (k[i].kind == IMAP_DATA_EXPUNGE && (!r->has_num || r->num == 0))
+		if (k[i].kind == IMAP_DATA_EXPUNGE &&
+		    (!r->has_num || r->num == 0))
 			return IMAP_DATA_OTHER;
 		return k[i].kind;
 	}
@@ -317,7 +318,8 @@ envelope_ok(const struct imap_arg *a)
 		return false;
 	for (i = 0; i < 10; i++) {
 		bool addr = i >= IMAP_ENV_FROM && i <= IMAP_ENV_BCC;
-		if (addr ? !addr_list_ok(&a->list[i]) : !is_nstring(&a->list[i]))
+		const struct imap_arg *f = &a->list[i];
+		if (addr ? !addr_list_ok(f) : !is_nstring(f))
 			return false;
 	}
 	return true;
@@ -335,7 +337,7 @@ fetch_item(struct imap_fetch *f, enum imap_fetch_have bit,
 	case IMAP_FETCH_FLAGS:
 		return get_atom_list(v, &f->flags, err, what);
 	case IMAP_FETCH_MODSEQ:
-		/* RFC 7162 fetch-mod-resp: "MODSEQ" SP "(" permsg-modsequence ")" */
+		/* RFC 7162: "MODSEQ" SP "(" permsg-modsequence ")" */
 		if (v->type != IMAP_ARG_LIST || v->count != 1)
 			break;
 		return get_num(&v->list[0], N_MODSEQ, &f->modseq, err, what);
@@ -632,7 +634,8 @@ list_ext(const struct imap_arg *x, struct imap_list *l, const char *what,
 
 	if (x->type != IMAP_ARG_LIST || x->count % 2)
 		return err_set(err, ERR_PROTO,
-		    "%s: malformed extended data %s", what, show(x, b, sizeof(b)));
+		    "%s: malformed extended data %s", what,
+		    show(x, b, sizeof(b)));
 	for (i = 0; i < x->count; i += 2) {
 		const struct imap_arg *t = &x->list[i], *v = &x->list[i + 1];
 		if (t->type != IMAP_ARG_ATOM && !is_string(t))
@@ -685,7 +688,8 @@ imap_list_parse(const struct imap_resp *r, struct imap_list *l_r,
 	what = l_r->lsub ? "LSUB" : "LIST";
 	if (r->has_num || r->nargs < 3 || r->nargs > 4)
 		return err_set(err, ERR_PROTO,
-		    "%s: expected (attributes) delimiter mailbox [(data)]", what);
+		    "%s: expected (attributes) delimiter mailbox [(data)]",
+		    what);
 	if (get_atom_list(&r->args[0], &l_r->raw, err, what) < 0)
 		return -1;
 	for (i = 0; i < l_r->raw.n; i++) {
@@ -699,6 +703,9 @@ imap_list_parse(const struct imap_resp *r, struct imap_list *l_r,
 			if (str_ieq(s, list_attrs[k].name))
 				l_r->attrs |= list_attrs[k].bit;
 	}
+	/* RFC 5258 §3: "The \NonExistent attribute implies \NoSelect." */
+	if (l_r->attrs & IMAP_LIST_NONEXISTENT)
+		l_r->attrs |= IMAP_LIST_NOSELECT;
 	/* RFC 3501 §9: DQUOTE QUOTED-CHAR DQUOTE / nil; QUOTED-CHAR is a
 	 * 7-bit TEXT-CHAR (the tokenizer has undone "\\" and "\""). */
 	d = &r->args[1];
@@ -771,14 +778,30 @@ imap_status_parse(const struct imap_resp *r, struct imap_status *s_r,
 			return -1;
 		s_r->have |= status_items[k].bit;
 		switch (status_items[k].bit) {
-		case IMAP_STATUS_MESSAGES: s_r->messages = (uint32_t)v; break;
-		case IMAP_STATUS_RECENT: s_r->recent = (uint32_t)v; break;
-		case IMAP_STATUS_UIDNEXT: s_r->uidnext = (uint32_t)v; break;
-		case IMAP_STATUS_UIDVALIDITY: s_r->uidvalidity = (uint32_t)v; break;
-		case IMAP_STATUS_UNSEEN: s_r->unseen = (uint32_t)v; break;
-		case IMAP_STATUS_HIGHESTMODSEQ: s_r->highestmodseq = v; break;
-		case IMAP_STATUS_DELETED: s_r->deleted = (uint32_t)v; break;
-		case IMAP_STATUS_SIZE: s_r->size = v; break;
+		case IMAP_STATUS_MESSAGES:
+			s_r->messages = (uint32_t)v;
+			break;
+		case IMAP_STATUS_RECENT:
+			s_r->recent = (uint32_t)v;
+			break;
+		case IMAP_STATUS_UIDNEXT:
+			s_r->uidnext = (uint32_t)v;
+			break;
+		case IMAP_STATUS_UIDVALIDITY:
+			s_r->uidvalidity = (uint32_t)v;
+			break;
+		case IMAP_STATUS_UNSEEN:
+			s_r->unseen = (uint32_t)v;
+			break;
+		case IMAP_STATUS_HIGHESTMODSEQ:
+			s_r->highestmodseq = v;
+			break;
+		case IMAP_STATUS_DELETED:
+			s_r->deleted = (uint32_t)v;
+			break;
+		case IMAP_STATUS_SIZE:
+			s_r->size = v;
+			break;
 		}
 	}
 	return 1;
@@ -845,7 +868,8 @@ imap_esearch_parse(const struct imap_resp *r, struct imap_esearch *e_r,
 		return err_set(err, ERR_PROTO, "ESEARCH after a number");
 	/* RFC 4731 §3: search-correlator = SP "(" "TAG" SP tag-string ")" */
 	if (r->nargs > 0 && a[0].type == IMAP_ARG_LIST) {
-		if (a[0].count != 2 || !imap_arg_atom_is(&a[0].list[0], "TAG") ||
+		if (a[0].count != 2 ||
+		    !imap_arg_atom_is(&a[0].list[0], "TAG") ||
 		    !is_string(&a[0].list[1]))
 			return err_set(err, ERR_PROTO,
 			    "ESEARCH: expected (TAG \"tag\")");
@@ -882,11 +906,20 @@ imap_esearch_parse(const struct imap_resp *r, struct imap_esearch *e_r,
 		if (get_num(&a[i + 1], items[k].kind, &v, err, what) < 0)
 			return -1;
 		switch (items[k].bit) {
-		case IMAP_ESEARCH_MIN: e_r->min = (uint32_t)v; break;
-		case IMAP_ESEARCH_MAX: e_r->max = (uint32_t)v; break;
-		case IMAP_ESEARCH_COUNT: e_r->count = (uint32_t)v; break;
-		case IMAP_ESEARCH_MODSEQ: e_r->modseq = v; break;
-		case IMAP_ESEARCH_ALL: break;
+		case IMAP_ESEARCH_MIN:
+			e_r->min = (uint32_t)v;
+			break;
+		case IMAP_ESEARCH_MAX:
+			e_r->max = (uint32_t)v;
+			break;
+		case IMAP_ESEARCH_COUNT:
+			e_r->count = (uint32_t)v;
+			break;
+		case IMAP_ESEARCH_MODSEQ:
+			e_r->modseq = v;
+			break;
+		case IMAP_ESEARCH_ALL:
+			break;
 		}
 	}
 	return 1;

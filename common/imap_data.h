@@ -6,7 +6,8 @@
  * SEARCH and ESEARCH (RFC 4731, 7162), VANISHED (RFC 7162), ENABLED
  * (RFC 5161), CAPABILITY, and the response codes of status responses.
  *
- * Return values. Every *_parse function and code accessor returns
+ * Return values. Every view function (imap_*_parse taking a response)
+ * and code accessor (imap_code_* but imap_code_name) returns
  *   1  the response is of that kind and the view is filled;
  *   0  the response is not of that kind (cheap: a name or code compare);
  *      the view and sets are left untouched;
@@ -49,9 +50,9 @@ enum imap_data_kind {
 	IMAP_DATA_VANISHED,   /* imap_vanished_parse */
 	IMAP_DATA_ENABLED,    /* imap_enabled_parse */
 	IMAP_DATA_CAPABILITY, /* imap_capability_parse */
-	IMAP_DATA_FLAGS,      /* "* FLAGS (...)": r->args[0] */
-	/* "* N EXISTS" / "* N RECENT" / "* N EXPUNGE" (N >= 1): r->num.
-	 * Without the number (or EXPUNGE 0) they are OTHER. */
+	IMAP_DATA_FLAGS,      /* "* FLAGS (...)": r->args, not checked */
+	/* "* N EXISTS", "* N RECENT" (N >= 0) and "* N EXPUNGE" (N >= 1):
+	 * the number is r->num. Without it (or EXPUNGE 0) they are OTHER. */
 	IMAP_DATA_EXISTS,
 	IMAP_DATA_RECENT,
 	IMAP_DATA_EXPUNGE,
@@ -178,7 +179,7 @@ enum imap_list_attr {
 	IMAP_LIST_NOSELECT = 1 << 1,
 	IMAP_LIST_MARKED = 1 << 2,
 	IMAP_LIST_UNMARKED = 1 << 3,
-	IMAP_LIST_NONEXISTENT = 1 << 4,  /* implies NOSELECT (RFC 5258 §3) */
+	IMAP_LIST_NONEXISTENT = 1 << 4,  /* sets NOSELECT too (RFC 5258 §3) */
 	IMAP_LIST_SUBSCRIBED = 1 << 5,
 	IMAP_LIST_REMOTE = 1 << 6,
 	IMAP_LIST_HASCHILDREN = 1 << 7,
@@ -206,7 +207,7 @@ struct imap_list {
 int imap_list_parse(const struct imap_resp *r, struct imap_list *l_r,
     struct err *err);
 
-/* ---- STATUS (RFC 3501 §7.2.4, RFC 7162, RFC 9051 DELETED, RFC 8438) ---- */
+/* ---- STATUS (RFC 3501 §7.2.4, 7162, 9051 DELETED, 8438 SIZE) ---- */
 
 enum imap_status_have {
 	IMAP_STATUS_MESSAGES = 1 << 0,
@@ -278,7 +279,7 @@ int imap_enabled_parse(const struct imap_resp *r, struct imap_atoms *a_r,
 int imap_capability_parse(const struct imap_resp *r, struct imap_atoms *a_r,
     struct err *err);
 
-/* ---- response codes of status responses (RFC 3501 §7.1 and extensions) ---- */
+/* ---- response codes (RFC 3501 §7.1 and extensions) ---- */
 
 enum imap_code {
 	IMAP_CODE_NONE,          /* no code, or not a status response */

@@ -352,8 +352,10 @@ static const struct tcase cases[] = {
 	{"* 1 FETCH (UID -1)", 0, "ERR UID: expected"},
 	{"* 1 FETCH (UID 1a)", 0, "ERR UID: expected"},
 	/* a long value is cut short in the message */
-	{"* 1 FETCH (UID 12345678901234567890123456789012345678901234567890123456789012345678901234567890)", 0,
-	 "ERR UID: expected a non-zero 32-bit number, got '12345678901234567890123456789012345678901234567890123...'"},
+	{"* 1 FETCH (UID 1234567890123456789012345678901234567890"
+	 "1234567890123456789012345678901234567890)", 0,
+	 "ERR UID: expected a non-zero 32-bit number, got "
+	 "'12345678901234567890123456789012345678901234567890123...'"},
 	{"* 1 FETCH (UID NIL)", 0, "ERR got NIL"},
 	{"* 1 FETCH (UID (1))", 0, "ERR got a list of 1"},
 	{"* 1 FETCH (UID 5 UID 5)", 0, "ERR FETCH 1: UID given twice"},
@@ -399,7 +401,7 @@ static const struct tcase cases[] = {
 	{"* 1 FETCH (BINARY[] 5)", 0, "ERR BINARY[]: malformed"},
 	/* ---- LIST, LSUB: Dovecot, RFC 5258, RFC 5465 ---- */
 	{"* LIST (\\NonExistent \\HasChildren) \"/\" foo", 0,
-	 "LIST attrs=NONEXISTENT|HASCHILDREN raw=\\NonExistent,\\HasChildren "
+	 "LIST attrs=NOSELECT|NONEXISTENT|HASCHILDREN raw=\\NonExistent,\\HasChildren "
 	 "delim=/ mbox=\"foo\""},
 	{"* LIST (\\Subscribed \\HasNoChildren) \"/\" foo/sub", 0,
 	 "LIST attrs=SUBSCRIBED|HASNOCHILDREN raw=\\Subscribed,\\HasNoChildren "
@@ -408,7 +410,7 @@ static const struct tcase cases[] = {
 	 "LIST attrs=HASNOCHILDREN raw=\\HasNoChildren delim=/ "
 	 "mbox=\"foo bar\""},
 	{"* LIST (\\NonExistent) \"/\" foo (CHILDINFO (\"SUBSCRIBED\"))", 0,
-	 "LIST attrs=NONEXISTENT raw=\\NonExistent delim=/ mbox=\"foo\" "
+	 "LIST attrs=NOSELECT|NONEXISTENT raw=\\NonExistent delim=/ mbox=\"foo\" "
 	 "childinfo ext=2"},
 	{"* LIST (\\Noselect) \"/\" \"\"", 0,
 	 "LIST attrs=NOSELECT raw=\\Noselect delim=/ mbox=\"\""},
