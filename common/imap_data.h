@@ -326,8 +326,9 @@ int imap_code_appenduid(const struct imap_resp *r, uint32_t *uidvalidity_r,
  * the i-th UID of dst (counting in sets that were empty before the call).
  * Both sets must be written in ascending order (each range low:high, each
  * above the previous one) and hold as many UIDs as each other: then the
- * pairing survives the sets' sorted storage. A server listing them
- * otherwise gets -1, and the caller must do without. */
+ * pairing survives the sets' sorted storage (uidset_rank on src, then
+ * uidset_nth on dst). A server listing them otherwise gets -1, and the
+ * caller must do without. */
 int imap_code_copyuid(const struct imap_resp *r, uint32_t *uidvalidity_r,
     struct uidset *src, struct uidset *dst, struct err *err);
 

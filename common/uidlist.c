@@ -207,6 +207,36 @@ uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r)
 	return 1;
 }
 
+int
+uidset_rank(struct uidset *s, uint32_t uid, uint64_t *rank_r)
+{
+	uint64_t before = 0;
+	size_t i;
+
+	uidset_normalise(s);
+	for (i = 0; i < s->n && s->r[i].hi < uid; i++)
+		before += (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+	if (i == s->n || s->r[i].lo > uid)
+		return 0;
+	*rank_r = before + (uid - s->r[i].lo);
+	return 1;
+}
+
+int
+uidset_nth(struct uidset *s, uint64_t rank, uint32_t *uid_r)
+{
+	uidset_normalise(s);
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t len = (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+		if (rank < len) {
+			*uid_r = s->r[i].lo + (uint32_t)rank;
+			return 1;
+		}
+		rank -= len;
+	}
+	return 0;
+}
+
 void
 uidset_format(struct buf *b, struct uidset *s)
 {

@@ -1145,6 +1145,49 @@ test_parse_ascending(void)
 	}
 }
 
+/* RFC 4315's example: 304 -> 3956, 319 -> 3957, 320 -> 3958. */
+static void
+test_copyuid_pairs(void)
+{
+	static const uint32_t src[] = {304, 319, 320, 1, 305, 4294967295u};
+	static const uint32_t want[] = {3956, 3957, 3958, 0, 0, 0};
+	struct uidset s = UIDSET_INIT, d = UIDSET_INIT;
+	const struct imap_resp *r;
+	struct imap_parser *p;
+	struct err e;
+	char why[400];
+	uint32_t uv, u;
+	uint64_t rank;
+
+	test_begin("imap_data: COPYUID pairs by rank");
+	p = parse(BIN("A004 OK [COPYUID 38505 304,319:320 3956:3958] Done"),
+	    NULL, &r, why, sizeof(why));
+	test_assert(p && imap_code_copyuid(r, &uv, &s, &d, &e) == 1);
+	for (size_t i = 0; i < ARRAY_LEN(src); i++) {
+		u = 0;
+		if (uidset_rank(&s, src[i], &rank) == 1)
+			test_assert(uidset_nth(&d, rank, &u) == 1);
+		test_assert(u == want[i]);
+	}
+	test_assert(uidset_nth(&d, 3, &u) == 0);
+	imap_parse_free(&p);
+	uidset_free(&s);
+	uidset_free(&d);
+	/* ranks over huge ranges are arithmetic, not enumeration */
+	uidset_add(&s, 4294967290u, 4294967295u);
+	uidset_add(&s, 1, 4000000000u);
+	test_assert(uidset_rank(&s, 4294967295u, &rank) == 1 &&
+	    rank == 4000000000u + 5);
+	test_assert(uidset_nth(&s, rank, &u) == 1 && u == 4294967295u);
+	test_assert(uidset_nth(&s, rank + 1, &u) == 0);
+	test_assert(uidset_rank(&s, 4000000001u, &rank) == 0);
+	test_assert(uidset_rank(&s, 1, &rank) == 1 && rank == 0);
+	uidset_free(&s);
+	test_assert(uidset_rank(&s, 1, &rank) == 0);
+	test_assert(uidset_nth(&s, 0, &u) == 0);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -1155,5 +1198,6 @@ main(void)
 	test_streamed();
 	test_sets_accumulate();
 	test_parse_ascending();
+	test_copyuid_pairs();
 	return test_exit();
 }
