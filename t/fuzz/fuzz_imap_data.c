@@ -77,6 +77,28 @@ walk_fetch(const struct imap_resp *r, const struct imap_fetch *f)
 	sink += imap_fetch_item(r, "BODY[HEADER]") != NULL;
 }
 
+/* A broken promise of the header is a crash, for libFuzzer to report. */
+static void
+check(bool ok)
+{
+	if (!ok)
+		abort();
+}
+
+/* COPYUID: every source UID has a destination of the same rank. */
+static void
+check_pairs(struct uidset *src, struct uidset *dst)
+{
+	uint64_t rank;
+	uint32_t u;
+
+	check(uidset_count(src) == uidset_count(dst));
+	for (size_t i = 0; i < src->n; i++) {
+		check(uidset_rank(src, src->r[i].hi, &rank) == 1);
+		check(uidset_nth(dst, rank, &u) == 1);
+	}
+}
+
 static void
 views(const struct imap_resp *r)
 {
@@ -91,34 +113,57 @@ views(const struct imap_resp *r)
 	uint32_t u;
 	bool flag;
 
-	sink += imap_data_kind(r);
-	if (imap_fetch_parse(r, &f, &err) == 1)
+	enum imap_data_kind kind = imap_data_kind(r);
+	int ret;
+
+	/* Each view claims exactly the responses imap_data_kind() gives it. */
+	ret = imap_fetch_parse(r, &f, &err);
+	check((ret != 0) == (kind == IMAP_DATA_FETCH));
+	if (ret == 1)
 		walk_fetch(r, &f);
-	if (imap_list_parse(r, &l, &err) == 1) {
+	ret = imap_list_parse(r, &l, &err);
+	check((ret != 0) == (kind == IMAP_DATA_LIST));
+	if (ret == 1) {
 		walk_atoms(&l.raw);
-		sink += l.mailbox_len + l.delim + (l.oldname ? l.oldname_len : 0);
+		check(strlen(l.mailbox) == l.mailbox_len);
+		sink += l.delim + (l.oldname ? l.oldname_len : 0);
 	}
-	if (imap_status_parse(r, &st, &err) == 1)
+	ret = imap_status_parse(r, &st, &err);
+	check((ret != 0) == (kind == IMAP_DATA_STATUS));
+	if (ret == 1)
 		sink += st.mailbox_len + st.messages;
-	if (imap_search_parse(r, &s1, &v, &err) != 0)
+	ret = imap_search_parse(r, &s1, &v, &err);
+	check((ret != 0) == (kind == IMAP_DATA_SEARCH));
+	if (ret != 0)
 		walk_set(&s1);
-	if (imap_esearch_parse(r, &es, &s1, &err) != 0) {
-		if (es.tag)
+	ret = imap_esearch_parse(r, &es, &s1, &err);
+	check((ret != 0) == (kind == IMAP_DATA_ESEARCH));
+	if (ret != 0) {
+		if (ret == 1 && es.tag)
 			sink += strlen(es.tag);
 		walk_set(&s1);
 	}
-	if (imap_vanished_parse(r, &flag, &s1, &err) != 0)
+	ret = imap_vanished_parse(r, &flag, &s1, &err);
+	check((ret != 0) == (kind == IMAP_DATA_VANISHED));
+	if (ret != 0)
 		walk_set(&s1);
-	if (imap_enabled_parse(r, &a, &err) == 1)
+	ret = imap_enabled_parse(r, &a, &err);
+	check((ret != 0) == (kind == IMAP_DATA_ENABLED));
+	if (ret == 1)
 		walk_atoms(&a);
-	if (imap_capability_parse(r, &a, &err) == 1)
+	ret = imap_capability_parse(r, &a, &err);
+	check((ret != 0) == (kind == IMAP_DATA_CAPABILITY));
+	if (ret == 1)
 		walk_atoms(&a);
 	sink += imap_code(r) + strlen(imap_code_name(imap_code(r)));
 	if (imap_code_number(r, &v, &err) == 1)
 		sink += v;
 	if (imap_code_appenduid(r, &u, &s1, &err) != 0)
 		walk_set(&s1);
-	if (imap_code_copyuid(r, &u, &s1, &s2, &err) != 0) {
+	ret = imap_code_copyuid(r, &u, &s1, &s2, &err);
+	if (ret == 1)
+		check_pairs(&s1, &s2);
+	if (ret != 0) {
 		walk_set(&s1);
 		walk_set(&s2);
 	}
