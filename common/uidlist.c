@@ -108,6 +108,33 @@ uidset_parse(struct uidset *s, const char *text)
 	return 0;
 }
 
+int
+uidset_parse_ascending(struct uidset *s, const char *text)
+{
+	uint64_t prev = 0; /* the highest UID so far; UIDs are >= 1 */
+
+	if (*text == '\0')
+		return -1;
+	while (*text) {
+		uint32_t a, b;
+		if (parse_u32(&text, &a) < 0 || a <= prev)
+			return -1;
+		b = a;
+		if (*text == ':') {
+			text++;
+			if (parse_u32(&text, &b) < 0 || b < a)
+				return -1;
+		}
+		uidset_add(s, a, b);
+		prev = b;
+		if (*text == ',' && text[1] != '\0')
+			text++;
+		else if (*text)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 cmp_range(const void *a, const void *b)
 {
@@ -178,6 +205,36 @@ uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r)
 		return 0;
 	*uid_r = s->r[i].lo > from ? s->r[i].lo : from;
 	return 1;
+}
+
+int
+uidset_rank(struct uidset *s, uint32_t uid, uint64_t *rank_r)
+{
+	uint64_t before = 0;
+	size_t i;
+
+	uidset_normalise(s);
+	for (i = 0; i < s->n && s->r[i].hi < uid; i++)
+		before += (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+	if (i == s->n || s->r[i].lo > uid)
+		return 0;
+	*rank_r = before + (uid - s->r[i].lo);
+	return 1;
+}
+
+int
+uidset_nth(struct uidset *s, uint64_t rank, uint32_t *uid_r)
+{
+	uidset_normalise(s);
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t len = (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+		if (rank < len) {
+			*uid_r = s->r[i].lo + (uint32_t)rank;
+			return 1;
+		}
+		rank -= len;
+	}
+	return 0;
 }
 
 void

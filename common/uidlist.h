@@ -53,6 +53,11 @@ void uidset_add(struct uidset *s, uint32_t lo, uint32_t hi);
 /* Adds the sequence set text ("1:3,5", no "*", no 0). -1 when malformed
  * (s is then left with what came before the error). */
 int uidset_parse(struct uidset *s, const char *text);
+/* Like uidset_parse, but also -1 unless the text lists its UIDs in strictly
+ * ascending order (every range low:high, each above the previous one), so
+ * that the order of the text is the order of the set: RFC 4315 COPYUID
+ * pairs the i-th source UID with the i-th destination UID. */
+int uidset_parse_ascending(struct uidset *s, const char *text);
 /* Sorts and merges overlapping or adjacent ranges. */
 void uidset_normalise(struct uidset *s);
 /* Number of UIDs in the set (normalises it). */
@@ -60,6 +65,13 @@ uint64_t uidset_count(struct uidset *s);
 bool uidset_has(struct uidset *s, uint32_t uid);
 /* The smallest UID >= from in the set, in *uid_r: 1, or 0 when none. */
 int uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r);
+/* The position of uid among the set's UIDs in ascending order (from 0),
+ * in *rank_r: 1, or 0 when uid is not in the set. */
+int uidset_rank(struct uidset *s, uint32_t uid, uint64_t *rank_r);
+/* The UID at position rank (from 0) in ascending order, in *uid_r: 1, or 0
+ * when the set has no more than rank UIDs. With uidset_rank, pairs the
+ * source and destination sets of a COPYUID (imap_data.h). */
+int uidset_nth(struct uidset *s, uint64_t rank, uint32_t *uid_r);
 /* Appends the set to b as a sequence set ("1:3,5"). */
 void uidset_format(struct buf *b, struct uidset *s);
 /* Appends ranges from index *pos on to an empty or partly filled b, as
