@@ -265,7 +265,10 @@ short conn_want_out(const struct conn *c);
  * inflated output zlib still holds, or decrypted bytes OpenSSL holds
  * (SSL_pending). Then conn_fill_nb() has something to work on: do not
  * sleep in poll (poll with a zero timeout). False right after
- * conn_fill_nb() returned 0. */
+ * conn_fill_nb() returned 0. With COMPRESS it may be true when nothing
+ * more decodes (an inflate that filled the buffer exactly cannot tell
+ * whether zlib holds more): conn_fill_nb() then returns 0, and it turns
+ * false. */
 bool conn_has_buffered_input(const struct conn *c);
 
 /* Closes (TLS shutdown without waiting, close, reap a tunnel child:

@@ -2,7 +2,8 @@
 #define COMMON_CONN_INT_H
 
 /* The inside of struct conn, shared by conn.c (sockets, tunnels, buffered I/O),
- * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it. */
+ * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it,
+ * except t/unit/test_conn_nb.c (conn_new() for the server end of a pair). */
 
 #include <stdbool.h>
 #include <stddef.h>
