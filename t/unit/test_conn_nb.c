@@ -288,23 +288,6 @@ recv_all(struct conn *c, char *p, size_t n, struct err *err)
 	return got == n;
 }
 
-/* Polls and reads until conn_fill_nb() returns something other than 0
- * (data is consumed and ignored). */
-static int
-fill_until_not_0(struct conn *c, struct err *err)
-{
-	uint64_t deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
-		size_t len;
-		int r = fill(c, err);
-		if (r != 0)
-			return r;
-		(void)conn_peek(c, &len);
-		wait_for(c, 100);
-	}
-	return 0;
-}
-
 static void
 test_basics(int mode)
 {
@@ -346,7 +329,9 @@ test_basics(int mode)
 	test_assert_str(b, "a NOOP\r\n");
 	/* The peer goes away. */
 	conn_free(&srv);
-	test_assert(fill_until_not_0(cli, &err) == CONN_EOF);
+	/* The first read after the wakeup sees it. */
+	test_assert(wait_for(cli, 2000));
+	test_assert(fill(cli, &err) == CONN_EOF);
 	test_assert(conn_fill_nb(cli, &err) == CONN_EOF);
 	test_assert(conn_peer_gone(cli));
 	test_assert(!(conn_want(cli) & POLLIN));
@@ -391,6 +376,12 @@ test_flush_full(int mode)
 		done += (size_t)k;
 		if ((r = flush(cli, &err)) < 0)
 			break;
+		/* 0 means the socket took all it could. */
+		if (r == 0) {
+			struct pollfd p = {.fd = conn_fd(cli),
+			    .events = POLLOUT};
+			test_assert(poll(&p, 1, 0) == 0);
+		}
 		if (r == 0 && k == 0) {
 			full = true;
 			break;
@@ -399,7 +390,7 @@ test_flush_full(int mode)
 	test_assert(full && done < total);
 	test_assert(r == 0);
 	test_assert(conn_out_room(cli) == 0);
-	test_assert(write_nb(cli, data + done, 1, &err) == 0);
+	test_assert(done < total && write_nb(cli, data + done, 1, &err) == 0);
 	test_assert(conn_want(cli) == (POLLIN | POLLOUT));
 	test_assert(conn_want_out(cli) == POLLOUT);
 	/* Really full: the socket takes nothing more for now. */
@@ -712,6 +703,9 @@ test_pump(int mode)
 	nodes[3] = (struct node){.c = sb, .gen = 2, .chk = 1};
 	t0 = now_ms();
 	while (!test_cur_failed) {
+		/* A few seconds at most: a pump that spins, busy but without
+		 * progress, fails too. */
+		test_assert(now_ms() - t0 < 30000);
 		struct pollfd p[4];
 		bool buffered = false, done = true;
 		int r;
@@ -762,6 +756,76 @@ test_pump(int mode)
 	test_end();
 }
 
+/* A tunnel is one socketpair fd: the same calls work on it. */
+static void
+test_tunnel(void)
+{
+	size_t total = 1u << 20;
+	struct err err = {0};
+	struct conn *c;
+	char *out = xmalloc(total), *in = xmalloc(total);
+
+	test_begin("nb tunnel: round trip through cat, EOF, exit status");
+	slowest_ms = 0;
+	gen_fill(3, 0, out, total);
+	c = conn_spawn("cat", false, TIMEOUT_MS, &err);
+	test_assert(c != NULL);
+	if (c) {
+		size_t done = 0, got = 0;
+		uint64_t deadline = now_ms() + 10000;
+		test_assert(conn_fill_nb(c, &err) == 0);
+		/* cat echoes while we write: both at once, or it blocks. */
+		while (got < total && now_ms() < deadline) {
+			ssize_t k = write_nb(c, out + done, total - done, &err);
+			int r;
+			test_assert(k >= 0);
+			done += k > 0 ? (size_t)k : 0;
+			test_assert(flush(c, &err) >= 0);
+			while ((r = fill(c, &err)) == 1) {
+				size_t len;
+				const char *q = conn_peek(c, &len);
+				if (len > total - got)
+					len = total - got;
+				memcpy(in + got, q, len);
+				conn_consume(c, len);
+				got += len;
+			}
+			test_assert(r == 0);
+			if (test_cur_failed)
+				break;
+			wait_for(c, 1000);
+		}
+		test_assert(got == total && memcmp(in, out, total) == 0);
+	}
+	conn_free(&c);
+	c = conn_spawn("printf bye", false, TIMEOUT_MS, &err);
+	test_assert(c != NULL);
+	if (c) {
+		char b[8] = "";
+		test_assert(recv_all(c, b, 3, &err));
+		test_assert_str(b, "bye");
+		test_assert(wait_for(c, 2000));
+		test_assert(fill(c, &err) == CONN_EOF);
+	}
+	conn_free(&c);
+	/* A failed command: its exit status explains the EOF. */
+	c = conn_spawn("sh -c 'exit 3'", false, TIMEOUT_MS, &err);
+	test_assert(c != NULL);
+	if (c) {
+		int r;
+		test_assert(wait_for(c, 2000));
+		r = fill(c, &err);
+		test_assert(r == -1);
+		test_assert_str(r == -1 ? err.msg : NULL,
+		    "tunnel command `sh -c 'exit 3'` exited with status 3");
+	}
+	conn_free(&c);
+	test_assert(slowest_ms < SLOW_MS);
+	free(out);
+	free(in);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -789,6 +853,7 @@ main(void)
 	}
 	if (tls)
 		test_buffered();
+	test_tunnel();
 	rmdir(tmpdir);
 	EVP_PKEY_free(key);
 	X509_free(cert);
