@@ -250,8 +250,9 @@ int conn_flush_nb(struct conn *c, struct err *err);
 int conn_fill_nb(struct conn *c, struct err *err);
 /* The poll events the connection needs now: POLLIN while the stream is
  * not at EOF (POLLOUT instead when OpenSSL's last read asked to write,
- * SSL_ERROR_WANT_WRITE), plus conn_want_out(). POLLERR/POLLHUP in revents
- * mean: call conn_fill_nb()/conn_flush_nb(), which report what happened.
+ * SSL_ERROR_WANT_WRITE), plus conn_want_out(). On any revents call both
+ * conn_fill_nb() and conn_flush_nb(): with TLS a read may progress on
+ * POLLOUT and a write on POLLIN; POLLERR/POLLHUP are reported by them.
  * Before sleeping in poll, check conn_has_buffered_input(). */
 short conn_want(const struct conn *c);
 /* The events needed to send the queued output: POLLOUT (POLLIN when
