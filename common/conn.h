@@ -202,8 +202,8 @@ const char *conn_name(const struct conn *c);
  * A connection may mix both interfaces: the blocking calls keep the byte
  * order (conn_flush(), conn_write() and conn_fill() first send what
  * conn_write_nb() queued, waiting as they always do). Connecting, the TLS
- * handshake (conn_start_tls()) and conn_start_deflate() stay blocking: do
- * them before, or after conn_flush_nb() returned 1 with nothing unread.
+ * handshake (conn_start_tls()) and conn_start_deflate() stay blocking
+ * (both send what is queued first, waiting).
  * There is one fd per connection whatever the transport (a tunnel's
  * stdin and stdout are one socketpair, a SOCKS proxy hands over a plain
  * socket), always O_NONBLOCK: poll conn_fd(). */
@@ -212,8 +212,9 @@ const char *conn_name(const struct conn *c);
  * before compression in the 64 KiB staging buffer plus bytes after it
  * (compressed, not yet encrypted) in the wire queue. With COMPRESS the
  * last staged block may compress to slightly more than it was, so the
- * queue may exceed the bound by a few hundred bytes; the memory it holds
- * stays below 2 MiB (plus zlib's state). */
+ * queue may exceed the bound by a few dozen bytes. Memory: the staging
+ * buffer plus a wire queue allocation of at most 2 MiB (it doubles from
+ * 64 KiB), kept until conn_free(). */
 #define CONN_OUT_MAX (1024 * 1024)
 
 /* How many bytes conn_write_nb() takes now: CONN_OUT_MAX minus what is
