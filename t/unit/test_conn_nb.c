@@ -52,7 +52,14 @@ on_alarm(int sig)
 	static const char m[] = "not ok test_conn_nb: overall timeout\n";
 	(void)sig;
 	(void)!write(1, m, sizeof(m) - 1);
+	rmdir(tmpdir); /* async-signal-safe; empty unless a pair was opening */
 	_exit(1);
+}
+
+static void
+remove_tmpdir(void)
+{
+	rmdir(tmpdir);
 }
 
 static bool
@@ -839,6 +846,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	atexit(remove_tmpdir);
 	tls = make_cert();
 	test_begin("nb setup: throw-away certificate");
 	test_assert(tls);
@@ -854,7 +862,6 @@ main(void)
 	if (tls)
 		test_buffered();
 	test_tunnel();
-	rmdir(tmpdir);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	return test_exit();
