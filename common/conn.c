@@ -162,48 +162,82 @@ conn_child_error(struct conn *c, struct err *err)
 }
 
 ssize_t
-conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
-    struct err *err)
+conn_io_nb(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
+    size_t n, struct err *err)
 {
-	for (;;) {
-		ssize_t r;
-		short ev;
-		if (c->ssl) {
-			r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
-			if (r > 0)
-				c->budget_bytes += (uint64_t)r;
-			if (r != CONN_AGAIN)
-				return r;
-		} else {
+	ssize_t r;
+	short ev = 0;
+	if (c->ssl) {
+		r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
+		if (r > 0)
+			c->budget_bytes += (uint64_t)r;
+	} else {
+		do {
 			/* MSG_NOSIGNAL: a dead peer is an EPIPE error, not a
 			 * SIGPIPE death. */
 			r = op == IO_READ ? read(c->fd, rbuf, n) :
 			    send(c->fd, wbuf, n, MSG_NOSIGNAL);
-			if (r >= 0) {
-				c->budget_bytes += (uint64_t)r;
-				return r;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				if (errno == ECONNRESET || errno == EPIPE)
-					c->gone = true;
-				err_sys(err, ERR_TEMP, "%s %s", op == IO_READ ?
-				    "read from" : "write to", c->name);
-				if (op == IO_WRITE)
-					conn_child_error(c, err);
-				return -1;
-			}
+		} while (r < 0 && errno == EINTR);
+		if (r >= 0) {
+			c->budget_bytes += (uint64_t)r;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			ev = op == IO_READ ? POLLIN : POLLOUT;
+			r = CONN_AGAIN;
+		} else {
+			if (errno == ECONNRESET || errno == EPIPE)
+				c->gone = true;
+			err_sys(err, ERR_TEMP, "%s %s", op == IO_READ ?
+			    "read from" : "write to", c->name);
+			if (op == IO_WRITE)
+				conn_child_error(c, err);
+			return -1;
 		}
-		if (wait_fd(c, ev, err) < 0)
+	}
+	/* Remembered for conn_want(): a TLS read may need the socket
+	 * writable, a TLS write readable. */
+	if (r == CONN_AGAIN)
+		c->last_ev = ev;
+	if (op == IO_READ)
+		c->rd_ev = r == CONN_AGAIN ? ev : POLLIN;
+	else if (op == IO_WRITE)
+		c->wr_ev = r == CONN_AGAIN ? ev : POLLOUT;
+	return r;
+}
+
+ssize_t
+conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf, size_t n,
+    struct err *err)
+{
+	for (;;) {
+		ssize_t r = conn_io_nb(c, op, rbuf, wbuf, n, err);
+		if (r != CONN_AGAIN)
+			return r;
+		if (wait_fd(c, c->last_ev, err) < 0)
 			return -1;
 	}
+}
+
+/* Sends the wire queue, waiting as needed. */
+static int
+wq_drain(struct conn *c, struct err *err)
+{
+	while (c->wq_off < c->wq_len) {
+		ssize_t w = conn_io(c, IO_WRITE, NULL, c->wq + c->wq_off,
+		    c->wq_len - c->wq_off, err);
+		if (w < 0)
+			return -1;
+		c->wq_off += (size_t)w;
+	}
+	c->wq_off = c->wq_len = 0;
+	return 0;
 }
 
 int
 conn_raw_write(struct conn *c, const char *p, size_t n, struct err *err)
 {
+	/* Bytes queued by the non-blocking interface are older. */
+	if (c->wq_off < c->wq_len && wq_drain(c, err) < 0)
+		return -1;
 	while (n > 0) {
 		ssize_t w = conn_io(c, IO_WRITE, NULL, p, n, err);
 		if (w < 0)
@@ -221,6 +255,8 @@ conn_new(int fd, const char *name, int timeout_ms)
 	c->fd = fd;
 	c->child.pid = -1;
 	c->timeout_ms = timeout_ms;
+	c->rd_ev = POLLIN;
+	c->wr_ev = POLLOUT;
 	c->name = xstrdup(name);
 	return c;
 }
@@ -410,10 +446,11 @@ conn_flush(struct conn *c, struct err *err)
 {
 	size_t n = c->olen;
 	c->olen = 0;
-	if (c->z != NULL)
-		return n > 0 || conn_deflate_pending(c) ?
-		    conn_deflate_write(c, c->out, n, true, err) : 0;
-	return n ? conn_raw_write(c, c->out, n, err) : 0;
+	if (c->z != NULL && (n > 0 || conn_deflate_pending(c)))
+		return conn_deflate_write(c, c->out, n, true, false, err);
+	if (n > 0)
+		return conn_raw_write(c, c->out, n, err);
+	return c->wq_off < c->wq_len ? wq_drain(c, err) : 0;
 }
 
 /* Makes room in the output buffer without forcing a deflate flush: the
@@ -423,14 +460,15 @@ spill(struct conn *c, const char *p, size_t n, struct err *err)
 {
 	if (n == 0)
 		return 0;
-	return c->z ? conn_deflate_write(c, p, n, false, err) :
+	return c->z ? conn_deflate_write(c, p, n, false, false, err) :
 	    conn_raw_write(c, p, n, err);
 }
 
 static bool
 out_queued(const struct conn *c)
 {
-	return c->olen > 0 || (c->z != NULL && conn_deflate_pending(c));
+	return c->olen > 0 || c->wq_off < c->wq_len ||
+	    (c->z != NULL && conn_deflate_pending(c));
 }
 
 int
@@ -471,7 +509,7 @@ conn_fill(struct conn *c, struct err *err)
 	if (out_queued(c) && conn_flush(c, err) < 0)
 		return -1;
 	if (c->z != NULL) {
-		int r = conn_inflate(c, true, err);
+		int r = conn_inflate(c, INFLATE_WAIT, err);
 		if (r != 0)
 			return r;
 		c->eof = true;
@@ -557,12 +595,155 @@ conn_readable(struct conn *c)
 	 * counts as readable: the next read reports it at once. */
 	if (c->z != NULL && conn_inflate_buffered(c)) {
 		struct err e;
-		if (conn_inflate(c, false, &e) != 0)
+		if (conn_inflate(c, INFLATE_NOREAD, &e) != 0)
 			return true;
 	}
 	if (c->ssl && conn_tls_pending(c))
 		return true;
 	return poll(&p, 1, 0) > 0;
+}
+
+/* ---- The non-blocking interface (conn.h) ---- */
+
+void
+conn_wq_append(struct conn *c, const char *p, size_t n)
+{
+	size_t cap;
+	if (n == 0)
+		return;
+	if (c->wq_off == c->wq_len)
+		c->wq_off = c->wq_len = 0;
+	if (n > c->wq_cap - c->wq_len && c->wq_off > 0) {
+		/* A TLS write retried from the moved bytes is fine:
+		 * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, and the length only
+		 * grows. */
+		memmove(c->wq, c->wq + c->wq_off, c->wq_len - c->wq_off);
+		c->wq_len -= c->wq_off;
+		c->wq_off = 0;
+	}
+	if (n > c->wq_cap - c->wq_len) {
+		cap = c->wq_cap ? c->wq_cap : CONN_BUFSIZE;
+		while (cap - c->wq_len < n)
+			cap *= 2;
+		c->wq = xrealloc(c->wq, cap);
+		c->wq_cap = cap;
+	}
+	memcpy(c->wq + c->wq_len, p, n);
+	c->wq_len += n;
+}
+
+size_t
+conn_out_room(const struct conn *c)
+{
+	size_t q = c->olen + (c->wq_len - c->wq_off);
+	return q < CONN_OUT_MAX ? CONN_OUT_MAX - q : 0;
+}
+
+/* Moves c->out to the wire queue, compressing it when COMPRESS is on;
+ * sync ends with a deflate sync flush. */
+static int
+out_to_wq(struct conn *c, bool sync, struct err *err)
+{
+	size_t n = c->olen;
+	c->olen = 0;
+	if (c->z == NULL) {
+		conn_wq_append(c, c->out, n);
+		return 0;
+	}
+	if (n == 0 && !(sync && conn_deflate_pending(c)))
+		return 0;
+	return conn_deflate_write(c, c->out, n, sync, true, err);
+}
+
+ssize_t
+conn_write_nb(struct conn *c, const void *p, size_t n, struct err *err)
+{
+	size_t room = conn_out_room(c), done = 0;
+	if (n > room)
+		n = room;
+	while (done < n) {
+		size_t k = sizeof(c->out) - c->olen;
+		if (k == 0) {
+			if (out_to_wq(c, false, err) < 0)
+				return -1;
+			continue;
+		}
+		if (k > n - done)
+			k = n - done;
+		memcpy(c->out + c->olen, (const char *)p + done, k);
+		c->olen += k;
+		done += k;
+	}
+	return (ssize_t)n;
+}
+
+int
+conn_flush_nb(struct conn *c, struct err *err)
+{
+	if ((c->olen > 0 || (c->z != NULL && conn_deflate_pending(c))) &&
+	    out_to_wq(c, true, err) < 0)
+		return -1;
+	while (c->wq_off < c->wq_len) {
+		ssize_t w = conn_io_nb(c, IO_WRITE, NULL, c->wq + c->wq_off,
+		    c->wq_len - c->wq_off, err);
+		if (w == CONN_AGAIN)
+			return 0;
+		if (w < 0)
+			return -1;
+		c->wq_off += (size_t)w;
+	}
+	c->wq_off = c->wq_len = 0;
+	return 1;
+}
+
+int
+conn_fill_nb(struct conn *c, struct err *err)
+{
+	if (c->rpos < c->rend)
+		return 1;
+	if (c->eof)
+		return CONN_EOF;
+	if (c->z != NULL) {
+		int r = conn_inflate(c, INFLATE_NB, err);
+		if (r == CONN_AGAIN)
+			return 0;
+		if (r != 0)
+			return r;
+	} else {
+		ssize_t n;
+		c->rpos = c->rend = 0;
+		n = conn_io_nb(c, IO_READ, c->in, NULL, sizeof(c->in), err);
+		if (n == CONN_AGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			c->rend = (size_t)n;
+			return 1;
+		}
+	}
+	c->eof = true;
+	return conn_child_error(c, err) < 0 ? -1 : CONN_EOF;
+}
+
+short
+conn_want_out(const struct conn *c)
+{
+	return out_queued(c) ? c->wr_ev : 0;
+}
+
+short
+conn_want(const struct conn *c)
+{
+	return (short)((c->eof ? 0 : c->rd_ev) | conn_want_out(c));
+}
+
+bool
+conn_has_buffered_input(const struct conn *c)
+{
+	return c->rpos < c->rend ||
+	    (c->z != NULL && conn_inflate_buffered(c)) ||
+	    (c->ssl != NULL && conn_tls_pending(c));
 }
 
 bool
@@ -599,6 +780,7 @@ conn_free(struct conn **cp)
 	/* The command normally exits at EOF on its stdin; do not let a
 	 * stuck one leave a zombie or hold us forever. */
 	spawn_end(&c->child, 1000, 1000);
+	free(c->wq);
 	free(c->name);
 	free(c->command);
 	free(c);

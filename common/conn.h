@@ -152,10 +152,12 @@ void conn_set_interruptible(struct conn *c, bool on);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
 void conn_set_keepalive(struct conn *c);
 
-/* Queue bytes for sending (may send when the output buffer is full). */
+/* Queue bytes for sending (may send, waiting, when the output buffer is
+ * full). */
 int conn_write(struct conn *c, const void *p, size_t n, struct err *err);
 int conn_writes(struct conn *c, const char *s, struct err *err);
-/* Send everything queued. */
+/* Send everything queued (by conn_write() or conn_write_nb()), waiting
+ * as needed. */
 int conn_flush(struct conn *c, struct err *err);
 
 /* Input buffer access without copying: conn_fill() waits until at least
@@ -185,6 +187,91 @@ int conn_fd(const struct conn *c);
 /* "host:port", "unix:/path", "tunnel" or "host:port (via socks5://...)" -
  * for messages. */
 const char *conn_name(const struct conn *c);
+
+/* ---- Non-blocking interface ----
+ *
+ * For a caller that drives several connections from one poll()/ppoll()
+ * loop (the IMAP engine). These functions never wait for the peer: a
+ * transfer that cannot go on now returns at once, and the caller polls
+ * conn_fd() for conn_want() before calling again. The only wait is at EOF
+ * on a tunnel, where the command's exit status is collected (at most
+ * 200 ms, as conn_fill() does). They therefore never time out and never
+ * spend the budget (conn_budget_start()): deadlines are the caller's.
+ * The bytes they move still count towards a running budget's allowance.
+ *
+ * A connection may mix both interfaces: the blocking calls keep the byte
+ * order (conn_flush(), conn_write() and conn_fill() first send what
+ * conn_write_nb() queued, waiting as they always do). Connecting, the TLS
+ * handshake (conn_start_tls()) and conn_start_deflate() stay blocking
+ * (both send what is queued first, waiting).
+ * There is one fd per connection whatever the transport (a tunnel's
+ * stdin and stdout are one socketpair, a SOCKS proxy hands over a plain
+ * socket), always O_NONBLOCK: poll conn_fd(). */
+
+/* Bound on the output queued by conn_write_nb() and not yet sent: bytes
+ * before compression in the 64 KiB staging buffer plus bytes after it
+ * (compressed, not yet encrypted) in the wire queue. With COMPRESS the
+ * last staged block may compress to slightly more than it was, so the
+ * queue may exceed the bound by a few dozen bytes. Memory: the staging
+ * buffer plus a wire queue allocation of at most 2 MiB (it doubles from
+ * 64 KiB), kept until conn_free(). */
+#define CONN_OUT_MAX (1024 * 1024)
+
+/* How many bytes conn_write_nb() takes now: CONN_OUT_MAX minus what is
+ * queued, 0 when full (then conn_flush_nb() and poll for POLLOUT). */
+size_t conn_out_room(const struct conn *c);
+/* Queues min(n, conn_out_room(c)) bytes of p, never sending nor waiting,
+ * and returns that count (0 when the queue is full, so a caller can stream
+ * a literal in pieces), or -1 with err (ERR_INTERNAL: a deflate failure).
+ * Nothing goes out before conn_flush_nb() (or a blocking call). */
+ssize_t conn_write_nb(struct conn *c, const void *p, size_t n,
+    struct err *err);
+/* Sends as much of the queued output as the socket takes now. With
+ * COMPRESS, what conn_write_nb() queued is first compressed with a deflate
+ * sync flush (RFC 4978 §4), so that once the call returns 1 the peer can
+ * decode everything written so far; with TLS the records are complete.
+ * Returns 1 when everything queued went out, 0 when some is left (poll
+ * for conn_want_out()), -1 with err (as conn_flush(): ERR_TEMP, and
+ * conn_peer_gone() tells a reset). */
+int conn_flush_nb(struct conn *c, struct err *err);
+
+/* conn_fill_nb() at EOF. */
+#define CONN_EOF (-2)
+/* Reads what is available without waiting. Returns 1 when unread bytes
+ * are buffered (conn_peek()): already there (then it reads nothing: peek
+ * and consume them all, then call it again), or newly read and decrypted
+ * and/or decompressed; 0 when nothing could be read now (poll for
+ * conn_want()); CONN_EOF (-2) once the peer closed the stream, the TLS
+ * session (close_notify) or the compressed stream, and at every later
+ * call; -1 with err on errors (as conn_fill(): ERR_TEMP for the network,
+ * ERR_PROTO for corrupt compressed data, the tunnel command's exit
+ * status when it failed). With COMPRESS, input that was buffered but not
+ * yet inflated is inflated first; 0 means all of it was decoded and more
+ * is needed. It never sends queued output: the caller flushes. */
+int conn_fill_nb(struct conn *c, struct err *err);
+/* The poll events the connection needs now: POLLIN while the stream is
+ * not at EOF (POLLOUT instead when OpenSSL's last read asked to write,
+ * SSL_ERROR_WANT_WRITE), plus conn_want_out(). On any revents call both
+ * conn_fill_nb() and conn_flush_nb(): with TLS a read may progress on
+ * POLLOUT and a write on POLLIN; POLLERR/POLLHUP are reported by them.
+ * Before sleeping in poll, check conn_has_buffered_input(). */
+short conn_want(const struct conn *c);
+/* The events needed to send the queued output: POLLOUT (POLLIN when
+ * OpenSSL's last write asked to read, SSL_ERROR_WANT_READ) while anything
+ * is queued (conn_write_nb(), conn_write(), or deflate input not flushed),
+ * else 0. For a caller that stops reading a connection for a while (flow
+ * control) and polls only for its output. */
+short conn_want_out(const struct conn *c);
+/* True when input is buffered above the fd, where poll() cannot see it:
+ * unread bytes (conn_peek()), compressed input not yet inflated or
+ * inflated output zlib still holds, or decrypted bytes OpenSSL holds
+ * (SSL_pending). Then conn_fill_nb() has something to work on: do not
+ * sleep in poll (poll with a zero timeout). False right after
+ * conn_fill_nb() returned 0. With COMPRESS it may be true when nothing
+ * more decodes (an inflate that filled the buffer exactly cannot tell
+ * whether zlib holds more): conn_fill_nb() then returns 0, and it turns
+ * false. */
+bool conn_has_buffered_input(const struct conn *c);
 
 /* Closes (TLS shutdown without waiting, close, reap a tunnel child:
  * spawn_end() with a second to exit and a second of grace), frees, sets

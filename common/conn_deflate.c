@@ -113,7 +113,7 @@ conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
  * needed before we wait for a response, or the server would wait too). */
 int
 conn_deflate_write(struct conn *c, const char *p, size_t n, bool sync,
-    struct err *err)
+    bool queue, struct err *err)
 {
 	struct zstate *z = c->z;
 	bool any = n > 0;
@@ -144,8 +144,10 @@ conn_deflate_write(struct conn *c, const char *p, size_t n, bool sync,
 				    zError(r));
 			len = sizeof(z->wout) - z->out.avail_out;
 			z->wire_out += len;
-			if (len > 0 && conn_raw_write(c, (const char *)z->wout, len,
-			    err) < 0)
+			if (len > 0 && queue)
+				conn_wq_append(c, (const char *)z->wout, len);
+			else if (len > 0 && conn_raw_write(c,
+			    (const char *)z->wout, len, err) < 0)
 				return -1;
 		} while (z->out.avail_in > 0 || z->out.avail_out == 0);
 	} while (n > 0);
@@ -177,10 +179,8 @@ inflate_broken(struct conn *c, int r)
 	z->in_more = false;
 }
 
-/* From the compressed input already buffered first, then, when may_read,
- * from the stream. */
 int
-conn_inflate(struct conn *c, bool may_read, struct err *err)
+conn_inflate(struct conn *c, enum inflate_mode mode, struct err *err)
 {
 	struct zstate *z = c->z;
 	ssize_t n;
@@ -218,9 +218,11 @@ conn_inflate(struct conn *c, bool may_read, struct err *err)
 			*err = z->ferr;
 			return -1;
 		}
-		if (!may_read)
+		if (mode == INFLATE_NOREAD)
 			return 0;
-		n = conn_io(c, IO_READ, z->wire, NULL, sizeof(z->wire), err);
+		n = mode == INFLATE_NB ?
+		    conn_io_nb(c, IO_READ, z->wire, NULL, sizeof(z->wire), err) :
+		    conn_io(c, IO_READ, z->wire, NULL, sizeof(z->wire), err);
 		if (n <= 0)
 			return (int)n;
 		z->wire_in += (size_t)n;

@@ -2,7 +2,8 @@
 #define COMMON_CONN_INT_H
 
 /* The inside of struct conn, shared by conn.c (sockets, tunnels, buffered I/O),
- * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it. */
+ * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it,
+ * except t/unit/test_conn_nb.c (conn_new() for the server end of a pair). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,16 @@ struct conn {
 	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
 	void *curl;        /* CURL *: owns fd when connected through a SOCKS proxy */
 	size_t rpos, rend, olen;
+	/* Wire queue of the non-blocking interface: bytes ready for the
+	 * transport (compressed when COMPRESS is on, not yet encrypted),
+	 * older than c->out. wq[wq_off..wq_len) is unsent; the blocking
+	 * writes drain it first, so the order on the wire is kept. */
+	char *wq;
+	size_t wq_off, wq_len, wq_cap;
+	/* What the last read / write step waits for (conn_want()): POLLIN
+	 * and POLLOUT normally, swapped when OpenSSL asked for it. */
+	short rd_ev, wr_ev;
+	short last_ev;     /* what the last CONN_AGAIN waits for */
 	char in[CONN_BUFSIZE];
 	char out[CONN_BUFSIZE];
 };
@@ -65,8 +76,15 @@ struct conn *conn_new(int fd, const char *name, int timeout_ms);
  * bytes (1 for the handshake), 0 at EOF (reads), or -1. */
 ssize_t conn_io(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
     size_t n, struct err *err);
+/* The same step without waiting: CONN_AGAIN when it would block (then
+ * c->rd_ev or c->wr_ev says for what). */
+ssize_t conn_io_nb(struct conn *c, enum io_op op, void *rbuf,
+    const void *wbuf, size_t n, struct err *err);
+/* Sends n bytes, waiting as needed; the wire queue goes first. */
 int conn_raw_write(struct conn *c, const char *p, size_t n,
     struct err *err);
+/* Appends n bytes to the wire queue (never sends). */
+void conn_wq_append(struct conn *c, const char *p, size_t n);
 /* -1 with err when the tunnel command failed (its exit status explains an
  * EOF or EPIPE best), 0 otherwise. */
 int conn_child_error(struct conn *c, struct err *err);
@@ -85,16 +103,20 @@ bool conn_tls_pending(const struct conn *c);
 void conn_tls_free(struct conn *c);
 
 /* conn_deflate.c */
-/* Compresses n bytes and sends them; sync pushes out everything zlib
- * holds so that the peer can decode it now. */
+/* Compresses n bytes and sends them (queue: appends them to the wire
+ * queue instead, never waiting); sync pushes out everything zlib holds so
+ * that the peer can decode it now. */
 int conn_deflate_write(struct conn *c, const char *p, size_t n, bool sync,
-    struct err *err);
+    bool queue, struct err *err);
 /* deflate holds input not flushed yet. */
 bool conn_deflate_pending(const struct conn *c);
-/* Refills c->in (which must be empty) with decompressed bytes: 1 when it
- * has some, 0 when nothing more could be decoded without reading (or at EOF
- * when may_read), -1 on error. */
-int conn_inflate(struct conn *c, bool may_read, struct err *err);
+/* Refills c->in (which must be empty) with decompressed bytes, from the
+ * compressed input already buffered first, then, per mode, from the
+ * stream: 1 when it has some, 0 when nothing more could be decoded without
+ * reading (INFLATE_NOREAD) or at EOF, CONN_AGAIN when a read would block
+ * (INFLATE_NB), -1 on error. */
+enum inflate_mode { INFLATE_NOREAD, INFLATE_WAIT, INFLATE_NB };
+int conn_inflate(struct conn *c, enum inflate_mode mode, struct err *err);
 /* Compressed input is buffered (or the stream failed): worth an inflate
  * before polling the fd. */
 bool conn_inflate_buffered(const struct conn *c);
