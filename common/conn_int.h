@@ -3,7 +3,8 @@
 
 /* The inside of struct conn, shared by conn.c (sockets, tunnels, buffered I/O),
  * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it,
- * except t/unit/test_conn_nb.c (conn_new() for the server end of a pair). */
+ * except t/unit/test_conn_nb.c and t/unit/test_imapc.c (conn_new() for an
+ * end of a socketpair). */
 
 #include <stdbool.h>
 #include <stddef.h>

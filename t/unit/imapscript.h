@@ -265,7 +265,7 @@ imapscript_wait(struct imapscript *s, char *msg, size_t size)
 	int rc;
 	pthread_join(s->thread, NULL);
 	rc = s->rc;
-	snprintf(msg, size, "%s", s->msg);
+	snprintf(msg, size, "%.380s", s->msg);
 	close(s->fd);
 	free(s->script);
 	free(s);

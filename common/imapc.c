@@ -1,0 +1,719 @@
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "imapc.h"
+#include "log.h"
+
+#define TAG_SIZE 16
+/* What one writer call may produce: bounds a step's work per command. */
+#define CHUNK 16384
+
+enum cmd_state {
+	CMD_QUEUED,   /* nothing sent yet */
+	CMD_WRITING,  /* partly sent */
+	CMD_WAIT,     /* sent up to a synchronizing literal: waits for "+" */
+	CMD_SENT,     /* wholly sent: waits for its tagged reply */
+};
+
+struct cmd {
+	struct cmd *next;
+	unsigned num;
+	char tag[TAG_SIZE];
+	struct imap_cmd *cmd;
+	struct imapc_handlers h;
+	enum cmd_state state;
+	bool failed;
+	struct err err;
+};
+
+struct line {
+	struct line *next;
+	char *text; /* with CRLF */
+};
+
+struct imapc {
+	struct conn *conn;
+	char *name;
+	struct imap_parser *parser;
+	enum imap_lit_mode lit_mode;
+	unsigned tag_seq;
+	struct cmd *head, *tail;  /* in flight, in submission order */
+	struct cmd *writing;      /* whose bytes are being produced */
+	struct imap_cmd_writer w;
+	char out[CHUNK];          /* produced, not yet queued on conn */
+	size_t out_len, out_off;
+	struct line *lines, *lines_tail;
+	uint64_t lit_left;        /* of a streamed literal, still to skip */
+	bool lit_open;            /* imap_parse_literal_done() pending */
+	bool in_literal_handler;
+	bool broken;
+	bool bye;
+	struct err fatal;
+	imapc_event_fn *ev;
+	void *ev_ctx;
+};
+
+struct imapc *
+imapc_new(struct conn *conn, const char *name)
+{
+	struct imapc *c = xcalloc(1, sizeof(*c));
+	c->conn = conn;
+	c->name = xstrdup(name);
+	c->parser = imap_parse_new(NULL);
+	c->lit_mode = IMAP_LIT_SYNC;
+	return c;
+}
+
+void
+imapc_set_events(struct imapc *c, imapc_event_fn *fn, void *ctx)
+{
+	c->ev = fn;
+	c->ev_ctx = ctx;
+}
+
+void
+imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode)
+{
+	c->lit_mode = mode;
+}
+
+unsigned
+imapc_submit(struct imapc *c, struct imap_cmd *cmd,
+    const struct imapc_handlers *h)
+{
+	struct cmd *q = xcalloc(1, sizeof(*q));
+	q->num = ++c->tag_seq;
+	snprintf(q->tag, sizeof(q->tag), "%u", q->num);
+	q->cmd = cmd;
+	if (h)
+		q->h = *h;
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	return q->num;
+}
+
+void
+imapc_send_line(struct imapc *c, const char *text)
+{
+	struct line *l = xcalloc(1, sizeof(*l));
+	l->text = xasprintf("%s\r\n", text);
+	if (c->lines_tail)
+		c->lines_tail->next = l;
+	else
+		c->lines = l;
+	c->lines_tail = l;
+}
+
+size_t
+imapc_in_flight(const struct imapc *c)
+{
+	size_t n = 0;
+	for (const struct cmd *q = c->head; q; q = q->next)
+		n++;
+	return n;
+}
+
+bool
+imapc_usable(const struct imapc *c)
+{
+	return !c->broken && !c->bye;
+}
+
+int
+imapc_fd(const struct imapc *c)
+{
+	return conn_fd(c->conn);
+}
+
+static bool
+has_output(const struct imapc *c)
+{
+	if (c->out_off < c->out_len || c->lines)
+		return true;
+	for (const struct cmd *q = c->head; q; q = q->next)
+		if (q->state == CMD_QUEUED || q->state == CMD_WRITING)
+			return true;
+	return false;
+}
+
+short
+imapc_events(const struct imapc *c)
+{
+	return conn_want(c->conn) | (has_output(c) ? POLLOUT : 0);
+}
+
+bool
+imapc_ready(const struct imapc *c)
+{
+	return conn_has_buffered_input(c->conn);
+}
+
+/* Removes q from the queue, calls its done(), frees it. */
+static void
+finish(struct imapc *c, struct cmd *q, const struct imap_resp *tagged,
+    const struct err *err)
+{
+	struct cmd **pp = &c->head, *prev = NULL;
+	while (*pp && *pp != q) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp)
+		*pp = q->next;
+	if (c->tail == q)
+		c->tail = prev;
+	if (c->writing == q)
+		c->writing = NULL;
+	if (q->h.done)
+		q->h.done(q->h.ctx, tagged, err);
+	imap_cmd_free(&q->cmd);
+	free(q);
+}
+
+/* The connection is unusable: every command in flight fails with err. */
+static int
+fail_all(struct imapc *c, const struct err *err)
+{
+	if (!c->broken) {
+		c->broken = true;
+		c->fatal = *err;
+	}
+	while (c->head)
+		finish(c, c->head, NULL, &c->fatal);
+	return -1;
+}
+
+static int
+protocol_error(struct imapc *c, struct err *err, const char *what)
+{
+	err_set(err, ERR_PROTO, "%s: %s", c->name, what);
+	return fail_all(c, err);
+}
+
+/* --- output --------------------------------------------------------- */
+
+/* Moves produced bytes to conn; false when conn takes no more now. */
+static int
+push_out(struct imapc *c, struct err *err)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t k = conn_write_nb(c->conn, c->out + c->out_off,
+		    c->out_len - c->out_off, err);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			return 0;
+		c->out_off += (size_t)k;
+	}
+	c->out_off = c->out_len = 0;
+	return 1;
+}
+
+static struct cmd *
+next_to_write(struct imapc *c)
+{
+	for (struct cmd *q = c->head; q; q = q->next) {
+		if (q->state == CMD_WAIT)
+			return NULL; /* nothing may overtake it */
+		if (q->state == CMD_QUEUED || q->state == CMD_WRITING)
+			return q;
+	}
+	return NULL;
+}
+
+/* Produces and queues as much output as conn takes. Returns 1 when
+ * something was queued, 0 when not, -1 on a fatal error. */
+static int
+produce(struct imapc *c, struct err *err)
+{
+	int progress = 0;
+
+	for (;;) {
+		struct cmd *q;
+		int r = push_out(c, err);
+		if (r < 0)
+			return fail_all(c, err);
+		if (r == 0)
+			return progress;
+		/* Answers to continuations go first: the server waits. */
+		if (c->lines && (!c->writing || c->writing->state != CMD_WRITING)) {
+			struct line *l = c->lines;
+			size_t n = strlen(l->text);
+			c->lines = l->next;
+			if (!c->lines)
+				c->lines_tail = NULL;
+			if (n > sizeof(c->out))
+				n = sizeof(c->out); /* a line is short */
+			memcpy(c->out, l->text, n);
+			c->out_len = n;
+			explicit_zero(l->text, strlen(l->text));
+			free(l->text);
+			free(l);
+			progress = 1;
+			continue;
+		}
+		if (!(q = c->writing) || q->state == CMD_SENT) {
+			if (!(q = next_to_write(c)))
+				return progress;
+			c->writing = q;
+		}
+		if (q->state == CMD_WAIT)
+			return progress;
+		if (q->state == CMD_QUEUED) {
+			char *t = imap_cmd_trace(q->cmd, false);
+			log_debug("%s: C: %s %s", c->name, q->tag, t);
+			free(t);
+			imap_cmd_writer_init(&c->w, q->cmd, c->lit_mode);
+			c->out_len = (size_t)snprintf(c->out, sizeof(c->out), "%s ",
+			    q->tag);
+			q->state = CMD_WRITING;
+			progress = 1;
+			continue;
+		}
+		{
+			size_t len = 0;
+			enum imap_cmd_wr st = imap_cmd_writer_next(&c->w, c->out,
+			    sizeof(c->out) - 2, &len, err);
+			c->out_len = len;
+			switch (st) {
+			case IMAP_CMD_WR_ERROR:
+				err_prefix(err, "%s", c->name);
+				return fail_all(c, err);
+			case IMAP_CMD_WR_MORE:
+				break;
+			case IMAP_CMD_WR_BLOCKED:
+				if (len == 0)
+					return progress;
+				break;
+			case IMAP_CMD_WR_WAIT:
+				q->state = CMD_WAIT;
+				break;
+			case IMAP_CMD_WR_DONE:
+				memcpy(c->out + len, "\r\n", 2);
+				c->out_len += 2;
+				q->state = CMD_SENT;
+				break;
+			}
+			if (len > 0 || st == IMAP_CMD_WR_DONE)
+				progress = 1;
+		}
+	}
+}
+
+/* --- input ---------------------------------------------------------- */
+
+static struct cmd *
+oldest_talking(struct imapc *c)
+{
+	for (struct cmd *q = c->head; q; q = q->next)
+		if (q->state == CMD_SENT || q->state == CMD_WAIT)
+			return q;
+	return NULL;
+}
+
+static int
+refusal(struct imapc *c, const struct cmd *q, const struct imap_resp *r,
+    struct err *err)
+{
+	return err_set(err, ERR_REFUSED, "%s: %s failed: %s %s%s%s%s", c->name,
+	    imap_cmd_verb(q->cmd), r->status ? r->status : "?",
+	    r->code ? "[" : "", r->code ? r->code : "", r->code ? "] " : "",
+	    r->text);
+}
+
+static int
+on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
+{
+	struct cmd *q;
+	struct err e;
+
+	for (q = c->head; q; q = q->next)
+		if (strcmp(q->tag, r->tag) == 0)
+			break;
+	if (!q || q->state == CMD_QUEUED)
+		return protocol_error(c, err, "tagged reply to no command");
+	if (q->state == CMD_WRITING)
+		/* The rest of its bytes would read as a new command. */
+		return protocol_error(c, err,
+		    "tagged reply to a command not sent yet");
+	if (q->failed) {
+		finish(c, q, r, &q->err);
+		return 0;
+	}
+	if (r->status && strcmp(r->status, "OK") == 0) {
+		finish(c, q, r, NULL);
+		return 0;
+	}
+	/* A refusal instead of "+": the literal is not sent. */
+	refusal(c, q, r, &e);
+	finish(c, q, r, &e);
+	return 0;
+}
+
+static int
+on_continuation(struct imapc *c, const struct imap_resp *r, struct err *err)
+{
+	struct cmd *q = oldest_talking(c);
+
+	for (struct cmd *w = c->head; w; w = w->next)
+		if (w->state == CMD_WAIT) {
+			w->state = CMD_WRITING;
+			return 0;
+		}
+	if (q && q->h.continuation && !q->failed &&
+	    q->h.continuation(q->h.ctx, r, &q->err) < 0)
+		q->failed = true;
+	else if (!q || !q->h.continuation)
+		return protocol_error(c, err,
+		    "continuation request nobody asked for");
+	return 0;
+}
+
+static void
+on_untagged(struct imapc *c, const struct imap_resp *r)
+{
+	if (r->status && strcmp(r->status, "BYE") == 0) {
+		c->bye = true;
+		err_set(&c->fatal, ERR_TEMP, "%s: server closed the connection: "
+		    "%s", c->name, r->text);
+	}
+	for (struct cmd *q = c->head; q; q = q->next) {
+		int k;
+		if (q->failed || !q->h.untagged || q->state == CMD_QUEUED)
+			continue;
+		k = q->h.untagged(q->h.ctx, r, &q->err);
+		if (k < 0)
+			q->failed = true;
+		if (k != 0)
+			return;
+	}
+	if (c->ev)
+		c->ev(c->ev_ctx, r);
+}
+
+/* A streamed literal starts: offered to the commands; what nobody reads
+ * is skipped as it arrives. */
+static void
+on_literal(struct imapc *c)
+{
+	size_t count;
+	const struct imap_arg *cont = imap_parse_literal_container(c->parser,
+	    &count);
+	const struct imap_resp *partial = imap_parse_partial(c->parser);
+
+	c->lit_left = imap_parse_literal_size(c->parser);
+	c->lit_open = true;
+	for (struct cmd *q = c->head; q; q = q->next) {
+		int k;
+		if (q->failed || !q->h.literal || q->state == CMD_QUEUED)
+			continue;
+		c->in_literal_handler = true;
+		k = q->h.literal(q->h.ctx, partial, cont, count, c->lit_left,
+		    &q->err);
+		c->in_literal_handler = false;
+		if (k < 0)
+			q->failed = true;
+		if (k != 0)
+			return;
+	}
+}
+
+/* Consumes buffered input: the rest of a literal, then responses. */
+static int
+consume(struct imapc *c, struct err *err)
+{
+	for (;;) {
+		size_t len, used;
+		const char *data = conn_peek(c->conn, &len);
+		enum imap_parse_status st;
+
+		if (c->broken) {
+			/* A literal handler's read lost the connection. */
+			*err = c->fatal;
+			return fail_all(c, &c->fatal);
+		}
+		if (c->lit_left > 0) {
+			size_t k = len < c->lit_left ? len : (size_t)c->lit_left;
+			if (k == 0)
+				return 0;
+			conn_consume(c->conn, k);
+			c->lit_left -= k;
+			continue;
+		}
+		if (c->lit_open) {
+			imap_parse_literal_done(c->parser);
+			c->lit_open = false;
+		}
+		if (len == 0)
+			return 0;
+		st = imap_parse_feed(c->parser, data, len, &used, err);
+		conn_consume(c->conn, used);
+		switch (st) {
+		case IMAP_PARSE_MORE:
+			break;
+		case IMAP_PARSE_ERROR:
+			err_prefix(err, "%s", c->name);
+			return fail_all(c, err);
+		case IMAP_PARSE_LITERAL:
+			on_literal(c);
+			break;
+		case IMAP_PARSE_DONE: {
+			const struct imap_resp *r = imap_parse_resp(c->parser);
+			int rc = 0;
+			if (r->kind == IMAP_RESP_TAGGED)
+				rc = on_tagged(c, r, err);
+			else if (r->kind == IMAP_RESP_CONTINUE)
+				rc = on_continuation(c, r, err);
+			else
+				on_untagged(c, r);
+			if (rc < 0)
+				return -1;
+			break;
+		}
+		}
+	}
+}
+
+int
+imapc_step(struct imapc *c, struct err *err)
+{
+	int progress, r;
+
+	if (c->broken) {
+		*err = c->fatal;
+		return -1;
+	}
+	progress = produce(c, err);
+	if (progress < 0)
+		return -1;
+	if ((r = conn_flush_nb(c->conn, err)) < 0)
+		return fail_all(c, err);
+	for (;;) {
+		r = conn_fill_nb(c->conn, err);
+		if (r == 0)
+			break;
+		if (r == CONN_EOF) {
+			if (c->bye)
+				*err = c->fatal;
+			else
+				err_set(err, ERR_TEMP, "%s: connection closed "
+				    "by the server", c->name);
+			return fail_all(c, err);
+		}
+		if (r < 0)
+			return fail_all(c, err);
+		progress = 1;
+		if (consume(c, err) < 0)
+			return -1;
+		/* A "+" may let a literal go out. */
+		if (produce(c, err) < 0)
+			return -1;
+		if (conn_flush_nb(c->conn, err) < 0)
+			return fail_all(c, err);
+	}
+	if (c->bye && !c->head) {
+		*err = c->fatal;
+		c->broken = true;
+		return -1;
+	}
+	return progress;
+}
+
+int
+imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
+    const sigset_t *sigmask, struct err *err)
+{
+	struct pollfd pfd[16];
+	struct timespec ts, *tsp = NULL;
+	int r;
+
+	if (n > ARRAY_LEN(pfd))
+		return err_set(err, ERR_INTERNAL, "imapc_wait: %zu connections",
+		    n);
+	for (size_t i = 0; i < n; i++) {
+		if (imapc_ready(cs[i]))
+			return 1;
+		pfd[i].fd = imapc_fd(cs[i]);
+		pfd[i].events = imapc_events(cs[i]);
+		pfd[i].revents = 0;
+	}
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	r = ppoll(pfd, (nfds_t)n, tsp, sigmask);
+	if (r < 0 && errno == EINTR)
+		return 0;
+	if (r < 0)
+		return err_sys(err, ERR_SYS, "ppoll");
+	return r > 0;
+}
+
+struct run_state {
+	const struct imapc_handlers *user;
+	bool done;
+	int rc;
+	struct err err;
+};
+
+static int
+run_untagged(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct run_state *s = ctx;
+	return s->user && s->user->untagged
+	    ? s->user->untagged(s->user->ctx, r, err) : 0;
+}
+
+static int
+run_literal(void *ctx, const struct imap_resp *p, const struct imap_arg *a,
+    size_t n, uint64_t size, struct err *err)
+{
+	struct run_state *s = ctx;
+	return s->user && s->user->literal
+	    ? s->user->literal(s->user->ctx, p, a, n, size, err) : 0;
+}
+
+static int
+run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct run_state *s = ctx;
+	return s->user->continuation(s->user->ctx, r, err);
+}
+
+static void
+run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+{
+	struct run_state *s = ctx;
+	s->done = true;
+	s->rc = err ? -1 : 0;
+	if (err)
+		s->err = *err;
+	if (s->user && s->user->done)
+		s->user->done(s->user->ctx, tagged, err);
+}
+
+/* Steps until *done, waiting on c alone. */
+static int
+drive(struct imapc *c, const bool *done, int timeout_ms, struct err *err)
+{
+	while (!*done) {
+		int r = imapc_step(c, err);
+		if (r < 0)
+			return *done ? 0 : -1;
+		if (r > 0 || *done)
+			continue;
+		r = imapc_wait(&c, 1, timeout_ms, NULL, err);
+		if (r < 0)
+			return -1;
+		if (r == 0 && timeout_ms >= 0) {
+			err_set(err, ERR_TEMP, "%s: timeout (%d s without an "
+			    "answer)", c->name, timeout_ms / 1000);
+			return fail_all(c, err);
+		}
+	}
+	return 0;
+}
+
+int
+imapc_run(struct imapc *c, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, int timeout_ms, struct err *err)
+{
+	struct run_state s = {h, false, 0, {0}};
+	struct imapc_handlers w = {run_untagged, run_literal,
+	    h && h->continuation ? run_continuation : NULL, run_done, &s};
+
+	imapc_submit(c, cmd, &w);
+	if (drive(c, &s.done, timeout_ms, err) < 0 && !s.done)
+		return -1;
+	if (s.rc < 0)
+		*err = s.err;
+	return s.rc;
+}
+
+int
+imapc_sync(struct imapc *c, int timeout_ms, struct err *err)
+{
+	bool none = c->head == NULL;
+	while (!none) {
+		int r = imapc_step(c, err);
+		if (r < 0)
+			return -1;
+		none = c->head == NULL;
+		if (none || r > 0)
+			continue;
+		r = imapc_wait(&c, 1, timeout_ms, NULL, err);
+		if (r < 0)
+			return -1;
+		if (r == 0 && timeout_ms >= 0) {
+			err_set(err, ERR_TEMP, "%s: timeout (%d s without an "
+			    "answer)", c->name, timeout_ms / 1000);
+			return fail_all(c, err);
+		}
+	}
+	return 0;
+}
+
+ssize_t
+imapc_literal_read(struct imapc *c, char *buf, size_t n, struct err *err)
+{
+	const char *data;
+	size_t len;
+
+	if (c->lit_left == 0)
+		return 0;
+	data = conn_peek(c->conn, &len);
+	if (len == 0) {
+		int r = conn_fill(c->conn, err);
+		if (r <= 0) {
+			if (r == 0)
+				err_set(err, ERR_TEMP, "%s: connection closed "
+				    "by the server", c->name);
+			c->broken = true;
+			c->fatal = *err;
+			return -1;
+		}
+		data = conn_peek(c->conn, &len);
+	}
+	if (len > n)
+		len = n;
+	if (len > c->lit_left)
+		len = (size_t)c->lit_left;
+	memcpy(buf, data, len);
+	conn_consume(c->conn, len);
+	c->lit_left -= len;
+	return (ssize_t)len;
+}
+
+void
+imapc_free(struct imapc **cp)
+{
+	struct imapc *c = *cp;
+	struct err e;
+	if (!c)
+		return;
+	err_set(&e, ERR_TEMP, "%s: connection closed", c->name);
+	if (c->head)
+		fail_all(c, &e);
+	while (c->lines) {
+		struct line *l = c->lines;
+		c->lines = l->next;
+		explicit_zero(l->text, strlen(l->text));
+		free(l->text);
+		free(l);
+	}
+	imap_parse_free(&c->parser);
+	conn_free(&c->conn);
+	free(c->name);
+	free(c);
+	*cp = NULL;
+}

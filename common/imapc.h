@@ -1,0 +1,130 @@
+#ifndef COMMON_IMAPC_H
+#define COMMON_IMAPC_H
+
+/* The IMAP engine: one connection, several tagged commands in flight,
+ * responses dispatched to the command they belong to, and a non-blocking
+ * step so that one program can drive several connections at once (pull
+ * one server's FETCH into the other's APPEND). Blocking wrappers
+ * (imapc_run, imapc_sync) sit on top for code that wants them.
+ *
+ * Commands are struct imap_cmd (imap_cmd.h): built from typed pieces, sent
+ * by the engine in submission order, literals as the server allows
+ * (imapc_set_literal_mode): a synchronizing literal waits for the server's
+ * "+" to *that* command, and a tagged refusal instead ends the command.
+ *
+ * Handlers are leaves: they may read the literal they were given
+ * (imapc_literal_read) and submit commands on *another* engine, never on
+ * the one that is calling them.
+ *
+ * All memory belongs to the caller unless stated otherwise; responses
+ * passed to handlers are valid only during the call. */
+
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "imap_cmd.h"
+#include "imap_parse.h"
+
+struct conn;
+struct imapc;
+
+/* Per command; every member may be NULL.
+ * untagged: offered each untagged data or status response while the
+ *   command is in flight, commands in submission order: returns 1 when
+ *   the response is the command's (no later command sees it), 0 when it
+ *   is not, -1 with err to fail the command.
+ * literal: offered each streamed literal (imap_parse.h) the same way, with
+ *   the response so far and the list holding the literal; returns 1 when it
+ *   took the literal (it may read it with imapc_literal_read(); the unread
+ *   rest is skipped afterwards), 0 or -1 as above.
+ * continuation: for commands that talk after sending (AUTHENTICATE, IDLE):
+ *   a "+" while this command is the oldest in flight and is not waiting to
+ *   send a literal; may queue a line with imapc_send_line(). 0 or -1.
+ * done: exactly once: tagged is the tagged reply (OK, NO or BAD), or NULL
+ *   when the connection was lost first; err is NULL on OK, else the
+ *   failure: a handler's error (the first), the server's refusal
+ *   (ERR_REFUSED, "NAME: VERB failed: NO [CODE] text"), or the loss.
+ * After one handler of a command failed, none of its handlers but done is
+ * called again; its responses go on to the later commands and the
+ * connection's events. */
+struct imapc_handlers {
+	int (*untagged)(void *ctx, const struct imap_resp *r, struct err *err);
+	int (*literal)(void *ctx, const struct imap_resp *partial,
+	    const struct imap_arg *container, size_t count, uint64_t size,
+	    struct err *err);
+	int (*continuation)(void *ctx, const struct imap_resp *r,
+	    struct err *err);
+	void (*done)(void *ctx, const struct imap_resp *tagged,
+	    const struct err *err);
+	void *ctx;
+};
+
+/* Connection-wide: untagged responses no command took (the greeting,
+ * EXISTS, EXPUNGE, unsolicited FETCH, BYE...), after the engine's own
+ * bookkeeping. May be NULL. */
+typedef void imapc_event_fn(void *ctx, const struct imap_resp *r);
+
+/* Takes conn (freed by imapc_free). name is used in messages. */
+struct imapc *imapc_new(struct conn *conn, const char *name);
+/* Frees; commands still in flight get done() with the loss first.
+ * NULL-safe; sets *cp to NULL. */
+void imapc_free(struct imapc **cp);
+
+void imapc_set_events(struct imapc *c, imapc_event_fn *fn, void *ctx);
+/* How literals are announced: IMAP_LIT_SYNC (default), IMAP_LIT_PLUS when
+ * the server has LITERAL+, IMAP_LIT_MINUS with LITERAL-. */
+void imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode);
+
+/* Queues cmd (taken; freed when done) under the next tag ("1", "2"...).
+ * h is copied. Returns the tag's number. Nothing is sent before the next
+ * imapc_step(). */
+unsigned imapc_submit(struct imapc *c, struct imap_cmd *cmd,
+    const struct imapc_handlers *h);
+/* Queues one line ("text\r\n") to send as soon as possible: the answer to
+ * a continuation (AUTHENTICATE data, DONE). */
+void imapc_send_line(struct imapc *c, const char *text);
+
+/* Does what can be done without waiting: sends queued output, reads
+ * what arrived, dispatches it. Returns 1 when something happened, 0 when
+ * it would have to wait (poll imapc_fd() for imapc_events()), -1 with err
+ * when the connection is unusable (lost, BYE, protocol error): every
+ * command in flight has had done() with that error. A handler reading a
+ * literal with imapc_literal_read() may wait inside a step. */
+int imapc_step(struct imapc *c, struct err *err);
+int imapc_fd(const struct imapc *c);
+short imapc_events(const struct imapc *c);
+/* True when a step would make progress without polling (input buffered
+ * above the fd). */
+bool imapc_ready(const struct imapc *c);
+size_t imapc_in_flight(const struct imapc *c);
+/* False once lost, after BYE, or after a protocol error. */
+bool imapc_usable(const struct imapc *c);
+
+/* Waits until one of cs can make progress, at most timeout_ms (< 0: no
+ * limit), with sigmask as the signal mask during the wait (NULL: the
+ * current one), so that a signal blocked outside the wait ends it at once.
+ * Returns 1 (some engine is ready), 0 (timeout or signal), -1 with err. */
+int imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
+    const sigset_t *sigmask, struct err *err);
+
+/* Submits cmd and steps and waits until it is done (timeout_ms per wait
+ * without progress, < 0: none). Returns 0 on OK, -1 with the err done()
+ * got (or ERR_TEMP on a timeout: then the connection is unusable). h may
+ * be NULL; its done is called too. */
+int imapc_run(struct imapc *c, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, int timeout_ms, struct err *err);
+/* Steps and waits until nothing is in flight. 0, or -1 with err when the
+ * connection failed or a wait timed out. */
+int imapc_sync(struct imapc *c, int timeout_ms, struct err *err);
+
+/* Inside a literal handler: reads up to n bytes of the literal, waiting
+ * for them (up to the connection's timeout): >0, 0 at its end, -1 with
+ * err (lost, timeout). */
+ssize_t imapc_literal_read(struct imapc *c, char *buf, size_t n,
+    struct err *err);
+
+#endif
