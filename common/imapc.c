@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "imap.h" /* imap_trace_format() */
+#include "imap_data.h"
 #include "imapc.h"
 #include "log.h"
 
@@ -57,6 +59,10 @@ struct imapc {
 	struct err fatal;
 	imapc_event_fn *ev;
 	void *ev_ctx;
+	char **caps;
+	size_t ncaps;
+	bool lit_mode_set;        /* by imapc_set_literal_mode() */
+	bool greeted;             /* the server's greeting arrived */
 };
 
 struct imapc *
@@ -81,6 +87,49 @@ void
 imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode)
 {
 	c->lit_mode = mode;
+	c->lit_mode_set = true;
+}
+
+bool
+imapc_capable(const struct imapc *c, const char *cap)
+{
+	for (size_t i = 0; i < c->ncaps; i++)
+		if (str_ieq(c->caps[i], cap))
+			return true;
+	return false;
+}
+
+static void
+caps_free(struct imapc *c)
+{
+	for (size_t i = 0; i < c->ncaps; i++)
+		free(c->caps[i]);
+	free(c->caps);
+	c->caps = NULL;
+	c->ncaps = 0;
+}
+
+/* A CAPABILITY response or response code replaces the list; the literal
+ * mode follows it unless the caller chose one. */
+static void
+caps_update(struct imapc *c, const struct imap_resp *r)
+{
+	struct imap_atoms a;
+	struct err e;
+	int k = imap_capability_parse(r, &a, &e);
+
+	if (k == 0 && imap_code(r) == IMAP_CODE_CAPABILITY)
+		k = imap_code_atoms(r, &a, &e);
+	if (k <= 0)
+		return;
+	caps_free(c);
+	c->caps = xcalloc(a.n ? a.n : 1, sizeof(*c->caps));
+	for (size_t i = 0; i < a.n; i++)
+		c->caps[c->ncaps++] = xstrdup(a.v[i].str);
+	if (!c->lit_mode_set)
+		c->lit_mode = imapc_capable(c, "LITERAL+") ? IMAP_LIT_PLUS
+		    : imapc_capable(c, "LITERAL-") ? IMAP_LIT_MINUS
+						   : IMAP_LIT_SYNC;
 }
 
 unsigned
@@ -237,6 +286,10 @@ produce(struct imapc *c, struct err *err)
 {
 	int progress = 0;
 
+	/* Nothing before the greeting: it tells how to send literals. */
+	if (!c->greeted)
+		return 0;
+
 	for (;;) {
 		struct cmd *q;
 		int r = push_out(c, err);
@@ -381,6 +434,7 @@ on_continuation(struct imapc *c, const struct imap_resp *r, struct err *err)
 static void
 on_untagged(struct imapc *c, const struct imap_resp *r)
 {
+	c->greeted = true;
 	if (r->status && strcmp(r->status, "BYE") == 0) {
 		c->bye = true;
 		err_set(&c->fatal, ERR_TEMP, "%s: server closed the connection: "
@@ -469,6 +523,12 @@ consume(struct imapc *c, struct err *err)
 		case IMAP_PARSE_DONE: {
 			const struct imap_resp *r = imap_parse_resp(c->parser);
 			int rc = 0;
+			if (log_debug_level > 0) {
+				char *t = imap_trace_format(r);
+				log_debug("%s: S: %s", c->name, t);
+				free(t);
+			}
+			caps_update(c, r);
 			if (r->kind == IMAP_RESP_TAGGED)
 				rc = on_tagged(c, r, err);
 			else if (r->kind == IMAP_RESP_CONTINUE)
@@ -633,8 +693,12 @@ imapc_run(struct imapc *c, struct imap_cmd *cmd,
 	    h && h->continuation ? run_continuation : NULL, run_done, &s};
 
 	imapc_submit(c, cmd, &w);
-	if (drive(c, &s.done, timeout_ms, err) < 0 && !s.done)
+	if (drive(c, &s.done, timeout_ms, err) < 0 && !s.done) {
+		/* Never leave it in flight: its done() points at s. */
+		struct err e = *err;
+		fail_all(c, &e);
 		return -1;
+	}
 	if (s.rc < 0)
 		*err = s.err;
 	return s.rc;
@@ -711,6 +775,7 @@ imapc_free(struct imapc **cp)
 		free(l->text);
 		free(l);
 	}
+	caps_free(c);
 	imap_parse_free(&c->parser);
 	conn_free(&c->conn);
 	free(c->name);

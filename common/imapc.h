@@ -68,16 +68,23 @@ struct imapc_handlers {
  * bookkeeping. May be NULL. */
 typedef void imapc_event_fn(void *ctx, const struct imap_resp *r);
 
-/* Takes conn (freed by imapc_free). name is used in messages. */
+/* Takes conn (freed by imapc_free), on which the server's greeting has
+ * not been read yet: nothing is sent before it arrives (it goes to the
+ * events, and its capabilities set the literal mode). name is used in
+ * messages. */
 struct imapc *imapc_new(struct conn *conn, const char *name);
 /* Frees; commands still in flight get done() with the loss first.
  * NULL-safe; sets *cp to NULL. */
 void imapc_free(struct imapc **cp);
 
 void imapc_set_events(struct imapc *c, imapc_event_fn *fn, void *ctx);
-/* How literals are announced: IMAP_LIT_SYNC (default), IMAP_LIT_PLUS when
- * the server has LITERAL+, IMAP_LIT_MINUS with LITERAL-. */
+/* How literals are announced. By default the engine follows the server's
+ * last capability list (greeting, CAPABILITY response or code): LITERAL+
+ * -> IMAP_LIT_PLUS, LITERAL- -> IMAP_LIT_MINUS, else IMAP_LIT_SYNC; once
+ * set here, the mode stays. */
 void imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode);
+/* The server's last capability list has cap (case-insensitive). */
+bool imapc_capable(const struct imapc *c, const char *cap);
 
 /* Queues cmd (taken; freed when done) under the next tag ("1", "2"...).
  * h is copied. Returns the tag's number. Nothing is sent before the next

@@ -386,6 +386,59 @@ test_failures(void)
 	test_end();
 }
 
+static void
+test_capabilities(bool split)
+{
+	static const char head[] =
+	    "S: * OK [CAPABILITY IMAP4rev1 LITERAL+] hi\n"
+	    "C: 1 APPEND INBOX {5+}\n"
+	    "C: hello\n"
+	    "S: 1 OK done\n"
+	    "C: 2 CAPABILITY\n"
+	    "S: * CAPABILITY IMAP4rev1 LITERAL- IDLE\n"
+	    "S: 2 OK done\n"
+	    "C: 3 APPEND INBOX {5+}\n"
+	    "C: hello\n"
+	    "S: 3 OK done\n"
+	    "C: 4 APPEND INBOX {5000}\n"
+	    "S: + go\n"
+	    "C: ";
+	static const char tail[] = "\nS: 4 OK done\neof\n";
+	char big[5000], script[sizeof(head) + sizeof(big) + sizeof(tail)];
+	struct imapscript *s;
+	struct imapc *e;
+	struct imap_cmd *app;
+	struct err err;
+
+	test_begin(split ? "imapc: the literal mode follows the capabilities, "
+			   "split"
+			 : "imapc: the literal mode follows the capabilities "
+			   "(LITERAL+, then LITERAL- and its 4096-byte rule)");
+	memset(big, 'x', sizeof(big));
+	snprintf(script, sizeof(script), "%s%.*s%s", head, (int)sizeof(big),
+	    big, tail);
+	e = engine(script, split, &s);
+	app = imap_cmd_new("APPEND");
+	imap_cmd_mailbox(app, "INBOX");
+	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
+	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
+	test_assert(imapc_capable(e, "literal+") && !imapc_capable(e, "IDLE"));
+	test_assert(imapc_run(e, cmd_raw("CAPABILITY", NULL), NULL, TMO,
+	    &err) == 0);
+	test_assert(!imapc_capable(e, "LITERAL+") && imapc_capable(e, "IDLE"));
+	app = imap_cmd_new("APPEND");
+	imap_cmd_mailbox(app, "INBOX");
+	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
+	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
+	app = imap_cmd_new("APPEND");
+	imap_cmd_mailbox(app, "INBOX");
+	test_assert(imap_cmd_literal(app, big, sizeof(big), false, &err) == 0);
+	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
+	imapc_free(&e);
+	finish_script(s);
+	test_end();
+}
+
 /* The core of interimap: A's FETCH literal streamed into an APPEND on B,
  * both engines in flight. */
 struct copy {
@@ -464,6 +517,7 @@ main(void)
 		test_sync_literal(split);
 		test_streamed_literal(split);
 		test_copy(split);
+		test_capabilities(split);
 	}
 	test_failures();
 	return test_exit();
