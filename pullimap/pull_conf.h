@@ -1,9 +1,6 @@
 #ifndef PULLIMAP_PULL_CONF_H
 #define PULLIMAP_PULL_CONF_H
 
-/* purge-after: at most 100 years back. */
-#define PULL_PURGE_MAX_DAYS 36500u
-
 /* pullimap's configuration: one SECTION of the INI file (plus the default
  * section "_" it inherits), validated, with the reference's defaults. */
 
@@ -13,6 +10,9 @@
 #include "conf.h"
 #include "err.h"
 #include "imap_conf.h"
+
+/* purge-after: at most 100 years back. */
+#define PULL_PURGE_MAX_DAYS 36500u
 
 struct pull_conf {
 	struct conf *conf;        /* owns every const string below */
