@@ -32,6 +32,10 @@ struct cmd {
 	enum cmd_state state;
 	bool failed;
 	struct err err;
+	/* The kind of untagged data the command took last ("FETCH"): once
+	 * it failed, more of it is its own and dropped, not an event (an
+	 * unsolicited FETCH means another client changed something). */
+	char took[16];
 };
 
 struct line {
@@ -442,13 +446,19 @@ on_untagged(struct imapc *c, const struct imap_resp *r)
 	}
 	for (struct cmd *q = c->head; q; q = q->next) {
 		int k;
+		if (q->failed && q->took[0] && r->name &&
+		    strcmp(q->took, r->name) == 0)
+			return;
 		if (q->failed || !q->h.untagged || q->state == CMD_QUEUED)
 			continue;
 		k = q->h.untagged(q->h.ctx, r, &q->err);
 		if (k < 0)
 			q->failed = true;
-		if (k != 0)
+		if (k != 0) {
+			if (r->name)
+				snprintf(q->took, sizeof(q->took), "%s", r->name);
 			return;
+		}
 	}
 	if (c->ev)
 		c->ev(c->ev_ctx, r);

@@ -49,8 +49,10 @@ struct imapc;
  *   failure: a handler's error (the first), the server's refusal
  *   (ERR_REFUSED, "NAME: VERB failed: NO [CODE] text"), or the loss.
  * After one handler of a command failed, none of its handlers but done is
- * called again; its responses go on to the later commands and the
- * connection's events. */
+ * called again; until its tagged reply, untagged data of the kind it took
+ * last (e.g. FETCH) is taken as its own and dropped (neither later
+ * commands nor the events see it: an unsolicited FETCH there would read
+ * as another client's change); other responses go on as usual. */
 struct imapc_handlers {
 	int (*untagged)(void *ctx, const struct imap_resp *r, struct err *err);
 	int (*literal)(void *ctx, const struct imap_resp *partial,
