@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "imap.h"
 #include "imap_conf.h"
+#include "imap_data.h"
 #include "log.h"
 #include "sasl.h"
 #include "sigwait.h"
@@ -24,8 +25,7 @@ struct imap_client {
 	struct imap_parser *parser;
 	char *name;
 	unsigned tag_seq;
-	char **caps;
-	size_t ncaps;
+	struct imap_caps caps;
 	unsigned caps_gen;   /* bumped whenever the list is replaced */
 	bool bye;            /* server said BYE: connection is going away */
 	bool broken;         /* I/O error or protocol desync: only close */
@@ -105,31 +105,14 @@ imap_usable(const struct imap_client *c)
 bool
 imap_capable(const struct imap_client *c, const char *cap)
 {
-	for (size_t i = 0; i < c->ncaps; i++)
-		if (str_ieq(c->caps[i], cap))
-			return true;
-	return false;
-}
-
-static void
-caps_clear(struct imap_client *c)
-{
-	for (size_t i = 0; i < c->ncaps; i++)
-		free(c->caps[i]);
-	free(c->caps);
-	c->caps = NULL;
-	c->ncaps = 0;
+	return imap_caps_has(&c->caps, cap);
 }
 
 static void
 caps_set_args(struct imap_client *c, const struct imap_arg *args, size_t n)
 {
-	caps_clear(c);
+	imap_caps_set(&c->caps, args, n);
 	c->caps_gen++;
-	c->caps = xcalloc(n ? n : 1, sizeof(*c->caps));
-	for (size_t i = 0; i < n; i++)
-		if (args[i].type == IMAP_ARG_ATOM)
-			c->caps[c->ncaps++] = xstrdup(args[i].str);
 }
 
 const char *
@@ -930,7 +913,7 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 			    "refusing (set STARTTLS = NO to allow it)", c->name);
 			goto fail;
 		}
-		if (c->ncaps == 0 && capability(c, err) < 0)
+		if (c->caps.n == 0 && capability(c, err) < 0)
 			goto fail;
 		if (!imap_capable(c, "STARTTLS")) {
 			err_set(err, ERR_REFUSED,
@@ -942,9 +925,9 @@ imap_connect(const struct imap_opts *o, int timeout_ms, struct err *err)
 		    start_tls(c, o, err) < 0)
 			goto fail;
 		/* Capabilities sent before TLS may have been forged. */
-		caps_clear(c);
+		imap_caps_free(&c->caps);
 	}
-	if (c->ncaps == 0 && capability(c, err) < 0)
+	if (c->caps.n == 0 && capability(c, err) < 0)
 		goto fail;
 	if (!imap_capable(c, "IMAP4rev1")) {
 		err_set(err, ERR_PROTO, "%s: server lacks IMAP4rev1 capability",
@@ -1092,7 +1075,7 @@ imap_close(struct imap_client **cp)
 	}
 	conn_free(&c->conn);
 	imap_parse_free(&c->parser);
-	caps_clear(c);
+	imap_caps_free(&c->caps);
 	free(c->bye_text);
 	free(c->selected);
 	free(c->name);

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -218,6 +219,35 @@ imap_atoms_has(const struct imap_atoms *a, const char *s)
 		if (imap_arg_atom_is(&a->v[i], s))
 			return true;
 	return false;
+}
+
+void
+imap_caps_set(struct imap_caps *c, const struct imap_arg *args, size_t n)
+{
+	imap_caps_free(c);
+	c->v = xcalloc(n ? n : 1, sizeof(*c->v));
+	for (size_t i = 0; i < n; i++)
+		if (args[i].type == IMAP_ARG_ATOM)
+			c->v[c->n++] = xstrdup(args[i].str);
+}
+
+bool
+imap_caps_has(const struct imap_caps *c, const char *cap)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (str_ieq(c->v[i], cap))
+			return true;
+	return false;
+}
+
+void
+imap_caps_free(struct imap_caps *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i]);
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
 }
 
 /* An untagged data response named name. */

@@ -77,6 +77,19 @@ struct imap_atoms {
  * capabilities and keywords are case-insensitive in IMAP). */
 bool imap_atoms_has(const struct imap_atoms *a, const char *s);
 
+/* An owned copy of a capability list, kept past the response that carried
+ * it. Empty: IMAP_CAPS_INIT. */
+struct imap_caps {
+	char **v;
+	size_t n;
+};
+#define IMAP_CAPS_INIT {NULL, 0}
+/* Replaces the list with the atoms of args[0..n) (other args skipped). */
+void imap_caps_set(struct imap_caps *c, const struct imap_arg *args, size_t n);
+/* cap is in the list, ASCII case-insensitively. */
+bool imap_caps_has(const struct imap_caps *c, const char *cap);
+void imap_caps_free(struct imap_caps *c);
+
 /* ---- FETCH (RFC 3501 §7.4.2, RFC 7162 §3.1.4) ---- */
 
 enum imap_fetch_have {

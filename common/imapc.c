@@ -63,8 +63,7 @@ struct imapc {
 	struct err fatal;
 	imapc_event_fn *ev;
 	void *ev_ctx;
-	char **caps;
-	size_t ncaps;
+	struct imap_caps caps;
 	bool lit_mode_set;        /* by imapc_set_literal_mode() */
 	bool greeted;             /* the server's greeting arrived */
 };
@@ -97,20 +96,7 @@ imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode)
 bool
 imapc_capable(const struct imapc *c, const char *cap)
 {
-	for (size_t i = 0; i < c->ncaps; i++)
-		if (str_ieq(c->caps[i], cap))
-			return true;
-	return false;
-}
-
-static void
-caps_free(struct imapc *c)
-{
-	for (size_t i = 0; i < c->ncaps; i++)
-		free(c->caps[i]);
-	free(c->caps);
-	c->caps = NULL;
-	c->ncaps = 0;
+	return imap_caps_has(&c->caps, cap);
 }
 
 /* A CAPABILITY response or response code replaces the list; the literal
@@ -126,10 +112,7 @@ caps_update(struct imapc *c, const struct imap_resp *r)
 		k = imap_code_atoms(r, &a, &e);
 	if (k <= 0)
 		return;
-	caps_free(c);
-	c->caps = xcalloc(a.n ? a.n : 1, sizeof(*c->caps));
-	for (size_t i = 0; i < a.n; i++)
-		c->caps[c->ncaps++] = xstrdup(a.v[i].str);
+	imap_caps_set(&c->caps, a.v, a.n);
 	if (!c->lit_mode_set)
 		c->lit_mode = imapc_capable(c, "LITERAL+") ? IMAP_LIT_PLUS
 		    : imapc_capable(c, "LITERAL-") ? IMAP_LIT_MINUS
@@ -672,15 +655,17 @@ run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 		s->user->done(s->user->ctx, tagged, err);
 }
 
-/* Steps until *done, waiting on c alone. */
+/* Steps, waiting on c alone, until *done (done NULL: until nothing is in
+ * flight). 0, or -1 with err when the connection failed first (with done,
+ * a command that completed in the failure still counts as done). */
 static int
 drive(struct imapc *c, const bool *done, int timeout_ms, struct err *err)
 {
-	while (!*done) {
+	while (done ? !*done : c->head != NULL) {
 		int r = imapc_step(c, err);
 		if (r < 0)
-			return *done ? 0 : -1;
-		if (r > 0 || *done)
+			return done && *done ? 0 : -1;
+		if (r > 0)
 			continue;
 		r = imapc_wait(&c, 1, timeout_ms, NULL, err);
 		if (r < 0)
@@ -717,24 +702,7 @@ imapc_run(struct imapc *c, struct imap_cmd *cmd,
 int
 imapc_sync(struct imapc *c, int timeout_ms, struct err *err)
 {
-	bool none = c->head == NULL;
-	while (!none) {
-		int r = imapc_step(c, err);
-		if (r < 0)
-			return -1;
-		none = c->head == NULL;
-		if (none || r > 0)
-			continue;
-		r = imapc_wait(&c, 1, timeout_ms, NULL, err);
-		if (r < 0)
-			return -1;
-		if (r == 0 && timeout_ms >= 0) {
-			err_set(err, ERR_TEMP, "%s: timeout (%d s without an "
-			    "answer)", c->name, timeout_ms / 1000);
-			return fail_all(c, err);
-		}
-	}
-	return 0;
+	return drive(c, NULL, timeout_ms, err);
 }
 
 ssize_t
@@ -785,7 +753,7 @@ imapc_free(struct imapc **cp)
 		free(l->text);
 		free(l);
 	}
-	caps_free(c);
+	imap_caps_free(&c->caps);
 	imap_parse_free(&c->parser);
 	conn_free(&c->conn);
 	free(c->name);

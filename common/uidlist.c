@@ -195,6 +195,18 @@ uidset_has(struct uidset *s, uint32_t uid)
 	return i < s->n && s->r[i].lo <= uid;
 }
 
+bool
+uidset_run_end(struct uidset *s, uint32_t uid, uint32_t *hi_r)
+{
+	size_t i;
+	uidset_normalise(s);
+	i = range_at(s, uid);
+	if (i == s->n || s->r[i].lo > uid)
+		return false;
+	*hi_r = s->r[i].hi;
+	return true;
+}
+
 int
 uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r)
 {

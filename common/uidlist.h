@@ -63,6 +63,8 @@ void uidset_normalise(struct uidset *s);
 /* Number of UIDs in the set (normalises it). */
 uint64_t uidset_count(struct uidset *s);
 bool uidset_has(struct uidset *s, uint32_t uid);
+/* When uid is in the set: true, with the last UID of its run in *hi_r. */
+bool uidset_run_end(struct uidset *s, uint32_t uid, uint32_t *hi_r);
 /* The smallest UID >= from in the set, in *uid_r: 1, or 0 when none. */
 int uidset_next(struct uidset *s, uint32_t from, uint32_t *uid_r);
 /* The position of uid among the set's UIDs in ascending order (from 0),

@@ -951,13 +951,8 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 			/* Journaled UIDs above what the server still has
 			 * were handled (and maybe purged): pass them too. */
 			while (cand <= UINT32_MAX &&
-			    uidset_next(&p->journaled, (uint32_t)cand, &u) &&
-			    u == cand) {
-				size_t k = 0;
-				while (p->journaled.r[k].hi < u)
-					k++;
-				cand = (uint64_t)p->journaled.r[k].hi + 1;
-			}
+			    uidset_run_end(&p->journaled, (uint32_t)cand, &u))
+				cand = (uint64_t)u + 1;
 			if (first_unhandled < cand)
 				cand = first_unhandled;
 			if (cand > UINT32_MAX)

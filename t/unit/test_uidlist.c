@@ -135,6 +135,9 @@ test_uidset(void)
 	test_assert(uidset_next(&s, 5, &u) == 1 && u == 8);
 	test_assert(uidset_next(&s, 21, &u) == 1 && u == 21);
 	test_assert(uidset_next(&s, 41, &u) == 0);
+	test_assert(uidset_run_end(&s, 21, &u) && u == 40);
+	test_assert(uidset_run_end(&s, 8, &u) && u == 9);
+	test_assert(!uidset_run_end(&s, 5, &u) && !uidset_run_end(&s, 41, &u));
 	uidset_add(&s, 4294967295u, 4294967295u);
 	test_assert(uidset_next(&s, 41, &u) == 1 && u == 4294967295u);
 	test_end();
