@@ -410,6 +410,48 @@ t_as_mailuser() {
 	fi
 }
 
+# sink ARGS...: (re)start the scriptable SMTP/LMTP sink (t/lib/sink.py, see
+# its --help) on a free TCP port, in $SINK_PORT; the messages it accepts go
+# to $T/sink (emptied), its transcript to $T/sink.log. Stopped by sink_stop
+# and when the test exits.
+SINK_PID=
+sink() {
+	sink_stop
+	rm -rf "$T/sink" "$T/sink.port" "$T/sink.log"
+	mkdir -p "$T/sink"
+	"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
+		--log "$T/sink.log" --lifetime 120 "$@" >/dev/null 2>&1 &
+	SINK_PID=$!
+	[ -n "${T_SINK_CLEANUP:-}" ] || { t_cleanup_add sink_stop; T_SINK_CLEANUP=1; }
+	wait_file "$T/sink.port" 10 || t_fail "sink starts"
+	SINK_PORT=$(cat "$T/sink.port")
+}
+sink_stop() {
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
+}
+
+# lmtp_sink_unix SOCKET DIR [ARGS...]: start a sink speaking LMTP on the Unix
+# socket SOCKET, messages in DIR, for the rest of the test (600 s at most).
+lmtp_sink_unix() {
+	local sock="$1" dir="$2"
+	shift 2
+	mkdir -p "$dir"
+	"$T_PYTHON" "$T_LIB/sink.py" --unix "$sock" --lmtp --dir "$dir" \
+		--log "$sock.log" --lifetime 600 "$@" >/dev/null 2>&1 &
+	t_cleanup_add "t_kill_pid $!"
+	wait_file "$sock" 10
+}
+
+# fk ARGS...: run the scripted IMAP server's tool (t/lib/fakeimap.py: init,
+# add, set, show, expunge; "serve STORE" is the tunnel command).
+fk() { "$T_PYTHON" "$T_LIB/fakeimap.py" "$@"; }
+
+# eml_count DIR / eml_distinct DIR: the messages a sink wrote to DIR, and
+# how many of them differ (by content): equal when nothing came twice.
+eml_count() { find "$1" -name '*.eml' | wc -l | tr -d ' '; }
+eml_distinct() { find "$1" -name '*.eml' -exec md5sum {} + | awk '{print $1}' | sort -u | wc -l | tr -d ' '; }
+
 # genmail ARGS...: run t/lib/genmail.py (see its --help).
 genmail() { "$T_PYTHON" "$T_LIB/genmail.py" "$@"; }
 

@@ -13,23 +13,7 @@ dovecot_init "$T/dc" || t_skip_all "dovecot not available"
 genmail --count 3 --sizes small --seed 11 --out "$T/mail" >/dev/null
 imap_append INBOX "$T"/mail/*.eml >/dev/null
 
-SINK_PID=
-sink() { # start the sink with ARGS; sets SINK_PORT
-	sink_stop
-	rm -rf "$T/sink" "$T/sink.port"
-	mkdir -p "$T/sink"
-	"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
-		--log "$T/sink.log" --lifetime 120 "$@" >/dev/null 2>&1 &
-	SINK_PID=$!
-	wait_file "$T/sink.port" 10 || t_fail "sink starts"
-	SINK_PORT=$(cat "$T/sink.port")
-}
-sink_stop() {
-	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-	SINK_PID=
-}
-t_cleanup_add sink_stop
-delivered() { find "$T/sink" -name '*.eml' | wc -l; }
+delivered() { eml_count "$T/sink"; }
 
 conf() { # PROTO [COMMAND-REFUSED REPLY] [mailbox = X]
 	local proto=$1 cmd=$DOVECOT_TUNNEL

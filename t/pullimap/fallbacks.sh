@@ -8,13 +8,7 @@
 t_init fallbacks
 t_need_pullimap
 
-fk() { "$T_PYTHON" "$T_LIB/fakeimap.py" "$@"; }
-
-mkdir -p "$T/sink"
-"$T_PYTHON" "$T_LIB/sink.py" --unix "$T/lmtp.sock" --lmtp --dir "$T/sink" \
-	--log "$T/sink.log" --lifetime 600 >/dev/null 2>&1 &
-t_cleanup_add "t_kill_pid $!"
-wait_file "$T/lmtp.sock" 10 || t_skip_all "the LMTP sink does not start"
+lmtp_sink_unix "$T/lmtp.sock" "$T/sink" || t_skip_all "the LMTP sink does not start"
 
 genmail --count 4 --sizes small --seed 31 --out "$T/mail" >/dev/null
 mapfile -t MAIL < <(ls "$T"/mail/*.eml)
@@ -25,8 +19,8 @@ deliver-method = lmtp:$T/lmtp.sock"
 : >"$T/config"
 chmod 600 "$T/config"
 
-delivered() { find "$T/sink" -name '*.eml' | wc -l | tr -d ' '; }
-distinct() { find "$T/sink" -name '*.eml' -exec md5sum {} + | awk '{print $1}' | sort -u | wc -l | tr -d ' '; }
+delivered() { eml_count "$T/sink"; }
+distinct() { eml_distinct "$T/sink"; }
 pull() { t_run "$PULLIMAP" --config="$T/config" "$@"; }
 json() { printf '%s' "$1" | "$T_PYTHON" -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))'; }
 

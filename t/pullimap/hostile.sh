@@ -8,14 +8,7 @@
 t_init hostile
 t_need_pullimap
 
-fk() { "$T_PYTHON" "$T_LIB/fakeimap.py" "$@"; }
-
-mkdir -p "$T/sink"
-"$T_PYTHON" "$T_LIB/sink.py" --unix "$T/lmtp.sock" --lmtp --dir "$T/sink" \
-	--log "$T/sink.log" --lifetime 600 >/dev/null 2>&1 &
-SINK_PID=$!
-t_cleanup_add "t_kill_pid $SINK_PID"
-wait_file "$T/lmtp.sock" 10 || t_skip_all "the LMTP sink does not start"
+lmtp_sink_unix "$T/lmtp.sock" "$T/sink" || t_skip_all "the LMTP sink does not start"
 
 genmail --count 8 --sizes small --seed 21 --out "$T/mail" >/dev/null
 mapfile -t MAIL < <(ls "$T"/mail/*.eml)
@@ -35,9 +28,9 @@ newcase() {
 	t_section "$name" "command = $T_PYTHON $T_LIB/fakeimap.py serve $T/$name" "$@"
 	rm -f "$T"/sink/*
 }
-delivered() { find "$T/sink" -name '*.eml' | wc -l | tr -d ' '; }
+delivered() { eml_count "$T/sink"; }
 # The distinct messages delivered (by content) and the total.
-distinct() { find "$T/sink" -name '*.eml' -exec md5sum {} + | awk '{print $1}' | sort -u | wc -l | tr -d ' '; }
+distinct() { eml_distinct "$T/sink"; }
 uids_left() { fk show "$T/$1" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//'; }
 pull() { t_run "$PULLIMAP" --config="$T/config" "$@"; }
 uidnext_of() { sqlite3 "$T/state-$1.db" 'SELECT uidnext FROM mailbox'; }
@@ -171,10 +164,7 @@ t_eq "sender: control bytes from the server escaped in the journal" \
 
 
 # An MTA that refuses the sender permanently: one retry with <>.
-"$T_PYTHON" "$T_LIB/sink.py" --unix "$T/lmtp553.sock" --lmtp --dir "$T/sink" \
-	--log "$T/sink553.log" --mail 553@1 --lifetime 600 >/dev/null 2>&1 &
-t_cleanup_add "t_kill_pid $!"
-wait_file "$T/lmtp553.sock" 10 || t_fail "the refusing sink starts"
+lmtp_sink_unix "$T/lmtp553.sock" "$T/sink" --mail 553@1 || t_fail "the refusing sink starts"
 newcase refsender "deliver-method = lmtp:$T/lmtp553.sock"
 fk add "$T/refsender" "$T/sender.eml"
 pull refsender
@@ -188,10 +178,7 @@ t_eq "sender refused: not recorded as rejected" "$(sqlite3 "$T/state-refsender.d
 # Ten 512 KB messages; the MTA says 451 to the second: the eight bodies left
 # are not downloaded only to be thrown away (the connection is given up),
 # and the next run delivers them.
-"$T_PYTHON" "$T_LIB/sink.py" --unix "$T/lmtp451.sock" --lmtp --dir "$T/sink" \
-	--log "$T/sink451.log" --eod 451@2 --lifetime 600 >/dev/null 2>&1 &
-t_cleanup_add "t_kill_pid $!"
-wait_file "$T/lmtp451.sock" 10 || t_fail "the 451 sink starts"
+lmtp_sink_unix "$T/lmtp451.sock" "$T/sink" --eod 451@2 || t_fail "the 451 sink starts"
 newcase tempfail "deliver-method = lmtp:$T/lmtp451.sock"
 mkdir -p "$T/big"
 for i in $(seq 1 10); do

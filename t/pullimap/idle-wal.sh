@@ -25,25 +25,20 @@ genmail --count $((FIRST + BATCH * BATCHES)) --sizes small --seed 31 --out "$T/m
 mapfile -t MAIL < <(find "$T/mail" -name '*.eml' | sort)
 [ "${#MAIL[@]}" -eq $((FIRST + BATCH * BATCHES)) ] || t_skip_all "genmail failed"
 
-mkdir -p "$T/sink"
-"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
-	--lmtp --lifetime 600 >/dev/null 2>&1 &
-sink_pid=$!
-t_cleanup_add "t_kill_pid $sink_pid 1"
-wait_file "$T/sink.port" 10 || t_skip_all "the sink does not start"
+sink --lmtp
 
 cat >"$T/config" <<CONF
 type = tunnel
 command = $DOVECOT_TUNNEL
 null-stderr = YES
-deliver-method = lmtp:[127.0.0.1]:$(cat "$T/sink.port")
+deliver-method = lmtp:[127.0.0.1]:$SINK_PORT
 deliver-rcpt = someone
 
 [w]
 statefile = $T/w.db
 CONF
 
-delivered() { find "$T/sink" -name '*.eml' | wc -l; }
+delivered() { eml_count "$T/sink"; }
 wal_size() { stat -c %s "$T/w.db-wal" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # wait_delivered N TIMEOUT: wait until the sink holds N messages, keeping

@@ -15,18 +15,13 @@ dovecot_init "$T/dc" || t_skip_all "dovecot not available"
 genmail --count 4 --sizes small --seed 11 --out "$T/mail" >/dev/null
 imap_append INBOX "$T"/mail/*.eml >/dev/null
 
-mkdir -p "$T/sink"
-"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink.port" --dir "$T/sink" \
-	--log "$T/sink.log" --lmtp --eod 554@2 --lifetime 120 >/dev/null 2>&1 &
-sink_pid=$!
-t_cleanup_add "t_kill_pid $sink_pid 1"
-wait_file "$T/sink.port" 10 || t_skip_all "the sink does not start"
+sink --lmtp --eod 554@2
 
 cat >"$T/config" <<CONF
 type = tunnel
 command = $DOVECOT_TUNNEL
 null-stderr = YES
-deliver-method = lmtp:[127.0.0.1]:$(cat "$T/sink.port")
+deliver-method = lmtp:[127.0.0.1]:$SINK_PORT
 deliver-rcpt = someone
 
 [s]
@@ -73,13 +68,8 @@ t_grep "status: last run" '^last run: [0-9-]{10} [0-9:]{8} UTC$' "$T/last.out"
 t_grep "status: last error" '^last error: [0-9-]{10} [0-9:]{8} UTC: .*rejected permanently' "$T/last.out"
 
 # A successful run clears the last error.
-t_kill_pid "$sink_pid" 1
-"$T_PYTHON" "$T_LIB/sink.py" --port-file "$T/sink2.port" --dir "$T/sink" \
-	--lmtp --lifetime 120 >/dev/null 2>&1 &
-sink_pid=$!
-t_cleanup_add "t_kill_pid $sink_pid 1"
-wait_file "$T/sink2.port" 10
-sed -i "s/^deliver-method = .*/deliver-method = lmtp:[127.0.0.1]:$(cat "$T/sink2.port")/" "$T/config"
+sink --lmtp
+sed -i "s/^deliver-method = .*/deliver-method = lmtp:[127.0.0.1]:$SINK_PORT/" "$T/config"
 imap_append INBOX "$T"/mail/msg-0001.eml >/dev/null
 t_check "a clean run" "$PULLIMAP" --config="$T/config" s
 st s
