@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "feed.h"
 #include "imap_data.h"
 #include "imap_parse.h"
 #include "uidlist.h"
@@ -196,63 +197,27 @@ prefix_parsers(const uint8_t *data, size_t size)
 	uidset_free(&set);
 }
 
+static void
+literal_view(const struct imap_resp *partial, const struct imap_arg *cont,
+    size_t count)
+{
+	const char *item = NULL;
+	struct imap_fetch f;
+	struct err err;
+
+	if (imap_fetch_parse_partial(partial, cont, count, &f, &item, &err) ==
+	    1) {
+		sink += strlen(item);
+		walk_atoms(&f.flags);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct imap_parse_limits lim = {4096, 64, 1 << 20, 8, 256};
-	struct imap_parser *p;
-	size_t step, off = 1;
-	uint64_t lit = 0;
-	struct err err;
-
 	if (size == 0)
 		return 0;
 	prefix_parsers(data + 1, size - 1);
-	p = imap_parse_new(&lim);
-	step = (size_t)data[0] % 17 + 1;
-	while (off < size) {
-		size_t n = size - off < step ? size - off : step, used = 0;
-		if (lit > 0) {
-			size_t k = lit < n ? (size_t)lit : n;
-			lit -= k;
-			off += k;
-			if (lit == 0)
-				imap_parse_literal_done(p);
-			continue;
-		}
-		switch (imap_parse_feed(p, (const char *)data + off, n, &used,
-		    &err)) {
-		case IMAP_PARSE_ERROR:
-			imap_parse_reset(p);
-			off += n;
-			continue;
-		case IMAP_PARSE_DONE:
-			views(imap_parse_resp(p));
-			break;
-		case IMAP_PARSE_LITERAL: {
-			const struct imap_arg *cont;
-			const char *item = NULL;
-			struct imap_fetch f;
-			size_t count;
-
-			cont = imap_parse_literal_container(p, &count);
-			if (imap_fetch_parse_partial(imap_parse_partial(p), cont,
-			    count, &f, &item, &err) == 1) {
-				sink += strlen(item);
-				walk_atoms(&f.flags);
-			}
-			lit = imap_parse_literal_size(p);
-			if (lit == 0)
-				imap_parse_literal_done(p);
-			break;
-		}
-		case IMAP_PARSE_MORE:
-			break;
-		}
-		off += used;
-		if (used == 0 && lit == 0)
-			off += n; /* never loop without progress */
-	}
-	imap_parse_free(&p);
+	fuzz_feed(data, size, views, literal_view);
 	return 0;
 }
