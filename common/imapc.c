@@ -11,6 +11,7 @@
 #include "imap_data.h"
 #include "imapc.h"
 #include "log.h"
+#include "sigwait.h"
 
 #define TAG_SIZE 16
 /* What one writer call may produce: bounds a step's work per command. */
@@ -582,11 +583,9 @@ imapc_step(struct imapc *c, struct err *err)
 }
 
 int
-imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
-    const sigset_t *sigmask, struct err *err)
+imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms, struct err *err)
 {
 	struct pollfd pfd[16];
-	struct timespec ts, *tsp = NULL;
 	int r;
 
 	if (n > ARRAY_LEN(pfd))
@@ -599,12 +598,7 @@ imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
 		pfd[i].events = imapc_events(cs[i]);
 		pfd[i].revents = 0;
 	}
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-		tsp = &ts;
-	}
-	r = ppoll(pfd, (nfds_t)n, tsp, sigmask);
+	r = sigwait_poll(pfd, (nfds_t)n, timeout_ms);
 	if (r < 0 && errno == EINTR)
 		return 0;
 	if (r < 0)
@@ -667,7 +661,7 @@ drive(struct imapc *c, const bool *done, int timeout_ms, struct err *err)
 			return done && *done ? 0 : -1;
 		if (r > 0)
 			continue;
-		r = imapc_wait(&c, 1, timeout_ms, NULL, err);
+		r = imapc_wait(&c, 1, timeout_ms, err);
 		if (r < 0)
 			return -1;
 		if (r == 0 && timeout_ms >= 0) {

@@ -20,7 +20,6 @@
  * passed to handlers are valid only during the call. */
 
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -113,12 +112,13 @@ size_t imapc_in_flight(const struct imapc *c);
 /* False once lost, after BYE, or after a protocol error. */
 bool imapc_usable(const struct imapc *c);
 
-/* Waits until one of cs can make progress, at most timeout_ms (< 0: no
- * limit), with sigmask as the signal mask during the wait (NULL: the
- * current one), so that a signal blocked outside the wait ends it at once.
- * Returns 1 (some engine is ready), 0 (timeout or signal), -1 with err. */
+/* Waits until one of cs (at most 16) can make progress, at most
+ * timeout_ms (< 0: no limit), with sigwait_poll(): called between
+ * sigwait_block() and sigwait_unblock(), after testing the flags, a signal
+ * ends the wait at once whenever it comes (sigwait.h). Returns 1 (some
+ * engine is ready), 0 (timeout or signal), -1 with err. */
 int imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
-    const sigset_t *sigmask, struct err *err);
+    struct err *err);
 
 /* Submits cmd and steps and waits until it is done (timeout_ms per wait
  * without progress, < 0: none). Returns 0 on OK, -1 with the err done()
