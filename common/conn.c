@@ -138,6 +138,33 @@ conn_budget_stop(struct conn *c)
 	c->budget_on = false;
 }
 
+int
+conn_budget_clamp(struct conn *c, int *timeout_ms, struct err *err)
+{
+	uint64_t allowed = budget_allowed(c);
+
+	if (allowed == 0)
+		return 0;
+	if (c->budget_waited_ms >= allowed)
+		return too_slow(c, err);
+	if (*timeout_ms < 0 || allowed - c->budget_waited_ms < (uint64_t)*timeout_ms)
+		*timeout_ms = (int)(allowed - c->budget_waited_ms);
+	return 0;
+}
+
+void
+conn_budget_spend(struct conn *c, uint64_t ms)
+{
+	if (c->budget_on)
+		c->budget_waited_ms += ms;
+}
+
+bool
+conn_interrupted(const struct conn *c)
+{
+	return c->interruptible && interrupt_flag != NULL && *interrupt_flag;
+}
+
 /* At EOF or EPIPE on a tunnel, the command's exit status is the useful
  * explanation ("not found" in particular). */
 int

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -138,6 +139,12 @@ void conn_set_timeout(struct conn *c, int timeout_ms);
 #define CONN_MIN_RATE 1024 /* bytes per second */
 void conn_budget_start(struct conn *c);
 void conn_budget_stop(struct conn *c);
+/* For a caller that waits itself, polling conn_fd() (the IMAP engine):
+ * lowers *timeout_ms (< 0: none) to the wait time the running budget has
+ * left; -1 with err ("too slow", ERR_TEMP) when nothing is left; no-op
+ * without a budget. conn_budget_spend() then counts the time waited. */
+int conn_budget_clamp(struct conn *c, int *timeout_ms, struct err *err);
+void conn_budget_spend(struct conn *c, uint64_t ms);
 
 /* Process-wide: while *flag is non-zero (a signal handler installed with
  * sigwait_install() sets it), connecting fails at once ("connect to NAME:
@@ -149,6 +156,10 @@ void conn_budget_stop(struct conn *c);
  * lost by dropping it (logging in, not fetching a message). */
 void conn_set_interrupt(const volatile sig_atomic_t *flag);
 void conn_set_interruptible(struct conn *c, bool on);
+/* c is marked interruptible and the flag of conn_set_interrupt() is set:
+ * for a caller that waits itself, between sigwait_block() and
+ * sigwait_unblock(). */
+bool conn_interrupted(const struct conn *c);
 /* Enables SO_KEEPALIVE with a short idle time on network sockets. */
 void conn_set_keepalive(struct conn *c);
 

@@ -27,22 +27,6 @@ imap_conf_is_key(const char *key)
 	return false;
 }
 
-void
-imap_opts_init(struct imap_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->type = IMAP_TYPE_IMAPS;
-	o->host = "localhost";
-	o->port = "993";
-	o->starttls = true;
-	o->auth[0] = IMAP_AUTH_PLAIN;
-	o->auth[1] = IMAP_AUTH_LOGIN;
-	o->n_auth = 2;
-	o->null_stderr = false;
-	o->compress = true;
-	o->tls.verify = true;
-}
-
 /* "FILE:LINE: invalid value for KEY: VALUE (why)"; secrets are not
  * echoed, an empty value shows as "". */
 static int

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "conn.h"
-#include "imap.h" /* imap_trace_format() */
+#include "imap_trace.h"
 #include "imap_data.h"
 #include "imapc.h"
 #include "log.h"
 #include "sigwait.h"
+#include "uidlist.h"
 
 #define TAG_SIZE 16
 /* What one writer call may produce: bounds a step's work per command. */
@@ -37,6 +38,14 @@ struct cmd {
 	 * it failed, more of it is its own and dropped, not an event (an
 	 * unsolicited FETCH means another client changed something). */
 	char took[16];
+	/* SELECT/EXAMINE (imapc_submit_select): the mailbox it asks for;
+	 * the state is reset when the server starts answering it. */
+	char *select;
+	bool select_started;
+	bool read_only;
+	/* Nothing after it goes out before its tagged reply (COMPRESS,
+	 * STARTTLS: what follows is in another encoding). */
+	bool barrier;
 };
 
 struct line {
@@ -67,6 +76,10 @@ struct imapc {
 	struct imap_caps caps;
 	bool lit_mode_set;        /* by imapc_set_literal_mode() */
 	bool greeted;             /* the server's greeting arrived */
+	struct imapc_mailbox box;
+	char *box_name;           /* box.name's storage */
+	unsigned changes;         /* EXISTS/EXPUNGE/VANISHED seen */
+	unsigned caps_gen;        /* capability lists received */
 };
 
 struct imapc *
@@ -100,6 +113,18 @@ imapc_capable(const struct imapc *c, const char *cap)
 	return imap_caps_has(&c->caps, cap);
 }
 
+unsigned
+imapc_caps_gen(const struct imapc *c)
+{
+	return c->caps_gen;
+}
+
+void
+imapc_caps_forget(struct imapc *c)
+{
+	imap_caps_free(&c->caps);
+}
+
 /* A CAPABILITY response or response code replaces the list; the literal
  * mode follows it unless the caller chose one. */
 static void
@@ -114,10 +139,21 @@ caps_update(struct imapc *c, const struct imap_resp *r)
 	if (k <= 0)
 		return;
 	imap_caps_set(&c->caps, a.v, a.n);
+	c->caps_gen++;
 	if (!c->lit_mode_set)
 		c->lit_mode = imapc_capable(c, "LITERAL+") ? IMAP_LIT_PLUS
 		    : imapc_capable(c, "LITERAL-") ? IMAP_LIT_MINUS
 						   : IMAP_LIT_SYNC;
+}
+
+unsigned
+imapc_submit_select(struct imapc *c, struct imap_cmd *cmd,
+    const char *mailbox, const struct imapc_handlers *h)
+{
+	unsigned num = imapc_submit(c, cmd, h);
+	c->tail->select = xstrdup(mailbox);
+	c->tail->read_only = strcmp(imap_cmd_verb(cmd), "EXAMINE") == 0;
+	return num;
 }
 
 unsigned
@@ -128,6 +164,8 @@ imapc_submit(struct imapc *c, struct imap_cmd *cmd,
 	q->num = ++c->tag_seq;
 	snprintf(q->tag, sizeof(q->tag), "%u", q->num);
 	q->cmd = cmd;
+	q->barrier = strcmp(imap_cmd_verb(cmd), "COMPRESS") == 0 ||
+	    strcmp(imap_cmd_verb(cmd), "STARTTLS") == 0;
 	if (h)
 		q->h = *h;
 	if (c->tail)
@@ -139,9 +177,12 @@ imapc_submit(struct imapc *c, struct imap_cmd *cmd,
 }
 
 void
-imapc_send_line(struct imapc *c, const char *text)
+imapc_send_line(struct imapc *c, const char *text, bool secret)
 {
 	struct line *l = xcalloc(1, sizeof(*l));
+	if (log_debug_level > 0)
+		log_debug("%s: C: %s", c->name,
+		    secret && log_debug_level < 2 ? "[REDACTED]" : text);
 	l->text = xasprintf("%s\r\n", text);
 	if (c->lines_tail)
 		c->lines_tail->next = l;
@@ -213,6 +254,7 @@ finish(struct imapc *c, struct cmd *q, const struct imap_resp *tagged,
 	if (q->h.done)
 		q->h.done(q->h.ctx, tagged, err);
 	imap_cmd_free(&q->cmd);
+	free(q->select);
 	free(q);
 }
 
@@ -225,7 +267,8 @@ fail_all(struct imapc *c, const struct err *err)
 		c->fatal = *err;
 	}
 	while (c->head)
-		finish(c, c->head, NULL, &c->fatal);
+		finish(c, c->head, NULL, c->head->failed ? &c->head->err
+							  : &c->fatal);
 	return -1;
 }
 
@@ -263,6 +306,8 @@ next_to_write(struct imapc *c)
 			return NULL; /* nothing may overtake it */
 		if (q->state == CMD_QUEUED || q->state == CMD_WRITING)
 			return q;
+		if (q->barrier)
+			return NULL; /* sent: the rest waits for its reply */
 	}
 	return NULL;
 }
@@ -310,7 +355,7 @@ produce(struct imapc *c, struct err *err)
 		if (q->state == CMD_WAIT)
 			return progress;
 		if (q->state == CMD_QUEUED) {
-			char *t = imap_cmd_trace(q->cmd, false);
+			char *t = imap_cmd_trace(q->cmd, log_debug_level > 1);
 			log_debug("%s: C: %s %s", c->name, q->tag, t);
 			free(t);
 			imap_cmd_writer_init(&c->w, q->cmd, c->lit_mode);
@@ -361,14 +406,145 @@ oldest_talking(struct imapc *c)
 	return NULL;
 }
 
+/* "NAME: VERB [in mailbox "BOX"] failed: NO [CODE] text": the command by
+ * its verb only, never its arguments (a UID set can be long, LOGIN's are
+ * secret), but the mailbox it selects or works in. */
 static int
 refusal(struct imapc *c, const struct cmd *q, const struct imap_resp *r,
     struct err *err)
 {
+	char what[300];
+	const char *verb = imap_cmd_verb(q->cmd);
+	char *full = NULL;
+
+	/* ENABLE's and COMPRESS's arguments are ours and short: they say
+	 * what was refused. */
+	if (strcmp(verb, "ENABLE") == 0 || strcmp(verb, "COMPRESS") == 0)
+		verb = full = imap_cmd_trace(q->cmd, false);
+	if (q->select)
+		snprintf(what, sizeof(what), "%s \"%s\"", verb, q->select);
+	else if (c->box.name)
+		snprintf(what, sizeof(what), "%s in mailbox \"%s\"", verb,
+		    c->box.name);
+	else
+		snprintf(what, sizeof(what), "%.200s", verb);
+	free(full);
 	return err_set(err, ERR_REFUSED, "%s: %s failed: %s %s%s%s%s", c->name,
-	    imap_cmd_verb(q->cmd), r->status ? r->status : "?",
-	    r->code ? "[" : "", r->code ? r->code : "", r->code ? "] " : "",
-	    r->text);
+	    what, r->status ? r->status : "?", r->code ? "[" : "",
+	    r->code ? r->code : "", r->code ? "] " : "", r->text);
+}
+
+/* --- the selected mailbox ------------------------------------------- */
+
+static void
+box_reset(struct imapc *c, const char *name)
+{
+	free(c->box_name);
+	c->box_name = name ? xstrdup(name) : NULL;
+	memset(&c->box, 0, sizeof(c->box));
+	c->box.name = c->box_name;
+	c->changes = 0;
+}
+
+/* Responses once every command before a SELECT is done belong to the
+ * mailbox it selects (RFC 3501 §5.5: the server answers in order; RFC
+ * 7162's [CLOSED] marks the same point). */
+static void
+box_select_starts(struct imapc *c)
+{
+	struct cmd *q = c->head;
+
+	if (q && q->select && !q->select_started &&
+	    (q->state == CMD_SENT || q->state == CMD_WAIT)) {
+		q->select_started = true;
+		box_reset(c, NULL);
+	}
+}
+
+static void
+box_update(struct imapc *c, const struct imap_resp *r)
+{
+	uint64_t v;
+	struct imap_atoms a;
+	struct err e;
+	bool star;
+
+	box_select_starts(c);
+	if (r->status) {
+		switch (imap_code(r)) {
+		case IMAP_CODE_UIDVALIDITY:
+			if (imap_code_number(r, &v, &e) == 1)
+				c->box.uidvalidity = (uint32_t)v;
+			break;
+		case IMAP_CODE_UIDNEXT:
+			if (imap_code_number(r, &v, &e) == 1)
+				c->box.uidnext = (uint32_t)v;
+			break;
+		case IMAP_CODE_HIGHESTMODSEQ:
+			if (imap_code_number(r, &v, &e) == 1)
+				c->box.highestmodseq = v;
+			break;
+		case IMAP_CODE_NOMODSEQ:
+			c->box.nomodseq = true;
+			c->box.highestmodseq = 0;
+			break;
+		case IMAP_CODE_READ_ONLY:
+			c->box.read_only = true;
+			break;
+		case IMAP_CODE_PERMANENTFLAGS:
+			if (imap_code_permanentflags(r, &a, &star, &e) == 1)
+				c->box.permanent_keywords = star;
+			break;
+		default:
+			break;
+		}
+		return;
+	}
+	if (r->kind != IMAP_RESP_UNTAGGED)
+		return;
+	switch (imap_data_kind(r)) {
+	case IMAP_DATA_EXISTS:
+		if (r->num != c->box.exists)
+			c->changes++;
+		c->box.exists = r->num;
+		break;
+	case IMAP_DATA_EXPUNGE:
+		if (c->box.exists > 0)
+			c->box.exists--;
+		c->changes++;
+		break;
+	case IMAP_DATA_VANISHED: {
+		/* RFC 7162 §3.6: without (EARLIER) each UID was a message of
+		 * the mailbox, as with EXPUNGE. */
+		struct uidset gone = UIDSET_INIT;
+		bool earlier = false;
+		if (imap_vanished_parse(r, &earlier, &gone, &e) == 1 &&
+		    !earlier) {
+			uint64_t n = uidset_count(&gone);
+			c->box.exists = n < c->box.exists
+			    ? c->box.exists - (uint32_t)n : 0;
+			c->changes++;
+		}
+		uidset_free(&gone);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+const struct imapc_mailbox *
+imapc_selected(const struct imapc *c)
+{
+	return &c->box;
+}
+
+unsigned
+imapc_take_changes(struct imapc *c)
+{
+	unsigned n = c->changes;
+	c->changes = 0;
+	return n;
 }
 
 static int
@@ -386,11 +562,34 @@ on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 		/* The rest of its bytes would read as a new command. */
 		return protocol_error(c, err,
 		    "tagged reply to a command not sent yet");
+	if (q->select) {
+		/* RFC 3501 §6.3.1: a failed SELECT leaves none selected. */
+		if (!r->status || strcmp(r->status, "OK") != 0) {
+			box_reset(c, NULL);
+		} else {
+			free(c->box_name);
+			c->box_name = xstrdup(q->select);
+			c->box.name = c->box_name;
+			if (q->read_only)
+				c->box.read_only = true;
+		}
+	} else if (r->status && strcmp(r->status, "OK") == 0 &&
+	    (strcmp(imap_cmd_verb(q->cmd), "UNSELECT") == 0 ||
+		strcmp(imap_cmd_verb(q->cmd), "CLOSE") == 0)) {
+		box_reset(c, NULL);
+	}
 	if (q->failed) {
 		finish(c, q, r, &q->err);
 		return 0;
 	}
 	if (r->status && strcmp(r->status, "OK") == 0) {
+		/* RFC 4978 §3: the server compresses from right after its
+		 * OK; so do we, and the barrier kept the rest unsent. */
+		if (strcmp(imap_cmd_verb(q->cmd), "COMPRESS") == 0 &&
+		    conn_start_deflate(c->conn, err) < 0) {
+			err_prefix(err, "%s", c->name);
+			return fail_all(c, err);
+		}
 		finish(c, q, r, NULL);
 		return 0;
 	}
@@ -470,8 +669,13 @@ on_literal(struct imapc *c)
 		c->in_literal_handler = false;
 		if (k < 0)
 			q->failed = true;
-		if (k != 0)
+		if (k != 0) {
+			/* The rest of that response is the command's too. */
+			if (partial->name)
+				snprintf(q->took, sizeof(q->took), "%s",
+				    partial->name);
 			return;
+		}
 	}
 }
 
@@ -523,6 +727,7 @@ consume(struct imapc *c, struct err *err)
 				free(t);
 			}
 			caps_update(c, r);
+			box_update(c, r);
 			if (r->kind == IMAP_RESP_TAGGED)
 				rc = on_tagged(c, r, err);
 			else if (r->kind == IMAP_RESP_CONTINUE)
@@ -544,7 +749,7 @@ imapc_step(struct imapc *c, struct err *err)
 
 	if (c->broken) {
 		*err = c->fatal;
-		return -1;
+		return fail_all(c, &c->fatal);
 	}
 	progress = produce(c, err);
 	if (progress < 0)
@@ -649,6 +854,39 @@ run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 		s->user->done(s->user->ctx, tagged, err);
 }
 
+/* One wait of the blocking wrappers: at most timeout_ms (< 0: none) and
+ * what the connection's budget has left (conn.h), cut short by a stop
+ * request while the connection is interruptible. 0 when c may progress
+ * or a signal came, -1 with err when the time is up. */
+static int
+drive_wait(struct imapc *c, int timeout_ms, struct err *err)
+{
+	int t = timeout_ms, r = 0;
+	uint64_t t0;
+	bool stop;
+
+	if (conn_budget_clamp(c->conn, &t, err) < 0)
+		return -1;
+	t0 = now_ms();
+	sigwait_block();
+	stop = conn_interrupted(c->conn);
+	if (!stop)
+		r = imapc_wait(&c, 1, t, err);
+	sigwait_unblock();
+	conn_budget_spend(c->conn, now_ms() - t0);
+	if (stop)
+		return err_set(err, ERR_TEMP, "%s: interrupted", c->name);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (t >= 0 && now_ms() - t0 >= (uint64_t)t) {
+		if (conn_budget_clamp(c->conn, &t, err) < 0)
+			return -1;
+		return err_set(err, ERR_TEMP, "%s: timeout (%g s without an "
+		    "answer)", c->name, timeout_ms / 1000.0);
+	}
+	return 0; /* a signal: the caller looks at its flags */
+}
+
 /* Steps, waiting on c alone, until *done (done NULL: until nothing is in
  * flight). 0, or -1 with err when the connection failed first (with done,
  * a command that completed in the failure still counts as done). */
@@ -661,14 +899,8 @@ drive(struct imapc *c, const bool *done, int timeout_ms, struct err *err)
 			return done && *done ? 0 : -1;
 		if (r > 0)
 			continue;
-		r = imapc_wait(&c, 1, timeout_ms, err);
-		if (r < 0)
-			return -1;
-		if (r == 0 && timeout_ms >= 0) {
-			err_set(err, ERR_TEMP, "%s: timeout (%d s without an "
-			    "answer)", c->name, timeout_ms / 1000);
+		if (drive_wait(c, timeout_ms, err) < 0)
 			return fail_all(c, err);
-		}
 	}
 	return 0;
 }
@@ -681,22 +913,49 @@ imapc_run(struct imapc *c, struct imap_cmd *cmd,
 	struct imapc_handlers w = {run_untagged, run_literal,
 	    h && h->continuation ? run_continuation : NULL, run_done, &s};
 
+	int rc = 0;
+
 	imapc_submit(c, cmd, &w);
+	/* The command and its whole response (conn.h): a server that
+	 * trickles must not hold us, nor a lock, forever. */
+	conn_budget_start(c->conn);
 	if (drive(c, &s.done, timeout_ms, err) < 0 && !s.done) {
 		/* Never leave it in flight: its done() points at s. */
 		struct err e = *err;
 		fail_all(c, &e);
-		return -1;
+		rc = -1;
 	}
-	if (s.rc < 0)
+	conn_budget_stop(c->conn);
+	if (rc == 0 && s.rc < 0)
 		*err = s.err;
-	return s.rc;
+	return rc < 0 ? rc : s.rc;
 }
 
 int
 imapc_sync(struct imapc *c, int timeout_ms, struct err *err)
 {
-	return drive(c, NULL, timeout_ms, err);
+	int rc;
+	conn_budget_start(c->conn);
+	rc = drive(c, NULL, timeout_ms, err);
+	conn_budget_stop(c->conn);
+	return rc;
+}
+
+int
+imapc_run_until(struct imapc *c, const bool *flag, int timeout_ms,
+    struct err *err)
+{
+	int rc;
+	conn_budget_start(c->conn);
+	rc = drive(c, flag, timeout_ms, err);
+	conn_budget_stop(c->conn);
+	return rc;
+}
+
+const struct err *
+imapc_failure(const struct imapc *c)
+{
+	return &c->fatal;
 }
 
 ssize_t
@@ -731,6 +990,27 @@ imapc_literal_read(struct imapc *c, char *buf, size_t n, struct err *err)
 }
 
 void
+imapc_abandon(struct imapc *c)
+{
+	if (c->broken)
+		return;
+	c->broken = true;
+	err_set(&c->fatal, ERR_TEMP, "%s: connection abandoned", c->name);
+}
+
+struct conn *
+imapc_conn(const struct imapc *c)
+{
+	return c->conn;
+}
+
+const char *
+imapc_name(const struct imapc *c)
+{
+	return c->name;
+}
+
+void
 imapc_free(struct imapc **cp)
 {
 	struct imapc *c = *cp;
@@ -750,6 +1030,7 @@ imapc_free(struct imapc **cp)
 	imap_caps_free(&c->caps);
 	imap_parse_free(&c->parser);
 	conn_free(&c->conn);
+	free(c->box_name);
 	free(c->name);
 	free(c);
 	*cp = NULL;

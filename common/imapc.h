@@ -86,15 +86,52 @@ void imapc_set_events(struct imapc *c, imapc_event_fn *fn, void *ctx);
 void imapc_set_literal_mode(struct imapc *c, enum imap_lit_mode mode);
 /* The server's last capability list has cap (case-insensitive). */
 bool imapc_capable(const struct imapc *c, const char *cap);
+/* Counts the capability lists received (greeting, CAPABILITY response or
+ * code): did the login's reply bring a new one? */
+unsigned imapc_caps_gen(const struct imapc *c);
+/* Forgets the list (after STARTTLS: what came before may be forged). */
+void imapc_caps_forget(struct imapc *c);
 
 /* Queues cmd (taken; freed when done) under the next tag ("1", "2"...).
  * h is copied. Returns the tag's number. Nothing is sent before the next
- * imapc_step(). */
+ * imapc_step(). Commands go out in submission order without waiting for
+ * earlier replies, except after COMPRESS and STARTTLS: what follows them
+ * waits for their tagged reply (it goes out compressed, or encrypted by
+ * the caller's conn_start_tls()); after COMPRESS's OK the engine starts
+ * compression itself. */
 unsigned imapc_submit(struct imapc *c, struct imap_cmd *cmd,
     const struct imapc_handlers *h);
+/* The same for a SELECT or EXAMINE of mailbox (copied; its name for
+ * imapc_selected() and messages). */
+unsigned imapc_submit_select(struct imapc *c, struct imap_cmd *cmd,
+    const char *mailbox, const struct imapc_handlers *h);
+
+/* The selected mailbox as the server described it. The state is reset
+ * when the server starts answering a SELECT/EXAMINE (every command before
+ * it is done), filled from the response codes and data it sends
+ * (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, NOMODSEQ, READ-ONLY,
+ * PERMANENTFLAGS, EXISTS), and kept up to date afterwards (EXISTS,
+ * EXPUNGE, VANISHED without EARLIER). name is set by the SELECT's OK, and
+ * NULL after a failed SELECT (RFC 3501 §6.3.1), UNSELECT or CLOSE. Valid
+ * until the next step. */
+struct imapc_mailbox {
+	const char *name;
+	uint32_t uidvalidity;     /* 0 until reported */
+	uint32_t uidnext;         /* 0 when the server did not say */
+	uint32_t exists;
+	uint64_t highestmodseq;   /* 0 without CONDSTORE, or NOMODSEQ */
+	bool nomodseq;
+	bool permanent_keywords;  /* PERMANENTFLAGS has \* */
+	bool read_only;
+};
+const struct imapc_mailbox *imapc_selected(const struct imapc *c);
+/* How many EXISTS (with a new count), EXPUNGE and VANISHED responses came
+ * since the last call or SELECT: did the mailbox change? */
+unsigned imapc_take_changes(struct imapc *c);
 /* Queues one line ("text\r\n") to send as soon as possible: the answer to
- * a continuation (AUTHENTICATE data, DONE). */
-void imapc_send_line(struct imapc *c, const char *text);
+ * a continuation (AUTHENTICATE data, DONE). A secret line is traced as
+ * "[REDACTED]" (but with --debug --debug) and zeroed once sent. */
+void imapc_send_line(struct imapc *c, const char *text, bool secret);
 
 /* Does what can be done without waiting: sends queued output, reads
  * what arrived, dispatches it. Returns 1 when something happened, 0 when
@@ -112,6 +149,18 @@ size_t imapc_in_flight(const struct imapc *c);
 /* False once lost, after BYE, or after a protocol error. */
 bool imapc_usable(const struct imapc *c);
 
+/* Gives the connection up, e.g. from a handler when the rest of a long
+ * FETCH is no longer wanted: nothing more is read or sent, every command
+ * in flight gets done() at the next step (with its handler's error if one
+ * failed, else "NAME: connection abandoned", ERR_TEMP). Only
+ * imapc_free() is left to do. */
+void imapc_abandon(struct imapc *c);
+/* The transport, for what the engine does not do itself: STARTTLS's
+ * handshake, keepalive, statistics. */
+struct conn *imapc_conn(const struct imapc *c);
+/* The name given to imapc_new(). */
+const char *imapc_name(const struct imapc *c);
+
 /* Waits until one of cs (at most 16) can make progress, at most
  * timeout_ms (< 0: no limit), with sigwait_poll(): called between
  * sigwait_block() and sigwait_unblock(), after testing the flags, a signal
@@ -121,14 +170,26 @@ int imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms,
     struct err *err);
 
 /* Submits cmd and steps and waits until it is done (timeout_ms per wait
- * without progress, < 0: none). Returns 0 on OK, -1 with the err done()
- * got (or ERR_TEMP on a timeout: then the connection is unusable). h may
- * be NULL; its done is called too. */
+ * without progress, < 0: none), the whole exchange bounded by a budget
+ * (conn.h: the timeout plus 1 s per KiB moved) and cut short by a stop
+ * request while the connection is interruptible (conn_set_interrupt()).
+ * Returns 0 on OK, -1 with the err done() got (ERR_REFUSED for NO/BAD,
+ * see struct imapc_handlers), or ERR_TEMP on a timeout, "too slow" or an
+ * interruption: then the connection is unusable. h may be NULL; its done
+ * is called too. Earlier commands in flight are driven along. */
 int imapc_run(struct imapc *c, struct imap_cmd *cmd,
     const struct imapc_handlers *h, int timeout_ms, struct err *err);
-/* Steps and waits until nothing is in flight. 0, or -1 with err when the
- * connection failed or a wait timed out. */
+/* Steps and waits until nothing is in flight, as imapc_run() waits. 0,
+ * or -1 with err when the connection failed or a wait timed out. */
 int imapc_sync(struct imapc *c, int timeout_ms, struct err *err);
+
+/* Steps and waits, as imapc_run(), until *flag is true (set by a handler:
+ * a continuation that arrived, a greeting). 0, or -1 with err. */
+int imapc_run_until(struct imapc *c, const bool *flag, int timeout_ms,
+    struct err *err);
+/* Why the connection is unusable (imapc_usable() false): the loss, the
+ * server's BYE text, the protocol error. */
+const struct err *imapc_failure(const struct imapc *c);
 
 /* Inside a literal handler: reads up to n bytes of the literal, waiting
  * for them (up to the connection's timeout): >0, 0 at its end, -1 with

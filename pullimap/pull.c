@@ -11,8 +11,11 @@
 #include "conn.h"
 #include "deliver.h"
 #include "envelope.h"
-#include "imap.h"
+#include "imap_auth.h"
+#include "imap_cmd.h"
 #include "imap_conf.h"
+#include "imap_idle.h"
+#include "imapc.h"
 #include "log.h"
 #include "pull.h"
 #include "pull_state.h"
@@ -48,7 +51,7 @@ struct pull {
 	const struct pull_conf *pc;
 	const struct pull_run_opts *o;
 	struct pull_state *st;
-	struct imap_client *imap;
+	struct imapc *imap;
 	struct deliver *dlv;
 	uint32_t uidvalidity;
 
@@ -68,9 +71,38 @@ struct pull {
 	uint64_t bytes;
 	uint32_t uidnext;        /* recorded UIDNEXT */
 	bool fresh_select;       /* SELECT's UIDNEXT is still current */
+	bool compress_asked;     /* COMPRESS tried in this session */
 	bool stop;               /* a temporary failure: deliver no more */
 	struct err stop_err;
 };
+
+/* Waits this long without a byte from the server (and the exchange's
+ * budget, conn.h). */
+static int
+timeout_of(const struct pull *p)
+{
+	return p->o->timeout_ms > 0 ? p->o->timeout_ms : -1;
+}
+
+/* Runs cmd with an untagged and a literal handler (either NULL). */
+static int
+run(struct pull *p, struct imap_cmd *cmd,
+    int (*untagged)(void *, const struct imap_resp *, struct err *),
+    int (*literal)(void *, const struct imap_resp *, const struct imap_arg *,
+	size_t, uint64_t, struct err *),
+    struct err *err)
+{
+	struct imapc_handlers h = {untagged, literal, NULL, NULL, p};
+	return imapc_run(p->imap, cmd, &h, timeout_of(p), err);
+}
+
+static void
+set_of(struct uidset *s, const uint32_t *u, size_t n)
+{
+	uidset_clear(s);
+	for (size_t i = 0; i < n; i++)
+		uidset_add(s, u[i], u[i]);
+}
 
 static struct msg *
 batch_find(struct pull *p, uint32_t uid, uint32_t seq)
@@ -143,7 +175,7 @@ static int
 search_cb(void *ctx, const struct imap_resp *r, struct err *err)
 {
 	struct pull *p = ctx;
-	if (!r->name)
+	if (!r->name || r->kind != IMAP_RESP_UNTAGGED)
 		return 0;
 	if (strcmp(r->name, "SEARCH") == 0) {
 		for (size_t i = 0; i < r->nargs; i++) {
@@ -156,45 +188,88 @@ search_cb(void *ctx, const struct imap_resp *r, struct err *err)
 			uidset_add(p->search_out, u, u);
 		}
 		p->search_seen = true;
+		return 1;
 	} else if (strcmp(r->name, "ESEARCH") == 0) {
 		if (esearch(p, r, err) < 0)
 			return err_set(err, ERR_PROTO,
 			    "UID SEARCH: unparsable ESEARCH response from the "
 			    "server");
 		p->search_seen = true;
+		return 1;
 	}
 	return 0;
 }
 
-/* UID SEARCH with criteria; the result in p->search. A command that ends
- * in OK without a result (RFC 3501 and 4731 require one, even when
- * empty), or whose result names more messages than the mailbox holds,
- * is a protocol error: never taken for "nothing there". */
+/* What UID SEARCH looks for: "UID <uids>" and/or "UID <from>:*", then
+ * fixed criteria (raw protocol text), in this order. */
+struct criteria {
+	struct uidset *uids;
+	uint32_t from;       /* 0: none */
+	const char *raw;
+};
+
+/* A UID SEARCH command, and its criteria as text for messages. */
+static struct imap_cmd *
+search_cmd(struct pull *p, const struct criteria *c, struct buf *text)
+{
+	struct imap_cmd *cmd = imap_cmd_new("UID SEARCH");
+
+	if (imapc_capable(p->imap, "ESEARCH"))
+		imap_cmd_raw(cmd, "RETURN (ALL)");
+	if (c->uids) {
+		imap_cmd_atom(cmd, "UID");
+		imap_cmd_uidset(cmd, c->uids);
+		buf_appends(text, "UID ");
+		uidset_format(text, c->uids);
+	}
+	if (c->from) {
+		imap_cmd_atom(cmd, "UID");
+		imap_cmd_range(cmd, c->from, IMAP_CMD_STAR);
+		buf_appendf(text, "%sUID %u:*", text->len ? " " : "", c->from);
+	}
+	if (c->raw) {
+		imap_cmd_raw(cmd, c->raw);
+		buf_appendf(text, "%s%s", text->len ? " " : "", c->raw);
+	}
+	return cmd;
+}
+
+/* UID SEARCH with criteria; the result in out. A command that ends in OK
+ * without a result (RFC 3501 and 4731 require one, even when empty), or
+ * whose result names more messages than the mailbox holds, is a protocol
+ * error: never taken for "nothing there". */
 static int
-search(struct pull *p, const char *criteria, struct uidset *out,
+search(struct pull *p, const struct criteria *c, struct uidset *out,
     struct err *err)
 {
+	struct buf text = BUF_INIT(SIZE_MAX);
 	uint64_t n, exists;
+	int rc = -1;
 
 	uidset_clear(out);
 	p->search_out = out;
 	p->search_seen = false;
-	if (imap_run(p->imap, search_cb, NULL, p, err, "UID SEARCH %s%s",
-		imap_capable(p->imap, "ESEARCH") ? "RETURN (ALL) " : "",
-		criteria) < 0)
-		return -1;
-	if (!p->search_seen)
-		return err_set(err, ERR_PROTO,
+	if (run(p, search_cmd(p, c, &text), search_cb, NULL, err) < 0)
+		goto out;
+	if (!p->search_seen) {
+		err_set(err, ERR_PROTO,
 		    "%s: the server answered UID SEARCH %s without a result",
-		    imap_name(p->imap), criteria);
+		    imapc_name(p->imap), text.data);
+		goto out;
+	}
 	n = uidset_count(out);
-	exists = imap_selected(p->imap)->exists;
-	if (n > exists + SEARCH_SLACK)
-		return err_set(err, ERR_PROTO,
+	exists = imapc_selected(p->imap)->exists;
+	if (n > exists + SEARCH_SLACK) {
+		err_set(err, ERR_PROTO,
 		    "%s: UID SEARCH %s named %llu messages, the mailbox holds "
-		    "%llu", imap_name(p->imap), criteria,
+		    "%llu", imapc_name(p->imap), text.data,
 		    (unsigned long long)n, (unsigned long long)exists);
-	return 0;
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&text);
+	return rc;
 }
 
 static int
@@ -214,6 +289,7 @@ meta_cb(void *ctx, const struct imap_resp *r, struct err *err)
 	if (!uid || !(m = batch_find(p, uid, 0)))
 		return 0; /* e.g. flag changes from another client */
 	m->seq = r->num;
+	m->meta = true;
 	if ((a = fetch_item(l, r->args[0].count, "RFC822.SIZE")))
 		parse_u64_str(a->str, &m->size);
 	if ((a = fetch_item(l, r->args[0].count, "INTERNALDATE")) &&
@@ -230,8 +306,7 @@ meta_cb(void *ctx, const struct imap_resp *r, struct err *err)
 			m->message_id = envelope_text(&a->list[9]);
 		}
 	}
-	m->meta = true;
-	return 0;
+	return 1;
 }
 
 static struct pull_msg_info
@@ -271,7 +346,7 @@ body_read(void *ctx, char *buf, size_t n, struct err *err)
 	struct body_src *s = ctx;
 	ssize_t r;
 	if (!s->data) {
-		r = imap_literal_read(s->p->imap, buf, n, err);
+		r = imapc_literal_read(s->p->imap, buf, n, err);
 	} else {
 		if (n > s->len - s->off)
 			n = s->len - s->off;
@@ -296,7 +371,7 @@ stop_now(struct pull *p, const struct err *why, struct err *err)
 		p->stop_err = *why;
 	else
 		err_clear(&p->stop_err);
-	imap_abandon(p->imap);
+	imapc_abandon(p->imap);
 	return err_set(err, ERR_TEMP, "delivery stopped");
 }
 
@@ -383,7 +458,7 @@ body_lit_cb(void *ctx, const struct imap_resp *partial,
 		return 0;
 	if (!(m = msg_of_fetch(p, partial->num, cont, count - 1)))
 		return 0;
-	return deliver_one(p, m, &src, size, err);
+	return deliver_one(p, m, &src, size, err) < 0 ? -1 : 1;
 }
 
 static int
@@ -406,7 +481,7 @@ body_cb(void *ctx, const struct imap_resp *r, struct err *err)
 	/* NIL: the reference sends an empty message; so do we. */
 	src.data = body->type == IMAP_ARG_NIL ? "" : body->str;
 	src.len = body->type == IMAP_ARG_NIL ? 0 : body->len;
-	return deliver_one(p, m, &src, src.len, err);
+	return deliver_one(p, m, &src, src.len, err) < 0 ? -1 : 1;
 }
 
 static int
@@ -440,8 +515,8 @@ no_delivery(struct pull *p, struct err *err)
 static int
 confirm_missing(struct pull *p, const uint32_t *u, size_t n, struct err *err)
 {
-	struct buf crit = BUF_INIT(SIZE_MAX), set = BUF_INIT(SIZE_MAX);
-	struct uidset still = UIDSET_INIT;
+	struct uidset still = UIDSET_INIT, want = UIDSET_INIT;
+	struct criteria crit = {&want, 0, NULL};
 	int rc;
 
 	p->nmissing += (unsigned)n;
@@ -449,12 +524,10 @@ confirm_missing(struct pull *p, const uint32_t *u, size_t n, struct err *err)
 		return err_set(err, ERR_PROTO,
 		    "%s: more than %d UIDs named by UID SEARCH were not returned "
 		    "by UID FETCH: the server is inconsistent; giving up this "
-		    "poll", imap_name(p->imap), MAX_MISSING);
-	uidlist_format(&set, u, n, SIZE_MAX);
-	buf_appendf(&crit, "UID %s", set.data);
-	buf_free(&set);
-	rc = search(p, crit.data, &still, err);
-	buf_free(&crit);
+		    "poll", imapc_name(p->imap), MAX_MISSING);
+	set_of(&want, u, n);
+	rc = search(p, &crit, &still, err);
+	uidset_free(&want);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (uidset_has(&still, u[i])) {
 			log_warnx("UID %u: the server did not return this "
@@ -478,22 +551,24 @@ static int
 pull_batch(struct pull *p, const uint32_t *uids, size_t n,
     uint64_t *first_unhandled, struct err *err)
 {
-	struct buf set = BUF_INIT(SIZE_MAX);
+	struct uidset set = UIDSET_INIT;
 	struct uidlist missing = UIDLIST_INIT, body = UIDLIST_INIT;
+	struct imap_cmd *cmd;
 	int rc = -1;
 
 	p->batch = xcalloc(n, sizeof(*p->batch));
 	p->nbatch = n;
 	for (size_t i = 0; i < n; i++)
 		p->batch[i].uid = uids[i];
-	uidlist_format(&set, uids, n, SIZE_MAX);
+	set_of(&set, uids, n);
 
 	/* Metadata first: the envelope sender is needed before the body
 	 * can be streamed into MAIL FROM, whatever order the server sends
 	 * the items in. */
-	if (imap_run(p->imap, meta_cb, NULL, p, err,
-		"UID FETCH %s (UID RFC822.SIZE INTERNALDATE ENVELOPE)",
-		set.data) < 0)
+	cmd = imap_cmd_new("UID FETCH");
+	imap_cmd_uidset(cmd, &set);
+	imap_cmd_raw(cmd, "(UID RFC822.SIZE INTERNALDATE ENVELOPE)");
+	if (run(p, cmd, meta_cb, NULL, err) < 0)
 		goto out;
 	if (p->o->no_delivery) {
 		if (no_delivery(p, err) < 0)
@@ -503,12 +578,15 @@ pull_batch(struct pull *p, const uint32_t *uids, size_t n,
 		for (size_t i = 0; i < n; i++)
 			if (p->batch[i].meta)
 				uidlist_push(&body, uids[i]);
-		buf_reset(&set);
-		uidlist_format(&set, body.v, body.n, SIZE_MAX);
-		if (body.n > 0 && imap_run(p->imap, body_cb, body_lit_cb, p,
-			err, "UID FETCH %s (UID BODY.PEEK[])", set.data) < 0 &&
-		    !p->stop)
-			goto out;
+		if (body.n > 0) {
+			set_of(&set, body.v, body.n);
+			cmd = imap_cmd_new("UID FETCH");
+			imap_cmd_uidset(cmd, &set);
+			imap_cmd_raw(cmd, "(UID BODY.PEEK[])");
+			if (run(p, cmd, body_cb, body_lit_cb, err) < 0 &&
+			    !p->stop)
+				goto out;
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (p->batch[i].handled)
@@ -526,28 +604,42 @@ pull_batch(struct pull *p, const uint32_t *uids, size_t n,
 out:
 	uidlist_free(&missing);
 	uidlist_free(&body);
-	buf_free(&set);
+	uidset_free(&set);
 	batch_clear(p);
 	return rc;
 }
 
-/* STORE flags on sorted UIDs, in commands of bounded length. */
+/* "UID STORE <part of set from *pos> +FLAGS.SILENT (flag)": servers cap
+ * the length of a command line. */
+static struct imap_cmd *
+store_cmd(struct uidset *set, size_t *pos, const char *flag)
+{
+	struct imap_cmd *cmd = imap_cmd_new("UID STORE");
+	struct err e;
+
+	imap_cmd_uidset_chunk(cmd, set, pos, 8000);
+	imap_cmd_raw(cmd, "+FLAGS.SILENT");
+	imap_cmd_list_open(cmd);
+	if (imap_cmd_flag(cmd, flag, &e) < 0)
+		abort(); /* our own flags: \Seen, \Deleted, the keyword */
+	imap_cmd_list_close(cmd);
+	return cmd;
+}
+
+/* STORE a flag on UIDs, in commands of bounded length. */
 static int
-store(struct pull *p, const uint32_t *u, size_t n, const char *flags,
+store(struct pull *p, const uint32_t *u, size_t n, const char *flag,
     struct err *err)
 {
-	size_t i = 0;
-	while (i < n) {
-		struct buf set = BUF_INIT(SIZE_MAX);
-		size_t k = uidlist_format(&set, u + i, n - i, 8000);
-		int rc = imap_run(p->imap, NULL, NULL, NULL, err,
-		    "UID STORE %s +FLAGS.SILENT (%s)", set.data, flags);
-		buf_free(&set);
-		if (rc < 0)
-			return -1;
-		i += k;
-	}
-	return 0;
+	struct uidset set = UIDSET_INIT;
+	size_t pos = 0;
+	int rc = 0;
+
+	set_of(&set, u, n);
+	while (pos < set.n && rc == 0)
+		rc = run(p, store_cmd(&set, &pos, flag), NULL, NULL, err);
+	uidset_free(&set);
+	return rc;
 }
 
 static int
@@ -572,7 +664,7 @@ mark_seen(struct pull *p, struct err *err)
 		return -1;
 	rc = 0;
 	if (n > 0) {
-		if (!imap_selected(p->imap)->permanent_keywords) {
+		if (!imapc_selected(p->imap)->permanent_keywords) {
 			log_warnx("cannot flag rejected messages with %s: the "
 			    "mailbox does not accept keywords", REJECTED_KEYWORD);
 			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
@@ -598,7 +690,8 @@ only_ours_deleted(struct pull *p, struct uidset *ours, bool *ok_r,
     struct err *err)
 {
 	struct uidset del = UIDSET_INIT;
-	int rc = search(p, "DELETED", &del, err);
+	struct criteria crit = {NULL, 0, "DELETED"};
+	int rc = search(p, &crit, &del, err);
 	if (rc == 0)
 		*ok_r = uidset_covers(ours, &del);
 	uidset_free(&del);
@@ -613,9 +706,10 @@ only_ours_deleted(struct pull *p, struct uidset *ours, bool *ok_r,
 static int
 purge(struct pull *p, uint32_t uidnext, struct err *err)
 {
-	char when[64] = "";
-	struct buf set = BUF_INIT(SIZE_MAX), crit = BUF_INIT(SIZE_MAX);
+	char tail[128];
+	struct buf set = BUF_INIT(SIZE_MAX);
 	struct uidset cand = UIDSET_INIT, *hits = &p->search;
+	struct criteria crit = {&cand, 0, tail};
 	uint32_t *rej = NULL;
 	size_t nrej = 0, pos = 0;
 	int rc = -1;
@@ -639,17 +733,17 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		rc = 0;
 		goto out;
 	}
+	snprintf(tail, sizeof(tail), "NOT KEYWORD %s", REJECTED_KEYWORD);
 	if (p->pc->purge_after_days > 0) {
 		/* RFC 3501 SEARCH BEFORE: date only, hence 24h accuracy. */
 		time_t t = time(NULL) - (time_t)p->pc->purge_after_days * 86400;
 		struct tm tm;
 		gmtime_r(&t, &tm);
-		snprintf(when, sizeof(when), " BEFORE %02d-%s-%04d", tm.tm_mday,
-		    months[tm.tm_mon], tm.tm_year + 1900);
+		snprintf(tail, sizeof(tail), "BEFORE %02d-%s-%04d NOT KEYWORD %s",
+		    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+		    REJECTED_KEYWORD);
 	}
-	buf_appendf(&crit, "UID %s%s NOT KEYWORD %s", set.data, when,
-	    REJECTED_KEYWORD);
-	if (search(p, crit.data, hits, err) < 0 ||
+	if (search(p, &crit, hits, err) < 0 ||
 	    pull_state_rejected_uids(p->st, p->uidvalidity, &rej, &nrej,
 		err) < 0)
 		goto out;
@@ -660,7 +754,7 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 	rc = 0;
 	if (hits->n == 0)
 		goto out;
-	if (!imap_capable(p->imap, "UIDPLUS")) {
+	if (!imapc_capable(p->imap, "UIDPLUS")) {
 		bool ok = false;
 		if ((rc = only_ours_deleted(p, hits, &ok, err)) < 0)
 			goto out;
@@ -678,21 +772,25 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		    (unsigned long long)uidset_count(hits), set.data);
 	}
 	while (pos < hits->n && rc == 0) {
-		buf_reset(&set);
-		uidset_format_chunk(&set, hits, &pos, 8000);
-		rc = imap_run(p->imap, NULL, NULL, NULL, err,
-		    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data);
-		if (rc == 0)
-			rc = imap_capable(p->imap, "UIDPLUS")
-			    ? imap_run(p->imap, NULL, NULL, NULL, err,
-				  "UID EXPUNGE %s", set.data)
-			    : imap_run(p->imap, NULL, NULL, NULL, err, "EXPUNGE");
+		size_t from = pos;
+		struct imap_cmd *cmd;
+
+		rc = run(p, store_cmd(hits, &pos, "\\Deleted"), NULL, NULL, err);
+		if (rc < 0)
+			break;
+		if (imapc_capable(p->imap, "UIDPLUS")) {
+			/* The same UIDs as the STORE. */
+			cmd = imap_cmd_new("UID EXPUNGE");
+			imap_cmd_uidset_chunk(cmd, hits, &from, 8000);
+		} else {
+			cmd = imap_cmd_new("EXPUNGE");
+		}
+		rc = run(p, cmd, NULL, NULL, err);
 	}
 out:
 	free(rej);
 	uidset_free(&cand);
 	buf_free(&set);
-	buf_free(&crit);
 	return rc;
 }
 
@@ -706,7 +804,6 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 	uint32_t *known = NULL;
 	size_t nknown = 0;
 	uint64_t next = from;
-	bool compressed = false;
 	int rc = -1;
 
 	if (pull_state_known(p->st, p->uidvalidity, from, &known, &nknown,
@@ -716,8 +813,8 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		uidset_add(&p->journaled, known[i], known[i]);
 	free(known);
 	for (unsigned round = 0; round < 1000 && !p->stop; round++) {
-		const struct imap_mailbox *box = imap_selected(p->imap);
-		char crit[64];
+		const struct imapc_mailbox *box = imapc_selected(p->imap);
+		struct criteria crit = {NULL, (uint32_t)next, NULL};
 		uint32_t cursor = (uint32_t)next, u, b[BATCH];
 		uint64_t top = 0, first_unhandled = UINT64_MAX, n = 0;
 		uint32_t exists;
@@ -729,10 +826,9 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		if (round == 0 && p->fresh_select && box->uidnext != 0 &&
 		    box->uidnext <= next)
 			break;
-		imap_take_changes(p->imap);
+		imapc_take_changes(p->imap);
 		exists = box->exists;
-		snprintf(crit, sizeof(crit), "UID %u:*", (uint32_t)next);
-		if (search(p, crit, &p->search, err) < 0)
+		if (search(p, &crit, &p->search, err) < 0)
 			goto out;
 		/* "N:*" matches the highest UID even when it is below N, so
 		 * an empty answer says the mailbox is empty. Dovecot reports
@@ -742,9 +838,9 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 			exists = box->exists;
 		if (p->search.n == 0 && exists > 0) {
 			err_set(err, ERR_PROTO,
-			    "%s: UID SEARCH %s found nothing although the "
-			    "mailbox holds %u messages", imap_name(p->imap),
-			    crit, exists);
+			    "%s: UID SEARCH UID %u:* found nothing although the "
+			    "mailbox holds %u messages", imapc_name(p->imap),
+			    crit.from, exists);
 			goto out;
 		}
 		if (p->search.n > 0 &&
@@ -767,9 +863,11 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 			n += k;
 			/* Only now is there something worth compressing: a
 			 * poll with nothing new skips the round trip. */
-			if (!compressed && imap_compress(p->imap, err) < 0)
+			if (!p->compress_asked &&
+			    imap_compress(p->imap, &p->pc->imap, timeout_of(p),
+				err) < 0)
 				goto out;
-			compressed = true;
+			p->compress_asked = true;
 			if (pull_batch(p, b, k, &first_unhandled, err) < 0)
 				goto out;
 			if (p->stop && !end &&
@@ -796,7 +894,7 @@ pull_new(struct pull *p, uint32_t from, uint32_t *uidnext_r, struct err *err)
 		}
 		/* Dovecot reports mail that arrived during the SEARCH right
 		 * after its result: look once more then. */
-		if (n == 0 && imap_take_changes(p->imap) == 0)
+		if (n == 0 && imapc_take_changes(p->imap) == 0)
 			break;
 	}
 	rc = 0;
@@ -808,7 +906,7 @@ out:
 static int
 open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 {
-	const struct imap_mailbox *box = imap_selected(p->imap);
+	const struct imapc_mailbox *box = imapc_selected(p->imap);
 	char *name = NULL;
 	uint32_t uv = 0, un = 0;
 	int r = pull_state_get_mailbox(p->st, &name, &uv, &un, err);
@@ -862,15 +960,67 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 	return 0;
 }
 
+/* A command's outcome, for commands in flight together. */
+struct outcome {
+	bool failed;
+	struct err err;
+};
+
+static void
+outcome_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+{
+	struct outcome *o = ctx;
+	(void)tagged;
+	if (err) {
+		o->failed = true;
+		o->err = *err;
+	}
+}
+
+/* ENABLE QRESYNC and SELECT in one round trip: the server runs commands
+ * in the order received (RFC 3501 §5.5), and an ENABLE that fails leaves
+ * a SELECT without QRESYNC, which is fine. QRESYNC makes SELECT report
+ * HIGHESTMODSEQ and expunges as UIDs. The first failure is reported. */
+static int
+enable_select(struct pull *p, struct err *err)
+{
+	struct outcome en = {0}, sel = {0};
+	struct imapc_handlers hen = {NULL, NULL, NULL, outcome_done, &en};
+	struct imapc_handlers hsel = {NULL, NULL, NULL, outcome_done, &sel};
+	const struct imapc_mailbox *box;
+	struct imap_cmd *cmd;
+
+	if (imapc_capable(p->imap, "QRESYNC") &&
+	    imapc_capable(p->imap, "ENABLE")) {
+		cmd = imap_cmd_new("ENABLE");
+		imap_cmd_atom(cmd, "QRESYNC");
+		imapc_submit(p->imap, cmd, &hen);
+	}
+	cmd = imap_cmd_new("SELECT");
+	imap_cmd_mailbox(cmd, p->pc->mailbox);
+	imapc_submit_select(p->imap, cmd, p->pc->mailbox, &hsel);
+	if (imapc_sync(p->imap, timeout_of(p), err) < 0)
+		return -1;
+	if (en.failed || sel.failed) {
+		*err = en.failed ? en.err : sel.err;
+		return -1;
+	}
+	box = imapc_selected(p->imap);
+	if (box->uidvalidity == 0)
+		return err_set(err, ERR_PROTO,
+		    "%s: no UIDVALIDITY in the reply to SELECT %s",
+		    imapc_name(p->imap), p->pc->mailbox);
+	return 0;
+}
+
 /* Connect, SELECT, check the state against the mailbox. */
 static int
 session_open(struct pull *p, struct err *err)
 {
-	if (!(p->imap = imap_connect(&p->pc->imap, p->o->timeout_ms, err)))
+	p->compress_asked = false;
+	if (!(p->imap = imap_login(&p->pc->imap, p->o->timeout_ms, err)))
 		return -1;
-	/* QRESYNC makes SELECT report HIGHESTMODSEQ and expunges as UIDs. */
-	if (imap_enable_select(p->imap, "QRESYNC", p->pc->mailbox, false,
-		err) < 0)
+	if (enable_select(p, err) < 0)
 		return -1;
 	log_set_mailbox(p->pc->mailbox);
 	p->fresh_select = true;
@@ -880,7 +1030,7 @@ session_open(struct pull *p, struct err *err)
 static void
 session_close(struct pull *p)
 {
-	imap_close(&p->imap);
+	imap_logout(&p->imap);
 	log_set_mailbox(NULL);
 }
 
@@ -907,7 +1057,7 @@ poll_once(struct pull *p, bool purge_now, struct err *err)
 	}
 	/* After a stop the connection was given up: the next session
 	 * marks this poll's deliveries \Seen (they are journaled). */
-	if (imap_usable(p->imap) && mark_seen(p, err) < 0)
+	if (imapc_usable(p->imap) && mark_seen(p, err) < 0)
 		return -1;
 	/* SELECT's UIDNEXT is never taken as the new UIDNEXT: a server can
 	 * announce one it does not keep. */
@@ -1012,7 +1162,7 @@ pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
 	if (pull_open(&p, pc, o, err) < 0 || session_open(&p, err) < 0 ||
 	    poll_once(&p, true, err) < 0)
 		goto out;
-	if (p.stop && p.stop_err.kind != ERR_NONE && !imap_usable(p.imap)) {
+	if (p.stop && p.stop_err.kind != ERR_NONE && !imapc_usable(p.imap)) {
 		/* The fetch was cut short: a short session marks what was
 		 * delivered \Seen now rather than at the next run. */
 		struct err e;
@@ -1080,6 +1230,9 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 	unsigned backoff = 0;
 	uint64_t last_purge = 0;
 	bool warned_idle = false;
+	/* Here, not in the loop: a connection that fails later (logout)
+	 * still reports to it. */
+	struct imap_idle idle;
 	int rc = -1;
 
 	if (pull_open(&p, pc, o, err) < 0)
@@ -1095,7 +1248,7 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 		if (!p.imap) {
 			if (session_open(&p, err) < 0)
 				goto failed;
-			imap_keepalive(p.imap);
+			conn_set_keepalive(imapc_conn(p.imap));
 		}
 		/* Purge at start, then every 12 hours (as the reference). */
 		purge_now = last_purge == 0 ||
@@ -1110,7 +1263,7 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 			goto failed;
 		}
 		backoff = 0;
-		if (!imap_capable(p.imap, "IDLE")) {
+		if (!imapc_capable(p.imap, "IDLE")) {
 			/* No IDLE (RFC 2177): poll at the interval instead. */
 			if (!warned_idle)
 				log_warnx("the server does not support IDLE: "
@@ -1120,10 +1273,12 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 			continue;
 		}
 		while (!*o->stop && !*o->wake) {
-			if (imap_idle_start(p.imap, err) < 0)
+			if (imap_idle_start(&idle, p.imap, timeout_of(&p),
+				err) < 0)
 				goto failed;
-			r = imap_idle_wait(p.imap, o->idle_ms, o->wake, err);
-			if (r < 0 || imap_idle_done(p.imap, err) < 0)
+			r = imap_idle_wait(&idle, o->idle_ms, o->wake, err);
+			if (r < 0 || imap_idle_done(&idle, timeout_of(&p),
+					 err) < 0)
 				goto failed;
 			if (r > 0)
 				break;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap.h"
+#include "imap_trace.h"
 #include "imap_parse.h"
 #include "test.h"
 

@@ -1,0 +1,98 @@
+#ifndef COMMON_IMAP_AUTH_H
+#define COMMON_IMAP_AUTH_H
+
+/* Opening an IMAP session on the engine (imapc.h): connect (tunnel, imap
+ * with STARTTLS, imaps, through a SOCKS proxy), read the greeting,
+ * authenticate, learn the capabilities; COMPRESS on demand; LOGOUT. Shared
+ * by pullimap and interimap. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "err.h"
+
+struct imapc;
+
+enum imap_type {
+	IMAP_TYPE_IMAP,   /* "imap": TCP, STARTTLS unless starttls is off */
+	IMAP_TYPE_IMAPS,  /* "imaps" (default): TLS from the start */
+	IMAP_TYPE_TUNNEL, /* "tunnel": talk to the stdin/stdout of command */
+};
+
+/* Authentication mechanisms, by preference. LOGIN is the IMAP LOGIN
+ * command (always available unless the server says LOGINDISABLED); the
+ * others are AUTHENTICATE MECH when AUTH=MECH is advertised: PLAIN
+ * (RFC 4616), XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628), the last two
+ * taking an OAuth 2.0 access token as the secret. */
+enum imap_auth {
+	IMAP_AUTH_PLAIN,
+	IMAP_AUTH_LOGIN,
+	IMAP_AUTH_XOAUTH2,
+	IMAP_AUTH_OAUTHBEARER,
+};
+#define IMAP_AUTH_MAX 4
+
+/* Plain data, filled by the configuration layer (imap_conf.h) or by
+ * hand: this client needs no configuration parser. Strings are borrowed
+ * (from the loaded configuration, or literals for the defaults): valid
+ * while the caller keeps them, never freed through this struct. NULL
+ * means unset. */
+struct imap_opts {
+	enum imap_type type;      /* type, default imaps */
+	const char *host;         /* host, default "localhost" */
+	const char *port;         /* port: decimal 1..65535; default "143"
+	                           * (imap) or "993" (imaps); NULL for tunnel */
+	const char *command;      /* command: required for tunnel */
+	bool starttls;            /* STARTTLS, default YES (imap only) */
+	/* auth: in the given order, no duplicates; default PLAIN LOGIN;
+	 * XOAUTH2 and OAUTHBEARER are not in the reference */
+	enum imap_auth auth[IMAP_AUTH_MAX];
+	size_t n_auth;
+	const char *username;     /* username: ASCII */
+	const char *password;     /* password: ASCII */
+	/* password-command: run by /bin/sh at every connect, its first
+	 * output line is the secret (password or OAuth token); never set
+	 * together with password (not in the reference) */
+	const char *password_command;
+	bool null_stderr;         /* null-stderr, default NO (tunnel) */
+	bool compress;            /* compress, default YES (RFC 4978) */
+	/* proxy: SOCKSv5 for imap and imaps (type PROXY_NONE when unset,
+	 * and for tunnel, which ignores it like the reference); the URL is
+	 * parsed into copies, so this part owns its strings */
+	struct proxy_opts proxy;
+	struct tls_opts tls;      /* SSL_*: syntax checked here, semantics
+	                           * (protocol names, digests) by
+	                           * conn_tls_opts_check() */
+};
+
+/* Sets the defaults above. */
+void imap_opts_init(struct imap_opts *o);
+
+/* Connects as o says, reads the greeting, upgrades with STARTTLS when
+ * required, authenticates (the first mechanism of o->auth the server
+ * offers; LOGIN means the LOGIN command), and makes sure the capabilities
+ * are the post-login ones. timeout_ms bounds every wait (and, with the
+ * budget of conn.h, every exchange). The engine is named "HOST:PORT" or
+ * "tunnel" in messages. Returns it, or NULL with err: ERR_TEMP (network),
+ * ERR_AUTH (login refused, password-command failed), ERR_REFUSED (TLS
+ * refused, STARTTLS missing, PREAUTH on a plaintext connection),
+ * ERR_PROTO (not an IMAP server), ERR_CONFIG (credentials missing),
+ * ERR_SYS (password-command could not be started). */
+struct imapc *imap_login(const struct imap_opts *o, int timeout_ms,
+    struct err *err);
+
+/* Starts COMPRESS=DEFLATE (RFC 4978) when o->compress and the server
+ * offers it and the link is not compressed yet; a no-op otherwise. Call
+ * it before a command that transfers much (a session with nothing to
+ * fetch saves the round trip), once per session. A refusal is a warning,
+ * not an error. -1 with err only when the connection failed. */
+int imap_compress(struct imapc *c, const struct imap_opts *o, int timeout_ms,
+    struct err *err);
+
+/* Sends LOGOUT when the connection is usable (waiting at most 5 s,
+ * errors ignored), logs the compression figures with --debug, frees the
+ * engine and sets *cp to NULL. NULL-safe. */
+void imap_logout(struct imapc **cp);
+
+#endif
