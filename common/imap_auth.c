@@ -318,7 +318,8 @@ login(struct login *l, struct err *err)
 }
 
 struct imapc *
-imap_login(const struct imap_opts *o, int timeout_ms, struct err *err)
+imap_login(const struct imap_opts *o, const char *log_prefix, int timeout_ms,
+    struct err *err)
 {
 	struct login l = {0};
 	struct conn *conn;
@@ -335,6 +336,7 @@ imap_login(const struct imap_opts *o, int timeout_ms, struct err *err)
 	 * connection (conn_set_interrupt()). */
 	conn_set_interruptible(conn, true);
 	l.c = imapc_new(conn, name);
+	imapc_set_log_prefix(l.c, log_prefix);
 	if (o->type == IMAP_TYPE_IMAPS && start_tls(&l, err) < 0)
 		goto fail;
 	if (login(&l, err) < 0)
@@ -380,7 +382,8 @@ imap_compress(struct imapc *c, const struct imap_opts *o, int timeout_ms,
 	 * up the session. [COMPRESSIONACTIVE] (RFC 4978 §3) says the link
 	 * is compressed already (e.g. by TLS). */
 	if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL)
-		log_warnx("%s; going on uncompressed", ce.msg);
+		log_at(LOG_WARN, imapc_log_prefix(c), "%s; going on "
+		    "uncompressed", ce.msg);
 	return 0;
 }
 
@@ -401,7 +404,7 @@ imap_logout(struct imapc **cp)
 	if (log_debug_level > 0 && conn_is_deflate(conn)) {
 		unsigned long long ri, wi, ro, wo;
 		conn_deflate_stats(conn, &ri, &wi, &ro, &wo);
-		log_debug("COMPRESS: read %llu bytes (wire %llu, %.1fx), "
+		log_at(LOG_DEBUG, imapc_log_prefix(c), "COMPRESS: read %llu bytes (wire %llu, %.1fx), "
 		    "wrote %llu bytes (wire %llu)", ri, wi,
 		    wi ? (double)ri / (double)wi : 0.0, ro, wo);
 	}

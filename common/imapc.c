@@ -80,6 +80,7 @@ struct imapc {
 	char *box_name;           /* box.name's storage */
 	unsigned changes;         /* EXISTS/EXPUNGE/VANISHED seen */
 	unsigned caps_gen;        /* capability lists received */
+	char *log_prefix;         /* imapc_set_log_prefix() */
 };
 
 struct imapc *
@@ -181,7 +182,7 @@ imapc_send_line(struct imapc *c, const char *text, bool secret)
 {
 	struct line *l = xcalloc(1, sizeof(*l));
 	if (log_debug_level > 0)
-		log_debug("%s: C: %s", c->name,
+		log_at(LOG_DEBUG, c->log_prefix, "%s: C: %s", c->name,
 		    secret && log_debug_level < 2 ? "[REDACTED]" : text);
 	l->text = xasprintf("%s\r\n", text);
 	if (c->lines_tail)
@@ -356,7 +357,8 @@ produce(struct imapc *c, struct err *err)
 			return progress;
 		if (q->state == CMD_QUEUED) {
 			char *t = imap_cmd_trace(q->cmd, log_debug_level > 1);
-			log_debug("%s: C: %s %s", c->name, q->tag, t);
+			log_at(LOG_DEBUG, c->log_prefix, "%s: C: %s %s", c->name,
+			    q->tag, t);
 			free(t);
 			imap_cmd_writer_init(&c->w, q->cmd, c->lit_mode);
 			c->out_len = (size_t)snprintf(c->out, sizeof(c->out), "%s ",
@@ -723,7 +725,8 @@ consume(struct imapc *c, struct err *err)
 			int rc = 0;
 			if (log_debug_level > 0) {
 				char *t = imap_trace_format(r);
-				log_debug("%s: S: %s", c->name, t);
+				log_at(LOG_DEBUG, c->log_prefix, "%s: S: %s",
+				    c->name, t);
 				free(t);
 			}
 			caps_update(c, r);
@@ -1011,6 +1014,19 @@ imapc_name(const struct imapc *c)
 }
 
 void
+imapc_set_log_prefix(struct imapc *c, const char *prefix)
+{
+	free(c->log_prefix);
+	c->log_prefix = prefix ? xstrdup(prefix) : NULL;
+}
+
+const char *
+imapc_log_prefix(const struct imapc *c)
+{
+	return c->log_prefix;
+}
+
+void
 imapc_free(struct imapc **cp)
 {
 	struct imapc *c = *cp;
@@ -1031,6 +1047,7 @@ imapc_free(struct imapc **cp)
 	imap_parse_free(&c->parser);
 	conn_free(&c->conn);
 	free(c->box_name);
+	free(c->log_prefix);
 	free(c->name);
 	free(c);
 	*cp = NULL;

@@ -160,6 +160,11 @@ void imapc_abandon(struct imapc *c);
 struct conn *imapc_conn(const struct imapc *c);
 /* The name given to imapc_new(). */
 const char *imapc_name(const struct imapc *c);
+/* What the connection's log lines start with (log.h): the program's
+ * identity for it ("local(INBOX)", "SECTION(MAILBOX)"); copied, NULL for
+ * none (the default). The protocol trace reads "PREFIX: NAME: C: ...". */
+void imapc_set_log_prefix(struct imapc *c, const char *prefix);
+const char *imapc_log_prefix(const struct imapc *c);
 
 /* Waits until one of cs (at most 16) can make progress, at most
  * timeout_ms (< 0: no limit), with sigwait_poll(): called between

@@ -9,21 +9,6 @@
 
 int log_debug_level;
 bool log_quiet;
-static char *log_name, *log_mailbox;
-
-void
-log_set_name(const char *name)
-{
-	free(log_name);
-	log_name = name ? xstrdup(name) : NULL;
-}
-
-void
-log_set_mailbox(const char *mailbox)
-{
-	free(log_mailbox);
-	log_mailbox = mailbox ? xstrdup(mailbox) : NULL;
-}
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
  * RFC 3629 §4, or 0 when there is none or it encodes a C1 control
@@ -113,11 +98,11 @@ escape(char *out, size_t cap, const char *s, size_t len)
  * " [...]". Room for a --debug trace of a long response. */
 #define LOG_LINE_MAX 4096
 
-/* Prints "NAME(MAILBOX): " prefix, what and text (len bytes), escaped, as
- * one line: one write per line, so that concurrent writers to the same
- * journal do not interleave within a line. */
+/* Prints "PREFIX: ", what and text (len bytes), escaped, as one line: one
+ * write per line, so that concurrent writers to the same journal do not
+ * interleave within a line. */
 static void
-emit(const char *what, const char *text, size_t len)
+emit(const char *prefix, const char *what, const char *text, size_t len)
 {
 	char raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX + 16];
 	const size_t cap = sizeof(line) - 8; /* room for " [...]\n" */
@@ -125,10 +110,8 @@ emit(const char *what, const char *text, size_t len)
 	size_t o = 0;
 	int n = 0;
 
-	if (log_name && log_mailbox)
-		n = snprintf(raw, sizeof(raw), "%s(%s): ", log_name, log_mailbox);
-	else if (log_name)
-		n = snprintf(raw, sizeof(raw), "%s: ", log_name);
+	if (prefix && *prefix)
+		n = snprintf(raw, sizeof(raw), "%s: ", prefix);
 	if (n < 0 || (size_t)n >= sizeof(raw))
 		n = 0;
 	/* escape() stays below its cap: o < cap throughout. */
@@ -146,37 +129,53 @@ emit(const char *what, const char *text, size_t len)
 	fwrite(line, 1, o, stderr);
 }
 
-static void
-vlog(const char *what, const char *fmt, va_list ap)
+void
+log_vat(enum log_level level, const char *prefix, const char *fmt,
+    va_list ap)
 {
 	char text[LOG_LINE_MAX + 1];
-	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	const char *what = level == LOG_WARN ? "WARNING: " :
+	    level == LOG_ERROR ? "ERROR: " : NULL;
+	int n;
 
+	if ((level == LOG_INFO && log_quiet) ||
+	    (level == LOG_DEBUG && log_debug_level <= 0))
+		return;
+	n = vsnprintf(text, sizeof(text), fmt, ap);
 	if (n < 0)
 		n = 0;
 	/* Longer than LOG_LINE_MAX: emit() sees it and cuts it. */
-	emit(what, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text));
+	emit(prefix, what, text,
+	    (size_t)n < sizeof(text) ? (size_t)n : sizeof(text));
 }
 
-#define DEFINE_LOG(fn, what, cond)                                             \
+void
+log_at(enum log_level level, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vat(level, prefix, fmt, ap);
+	va_end(ap);
+}
+
+#define DEFINE_LOG(fn, level)                                                  \
 	void fn(const char *fmt, ...)                                          \
 	{                                                                      \
 		va_list ap;                                                    \
-		if (!(cond))                                                   \
-			return;                                                \
 		va_start(ap, fmt);                                             \
-		vlog(what, fmt, ap);                                           \
+		log_vat(level, NULL, fmt, ap);                                 \
 		va_end(ap);                                                    \
 	}
 
-DEFINE_LOG(log_info, NULL, !log_quiet)
-DEFINE_LOG(log_notice, NULL, true)
-DEFINE_LOG(log_warnx, "WARNING: ", true)
-DEFINE_LOG(log_errorx, "ERROR: ", true)
-DEFINE_LOG(log_debug, NULL, log_debug_level > 0)
+DEFINE_LOG(log_info, LOG_INFO)
+DEFINE_LOG(log_notice, LOG_NOTICE)
+DEFINE_LOG(log_warnx, LOG_WARN)
+DEFINE_LOG(log_errorx, LOG_ERROR)
+DEFINE_LOG(log_debug, LOG_DEBUG)
 
 void
-log_trace(const char *dir, const char *data, size_t len)
+log_trace_at(const char *prefix, const char *dir, const char *data,
+    size_t len)
 {
 	char what[32];
 
@@ -185,5 +184,11 @@ log_trace(const char *dir, const char *data, size_t len)
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
 	snprintf(what, sizeof(what), "%s: ", dir);
-	emit(what, data, len);
+	emit(prefix, what, data, len);
+}
+
+void
+log_trace(const char *dir, const char *data, size_t len)
+{
+	log_trace_at(NULL, dir, data, len);
 }

@@ -2,8 +2,14 @@
 #define COMMON_LOG_H
 
 /* Logging to stderr, one line per event, in the reference's format:
- * "NAME(MAILBOX): message" once a mailbox is selected, "NAME: message"
- * before. Debug output (the protocol trace) goes to stderr as well. */
+ * "PREFIX: message", where the caller says what PREFIX is: the program's
+ * identity for the line ("SECTION(MAILBOX)" for pullimap, "local(INBOX)"
+ * for interimap), the connection's for the engine (imapc_set_log_prefix).
+ * There is no process-wide "current" name or mailbox: two connections log
+ * side by side. Debug output (the protocol trace) goes to stderr as
+ * well. Control bytes and invalid UTF-8 are escaped in every line. */
+
+#include <stdarg.h>
 
 #include "util.h"
 
@@ -11,10 +17,22 @@
 extern int log_debug_level;
 extern bool log_quiet;
 
-/* Copies the strings. NULL clears. */
-void log_set_name(const char *name);
-void log_set_mailbox(const char *mailbox);
+enum log_level {
+	LOG_DEBUG,  /* only with --debug */
+	LOG_INFO,   /* suppressed by --quiet */
+	LOG_NOTICE, /* always shown */
+	LOG_WARN,   /* "WARNING: ..." */
+	LOG_ERROR,  /* "ERROR: ..." */
+};
 
+/* One line "PREFIX: [WARNING: |ERROR: ]message"; prefix NULL or "": no
+ * prefix. */
+void log_at(enum log_level level, const char *prefix, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+void log_vat(enum log_level level, const char *prefix, const char *fmt,
+    va_list ap) ATTR_PRINTF(3, 0);
+
+/* The same without a prefix. */
 void log_info(const char *fmt, ...) ATTR_PRINTF(1, 2);     /* suppressed by --quiet */
 void log_notice(const char *fmt, ...) ATTR_PRINTF(1, 2);   /* always shown */
 void log_warnx(const char *fmt, ...) ATTR_PRINTF(1, 2);    /* "WARNING: ..." */
@@ -23,5 +41,7 @@ void log_debug(const char *fmt, ...) ATTR_PRINTF(1, 2);    /* only with --debug 
 /* Protocol trace line: dir is "C" or "S" (or "LC"/"LS" etc.); data need not be
  * NUL-terminated and trailing CRLF is not printed. Only with --debug. */
 void log_trace(const char *dir, const char *data, size_t len);
+void log_trace_at(const char *prefix, const char *dir, const char *data,
+    size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "deliver_p.h"
 #include "log.h"
+#include "plog.h"
 
 /* A native LMTP client (RFC 2033) over a struct conn (TCP or a Unix
  * socket), every wait bounded by timeout_ms. Body bytes are streamed
@@ -33,7 +34,7 @@ lmtp_close(struct deliver *d)
 	buf_free(&d->lmtp->line);
 	free(d->lmtp);
 	d->lmtp = NULL;
-	log_debug("%s: connection closed", d->server);
+	plog_debug("%s: connection closed", d->server);
 }
 
 static int
@@ -62,7 +63,7 @@ command(struct deliver *d, struct lmtp_client *l, struct err *err,
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		return err_set(err, ERR_INTERNAL, "%s: command too long",
 		    d->server);
-	log_trace("LC", line, (size_t)n);
+	plog_trace("LC", line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	return put(l, line, (size_t)n + 2, err);
 }
@@ -100,7 +101,7 @@ read_reply(struct deliver *d, struct lmtp_client *l, const char *what,
 	do {
 		if (read_line(d, l, what, &line, &len, err) < 0)
 			return -1;
-		log_trace("LS", line, len);
+		plog_trace("LS", line, len);
 		k = deliver_reply_add(r, line, len);
 		if (k < 0)
 			return err_set(err, ERR_TEMP, "%s: malformed reply "
@@ -143,7 +144,7 @@ lmtp_open(struct deliver *d, struct err *err)
 		return -1;
 	}
 	d->lmtp = l;
-	log_debug("%s: connected", d->server);
+	plog_debug("%s: connected", d->server);
 	if (read_reply(d, l, "the greeting", &r, false, err) < 0)
 		goto fail;
 	/* Problems before MAIL are about the session, not the message: always
@@ -212,13 +213,13 @@ send_body(struct lmtp_client *l, deliver_read_fn *rd,
 	}
 	snprintf(dbg, sizeof(dbg), "(%llu body bytes)",
 	    (unsigned long long)total);
-	log_trace("LC", dbg, strlen(dbg));
+	plog_trace("LC", dbg, strlen(dbg));
 	/* An empty body goes out as one empty line, as the reference does. */
 	if (total == 0 || !crlf) {
 		if (put(l, "\r\n", 2, err) < 0)
 			goto out;
 	}
-	log_trace("LC", ".", 1);
+	plog_trace("LC", ".", 1);
 	ret = put(l, ".\r\n", 3, err) < 0 ? -1 : flush_out(l, err);
 out:
 	free(chunk);
@@ -325,7 +326,7 @@ lmtp_deliver(struct deliver *d, const char *sender, deliver_read_fn *rd,
 
 	for (;;) {
 		if (d->lmtp && idle_closed(d->lmtp)) {
-			log_debug("%s: idle connection was closed", d->server);
+			plog_debug("%s: idle connection was closed", d->server);
 			lmtp_close(d);
 		}
 		reused = d->lmtp != NULL;
@@ -334,7 +335,7 @@ lmtp_deliver(struct deliver *d, const char *sender, deliver_read_fn *rd,
 		r = transaction(d, reused, sender, rd, ctx, res, err);
 		if (r <= 0 || ++tries > 1)
 			break;
-		log_debug("%s: %s; reconnecting", d->server, err->msg);
+		plog_debug("%s: %s; reconnecting", d->server, err->msg);
 		lmtp_close(d);
 	}
 	if (r != 0 && d->lmtp && (err->kind != ERR_REFUSED || r > 0 ||

@@ -9,6 +9,7 @@
 #include <sysexits.h>
 
 #include "log.h"
+#include "plog.h"
 #include "pull.h"
 #include "pull_conf.h"
 #include "sigwait.h"
@@ -136,7 +137,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "pullimap: %s\n", err.msg);
 		return err_exitcode(err.kind);
 	}
-	log_set_name(argv[optind]);
+	plog_set_section(argv[optind]);
 	if (status) {
 		/* Reads the state only: no network, no waiting for a lock. */
 		rc = pull_status(&pc, stdout, &err);
@@ -145,9 +146,9 @@ main(int argc, char **argv)
 		rc = idle ? pull_idle(&pc, &o, &err) : pull_run(&pc, &o, &err);
 	}
 	if (rc < 0)
-		log_errorx("%s", err.msg);
+		plog_errorx("%s", err.msg);
 	pull_conf_free(&pc);
-	log_set_name(NULL);
-	log_set_mailbox(NULL);
+	plog_set_section(NULL);
+	plog_set_mailbox(NULL);
 	return rc < 0 ? err_exitcode(err.kind) : 0;
 }

@@ -17,6 +17,7 @@
 #include "imap_idle.h"
 #include "imapc.h"
 #include "log.h"
+#include "plog.h"
 #include "pull.h"
 #include "pull_state.h"
 #include "sigwait.h"
@@ -394,11 +395,11 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 	}
 	if (uidset_has(&p->journaled, m->uid)) {
 		/* Journaled already: a server handing out a UID twice. */
-		log_warnx("UID %u was delivered already: not again", m->uid);
+		plog_warnx("UID %u was delivered already: not again", m->uid);
 		m->handled = true;
 		return 0;
 	}
-	log_info("UID %u from <%s> (%s)", m->uid, sender,
+	plog_info("UID %u from <%s> (%s)", m->uid, sender,
 	    m->internaldate ? m->internaldate : "");
 	memset(&res, 0, sizeof(res));
 	rc = deliver_message(p->dlv, sender, size, body_read, src, &res, &derr);
@@ -407,7 +408,7 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 		/* Some MTAs refuse senders others accept (quoted local parts,
 		 * address literals): the message matters more than its
 		 * bounce address. */
-		log_warnx("UID %u: the MTA refused the sender <%s> (%s); "
+		plog_warnx("UID %u: the MTA refused the sender <%s> (%s); "
 		    "delivering it with the null sender <>", m->uid, sender,
 		    res.reply[0] ? res.reply : derr.msg);
 		memset(&res, 0, sizeof(res));
@@ -423,7 +424,7 @@ deliver_one(struct pull *p, struct msg *m, struct body_src *src,
 	}
 	if (derr.kind == ERR_REFUSED) {
 		struct pull_msg_info i = info_of(m);
-		log_errorx("UID %u rejected by the MTA: %s", m->uid,
+		plog_errorx("UID %u rejected by the MTA: %s", m->uid,
 		    res.reply[0] ? res.reply : derr.msg);
 		if (pull_state_rejected(p->st, p->uidvalidity, &i,
 			res.reply[0] ? res.reply : derr.msg, err) < 0)
@@ -493,7 +494,7 @@ no_delivery(struct pull *p, struct err *err)
 		struct msg *m = &p->batch[i];
 		if (!m->meta)
 			continue;
-		log_info("UID %u from <%s> (%s)", m->uid,
+		plog_info("UID %u from <%s> (%s)", m->uid,
 		    m->sender ? m->sender : "",
 		    m->internaldate ? m->internaldate : "");
 		m->done = true;
@@ -530,12 +531,12 @@ confirm_missing(struct pull *p, const uint32_t *u, size_t n, struct err *err)
 	uidset_free(&want);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (uidset_has(&still, u[i])) {
-			log_warnx("UID %u: the server did not return this "
+			plog_warnx("UID %u: the server did not return this "
 			    "message although it still lists it; it will be "
 			    "retried at the next poll", u[i]);
 			uidset_add(&p->skipped, u[i], u[i]);
 		} else {
-			log_debug("UID %u was expunged before it could be "
+			plog_debug("UID %u was expunged before it could be "
 			    "fetched", u[i]);
 		}
 	}
@@ -665,7 +666,7 @@ mark_seen(struct pull *p, struct err *err)
 	rc = 0;
 	if (n > 0) {
 		if (!imapc_selected(p->imap)->permanent_keywords) {
-			log_warnx("cannot flag rejected messages with %s: the "
+			plog_warnx("cannot flag rejected messages with %s: the "
 			    "mailbox does not accept keywords", REJECTED_KEYWORD);
 			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
 			    n, err);
@@ -759,7 +760,7 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		if ((rc = only_ours_deleted(p, hits, &ok, err)) < 0)
 			goto out;
 		if (!ok) {
-			log_warnx("not purging: other messages are marked "
+			plog_warnx("not purging: other messages are marked "
 			    "\\Deleted and the server lacks UIDPLUS, so EXPUNGE "
 			    "would remove them too");
 			goto out;
@@ -768,7 +769,7 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 	if (p->pc->purge_after_days > 0) {
 		buf_reset(&set);
 		uidset_format(&set, hits);
-		log_info("Removing %llu UID(s) %s",
+		plog_info("Removing %llu UID(s) %s",
 		    (unsigned long long)uidset_count(hits), set.data);
 	}
 	while (pos < hits->n && rc == 0) {
@@ -927,7 +928,7 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 			free(name);
 			return -1;
 		}
-		log_warnx("UIDVALIDITY changed from %u to %u: starting over "
+		plog_warnx("UIDVALIDITY changed from %u to %u: starting over "
 		    "(--no-delivery)", uv, box->uidvalidity);
 		r = 0;
 	}
@@ -947,7 +948,7 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 			err) < 0)
 			return -1;
 		from = last < box->uidnext ? last + 1 : box->uidnext;
-		log_warnx("the server's UIDNEXT %u is below the recorded %u: "
+		plog_warnx("the server's UIDNEXT %u is below the recorded %u: "
 		    "looking for new messages from UID %u", box->uidnext, un,
 		    from);
 		un = from;
@@ -1018,11 +1019,13 @@ static int
 session_open(struct pull *p, struct err *err)
 {
 	p->compress_asked = false;
-	if (!(p->imap = imap_login(&p->pc->imap, p->o->timeout_ms, err)))
+	if (!(p->imap = imap_login(&p->pc->imap, plog_prefix(), p->o->timeout_ms,
+	    err)))
 		return -1;
 	if (enable_select(p, err) < 0)
 		return -1;
-	log_set_mailbox(p->pc->mailbox);
+	plog_set_mailbox(p->pc->mailbox);
+	imapc_set_log_prefix(p->imap, plog_prefix());
 	p->fresh_select = true;
 	return open_state(p, &p->uidnext, err);
 }
@@ -1031,7 +1034,7 @@ static void
 session_close(struct pull *p)
 {
 	imap_logout(&p->imap);
-	log_set_mailbox(NULL);
+	plog_set_mailbox(NULL);
 }
 
 /* One poll on the open session: deliver what is new, \Seen, UIDNEXT, and
@@ -1053,7 +1056,7 @@ poll_once(struct pull *p, bool purge_now, struct err *err)
 	if (p->dlv) {
 		struct err qe;
 		if (deliver_quit(p->dlv, &qe) < 0)
-			log_debug("QUIT: %s", qe.msg);
+			plog_debug("QUIT: %s", qe.msg);
 	}
 	/* After a stop the connection was given up: the next session
 	 * marks this poll's deliveries \Seen (they are journaled). */
@@ -1071,7 +1074,7 @@ poll_once(struct pull *p, bool purge_now, struct err *err)
 	if (purge_now && !p->stop && purge(p, p->uidnext, err) < 0)
 		return -1;
 	if (p->ndelivered > 0 || p->nrejected > 0)
-		log_info("delivered %u message(s), %llu bytes, in %.1f s%s",
+		plog_info("delivered %u message(s), %llu bytes, in %.1f s%s",
 		    p->ndelivered, (unsigned long long)p->bytes,
 		    (double)(now_ms() - t0) / 1000,
 		    p->nrejected ? " (some rejected)" : "");
@@ -1146,9 +1149,9 @@ record_outcome(struct pull_state *st, const struct err *failure)
 
 	free(prev);
 	if (write && record_error(st, failure, &e) < 0)
-		log_warnx("cannot record the outcome of the run: %s", e.msg);
+		plog_warnx("cannot record the outcome of the run: %s", e.msg);
 	else if (pull_state_touch(st) < 0)
-		log_warnx("cannot record the end of the run: %s",
+		plog_warnx("cannot record the end of the run: %s",
 		    strerror(errno));
 }
 
@@ -1168,7 +1171,7 @@ pull_run(const struct pull_conf *pc, const struct pull_run_opts *o,
 		struct err e;
 		session_close(&p);
 		if (session_open(&p, &e) < 0 || mark_seen(&p, &e) < 0)
-			log_debug("marking \\Seen after the stop: %s", e.msg);
+			plog_debug("marking \\Seen after the stop: %s", e.msg);
 	}
 	if (p.stop) {
 		*err = p.stop_err;
@@ -1266,7 +1269,7 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 		if (!imapc_capable(p.imap, "IDLE")) {
 			/* No IDLE (RFC 2177): poll at the interval instead. */
 			if (!warned_idle)
-				log_warnx("the server does not support IDLE: "
+				plog_warnx("the server does not support IDLE: "
 				    "polling every %d s", o->idle_ms / 1000);
 			warned_idle = true;
 			nap(o, (unsigned)o->idle_ms);
@@ -1299,7 +1302,7 @@ failed:
 			 * at once after a server restart. */
 			unsigned j = backoff / 5;
 			unsigned ms = backoff - j + (unsigned)(random() % (2 * j + 1));
-			log_warnx("%s; reconnecting in %.1f s", err->msg,
+			plog_warnx("%s; reconnecting in %.1f s", err->msg,
 			    ms / 1000.0);
 			nap(o, ms);
 		}

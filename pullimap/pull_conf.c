@@ -9,6 +9,7 @@
 
 #include "deliver.h"
 #include "log.h"
+#include "plog.h"
 #include "pull_conf.h"
 
 /* pullimap's own keys; the IMAP ones are imap_conf_is_key()'s. */
@@ -170,7 +171,7 @@ check_password_mode(const struct pull_conf *pc)
 		has = conf_get(pc->conf, names[i], "password") != NULL;
 	if (has && stat(pc->config_path, &st) == 0 &&
 	    (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
-		log_warnx("%s: contains a password and is readable by others "
+		plog_warnx("%s: contains a password and is readable by others "
 		    "(chmod 600 it)", pc->config_path);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plog.h"
 #include "perl_state.h"
 #include "pull_state.h"
 #include "state.h"
@@ -159,7 +160,7 @@ import_perl(struct pull_state *s, const char *path, const char *mailbox,
 	}
 	if (state_commit(s->st, err) < 0)
 		goto rollback;
-	log_info("imported the Perl pullimap statefile (UIDVALIDITY %u, "
+	plog_info("imported the Perl pullimap statefile (UIDVALIDITY %u, "
 		 "UIDNEXT %u, %zu pending UIDs); kept as %s",
 	    ps.uidvalidity, ps.uidnext, ps.npending, kept);
 	perl_state_free(&ps);

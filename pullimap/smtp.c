@@ -12,6 +12,7 @@
 #include "curl_lazy.h"
 #include "deliver_p.h"
 #include "log.h"
+#include "plog.h"
 
 /* SMTP through libcurl. One easy handle per struct deliver, so that its
  * connection (one EHLO) serves every message. libcurl dot-stuffs the body
@@ -52,8 +53,8 @@ trace_body(struct smtp_client *c)
 	if (c->src_done && !c->traced) {
 		snprintf(s, sizeof(s), "(%llu body bytes)",
 		    (unsigned long long)c->body_bytes);
-		log_trace("LC", s, strlen(s));
-		log_trace("LC", ".", 1);
+		plog_trace("LC", s, strlen(s));
+		plog_trace("LC", ".", 1);
 		c->traced = true;
 	}
 }
@@ -62,7 +63,7 @@ static void
 server_line(struct smtp_client *c, const char *p, size_t n)
 {
 	trace_body(c);
-	log_trace("LS", p, n);
+	plog_trace("LS", p, n);
 	/* libcurl says QUIT after a failed MAIL/RCPT/DATA: keep the reply
 	 * that failed, not the 221. */
 	if (deliver_reply_add(&c->cur, p, n) == 1 && (c->phase == NULL ||
@@ -79,7 +80,7 @@ client_line(struct smtp_client *c, const char *p, size_t n)
 		"DATA", "QUIT", "STARTTLS", "AUTH" };
 	size_t i;
 
-	log_trace("LC", p, n);
+	plog_trace("LC", p, n);
 	c->phase = "command";
 	for (i = 0; i < ARRAY_LEN(verbs); i++) {
 		size_t k = strlen(verbs[i]);
@@ -387,7 +388,7 @@ drop_if_closed(struct deliver *d)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) != 0) {
-		log_debug("%s: idle connection was closed", d->server);
+		plog_debug("%s: idle connection was closed", d->server);
 		smtp_quit(d, &ignored);
 	}
 }
@@ -461,7 +462,7 @@ smtp_deliver(struct deliver *d, const char *sender, uint64_t size,
 		rc = perform(d, sender, rd, ctx, err);
 		if (++tries > 1 || !retryable(d->smtp, rc))
 			break;
-		log_debug("%s: reused connection failed (%s); reconnecting",
+		plog_debug("%s: reused connection failed (%s); reconnecting",
 		    d->server, curl_easy_strerror(rc));
 		smtp_quit(d, &ignored);
 	}
@@ -492,7 +493,7 @@ smtp_quit(struct deliver *d, struct err *err)
 		curl_socket_t fd = CURL_SOCKET_BAD;
 		if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) ==
 		    CURLE_OK && fd != CURL_SOCKET_BAD)
-			log_trace("LC", "QUIT", 4);
+			plog_trace("LC", "QUIT", 4);
 		curl_easy_cleanup(c->curl);
 	}
 	curl_slist_free_all(c->rcpts);

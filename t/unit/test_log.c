@@ -92,14 +92,33 @@ main(void)
 		test_end();
 	}
 
-	test_begin("the name and mailbox prefix is escaped too");
-	log_set_name("acct\nx");
-	log_set_mailbox("IN\rBOX");
+	test_begin("the caller's prefix is escaped too");
 	cap_begin();
-	log_errorx("no\nsuch");
+	log_at(LOG_ERROR, "acct\nx(IN\rBOX)", "no\nsuch");
 	test_assert_str(cap_end(), "acct\\nx(IN\\rBOX): ERROR: no\\nsuch");
-	log_set_name(NULL);
-	log_set_mailbox(NULL);
+	test_end();
+
+	test_begin("log_at: levels and an empty prefix");
+	cap_begin();
+	log_at(LOG_WARN, "", "w");
+	test_assert_str(cap_end(), "WARNING: w");
+	log_quiet = true;
+	cap_begin();
+	log_at(LOG_INFO, "p", "hidden");
+	log_at(LOG_NOTICE, "p", "shown");
+	test_assert_str(cap_end(), "p: shown");
+	log_quiet = false;
+	log_debug_level = 0;
+	cap_begin();
+	log_at(LOG_DEBUG, "p", "hidden");
+	log_trace_at("p", "S", "x", 1);
+	log_at(LOG_NOTICE, "p", "only");
+	test_assert_str(cap_end(), "p: only");
+	log_debug_level = 1;
+	cap_begin();
+	log_trace_at("p", "S", "x\r\n", 3);
+	test_assert_str(cap_end(), "p: S: x");
+	log_debug_level = 0;
 	test_end();
 
 	test_begin("every function: log_info, log_notice, log_debug");
