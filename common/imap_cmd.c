@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "imap_cmd.h"
+#include "mutf7.h"
 
 struct seg {
 	struct imap_cmd_seg pub;
@@ -293,7 +294,7 @@ imap_cmd_quoted(struct imap_cmd *cmd, const char *s, size_t len,
 }
 
 void
-imap_cmd_mailbox(struct imap_cmd *cmd, const char *name)
+imap_cmd_mailbox_wire(struct imap_cmd *cmd, const char *name)
 {
 	struct err err;
 	if (str_ieq(name, "INBOX")) {
@@ -304,6 +305,81 @@ imap_cmd_mailbox(struct imap_cmd *cmd, const char *name)
 	/* A C string holds no NUL, the only refusal. */
 	if (put_string(cmd, name, strlen(name), true, &err) < 0)
 		bug("%s", err.msg);
+}
+
+/* The wire form of a name or pattern given by the user (see
+ * imap_cmd_mailbox()): allocated, or NULL with err set. */
+static char *
+mailbox_wire(const struct imap_cmd *cmd, const char *name, struct err *err)
+{
+	size_t len = strlen(name);
+	bool ascii = true;
+	char *m;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] >= 0x80)
+			ascii = false;
+	if (ascii) {
+		struct err ignored;
+		/* Already wire form: encoding it again would turn each "&"
+		 * into "&-" and break existing configurations. */
+		if ((m = mutf7_decode(name, len, &ignored)) != NULL) {
+			free(m);
+			return xstrdup(name);
+		}
+	}
+	if ((m = mutf7_encode(name, len, err)) == NULL) {
+		err->kind = ERR_CONFIG;
+		err_prefix(err, "%s: mailbox name \"%s\"", cmd->verb, name);
+	}
+	return m;
+}
+
+int
+imap_cmd_mailbox(struct imap_cmd *cmd, const char *name, struct err *err)
+{
+	char *m = mailbox_wire(cmd, name, err);
+	if (m == NULL)
+		return -1;
+	imap_cmd_mailbox_wire(cmd, m);
+	free(m);
+	return 0;
+}
+
+/* RFC 3501 §9: list-char = ATOM-CHAR / list-wildcards / resp-specials */
+static bool
+is_list_char(unsigned char c)
+{
+	return is_astring_char(c) || c == '%' || c == '*';
+}
+
+int
+imap_cmd_list_mailbox(struct imap_cmd *cmd, const char *pattern,
+    struct err *err)
+{
+	char *m;
+	size_t len;
+	bool atom;
+
+	if (str_ieq(pattern, "INBOX")) {
+		imap_cmd_mailbox_wire(cmd, "INBOX");
+		return 0;
+	}
+	if ((m = mailbox_wire(cmd, pattern, err)) == NULL)
+		return -1;
+	len = strlen(m);
+	/* list-mailbox has no NIL, but a server's generic parser may read an
+	 * atom NIL as one: quote it as imap_cmd_astring() does. */
+	atom = len > 0 && !str_ieq(m, "NIL");
+	for (size_t i = 0; i < len && atom; i++)
+		atom = is_list_char((unsigned char)m[i]);
+	sep(cmd);
+	if (atom)
+		put(cmd, m, len);
+	else
+		put_quoted(cmd, m, len); /* wire form: printable ASCII */
+	free(m);
+	return 0;
 }
 
 int

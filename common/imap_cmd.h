@@ -84,11 +84,39 @@ int imap_cmd_string(struct imap_cmd *cmd, const char *s, size_t len,
  * imap_cmd_astring() would not quote. */
 int imap_cmd_quoted(struct imap_cmd *cmd, const char *s, size_t len,
     struct err *err);
-/* A mailbox name in its wire form (already modified UTF-7 where needed: not
- * converted here). "INBOX" in any case goes out as INBOX (RFC 3501 §5.1:
- * the name is case-insensitive); anything else as imap_cmd_astring(), which
- * cannot fail on a C string. */
-void imap_cmd_mailbox(struct imap_cmd *cmd, const char *name);
+/* A mailbox name as the user gave it (configuration, command line, local
+ * state), converted to its wire form (RFC 3501 §5.1.3) when UTF8=ACCEPT
+ * (RFC 6855) is not in effect:
+ *   - "INBOX" in any case goes out as INBOX (RFC 3501 §5.1: the name is
+ *     case-insensitive);
+ *   - a name holding a byte >= 0x80 is taken as UTF-8 and encoded with
+ *     mutf7_encode() ("Entwürfe" -> Entw&APw-rfe, "Café & Bar" ->
+ *     "Caf&AOk- &- Bar": every "&" in it is taken as text);
+ *   - a pure US-ASCII name that is valid modified UTF-7 (mutf7_decode()
+ *     accepts it) is sent as it is: it may already be in wire form, as
+ *     configurations written for the reference interimap or older pullimap
+ *     releases are ("Entw&APw-rfe" keeps working);
+ *   - any other pure US-ASCII name (one with a stray "&" or a control
+ *     character, which cannot be wire form) is encoded too: "R&D" ->
+ *     R&-D, "&" -> &-, a TAB -> &AAk-.
+ * The result then goes out as imap_cmd_astring() (an atom or a quoted
+ * string: the wire form is printable ASCII). Returns 0, or -1 (ERR_CONFIG:
+ * the message names the verb and the name; cmd unchanged) when a name with
+ * 8-bit bytes is not valid UTF-8. */
+int imap_cmd_mailbox(struct imap_cmd *cmd, const char *name,
+    struct err *err);
+/* A mailbox name already in wire form, sent byte for byte (a name read from
+ * the server's LIST reply, given back to it): the INBOX rule above, then
+ * imap_cmd_astring(), which cannot fail on a C string (8-bit bytes from a
+ * non-compliant server go out as a literal). */
+void imap_cmd_mailbox_wire(struct imap_cmd *cmd, const char *name);
+/* A LIST or LSUB pattern (RFC 3501 §9 list-mailbox): converted as
+ * imap_cmd_mailbox() converts a name ("%" and "*" are printable ASCII, so
+ * the wildcards survive), then sent as an atom when it is non-empty
+ * list-chars (ATOM-CHAR, "%", "*", "]") and not NIL in any case, else as a
+ * quoted string. Same return and errors as imap_cmd_mailbox(). */
+int imap_cmd_list_mailbox(struct imap_cmd *cmd, const char *pattern,
+    struct err *err);
 /* A flag: "\" atom (system flag or flag-extension) or an atom (keyword).
  * -1 (ERR_REFUSED; cmd unchanged) for anything else, e.g. a keyword with a
  * space relayed from another server. */

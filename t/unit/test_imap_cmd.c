@@ -134,7 +134,7 @@ test_pieces(void)
 
 	/* nested and empty lists, a list first after the verb */
 	c = imap_cmd_new("SELECT");
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	imap_cmd_list_open(c);
 	imap_cmd_atom(c, "QRESYNC");
 	imap_cmd_list_open(c);
@@ -290,20 +290,123 @@ test_quoting(void)
 	test_assert(imap_cmd_nsegs(c) == 1);
 	check(&c, "SEARCH ALL");
 
-	/* mailboxes: INBOX in any case is INBOX; others are astrings */
+	/* wire-form mailboxes: INBOX in any case is INBOX; others are
+	 * astrings, 8-bit bytes included (a literal) */
 	c = imap_cmd_new("LIST");
-	imap_cmd_mailbox(c, "inbox");
-	imap_cmd_mailbox(c, "InBoX");
-	imap_cmd_mailbox(c, "INBOX.sub");
-	imap_cmd_mailbox(c, "inbox.sub");
-	imap_cmd_mailbox(c, "");
-	imap_cmd_mailbox(c, "nil");
-	imap_cmd_mailbox(c, "Sent Items");
-	imap_cmd_mailbox(c, "Entw&APw-rfe");
-	imap_cmd_mailbox(c, "50%");
-	imap_cmd_mailbox(c, "caf\xc3\xa9");
+	imap_cmd_mailbox_wire(c, "inbox");
+	imap_cmd_mailbox_wire(c, "InBoX");
+	imap_cmd_mailbox_wire(c, "INBOX.sub");
+	imap_cmd_mailbox_wire(c, "inbox.sub");
+	imap_cmd_mailbox_wire(c, "");
+	imap_cmd_mailbox_wire(c, "nil");
+	imap_cmd_mailbox_wire(c, "Sent Items");
+	imap_cmd_mailbox_wire(c, "Entw&APw-rfe");
+	imap_cmd_mailbox_wire(c, "50%");
+	imap_cmd_mailbox_wire(c, "caf\xc3\xa9");
 	check(&c, "LIST INBOX INBOX INBOX.sub inbox.sub \"\" \"nil\" "
 	    "\"Sent Items\" Entw&APw-rfe \"50%\" {5}\r\n" WAIT "caf\xc3\xa9");
+	test_end();
+}
+
+/* One name through imap_cmd_mailbox() or imap_cmd_list_mailbox(): the
+ * argument as rendered (after "X "), or "REFUSED kind msg". */
+static char *
+one_mailbox(int (*fn)(struct imap_cmd *, const char *, struct err *),
+    const char *name)
+{
+	struct imap_cmd *c = imap_cmd_new("X");
+	struct err err = {0};
+	char *r, *out;
+	if (fn(c, name, &err) < 0) {
+		/* a refused name leaves the command as it was */
+		test_assert(imap_cmd_nsegs(c) == 1);
+		r = xasprintf("REFUSED %d %s", (int)err.kind, err.msg);
+	} else {
+		out = render(c, IMAP_LIT_PLUS);
+		test_assert(strncmp(out, "X ", 2) == 0);
+		r = xstrdup(out + 2);
+		free(out);
+	}
+	imap_cmd_free(&c);
+	return r;
+}
+
+static void
+test_mailbox(void)
+{
+	/* name, as a mailbox, as a LIST pattern (NULL: same as a mailbox).
+	 * The 8-bit wire forms were checked with iconv -t UTF-7-IMAP. */
+	static const struct {
+		const char *name, *mailbox, *pattern;
+	} t[] = {
+		{"INBOX", "INBOX", NULL},
+		{"inbox", "INBOX", NULL},
+		{"InBoX", "INBOX", NULL},
+		{"INBOX.sub", "INBOX.sub", NULL},
+		{"inbox.sub", "inbox.sub", NULL},
+		{"", "\"\"", NULL},
+		{"nil", "\"nil\"", NULL},
+		{"NIL", "\"NIL\"", NULL},
+		{"Sent Items", "\"Sent Items\"", NULL},
+		{"a]b", "a]b", NULL},
+		{"a\"b\\", "\"a\\\"b\\\\\"", NULL},
+		/* ASCII wire form is kept as it is */
+		{"Entw&APw-rfe", "Entw&APw-rfe", NULL},
+		{"&-", "&-", NULL},
+		{"~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+		    "~peter/mail/&U,BTFw-/&ZeVnLIqe-", NULL},
+		/* UTF-8 is encoded */
+		{"Entw\xc3\xbcrfe", "Entw&APw-rfe", NULL},
+		{"\xe5\x8f\xb0\xe5\x8c\x97", "&U,BTFw-", NULL},
+		{"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+		 "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+		    "~peter/mail/&U,BTFw-/&ZeVnLIqe-", NULL},
+		{"Caf\xc3\xa9 & Bar", "\"Caf&AOk- &- Bar\"", NULL},
+		/* ... and every "&" in a UTF-8 name is text */
+		{"Entw&APw-rfe/Gr\xc3\xb6\xc3\x9f" "e",
+		    "Entw&-APw-rfe/Gr&APYA3w-e", NULL},
+		/* ASCII that cannot be wire form is encoded */
+		{"&", "&-", NULL},
+		{"R&D", "R&-D", NULL},
+		{"a&b-c", "a&-b-c", NULL},
+		{"a\tb", "a&AAk-b", NULL},
+		{"\x7f", "&AH8-", NULL},
+		/* wildcards: quoted in a mailbox, atoms in a pattern */
+		{"*", "\"*\"", "*"},
+		{"%", "\"%\"", "%"},
+		{"50%", "\"50%\"", "50%"},
+		{"foo/*", "\"foo/*\"", "foo/*"},
+		{"Entw\xc3\xbcrfe/%", "\"Entw&APw-rfe/%\"", "Entw&APw-rfe/%"},
+		{"a]*", "\"a]*\"", "a]*"},
+		{"a b*", "\"a b*\"", NULL},
+		{"(*", "\"(*\"", NULL},
+		{"{*}", "\"{*}\"", NULL},
+	};
+	static const char *const bad[] = {"caf\xc3", "\xff", "\xc0\x80",
+	    "a\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3\xa9\xc3"};
+	char *got, want[256];
+
+	test_begin("imap_cmd: mailbox names and LIST patterns in modified "
+	    "UTF-7; refusals");
+	for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+		got = one_mailbox(imap_cmd_mailbox, t[i].name);
+		test_assert_str(got, t[i].mailbox);
+		free(got);
+		got = one_mailbox(imap_cmd_list_mailbox, t[i].name);
+		test_assert_str(got, t[i].pattern ? t[i].pattern :
+		    t[i].mailbox);
+		free(got);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		snprintf(want, sizeof(want), "REFUSED %d X: mailbox name \"%s\": "
+		    "invalid UTF-8 at offset ", (int)ERR_CONFIG, bad[i]);
+		got = one_mailbox(imap_cmd_mailbox, bad[i]);
+		test_assert(strncmp(got, want, strlen(want)) == 0);
+		free(got);
+		got = one_mailbox(imap_cmd_list_mailbox, bad[i]);
+		test_assert(strncmp(got, want, strlen(want)) == 0);
+		free(got);
+	}
 	test_end();
 }
 
@@ -426,7 +529,7 @@ append_of(size_t n, bool literal8)
 	struct err err = {0};
 	char *msg = xmalloc(n + 1);
 	memset(msg, 'm', n);
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	if (imap_cmd_literal(c, msg, n, literal8, &err) < 0)
 		abort();
 	free(msg);
@@ -477,7 +580,7 @@ test_modes(void)
 
 	/* a literal8 may hold NUL; a borrowed literal is read at send time */
 	c = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	{
 		char data[] = "a\0b";
 		test_assert(imap_cmd_literal_borrow(c, data, 3, true, &err) == 0);
@@ -578,7 +681,7 @@ test_stream(void)
 			s1.step = s2.step = 1;
 			s1.max_asked = s2.max_asked = 0;
 			c = imap_cmd_new("APPEND");
-			imap_cmd_mailbox(c, "INBOX");
+			imap_cmd_mailbox_wire(c, "INBOX");
 			imap_cmd_literal_stream(c, 5, false, src_read, &s1);
 			imap_cmd_literal_stream(c, 6, false, src_read, &s2);
 			imap_cmd_atom(c, "x");
@@ -593,7 +696,7 @@ test_stream(void)
 
 	/* a non-blocking source that has nothing every other call */
 	c = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	s1.pos = 0;
 	s1.step = 2;
 	s1.flaky = true;
@@ -616,7 +719,7 @@ test_stream_errors(void)
 
 	test_begin("imap_cmd: a source that fails, ends early or overfills");
 	c = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	imap_cmd_literal_stream(c, 10, false, src_read, &s);
 
 	s.fail_at = 4;
@@ -688,7 +791,7 @@ test_multiappend(void)
 
 	test_begin("imap_cmd: MULTIAPPEND with two literals; segments");
 	c = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(c, "Archive/2020");
+	imap_cmd_mailbox_wire(c, "Archive/2020");
 	imap_cmd_list_open(c);
 	test_assert(imap_cmd_flag(c, "\\Seen", &err) == 0);
 	imap_cmd_list_close(c);
@@ -814,7 +917,7 @@ test_huge(void)
 
 	test_begin("imap_cmd: a 5 GB streamed literal through a 64 KiB buffer");
 	c = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(c, "INBOX");
+	imap_cmd_mailbox_wire(c, "INBOX");
 	imap_cmd_literal_stream(c, 5368709120u, false, src_read, &s);
 	{
 		char *t = imap_cmd_trace(c, false);
@@ -865,6 +968,7 @@ main(void)
 {
 	test_pieces();
 	test_quoting();
+	test_mailbox();
 	test_refusals();
 	test_modes();
 	test_stream();

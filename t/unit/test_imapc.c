@@ -214,7 +214,7 @@ test_sync_literal(bool split)
 			 : "imapc: a synchronizing literal waits for its \"+\", "
 			   "a refusal ends its command");
 	app = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
 	imapc_submit(e, app, &ha);
 	/* Must not overtake the literal. */
@@ -223,7 +223,7 @@ test_sync_literal(bool split)
 	test_assert_str(a.log, "done 1 OK;");
 	test_assert_str(b.log, "done 2 OK;");
 	app = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, "never", 5, false, &err) == 0);
 	imapc_submit(e, app, &hc);
 	imapc_submit(e, cmd_raw("NOOP", NULL), &hd);
@@ -420,7 +420,7 @@ test_capabilities(bool split)
 	    big, tail);
 	e = engine(script, split, &s);
 	app = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
 	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
 	test_assert(imapc_capable(e, "literal+") && !imapc_capable(e, "IDLE"));
@@ -428,11 +428,11 @@ test_capabilities(bool split)
 	    &err) == 0);
 	test_assert(!imapc_capable(e, "LITERAL+") && imapc_capable(e, "IDLE"));
 	app = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
 	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
 	app = imap_cmd_new("APPEND");
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, big, sizeof(big), false, &err) == 0);
 	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
 	imapc_free(&e);
@@ -465,7 +465,7 @@ copy_literal(void *ctx, const struct imap_resp *p, const struct imap_arg *cont,
 	(void)p;
 	(void)cont;
 	(void)count;
-	imap_cmd_mailbox(app, "INBOX");
+	imap_cmd_mailbox_wire(app, "INBOX");
 	imap_cmd_literal_stream(app, size, false, read_from_a, cp);
 	cp->size = size;
 	cp->rc = imapc_run(cp->b, app, NULL, TMO, err);
