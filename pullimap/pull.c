@@ -989,17 +989,19 @@ enable_select(struct pull *p, struct err *err)
 	struct imapc_handlers hen = {NULL, NULL, NULL, outcome_done, &en};
 	struct imapc_handlers hsel = {NULL, NULL, NULL, outcome_done, &sel};
 	const struct imapc_mailbox *box;
-	struct imap_cmd *cmd;
+	struct imap_cmd *select = imap_cmd_new("SELECT"), *cmd;
 
+	if (imap_cmd_mailbox(select, p->pc->mailbox, err) < 0) {
+		imap_cmd_free(&select);
+		return err_prefix(err, "mailbox \"%s\"", p->pc->mailbox);
+	}
 	if (imapc_capable(p->imap, "QRESYNC") &&
 	    imapc_capable(p->imap, "ENABLE")) {
 		cmd = imap_cmd_new("ENABLE");
 		imap_cmd_atom(cmd, "QRESYNC");
 		imapc_submit(p->imap, cmd, &hen);
 	}
-	cmd = imap_cmd_new("SELECT");
-	imap_cmd_mailbox(cmd, p->pc->mailbox);
-	imapc_submit_select(p->imap, cmd, p->pc->mailbox, &hsel);
+	imapc_submit_select(p->imap, select, p->pc->mailbox, &hsel);
 	if (imapc_sync(p->imap, timeout_of(p), err) < 0)
 		return -1;
 	if (en.failed || sel.failed) {
