@@ -38,7 +38,7 @@
  * line buffer as large as our own limit.
  *
  * Residual differences with Config::Tiny 2.28 (all of them inputs that
- * pullimap would reject anyway, with a different message):
+ * the programs reject anyway, with a different message):
  *  - Tiny accepts a key containing ':' before the '=' ("a:b = c" is key
  *    "a:b"); libinih would split at ':', so we report a syntax error.
  *  - Tiny accepts a section name containing ']' ("[a]b]" is "a]b") and a

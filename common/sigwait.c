@@ -40,6 +40,14 @@ sigwait_unblock(void)
 	errno = e;
 }
 
+static const char *test_env;
+
+void
+sigwait_set_test_env(const char *name)
+{
+	test_env = name;
+}
+
 void
 sigwait_test_hook(void)
 {
@@ -47,10 +55,10 @@ sigwait_test_hook(void)
 	const char *v;
 	uint32_t sig;
 
-	if (done)
+	if (done || test_env == NULL)
 		return;
 	done = true;
-	v = getenv("PULLIMAP_TEST_WAIT_SIGNAL");
+	v = getenv(test_env);
 	if (v != NULL && parse_u32_str(v, &sig) == 0 && sig > 0 && sig < 65)
 		kill(getpid(), (int)sig);
 }

@@ -37,12 +37,16 @@ void sigwait_unblock(void);
  * signal was handled. */
 int sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
-/* Test hook, called right before sigwait_poll() by the waits of --idle
- * (IDLE, the sleeps between polls and before reconnecting): when the
- * environment variable PULLIMAP_TEST_WAIT_SIGNAL holds a signal number,
- * the first call sends that signal to the process, after the flags were
- * tested: the signal lands inside the window described above, every time
- * (t/pullimap/signals.sh). Later calls do nothing. */
+/* Test hook, called right before sigwait_poll() by the waits of a
+ * long-running program (IDLE, the sleeps between polls and before
+ * reconnecting): when the environment variable named by
+ * sigwait_set_test_env() (the program's, e.g. PULLIMAP_TEST_WAIT_SIGNAL)
+ * holds a signal number, the first call sends that signal to the process,
+ * after the flags were tested: the signal lands inside the window
+ * described above, every time (t/pullimap/signals.sh). Later calls, and
+ * every call without a variable set, do nothing. The name must live as
+ * long as the process. */
+void sigwait_set_test_env(const char *name);
 void sigwait_test_hook(void);
 
 #endif

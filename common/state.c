@@ -12,7 +12,7 @@
 #include "state.h"
 
 /* Enough for any lock SQLite takes for a moment; the one long-held lock,
- * another pullimap's, is the flock(), which never waits. */
+ * another writer's, is the flock(), which never waits. */
 #define BUSY_TIMEOUT_MS 5000
 
 struct stmt_cache {
@@ -23,6 +23,7 @@ struct stmt_cache {
 struct state {
 	sqlite3 *db;
 	char *path;
+	char *program;    /* who uses it, for messages */
 	struct stmt_cache *stmts;
 	size_t nstmts, capstmts;
 	int lockfd;       /* state_open(): holds the flock(); else -1 */
@@ -30,8 +31,13 @@ struct state {
 	struct stat st0;  /* the file as it was before the open */
 };
 
-static const char in_use[] = "in use by another process (is another "
-			     "pullimap running on this section?)";
+/* "in use by another process (is another PROGRAM running with it?)" */
+static int
+in_use(const char *path, const char *program, struct err *err)
+{
+	return err_set(err, ERR_LOCKED, "%s: in use by another process (is "
+	    "another %s running with it?)", path, program);
+}
 
 int
 state_err(struct state *s, struct err *err, const char *what)
@@ -45,9 +51,11 @@ state_exec(struct state *s, const char *sql, struct err *err)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int busy = sqlite3_errcode(s->db) == SQLITE_BUSY;
-		err_set(err, busy ? ERR_LOCKED : ERR_DB, "%s: %s", s->path,
-		    busy ? in_use : msg ? msg : "SQL error");
+		if (sqlite3_errcode(s->db) == SQLITE_BUSY)
+			in_use(s->path, s->program, err);
+		else
+			err_set(err, ERR_DB, "%s: %s", s->path,
+			    msg ? msg : "SQL error");
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -186,17 +194,18 @@ static int
 newer_schema(const struct state *s, int v, size_t known, struct err *err)
 {
 	return err_set(err, ERR_DB, "%s: schema version %d is newer than this "
-	    "program knows (%zu); upgrade pullimap", s->path, v, known);
+	    "program knows (%zu); upgrade %s", s->path, v, known, s->program);
 }
 
 struct state *
-state_open(const char *path, const char *const *migrations, size_t nmig,
-    struct err *err)
+state_open(const char *path, const char *program,
+    const char *const *migrations, size_t nmig, struct err *err)
 {
 	struct state *s = xcalloc(1, sizeof(*s));
 	int v = 0;
 
 	s->path = xstrdup(path);
+	s->program = xstrdup(program);
 	/* Create the file ourselves so that it is 0600 from the start:
 	 * it holds message metadata. */
 	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -204,7 +213,7 @@ state_open(const char *path, const char *const *migrations, size_t nmig,
 		err_sys(err, ERR_SYS, "cannot open state file %s", path);
 		goto fail;
 	}
-	/* One pullimap per state file, refused at once: an flock() on the
+	/* One writer per state file, refused at once: an flock() on the
 	 * file, held until state_close(). SQLite's own locks (fcntl(), which
 	 * Linux keeps apart from flock()) stay in normal mode, so that the
 	 * WAL's shared-memory index lets readers (--status) in beside us.
@@ -212,7 +221,7 @@ state_open(const char *path, const char *const *migrations, size_t nmig,
 	 * of a file drops the process's fcntl() locks on it.) */
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			err_set(err, ERR_LOCKED, "%s: %s", path, in_use);
+			in_use(path, program, err);
 		else
 			err_sys(err, ERR_SYS, "cannot lock state file %s",
 			    path);
@@ -276,8 +285,8 @@ file_uri(const char *path, const char *query)
 }
 
 struct state *
-state_open_readonly(const char *path, size_t nmig, int *version_r,
-    struct err *err)
+state_open_readonly(const char *path, const char *program, size_t nmig,
+    int *version_r, struct err *err)
 {
 	struct state *s = xcalloc(1, sizeof(*s));
 	char *wal = xasprintf("%s-wal", path), *uri;
@@ -285,8 +294,9 @@ state_open_readonly(const char *path, size_t nmig, int *version_r,
 	int rc;
 
 	s->path = xstrdup(path);
+	s->program = xstrdup(program);
 	s->lockfd = -1;
-	/* With a WAL (a pullimap has it open, or crashed), SQLite reads it
+	/* With a WAL (a writer has it open, or crashed), SQLite reads it
 	 * through its shared-memory index, as a reader beside the writer.
 	 * Without one, nobody is writing: SQLite would create a WAL and an
 	 * index of its own (and fail where it cannot), and, read-only, could
@@ -372,6 +382,7 @@ state_close(struct state **sp)
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	free(s->path);
+	free(s->program);
 	free(s);
 	*sp = NULL;
 }

@@ -20,11 +20,13 @@ struct state;
 /* Opens the database for writing, creating it if needed, and locks it
  * (flock() on the file, held until state_close()) before anything else.
  * migrations[i] is the SQL that takes the schema from version i to i+1.
+ * program names the user in messages ("is another pullimap running with
+ * it?", "upgrade pullimap").
  * Returns NULL with err: ERR_LOCKED at once when another process holds the
  * lock, ERR_DB for a database newer than this program or a corrupt one,
  * ERR_SYS when the file cannot be created or locked. */
-struct state *state_open(const char *path, const char *const *migrations,
-    size_t nmigrations, struct err *err);
+struct state *state_open(const char *path, const char *program,
+    const char *const *migrations, size_t nmigrations, struct err *err);
 /* Opens the existing database at path for reading only: takes no lock
  * that a writer (state_open()) would wait for or fail on, creates no file,
  * changes nothing (no journal mode, no migration: *version_r is the schema
@@ -33,8 +35,8 @@ struct state *state_open(const char *path, const char *const *migrations,
  * than nmigrations (as state_open()) or a file that is not a database,
  * ERR_SYS when it cannot be opened (a missing file included). Check
  * state_unchanged() after reading. */
-struct state *state_open_readonly(const char *path, size_t nmigrations,
-    int *version_r, struct err *err);
+struct state *state_open_readonly(const char *path, const char *program,
+    size_t nmigrations, int *version_r, struct err *err);
 /* For a database opened by state_open_readonly(): false when what was
  * read may mix two versions (a writer started after the open and wrote to
  * the file): close and read again. Always true otherwise. */
@@ -60,7 +62,7 @@ int state_exec(struct state *s, const char *sql, struct err *err);
  * reset keeps its read transaction open, which pins the snapshot of the
  * WAL it started with: no checkpoint can then start the WAL over, and it
  * grows with every write for as long as the connection lives (days, for
- * pullimap --idle). Column values (sqlite3_column_text()...) are only
+ * a long-running program). Column values (sqlite3_column_text()...) are only
  * valid until the reset: copy them out first. */
 sqlite3_stmt *state_stmt(struct state *s, const char *sql, struct err *err);
 

@@ -46,6 +46,8 @@ signals(void)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0};
 	sigwait_install(sigs, on_signal);
+	/* Documented in t/pullimap/signals.sh: a test-only knob. */
+	sigwait_set_test_env("PULLIMAP_TEST_WAIT_SIGNAL");
 }
 
 int

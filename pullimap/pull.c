@@ -97,6 +97,24 @@ run(struct pull *p, struct imap_cmd *cmd,
 	return imapc_run(p->imap, cmd, &h, timeout_of(p), err);
 }
 
+/* The outcome of one or more commands in flight together: the first
+ * failure. */
+struct outcome {
+	bool failed;
+	struct err err;
+};
+
+static void
+outcome_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+{
+	struct outcome *o = ctx;
+	(void)tagged;
+	if (err && !o->failed) {
+		o->failed = true;
+		o->err = *err;
+	}
+}
+
 static void
 set_of(struct uidset *s, const uint32_t *u, size_t n)
 {
@@ -627,55 +645,64 @@ store_cmd(struct uidset *set, size_t *pos, const char *flag)
 	return cmd;
 }
 
-/* STORE a flag on UIDs, in commands of bounded length. */
-static int
-store(struct pull *p, const uint32_t *u, size_t n, const char *flag,
-    struct err *err)
+/* Submits the STOREs of a flag on UIDs, in commands of bounded length,
+ * without waiting: their first failure goes to o (which must live until
+ * they are done: imapc_sync()). */
+static void
+store_submit(struct pull *p, const uint32_t *u, size_t n, const char *flag,
+    struct outcome *o)
 {
+	struct imapc_handlers h = {NULL, NULL, NULL, outcome_done, o};
 	struct uidset set = UIDSET_INIT;
 	size_t pos = 0;
-	int rc = 0;
 
 	set_of(&set, u, n);
-	while (pos < set.n && rc == 0)
-		rc = run(p, store_cmd(&set, &pos, flag), NULL, NULL, err);
+	while (pos < set.n)
+		imapc_submit(p->imap, store_cmd(&set, &pos, flag), &h);
 	uidset_free(&set);
-	return rc;
 }
 
 static int
 mark_seen(struct pull *p, struct err *err)
 {
-	uint32_t *u = NULL;
-	size_t n = 0;
+	uint32_t *u = NULL, *f = NULL;
+	size_t n = 0, nf = 0;
+	struct outcome seen = {0}, flagged = {0};
+	bool keywords = imapc_selected(p->imap)->permanent_keywords;
 	int rc = -1;
 
 	/* Everything journaled but not yet \Seen, including messages
-	 * delivered by a run that died before it could say so. */
-	if (pull_state_unseen(p->st, p->uidvalidity, &u, &n, err) < 0)
-		return -1;
-	if (store(p, u, n, "\\Seen", err) == 0 &&
-	    pull_state_mark_seen(p->st, p->uidvalidity, u, n, err) == 0)
-		rc = 0;
-	free(u);
-	if (rc < 0)
-		return -1;
-
-	if (pull_state_unflagged(p->st, p->uidvalidity, &u, &n, err) < 0)
-		return -1;
-	rc = 0;
-	if (n > 0) {
-		if (!imapc_selected(p->imap)->permanent_keywords) {
-			plog_warnx("cannot flag rejected messages with %s: the "
-			    "mailbox does not accept keywords", REJECTED_KEYWORD);
-			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
-			    n, err);
-		} else if ((rc = store(p, u, n, REJECTED_KEYWORD, err)) == 0) {
-			rc = pull_state_mark_flagged(p->st, p->uidvalidity, u,
-			    n, err);
-		}
+	 * delivered by a run that died before it could say so; and the
+	 * rejected ones not flagged yet. Their STOREs go out together, and
+	 * each is recorded once the server said OK. */
+	if (pull_state_unseen(p->st, p->uidvalidity, &u, &n, err) < 0 ||
+	    pull_state_unflagged(p->st, p->uidvalidity, &f, &nf, err) < 0)
+		goto out;
+	store_submit(p, u, n, "\\Seen", &seen);
+	if (nf > 0 && keywords)
+		store_submit(p, f, nf, REJECTED_KEYWORD, &flagged);
+	if (imapc_sync(p->imap, timeout_of(p), err) < 0)
+		goto out;
+	if (seen.failed) {
+		*err = seen.err;
+		goto out;
 	}
+	if (pull_state_mark_seen(p->st, p->uidvalidity, u, n, err) < 0)
+		goto out;
+	if (nf > 0 && !keywords)
+		plog_warnx("cannot flag rejected messages with %s: the mailbox "
+		    "does not accept keywords", REJECTED_KEYWORD);
+	if (flagged.failed) {
+		*err = flagged.err;
+		goto out;
+	}
+	if (nf > 0 && pull_state_mark_flagged(p->st, p->uidvalidity, f, nf,
+			  err) < 0)
+		goto out;
+	rc = 0;
+out:
 	free(u);
+	free(f);
 	return rc;
 }
 
@@ -773,12 +800,14 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		    (unsigned long long)uidset_count(hits), set.data);
 	}
 	while (pos < hits->n && rc == 0) {
+		struct outcome o = {0};
+		struct imapc_handlers h = {NULL, NULL, NULL, outcome_done, &o};
 		size_t from = pos;
 		struct imap_cmd *cmd;
 
-		rc = run(p, store_cmd(hits, &pos, "\\Deleted"), NULL, NULL, err);
-		if (rc < 0)
-			break;
+		/* The EXPUNGE goes out with the STORE: the server runs them
+		 * in order, and removes only what the STORE flagged. */
+		imapc_submit(p->imap, store_cmd(hits, &pos, "\\Deleted"), &h);
 		if (imapc_capable(p->imap, "UIDPLUS")) {
 			/* The same UIDs as the STORE. */
 			cmd = imap_cmd_new("UID EXPUNGE");
@@ -786,7 +815,12 @@ purge(struct pull *p, uint32_t uidnext, struct err *err)
 		} else {
 			cmd = imap_cmd_new("EXPUNGE");
 		}
-		rc = run(p, cmd, NULL, NULL, err);
+		imapc_submit(p->imap, cmd, &h);
+		rc = imapc_sync(p->imap, timeout_of(p), err);
+		if (rc == 0 && o.failed) {
+			*err = o.err;
+			rc = -1;
+		}
 	}
 out:
 	free(rej);
@@ -959,23 +993,6 @@ open_state(struct pull *p, uint32_t *uidnext_r, struct err *err)
 		return -1;
 	*uidnext_r = un;
 	return 0;
-}
-
-/* A command's outcome, for commands in flight together. */
-struct outcome {
-	bool failed;
-	struct err err;
-};
-
-static void
-outcome_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
-{
-	struct outcome *o = ctx;
-	(void)tagged;
-	if (err) {
-		o->failed = true;
-		o->err = *err;
-	}
 }
 
 /* ENABLE QRESYNC and SELECT in one round trip: the server runs commands

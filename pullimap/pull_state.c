@@ -193,7 +193,8 @@ pull_state_open(const char *path, const char *mailbox, struct err *err)
 		if (r != 0)
 			return NULL;
 	}
-	st = state_open(path, migrations, ARRAY_LEN(migrations), err);
+	st = state_open(path, "pullimap", migrations, ARRAY_LEN(migrations),
+	    err);
 	if (!st)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
@@ -208,7 +209,8 @@ pull_state_open_readonly(const char *path, struct pull_state **s_r,
     struct err *err)
 {
 	int version = 0;
-	struct state *st = state_open_readonly(path, ARRAY_LEN(migrations),
+	struct state *st = state_open_readonly(path, "pullimap",
+	    ARRAY_LEN(migrations),
 	    &version, err);
 
 	*s_r = NULL;

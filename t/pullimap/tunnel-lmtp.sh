@@ -59,4 +59,33 @@ rm -rf "$dest"/new/* "$dest"/cur/*
 t_check "unix socket run" "$PULLIMAP" --config="$T/config" unix
 t_delivered_set "unix socket delivers every message" "$dest" "$T"/mail/*.eml "$T"/mail2/*.eml
 
+# Mailbox names: "R&D" is not valid modified UTF-7 and goes out as R&-D (the
+# server's name for it); a name written in modified UTF-7 goes out as is.
+# (imap_tool takes UTF-8 names and encodes them itself.)
+imap_create 'R&D' >/dev/null
+imap_create 'Entwürfe' >/dev/null
+genmail --count 2 --sizes small --seed 3 --prefix rd --out "$T/mail3" >/dev/null
+genmail --count 2 --sizes small --seed 4 --prefix ew --out "$T/mail4" >/dev/null
+imap_append 'R&D' "$T"/mail3/*.eml >/dev/null
+imap_append 'Entwürfe' "$T"/mail4/*.eml >/dev/null
+cat >>"$T/config" <<CONF
+
+[rd]
+statefile = $T/rd.db
+mailbox = R&D
+deliver-method = lmtp:$DOVECOT_LMTP_SOCKET
+
+[ew]
+statefile = $T/ew.db
+mailbox = Entw&APw-rfe
+deliver-method = lmtp:$DOVECOT_LMTP_SOCKET
+CONF
+rm -rf "$dest"/new/* "$dest"/cur/*
+t_check "mailbox R&D: run" "$PULLIMAP" --config="$T/config" --debug rd
+t_grep "mailbox R&D: SELECT R&-D sent" ' C: [0-9]+ SELECT R&-D$' "$T/last.err"
+t_grep "mailbox R&D: log lines name the mailbox as configured" '^rd\(R&D\): UID 1 from' "$T/last.err"
+t_check "mailbox Entw&APw-rfe: run" "$PULLIMAP" --config="$T/config" ew
+t_delivered_set "both mailboxes delivered" "$dest" "$T"/mail3/*.eml "$T"/mail4/*.eml
+t_eq "R&-D: both \\Seen" "$(imap_fetch_flags 'R&D' | grep -c '\\Seen')" 2
+
 t_done
