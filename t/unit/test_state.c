@@ -258,7 +258,7 @@ test_failed_commit(void)
 	struct state *s;
 
 	test_begin("state: a failed COMMIT leaves no transaction open");
-	s = state_open(path, mig, ARRAY_LEN(mig), &err);
+	s = state_open(path, "test", mig, ARRAY_LEN(mig), &err);
 	test_assert(s != NULL);
 	test_assert(state_begin(s, &err) == 0);
 	test_assert(state_exec(s, "INSERT INTO c VALUES (42)", &err) == 0);
@@ -275,7 +275,7 @@ test_failed_commit(void)
 	test_assert_str(v, "0");
 	free(v);
 	/* A failed BEGIN or statement does not leave one either. */
-	s = state_open(path, mig, ARRAY_LEN(mig), &err);
+	s = state_open(path, "test", mig, ARRAY_LEN(mig), &err);
 	test_assert(s != NULL);
 	test_assert(state_begin(s, &err) == 0);
 	test_assert(state_begin(s, &err) < 0);
