@@ -29,12 +29,18 @@ SAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 COMMON_SRC   := $(wildcard common/*.c)
 PULL_SRC     := $(filter-out pullimap/main.c,$(wildcard pullimap/*.c))
 UNIT_SRC     := $(wildcard t/unit/test_*.c)
+# Programs the end-to-end tests run (t/tools/NAME.c): build/t/NAME and, with
+# the sanitizers, build-san/t/NAME, both built by `make units` (so by make
+# check); never named test_* (t/run runs those).
+TOOL_SRC     := $(wildcard t/tools/*.c)
 
 # $(1) = build dir
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
 B  := build
 BS := build-san
+TOOL_BIN := $(patsubst t/tools/%.c,$(B)/t/%,$(TOOL_SRC))
+TOOL_SAN := $(patsubst t/tools/%.c,$(BS)/t/%,$(TOOL_SRC))
 
 all: pullimap/pullimap
 
@@ -68,7 +74,12 @@ $(BS)/bin/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-units: $(UNIT_BIN)
+$(TOOL_BIN): $(B)/t/%: $(B)/t/tools/%.o $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(TOOL_SAN): $(BS)/t/%: $(BS)/t/tools/%.o $(BS)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+units: $(UNIT_BIN) $(TOOL_SAN) $(TOOL_BIN)
 
 # libFuzzer targets (clang), by convention: every t/fuzz/fuzz_NAME.c that has
 # a seed corpus directory t/fuzz/corpus/NAME/ is built by `make fuzz` as

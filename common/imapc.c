@@ -46,6 +46,9 @@ struct cmd {
 	/* Nothing after it goes out before its tagged reply (COMPRESS,
 	 * STARTTLS: what follows is in another encoding). */
 	bool barrier;
+	/* Its literal source returned IMAP_SOURCE_AGAIN and the writer has
+	 * produced nothing since: no POLLOUT for it (see has_output()). */
+	bool src_blocked;
 };
 
 struct line {
@@ -213,14 +216,32 @@ imapc_fd(const struct imapc *c)
 	return conn_fd(c->conn);
 }
 
+/* Whether produce() would queue bytes now: mirrors its order. Asking
+ * POLLOUT when it would not (a source that has no data, a "+" still to
+ * come, no greeting yet) would make every wait return at once. */
 static bool
 has_output(const struct imapc *c)
 {
-	if (c->out_off < c->out_len || c->lines)
+	const struct cmd *w = c->writing;
+
+	if (c->out_off < c->out_len)
 		return true;
-	for (const struct cmd *q = c->head; q; q = q->next)
+	/* Before the greeting, or while c's literal handler runs (nothing
+	 * steps c then), nothing is produced. */
+	if (!c->greeted || c->in_literal_handler)
+		return false;
+	if (w && w->state == CMD_WRITING)
+		return !w->src_blocked; /* lines wait behind it */
+	if (c->lines)
+		return true;
+	if (w && w->state == CMD_WAIT)
+		return false;
+	for (const struct cmd *q = c->head; q; q = q->next) {
+		if (q->state == CMD_WAIT)
+			return false; /* nothing may overtake it */
 		if (q->state == CMD_QUEUED || q->state == CMD_WRITING)
 			return true;
+	}
 	return false;
 }
 
@@ -372,6 +393,8 @@ produce(struct imapc *c, struct err *err)
 			enum imap_cmd_wr st = imap_cmd_writer_next(&c->w, c->out,
 			    sizeof(c->out) - 2, &len, err);
 			c->out_len = len;
+			/* Retried by every step; until then no POLLOUT. */
+			q->src_blocked = st == IMAP_CMD_WR_BLOCKED && len == 0;
 			switch (st) {
 			case IMAP_CMD_WR_ERROR:
 				err_prefix(err, "%s", c->name);
@@ -560,10 +583,16 @@ on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 			break;
 	if (!q || q->state == CMD_QUEUED)
 		return protocol_error(c, err, "tagged reply to no command");
-	if (q->state == CMD_WRITING)
-		/* The rest of its bytes would read as a new command. */
-		return protocol_error(c, err,
-		    "tagged reply to a command not sent yet");
+	if (q->state == CMD_WRITING) {
+		/* The rest of its bytes would read as a new command. Dovecot
+		 * refuses an APPEND to a missing mailbox so, at its first
+		 * non-synchronizing literal: keep the server's words. */
+		if (!r->status || strcmp(r->status, "OK") == 0)
+			return protocol_error(c, err,
+			    "tagged reply to a command not sent yet");
+		refusal(c, q, r, err);
+		return fail_all(c, err);
+	}
 	if (q->select) {
 		/* RFC 3501 §6.3.1: a failed SELECT leaves none selected. */
 		if (!r->status || strcmp(r->status, "OK") != 0) {
@@ -1051,4 +1080,53 @@ imapc_free(struct imapc **cp)
 	free(c->name);
 	free(c);
 	*cp = NULL;
+}
+
+/* For a literal source on another engine: never waits, so that the
+ * program can go on driving both connections (imapc.h). */
+ssize_t
+imapc_literal_read_nb(struct imapc *c, char *buf, size_t n, struct err *err)
+{
+	const char *data;
+	size_t len;
+
+	if (!c->in_literal_handler)
+		return err_set(err, ERR_INTERNAL, "%s: literal read outside a "
+		    "literal handler", c->name);
+	if (c->broken) {
+		*err = c->fatal;
+		return -1;
+	}
+	if (c->lit_left == 0)
+		return 0;
+	data = conn_peek(c->conn, &len);
+	if (len == 0) {
+		int r = conn_fill_nb(c->conn, err);
+		if (r == 0) {
+			/* Output the conn already holds would keep the
+			 * caller's poll ready for POLLOUT while nothing
+			 * steps c: send what goes. */
+			if (!conn_want_out(c->conn) ||
+			    conn_flush_nb(c->conn, err) >= 0)
+				return IMAP_SOURCE_AGAIN;
+			r = -1;
+		}
+		if (r < 0) {
+			if (r == CONN_EOF)
+				err_set(err, ERR_TEMP, "%s: connection closed "
+				    "by the server", c->name);
+			c->broken = true;
+			c->fatal = *err;
+			return -1;
+		}
+		data = conn_peek(c->conn, &len);
+	}
+	if (len > n)
+		len = n;
+	if (len > c->lit_left)
+		len = (size_t)c->lit_left;
+	memcpy(buf, data, len);
+	conn_consume(c->conn, len);
+	c->lit_left -= len;
+	return (ssize_t)len;
 }

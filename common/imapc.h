@@ -202,4 +202,45 @@ const struct err *imapc_failure(const struct imapc *c);
 ssize_t imapc_literal_read(struct imapc *c, char *buf, size_t n,
     struct err *err);
 
+/* Two engines, one program: a literal on A streamed into a command on B.
+ *
+ * Who may call what. While A's literal handler runs (and only then, the
+ * bytes being those of the literal it was offered):
+ * - the handler may read them with imapc_literal_read() (waits) or
+ *   imapc_literal_read_nb() (never waits);
+ * - it may submit to, step and imapc_wait() on other engines (B), whose
+ *   handlers and literal sources run inside those calls: a source of B may
+ *   read A's literal with imapc_literal_read_nb();
+ * - it never steps, runs or syncs A itself. It may include A in an
+ *   imapc_wait(): A then asks only for the literal's input (its queued
+ *   commands wait until the handler returns).
+ * Other handlers of A follow the rules at the top; a literal is read from
+ * its literal handler only (the engine skips what is left when that
+ * returns).
+ *
+ * Sources that would block. A streamed literal's source (imap_cmd.h) may
+ * return IMAP_SOURCE_AGAIN: the command then stays where it is (later
+ * commands never overtake it), imapc_events() stops asking POLLOUT for it
+ * as long as nothing else is queued (no busy loop), and every
+ * imapc_step() calls the source again. The program steps B again once
+ * the source may have data, typically after imapc_wait() on A and B said
+ * so. Nothing but the program ends such a wait: a source that never has
+ * data blocks the command (and those after it) forever, and a command
+ * whose literal was partly sent cannot be cancelled: free the engine.
+ * A server may refuse a command before it was all sent (Dovecot answers
+ * an APPEND to a missing mailbox at its first literal, LITERAL+ or not):
+ * its done() gets the refusal (ERR_REFUSED, the server's words), and,
+ * since the rest of it can no longer go out, the connection is unusable
+ * (every command in flight fails with that error). */
+
+/* Inside A's literal handler, from anywhere (typically B's source): up to
+ * n bytes of the literal that are buffered now, or read without waiting
+ * (one conn_fill_nb()). Returns >0, 0 at the literal's end,
+ * IMAP_SOURCE_AGAIN when no byte is there now (poll imapc_fd(A) for
+ * imapc_events(A)), -1 with err when A is lost (then unusable: A's step
+ * fails every command once the handler returns) or when called outside a
+ * literal handler of c (ERR_INTERNAL). */
+ssize_t imapc_literal_read_nb(struct imapc *c, char *buf, size_t n,
+    struct err *err);
+
 #endif
