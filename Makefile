@@ -8,26 +8,29 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/user
 DESTDIR    ?=
 VERSION    := 0.1.0
 
-PKGS   = libcurl openssl sqlite3 inih zlib
+PKGS   = libcurl openssl sqlite3 inih zlib libpcre2-8
 WARN   = -Wall -Wextra -Wshadow -Wcast-qual -Wformat=2 -Wstrict-prototypes \
          -Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
          -Wwrite-strings -Wundef -Wvla -Werror=implicit-function-declaration
 CFLAGS ?= -O2 -g
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
-$(error missing build dependencies (pkg-config: $(PKGS)); on Debian 12: sudo apt-get install build-essential pkg-config libcurl4-openssl-dev libssl-dev libsqlite3-dev libinih-dev zlib1g-dev)
+$(error missing build dependencies (pkg-config: $(PKGS)); on Debian 12: sudo apt-get install build-essential pkg-config libcurl4-openssl-dev libssl-dev libsqlite3-dev libinih-dev zlib1g-dev libpcre2-dev)
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libcurl is dlopen()ed on first use (common/curl_lazy.c): not linked.
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)))
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap \
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap -Iinterimap \
               $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
 
 COMMON_SRC   := $(wildcard common/*.c)
 PULL_SRC     := $(filter-out pullimap/main.c,$(wildcard pullimap/*.c))
+INTER_SRC    := $(filter-out interimap/main.c,$(wildcard interimap/*.c))
+# interimap is being written (issue 9): built once it has a main.
+INTERIMAP    := $(if $(wildcard interimap/main.c),interimap/interimap)
 UNIT_SRC     := $(wildcard t/unit/test_*.c)
 # Programs the end-to-end tests run (t/tools/NAME.c): build/t/NAME and, with
 # the sanitizers, build-san/t/NAME, both built by `make units` (so by make
@@ -42,11 +45,18 @@ BS := build-san
 TOOL_BIN := $(patsubst t/tools/%.c,$(B)/t/%,$(TOOL_SRC))
 TOOL_SAN := $(patsubst t/tools/%.c,$(BS)/t/%,$(TOOL_SRC))
 
-all: pullimap/pullimap
+all: pullimap/pullimap $(INTERIMAP)
 
 pullimap/pullimap: $(B)/pullimap/main.o $(B)/libpull.a $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+interimap/interimap: $(B)/interimap/main.o $(B)/libinter.a $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/libinter.a: $(call objs,$(B),$(INTER_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(BS)/libinter.a: $(call objs,$(BS),$(INTER_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
 $(B)/libcommon.a: $(call objs,$(B),$(COMMON_SRC))
 	@rm -f $@; $(AR) rcs $@ $^
 $(B)/libpull.a: $(call objs,$(B),$(PULL_SRC))
@@ -65,7 +75,7 @@ $(BS)/%.o: %.c
 
 # Unit tests: built with ASan+UBSan.
 UNIT_BIN := $(patsubst t/unit/%.c,$(BS)/t/%,$(UNIT_SRC))
-$(BS)/t/%: $(BS)/t/unit/%.o $(BS)/libpull.a $(BS)/libcommon.a
+$(BS)/t/%: $(BS)/t/unit/%.o $(BS)/libinter.a $(BS)/libpull.a $(BS)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -73,11 +83,17 @@ $(BS)/t/%: $(BS)/t/unit/%.o $(BS)/libpull.a $(BS)/libcommon.a
 $(BS)/bin/pullimap: $(BS)/pullimap/main.o $(BS)/libpull.a $(BS)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(TOOL_BIN): $(B)/t/%: $(B)/t/tools/%.o $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(TOOL_SAN): $(BS)/t/%: $(BS)/t/tools/%.o $(BS)/libcommon.a
+$(BS)/bin/interimap: $(BS)/interimap/main.o $(BS)/libinter.a $(BS)/libcommon.a
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Linked without libinih: common/'s IMAP client must not need the
+# configuration parser (the config layer fills struct imap_opts).
+TOOL_LIBS := $(filter-out -linih,$(PKG_LIBS))
+$(TOOL_BIN): $(B)/t/%: $(B)/t/tools/%.o $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+$(TOOL_SAN): $(BS)/t/%: $(BS)/t/tools/%.o $(BS)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(TOOL_LIBS)
 
 units: $(UNIT_BIN) $(TOOL_SAN) $(TOOL_BIN)
 
@@ -108,7 +124,8 @@ $(FZ)/fuzz_%: $(FZ)/t/fuzz/fuzz_%.o $(FZ)/libcommon.a
 fuzz: $(FUZZ_BIN)
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-check: all units $(BS)/bin/pullimap $(if $(HAVE_CLANG),$(FUZZ_BIN))
+check: all units $(BS)/bin/pullimap $(if $(INTERIMAP),$(BS)/bin/interimap) \
+    $(if $(HAVE_CLANG),$(FUZZ_BIN))
 	@t/run
 
 # The unit tests only (no servers): a few seconds.
@@ -135,11 +152,11 @@ install: all
 		[ -e "$$u" ] && sed "s,/usr/local/bin,$(BINDIR)," "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); done; true
 
 hdrcheck:
-	@for h in common/*.h pullimap/*.h; do \
+	@for h in common/*.h pullimap/*.h $(wildcard interimap/*.h); do \
 		$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsyntax-only -x c $$h || exit 1; done
 
 clean:
-	rm -rf $(B) $(BS) build-fuzz pullimap/pullimap
+	rm -rf $(B) $(BS) build-fuzz pullimap/pullimap interimap/interimap
 
 .PHONY: all units check unit-check demo bench install hdrcheck fuzz clean
 .SECONDARY:

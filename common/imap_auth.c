@@ -318,20 +318,24 @@ login(struct login *l, struct err *err)
 }
 
 struct imapc *
-imap_login(const struct imap_opts *o, const char *log_prefix, int timeout_ms,
-    struct err *err)
+imap_login(const struct imap_opts *o, const char *name_opt,
+    const char *log_prefix, int timeout_ms, struct err *err)
 {
 	struct login l = {0};
 	struct conn *conn;
-	char *name = o->type == IMAP_TYPE_TUNNEL ? xstrdup("tunnel") :
+	char *name = name_opt ? xstrdup(name_opt) :
+	    o->type == IMAP_TYPE_TUNNEL ? xstrdup("tunnel") :
 	    xasprintf("%s:%s", o->host, o->port);
 
 	l.o = o;
 	l.timeout_ms = timeout_ms;
 	err_clear(err);
 	conn = connect_to(o, timeout_ms, err);
-	if (!conn)
+	if (!conn) {
+		if (name_opt)
+			err_prefix(err, "%s", name);
 		goto fail;
+	}
 	/* Until logged in, nothing is lost when a stop request drops the
 	 * connection (conn_set_interrupt()). */
 	conn_set_interruptible(conn, true);

@@ -14,77 +14,7 @@
 #include "sigwait.h"
 #include "uidlist.h"
 
-#define TAG_SIZE 16
-/* What one writer call may produce: bounds a step's work per command. */
-#define CHUNK 16384
-
-enum cmd_state {
-	CMD_QUEUED,   /* nothing sent yet */
-	CMD_WRITING,  /* partly sent */
-	CMD_WAIT,     /* sent up to a synchronizing literal: waits for "+" */
-	CMD_SENT,     /* wholly sent: waits for its tagged reply */
-};
-
-struct cmd {
-	struct cmd *next;
-	unsigned num;
-	char tag[TAG_SIZE];
-	struct imap_cmd *cmd;
-	struct imapc_handlers h;
-	enum cmd_state state;
-	bool failed;
-	struct err err;
-	/* The kind of untagged data the command took last ("FETCH"): once
-	 * it failed, more of it is its own and dropped, not an event (an
-	 * unsolicited FETCH means another client changed something). */
-	char took[16];
-	/* SELECT/EXAMINE (imapc_submit_select): the mailbox it asks for;
-	 * the state is reset when the server starts answering it. */
-	char *select;
-	bool select_started;
-	bool read_only;
-	/* Nothing after it goes out before its tagged reply (COMPRESS,
-	 * STARTTLS: what follows is in another encoding). */
-	bool barrier;
-	/* Its literal source returned IMAP_SOURCE_AGAIN and the writer has
-	 * produced nothing since: no POLLOUT for it (see has_output()). */
-	bool src_blocked;
-};
-
-struct line {
-	struct line *next;
-	char *text; /* with CRLF */
-};
-
-struct imapc {
-	struct conn *conn;
-	char *name;
-	struct imap_parser *parser;
-	enum imap_lit_mode lit_mode;
-	unsigned tag_seq;
-	struct cmd *head, *tail;  /* in flight, in submission order */
-	struct cmd *writing;      /* whose bytes are being produced */
-	struct imap_cmd_writer w;
-	char out[CHUNK];          /* produced, not yet queued on conn */
-	size_t out_len, out_off;
-	struct line *lines, *lines_tail;
-	uint64_t lit_left;        /* of a streamed literal, still to skip */
-	bool lit_open;            /* imap_parse_literal_done() pending */
-	bool in_literal_handler;
-	bool broken;
-	bool bye;
-	struct err fatal;
-	imapc_event_fn *ev;
-	void *ev_ctx;
-	struct imap_caps caps;
-	bool lit_mode_set;        /* by imapc_set_literal_mode() */
-	bool greeted;             /* the server's greeting arrived */
-	struct imapc_mailbox box;
-	char *box_name;           /* box.name's storage */
-	unsigned changes;         /* EXISTS/EXPUNGE/VANISHED seen */
-	unsigned caps_gen;        /* capability lists received */
-	char *log_prefix;         /* imapc_set_log_prefix() */
-};
+#include "imapc_int.h"
 
 struct imapc *
 imapc_new(struct conn *conn, const char *name)
@@ -281,8 +211,8 @@ finish(struct imapc *c, struct cmd *q, const struct imap_resp *tagged,
 }
 
 /* The connection is unusable: every command in flight fails with err. */
-static int
-fail_all(struct imapc *c, const struct err *err)
+int
+imapc_fail_all(struct imapc *c, const struct err *err)
 {
 	if (!c->broken) {
 		c->broken = true;
@@ -298,7 +228,7 @@ static int
 protocol_error(struct imapc *c, struct err *err, const char *what)
 {
 	err_set(err, ERR_PROTO, "%s: %s", c->name, what);
-	return fail_all(c, err);
+	return imapc_fail_all(c, err);
 }
 
 /* --- output --------------------------------------------------------- */
@@ -349,7 +279,7 @@ produce(struct imapc *c, struct err *err)
 		struct cmd *q;
 		int r = push_out(c, err);
 		if (r < 0)
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 		if (r == 0)
 			return progress;
 		/* Answers to continuations go first: the server waits. */
@@ -398,7 +328,7 @@ produce(struct imapc *c, struct err *err)
 			switch (st) {
 			case IMAP_CMD_WR_ERROR:
 				err_prefix(err, "%s", c->name);
-				return fail_all(c, err);
+				return imapc_fail_all(c, err);
 			case IMAP_CMD_WR_MORE:
 				break;
 			case IMAP_CMD_WR_BLOCKED:
@@ -459,119 +389,6 @@ refusal(struct imapc *c, const struct cmd *q, const struct imap_resp *r,
 	    r->code ? r->code : "", r->code ? "] " : "", r->text);
 }
 
-/* --- the selected mailbox ------------------------------------------- */
-
-static void
-box_reset(struct imapc *c, const char *name)
-{
-	free(c->box_name);
-	c->box_name = name ? xstrdup(name) : NULL;
-	memset(&c->box, 0, sizeof(c->box));
-	c->box.name = c->box_name;
-	c->changes = 0;
-}
-
-/* Responses once every command before a SELECT is done belong to the
- * mailbox it selects (RFC 3501 §5.5: the server answers in order; RFC
- * 7162's [CLOSED] marks the same point). */
-static void
-box_select_starts(struct imapc *c)
-{
-	struct cmd *q = c->head;
-
-	if (q && q->select && !q->select_started &&
-	    (q->state == CMD_SENT || q->state == CMD_WAIT)) {
-		q->select_started = true;
-		box_reset(c, NULL);
-	}
-}
-
-static void
-box_update(struct imapc *c, const struct imap_resp *r)
-{
-	uint64_t v;
-	struct imap_atoms a;
-	struct err e;
-	bool star;
-
-	box_select_starts(c);
-	if (r->status) {
-		switch (imap_code(r)) {
-		case IMAP_CODE_UIDVALIDITY:
-			if (imap_code_number(r, &v, &e) == 1)
-				c->box.uidvalidity = (uint32_t)v;
-			break;
-		case IMAP_CODE_UIDNEXT:
-			if (imap_code_number(r, &v, &e) == 1)
-				c->box.uidnext = (uint32_t)v;
-			break;
-		case IMAP_CODE_HIGHESTMODSEQ:
-			if (imap_code_number(r, &v, &e) == 1)
-				c->box.highestmodseq = v;
-			break;
-		case IMAP_CODE_NOMODSEQ:
-			c->box.nomodseq = true;
-			c->box.highestmodseq = 0;
-			break;
-		case IMAP_CODE_READ_ONLY:
-			c->box.read_only = true;
-			break;
-		case IMAP_CODE_PERMANENTFLAGS:
-			if (imap_code_permanentflags(r, &a, &star, &e) == 1)
-				c->box.permanent_keywords = star;
-			break;
-		default:
-			break;
-		}
-		return;
-	}
-	if (r->kind != IMAP_RESP_UNTAGGED)
-		return;
-	switch (imap_data_kind(r)) {
-	case IMAP_DATA_EXISTS:
-		if (r->num != c->box.exists)
-			c->changes++;
-		c->box.exists = r->num;
-		break;
-	case IMAP_DATA_EXPUNGE:
-		if (c->box.exists > 0)
-			c->box.exists--;
-		c->changes++;
-		break;
-	case IMAP_DATA_VANISHED: {
-		/* RFC 7162 §3.6: without (EARLIER) each UID was a message of
-		 * the mailbox, as with EXPUNGE. */
-		struct uidset gone = UIDSET_INIT;
-		bool earlier = false;
-		if (imap_vanished_parse(r, &earlier, &gone, &e) == 1 &&
-		    !earlier) {
-			uint64_t n = uidset_count(&gone);
-			c->box.exists = n < c->box.exists
-			    ? c->box.exists - (uint32_t)n : 0;
-			c->changes++;
-		}
-		uidset_free(&gone);
-		break;
-	}
-	default:
-		break;
-	}
-}
-
-const struct imapc_mailbox *
-imapc_selected(const struct imapc *c)
-{
-	return &c->box;
-}
-
-unsigned
-imapc_take_changes(struct imapc *c)
-{
-	unsigned n = c->changes;
-	c->changes = 0;
-	return n;
-}
-
 static int
 on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 {
@@ -591,24 +408,9 @@ on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 			return protocol_error(c, err,
 			    "tagged reply to a command not sent yet");
 		refusal(c, q, r, err);
-		return fail_all(c, err);
+		return imapc_fail_all(c, err);
 	}
-	if (q->select) {
-		/* RFC 3501 §6.3.1: a failed SELECT leaves none selected. */
-		if (!r->status || strcmp(r->status, "OK") != 0) {
-			box_reset(c, NULL);
-		} else {
-			free(c->box_name);
-			c->box_name = xstrdup(q->select);
-			c->box.name = c->box_name;
-			if (q->read_only)
-				c->box.read_only = true;
-		}
-	} else if (r->status && strcmp(r->status, "OK") == 0 &&
-	    (strcmp(imap_cmd_verb(q->cmd), "UNSELECT") == 0 ||
-		strcmp(imap_cmd_verb(q->cmd), "CLOSE") == 0)) {
-		box_reset(c, NULL);
-	}
+	imapc_box_tagged(c, q, r);
 	if (q->failed) {
 		finish(c, q, r, &q->err);
 		return 0;
@@ -619,7 +421,7 @@ on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 		if (strcmp(imap_cmd_verb(q->cmd), "COMPRESS") == 0 &&
 		    conn_start_deflate(c->conn, err) < 0) {
 			err_prefix(err, "%s", c->name);
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 		}
 		finish(c, q, r, NULL);
 		return 0;
@@ -722,7 +524,7 @@ consume(struct imapc *c, struct err *err)
 		if (c->broken) {
 			/* A literal handler's read lost the connection. */
 			*err = c->fatal;
-			return fail_all(c, &c->fatal);
+			return imapc_fail_all(c, &c->fatal);
 		}
 		if (c->lit_left > 0) {
 			size_t k = len < c->lit_left ? len : (size_t)c->lit_left;
@@ -745,7 +547,7 @@ consume(struct imapc *c, struct err *err)
 			break;
 		case IMAP_PARSE_ERROR:
 			err_prefix(err, "%s", c->name);
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 		case IMAP_PARSE_LITERAL:
 			on_literal(c);
 			break;
@@ -759,7 +561,7 @@ consume(struct imapc *c, struct err *err)
 				free(t);
 			}
 			caps_update(c, r);
-			box_update(c, r);
+			imapc_box_update(c, r);
 			if (r->kind == IMAP_RESP_TAGGED)
 				rc = on_tagged(c, r, err);
 			else if (r->kind == IMAP_RESP_CONTINUE)
@@ -781,13 +583,13 @@ imapc_step(struct imapc *c, struct err *err)
 
 	if (c->broken) {
 		*err = c->fatal;
-		return fail_all(c, &c->fatal);
+		return imapc_fail_all(c, &c->fatal);
 	}
 	progress = produce(c, err);
 	if (progress < 0)
 		return -1;
 	if ((r = conn_flush_nb(c->conn, err)) < 0)
-		return fail_all(c, err);
+		return imapc_fail_all(c, err);
 	for (;;) {
 		r = conn_fill_nb(c->conn, err);
 		if (r == 0)
@@ -798,10 +600,10 @@ imapc_step(struct imapc *c, struct err *err)
 			else
 				err_set(err, ERR_TEMP, "%s: connection closed "
 				    "by the server", c->name);
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 		}
 		if (r < 0)
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 		progress = 1;
 		if (consume(c, err) < 0)
 			return -1;
@@ -809,7 +611,7 @@ imapc_step(struct imapc *c, struct err *err)
 		if (produce(c, err) < 0)
 			return -1;
 		if (conn_flush_nb(c->conn, err) < 0)
-			return fail_all(c, err);
+			return imapc_fail_all(c, err);
 	}
 	if (c->bye && !c->head) {
 		*err = c->fatal;
@@ -817,208 +619,6 @@ imapc_step(struct imapc *c, struct err *err)
 		return -1;
 	}
 	return progress;
-}
-
-int
-imapc_wait(struct imapc *const *cs, size_t n, int timeout_ms, struct err *err)
-{
-	struct pollfd pfd[16];
-	int r;
-
-	if (n > ARRAY_LEN(pfd))
-		return err_set(err, ERR_INTERNAL, "imapc_wait: %zu connections",
-		    n);
-	for (size_t i = 0; i < n; i++) {
-		if (imapc_ready(cs[i]))
-			return 1;
-		pfd[i].fd = imapc_fd(cs[i]);
-		pfd[i].events = imapc_events(cs[i]);
-		pfd[i].revents = 0;
-	}
-	r = sigwait_poll(pfd, (nfds_t)n, timeout_ms);
-	if (r < 0 && errno == EINTR)
-		return 0;
-	if (r < 0)
-		return err_sys(err, ERR_SYS, "ppoll");
-	return r > 0;
-}
-
-struct run_state {
-	const struct imapc_handlers *user;
-	bool done;
-	int rc;
-	struct err err;
-};
-
-static int
-run_untagged(void *ctx, const struct imap_resp *r, struct err *err)
-{
-	struct run_state *s = ctx;
-	return s->user && s->user->untagged
-	    ? s->user->untagged(s->user->ctx, r, err) : 0;
-}
-
-static int
-run_literal(void *ctx, const struct imap_resp *p, const struct imap_arg *a,
-    size_t n, uint64_t size, struct err *err)
-{
-	struct run_state *s = ctx;
-	return s->user && s->user->literal
-	    ? s->user->literal(s->user->ctx, p, a, n, size, err) : 0;
-}
-
-static int
-run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
-{
-	struct run_state *s = ctx;
-	return s->user->continuation(s->user->ctx, r, err);
-}
-
-static void
-run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
-{
-	struct run_state *s = ctx;
-	s->done = true;
-	s->rc = err ? -1 : 0;
-	if (err)
-		s->err = *err;
-	if (s->user && s->user->done)
-		s->user->done(s->user->ctx, tagged, err);
-}
-
-/* One wait of the blocking wrappers: at most timeout_ms (< 0: none) and
- * what the connection's budget has left (conn.h), cut short by a stop
- * request while the connection is interruptible. 0 when c may progress
- * or a signal came, -1 with err when the time is up. */
-static int
-drive_wait(struct imapc *c, int timeout_ms, struct err *err)
-{
-	int t = timeout_ms, r = 0;
-	uint64_t t0;
-	bool stop;
-
-	if (conn_budget_clamp(c->conn, &t, err) < 0)
-		return -1;
-	t0 = now_ms();
-	sigwait_block();
-	stop = conn_interrupted(c->conn);
-	if (!stop)
-		r = imapc_wait(&c, 1, t, err);
-	sigwait_unblock();
-	conn_budget_spend(c->conn, now_ms() - t0);
-	if (stop)
-		return err_set(err, ERR_TEMP, "%s: interrupted", c->name);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	if (t >= 0 && now_ms() - t0 >= (uint64_t)t) {
-		if (conn_budget_clamp(c->conn, &t, err) < 0)
-			return -1;
-		return err_set(err, ERR_TEMP, "%s: timeout (%g s without an "
-		    "answer)", c->name, timeout_ms / 1000.0);
-	}
-	return 0; /* a signal: the caller looks at its flags */
-}
-
-/* Steps, waiting on c alone, until *done (done NULL: until nothing is in
- * flight). 0, or -1 with err when the connection failed first (with done,
- * a command that completed in the failure still counts as done). */
-static int
-drive(struct imapc *c, const bool *done, int timeout_ms, struct err *err)
-{
-	while (done ? !*done : c->head != NULL) {
-		int r = imapc_step(c, err);
-		if (r < 0)
-			return done && *done ? 0 : -1;
-		if (r > 0)
-			continue;
-		if (drive_wait(c, timeout_ms, err) < 0)
-			return fail_all(c, err);
-	}
-	return 0;
-}
-
-int
-imapc_run(struct imapc *c, struct imap_cmd *cmd,
-    const struct imapc_handlers *h, int timeout_ms, struct err *err)
-{
-	struct run_state s = {h, false, 0, {0}};
-	struct imapc_handlers w = {run_untagged, run_literal,
-	    h && h->continuation ? run_continuation : NULL, run_done, &s};
-
-	int rc = 0;
-
-	imapc_submit(c, cmd, &w);
-	/* The command and its whole response (conn.h): a server that
-	 * trickles must not hold us, nor a lock, forever. */
-	conn_budget_start(c->conn);
-	if (drive(c, &s.done, timeout_ms, err) < 0 && !s.done) {
-		/* Never leave it in flight: its done() points at s. */
-		struct err e = *err;
-		fail_all(c, &e);
-		rc = -1;
-	}
-	conn_budget_stop(c->conn);
-	if (rc == 0 && s.rc < 0)
-		*err = s.err;
-	return rc < 0 ? rc : s.rc;
-}
-
-int
-imapc_sync(struct imapc *c, int timeout_ms, struct err *err)
-{
-	int rc;
-	conn_budget_start(c->conn);
-	rc = drive(c, NULL, timeout_ms, err);
-	conn_budget_stop(c->conn);
-	return rc;
-}
-
-int
-imapc_run_until(struct imapc *c, const bool *flag, int timeout_ms,
-    struct err *err)
-{
-	int rc;
-	conn_budget_start(c->conn);
-	rc = drive(c, flag, timeout_ms, err);
-	conn_budget_stop(c->conn);
-	return rc;
-}
-
-const struct err *
-imapc_failure(const struct imapc *c)
-{
-	return &c->fatal;
-}
-
-ssize_t
-imapc_literal_read(struct imapc *c, char *buf, size_t n, struct err *err)
-{
-	const char *data;
-	size_t len;
-
-	if (c->lit_left == 0)
-		return 0;
-	data = conn_peek(c->conn, &len);
-	if (len == 0) {
-		int r = conn_fill(c->conn, err);
-		if (r <= 0) {
-			if (r == 0)
-				err_set(err, ERR_TEMP, "%s: connection closed "
-				    "by the server", c->name);
-			c->broken = true;
-			c->fatal = *err;
-			return -1;
-		}
-		data = conn_peek(c->conn, &len);
-	}
-	if (len > n)
-		len = n;
-	if (len > c->lit_left)
-		len = (size_t)c->lit_left;
-	memcpy(buf, data, len);
-	conn_consume(c->conn, len);
-	c->lit_left -= len;
-	return (ssize_t)len;
 }
 
 void
@@ -1064,7 +664,7 @@ imapc_free(struct imapc **cp)
 		return;
 	err_set(&e, ERR_TEMP, "%s: connection closed", c->name);
 	if (c->head)
-		fail_all(c, &e);
+		imapc_fail_all(c, &e);
 	while (c->lines) {
 		struct line *l = c->lines;
 		c->lines = l->next;
@@ -1082,51 +682,3 @@ imapc_free(struct imapc **cp)
 	*cp = NULL;
 }
 
-/* For a literal source on another engine: never waits, so that the
- * program can go on driving both connections (imapc.h). */
-ssize_t
-imapc_literal_read_nb(struct imapc *c, char *buf, size_t n, struct err *err)
-{
-	const char *data;
-	size_t len;
-
-	if (!c->in_literal_handler)
-		return err_set(err, ERR_INTERNAL, "%s: literal read outside a "
-		    "literal handler", c->name);
-	if (c->broken) {
-		*err = c->fatal;
-		return -1;
-	}
-	if (c->lit_left == 0)
-		return 0;
-	data = conn_peek(c->conn, &len);
-	if (len == 0) {
-		int r = conn_fill_nb(c->conn, err);
-		if (r == 0) {
-			/* Output the conn already holds would keep the
-			 * caller's poll ready for POLLOUT while nothing
-			 * steps c: send what goes. */
-			if (!conn_want_out(c->conn) ||
-			    conn_flush_nb(c->conn, err) >= 0)
-				return IMAP_SOURCE_AGAIN;
-			r = -1;
-		}
-		if (r < 0) {
-			if (r == CONN_EOF)
-				err_set(err, ERR_TEMP, "%s: connection closed "
-				    "by the server", c->name);
-			c->broken = true;
-			c->fatal = *err;
-			return -1;
-		}
-		data = conn_peek(c->conn, &len);
-	}
-	if (len > n)
-		len = n;
-	if (len > c->lit_left)
-		len = (size_t)c->lit_left;
-	memcpy(buf, data, len);
-	conn_consume(c->conn, len);
-	c->lit_left -= len;
-	return (ssize_t)len;
-}

@@ -1038,7 +1038,7 @@ static int
 session_open(struct pull *p, struct err *err)
 {
 	p->compress_asked = false;
-	if (!(p->imap = imap_login(&p->pc->imap, plog_prefix(), p->o->timeout_ms,
+	if (!(p->imap = imap_login(&p->pc->imap, NULL, plog_prefix(), p->o->timeout_ms,
 	    err)))
 		return -1;
 	if (enable_select(p, err) < 0)

@@ -41,6 +41,7 @@
 #include "err.h"
 #include "imap_cmd.h"
 #include "imap_data.h"
+#include "imap_auth.h"
 #include "imapc.h"
 #include "log.h"
 #include "uidlist.h"
@@ -96,26 +97,21 @@ fail(struct copy *cp, const struct err *e)
 static int
 side_open(struct side *s, int timeout_ms, struct err *err)
 {
-	struct conn *conn = conn_connect_tcp(s->host, s->port, timeout_ms, err);
-	struct imap_cmd *cmd;
+	struct imap_opts o;
 
-	if (!conn)
-		return err_prefix(err, "%s", s->name);
-	s->c = imapc_new(conn, s->name);
-	cmd = imap_cmd_new("LOGIN");
-	if (imap_cmd_astring(cmd, s->user, strlen(s->user), err) < 0)
-		goto bad;
-	imap_cmd_set_secret(cmd);
-	if (imap_cmd_astring(cmd, s->pass, strlen(s->pass), err) < 0)
-		goto bad;
-	if (imapc_run(s->c, cmd, NULL, timeout_ms, err) < 0)
-		return -1;
-	/* Not every server lists them in LOGIN's reply. */
-	return imapc_run(s->c, imap_cmd_new("CAPABILITY"), NULL, timeout_ms,
-	    err);
-bad:
-	imap_cmd_free(&cmd);
-	return err_prefix(err, "%s: LOGIN", s->name);
+	/* What interimap's configuration would say for a test server. */
+	imap_opts_init(&o);
+	o.type = IMAP_TYPE_IMAP;
+	o.starttls = false;
+	o.host = s->host;
+	o.port = s->port;
+	o.auth[0] = IMAP_AUTH_LOGIN;
+	o.n_auth = 1;
+	o.username = s->user;
+	o.password = s->pass;
+	o.compress = false;
+	s->c = imap_login(&o, s->name, NULL, timeout_ms, err);
+	return s->c ? 0 : -1;
 }
 
 /* --- metadata -------------------------------------------------------- */
