@@ -13,18 +13,9 @@
 
 #include "err.h"
 #include "imap_data.h"
+#include "imap_data_int.h"
 #include "imap_parse.h"
 #include "uidlist.h"
-
-#define MODSEQ_MAX ((uint64_t)INT64_MAX) /* RFC 7162: 63-bit */
-
-enum numkind {
-	N_NZ32,    /* nz-number */
-	N_32,      /* number */
-	N_64,      /* a size */
-	N_MODSEQ,  /* mod-sequence-value: 1..2^63-1 */
-	N_MODSEQ0, /* mod-sequence-valzer: 0..2^63-1 */
-};
 
 static const char *const numkind_name[] = {
 	"a non-zero 32-bit number", "a 32-bit number", "a 64-bit number",
@@ -32,8 +23,8 @@ static const char *const numkind_name[] = {
 };
 
 /* A short printable excerpt of an arg for error messages; size >= 16. */
-static const char *
-show(const struct imap_arg *a, char *buf, size_t size)
+const char *
+idata_show(const struct imap_arg *a, char *buf, size_t size)
 {
 	char q = a && a->type == IMAP_ARG_ATOM ? '\'' : '"';
 	size_t i, o = 0;
@@ -109,8 +100,8 @@ num_ok(const struct imap_arg *a, enum numkind k, uint64_t *v_r)
 }
 
 /* what names the value for the message: "FETCH 3: UID". */
-static int
-get_num(const struct imap_arg *a, enum numkind k, uint64_t *v_r,
+int
+idata_num(const struct imap_arg *a, enum numkind k, uint64_t *v_r,
     struct err *err, const char *what)
 {
 	char b[64];
@@ -118,24 +109,24 @@ get_num(const struct imap_arg *a, enum numkind k, uint64_t *v_r,
 	if (num_ok(a, k, v_r))
 		return 0;
 	return err_set(err, ERR_PROTO, "%s: expected %s, got %s", what,
-	    numkind_name[k], show(a, b, sizeof(b)));
+	    numkind_name[k], idata_show(a, b, sizeof(b)));
 }
 
-static int
-get_u32(const struct imap_arg *a, enum numkind k, uint32_t *v_r,
+int
+idata_u32(const struct imap_arg *a, enum numkind k, uint32_t *v_r,
     struct err *err, const char *what)
 {
 	uint64_t v;
 
-	if (get_num(a, k, &v, err, what) < 0)
+	if (idata_num(a, k, &v, err, what) < 0)
 		return -1;
 	*v_r = (uint32_t)v;
 	return 0;
 }
 
 /* A sequence-set atom without "*" added to set. */
-static int
-get_set(const struct imap_arg *a, struct uidset *set, bool ascending,
+int
+idata_set(const struct imap_arg *a, struct uidset *set, bool ascending,
     struct err *err, const char *what)
 {
 	char b[64];
@@ -146,42 +137,42 @@ get_set(const struct imap_arg *a, struct uidset *set, bool ascending,
 		return 0;
 	return err_set(err, ERR_PROTO, "%s: expected %s, got %s", what,
 	    ascending ? "an ascending set of UIDs" : "a set of UIDs",
-	    show(a, b, sizeof(b)));
+	    idata_show(a, b, sizeof(b)));
 }
 
-static bool
-is_nstring(const struct imap_arg *a)
+bool
+idata_is_nstring(const struct imap_arg *a)
 {
 	return a->type == IMAP_ARG_NIL || a->type == IMAP_ARG_STRING ||
 	    a->type == IMAP_ARG_LITERAL;
 }
 
-static bool
-is_string(const struct imap_arg *a)
+bool
+idata_is_string(const struct imap_arg *a)
 {
 	return a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL;
 }
 
 /* RFC 3501 astring (and mailbox): an atom or a string. A NUL would cut
  * the name short wherever it is used as a C string, so it is refused. */
-static int
-get_mailbox(const struct imap_arg *a, const char **s_r, size_t *len_r,
+int
+idata_mailbox(const struct imap_arg *a, const char **s_r, size_t *len_r,
     struct err *err, const char *what)
 {
 	char b[64];
 
-	if (a != NULL && (a->type == IMAP_ARG_ATOM || is_string(a)) &&
+	if (a != NULL && (a->type == IMAP_ARG_ATOM || idata_is_string(a)) &&
 	    memchr(a->str, '\0', a->len) == NULL) {
 		*s_r = a->str;
 		*len_r = a->len;
 		return 0;
 	}
 	return err_set(err, ERR_PROTO, "%s: expected a mailbox name, got %s",
-	    what, show(a, b, sizeof(b)));
+	    what, idata_show(a, b, sizeof(b)));
 }
 
-static int
-get_atoms(const struct imap_arg *v, size_t n, struct imap_atoms *a_r,
+int
+idata_atoms(const struct imap_arg *v, size_t n, struct imap_atoms *a_r,
     struct err *err, const char *what)
 {
 	char b[64];
@@ -191,23 +182,23 @@ get_atoms(const struct imap_arg *v, size_t n, struct imap_atoms *a_r,
 		if (v[i].type != IMAP_ARG_ATOM)
 			return err_set(err, ERR_PROTO,
 			    "%s: expected an atom, got %s", what,
-			    show(&v[i], b, sizeof(b)));
+			    idata_show(&v[i], b, sizeof(b)));
 	a_r->v = n ? v : NULL;
 	a_r->n = n;
 	return 0;
 }
 
 /* A "(atom ...)" list. */
-static int
-get_atom_list(const struct imap_arg *a, struct imap_atoms *a_r,
+int
+idata_atom_list(const struct imap_arg *a, struct imap_atoms *a_r,
     struct err *err, const char *what)
 {
 	char b[64];
 
 	if (a == NULL || a->type != IMAP_ARG_LIST)
 		return err_set(err, ERR_PROTO, "%s: expected a list, got %s",
-		    what, show(a, b, sizeof(b)));
-	return get_atoms(a->list, a->count, a_r, err, what);
+		    what, idata_show(a, b, sizeof(b)));
+	return idata_atoms(a->list, a->count, a_r, err, what);
 }
 
 bool
@@ -251,8 +242,8 @@ imap_caps_free(struct imap_caps *c)
 }
 
 /* An untagged data response named name. */
-static bool
-is_data(const struct imap_resp *r, const char *name)
+bool
+idata_is_data(const struct imap_resp *r, const char *name)
 {
 	return r->kind == IMAP_RESP_UNTAGGED && r->status == NULL &&
 	    r->name != NULL && str_ieq(r->name, name);
@@ -333,7 +324,7 @@ addr_list_ok(const struct imap_arg *a)
 		if (ad->type != IMAP_ARG_LIST || ad->count != 4)
 			return false;
 		for (j = 0; j < 4; j++)
-			if (!is_nstring(&ad->list[j]))
+			if (!idata_is_nstring(&ad->list[j]))
 				return false;
 	}
 	return true;
@@ -349,7 +340,7 @@ envelope_ok(const struct imap_arg *a)
 	for (i = 0; i < 10; i++) {
 		bool addr = i >= IMAP_ENV_FROM && i <= IMAP_ENV_BCC;
 		const struct imap_arg *f = &a->list[i];
-		if (addr ? !addr_list_ok(f) : !is_nstring(f))
+		if (addr ? !addr_list_ok(f) : !idata_is_nstring(f))
 			return false;
 	}
 	return true;
@@ -363,14 +354,14 @@ fetch_item(struct imap_fetch *f, enum imap_fetch_have bit,
 
 	switch (bit) {
 	case IMAP_FETCH_UID:
-		return get_u32(v, N_NZ32, &f->uid, err, what);
+		return idata_u32(v, N_NZ32, &f->uid, err, what);
 	case IMAP_FETCH_FLAGS:
-		return get_atom_list(v, &f->flags, err, what);
+		return idata_atom_list(v, &f->flags, err, what);
 	case IMAP_FETCH_MODSEQ:
 		/* RFC 7162: "MODSEQ" SP "(" permsg-modsequence ")" */
 		if (v->type != IMAP_ARG_LIST || v->count != 1)
 			break;
-		return get_num(&v->list[0], N_MODSEQ, &f->modseq, err, what);
+		return idata_num(&v->list[0], N_MODSEQ, &f->modseq, err, what);
 	case IMAP_FETCH_INTERNALDATE:
 		if (v->type != IMAP_ARG_STRING || strlen(v->str) != v->len ||
 		    imap_date_parse(v->str, NULL, NULL) < 0)
@@ -378,7 +369,7 @@ fetch_item(struct imap_fetch *f, enum imap_fetch_have bit,
 		f->internaldate = v->str;
 		return 0;
 	case IMAP_FETCH_SIZE:
-		return get_num(v, N_64, &f->size, err, what);
+		return idata_num(v, N_64, &f->size, err, what);
 	case IMAP_FETCH_ENVELOPE:
 		if (!envelope_ok(v))
 			break;
@@ -388,13 +379,13 @@ fetch_item(struct imap_fetch *f, enum imap_fetch_have bit,
 	case IMAP_FETCH_BINARY:
 		/* nstring, or literal8 for BINARY (the tokenizer makes both
 		 * LITERAL); a big one was streamed to the caller. */
-		if (!is_nstring(v) && v->type != IMAP_ARG_LITERAL_STREAMED)
+		if (!idata_is_nstring(v) && v->type != IMAP_ARG_LITERAL_STREAMED)
 			break;
 		*(bit == IMAP_FETCH_BODY ? &f->body : &f->binary) = v;
 		return 0;
 	}
 	return err_set(err, ERR_PROTO, "%s: malformed value %s", what,
-	    show(v, b, sizeof(b)));
+	    idata_show(v, b, sizeof(b)));
 }
 
 /* The items of e[0..n), in pairs; a last unpaired name is left to the
@@ -410,7 +401,7 @@ fetch_items_parse(const struct imap_arg *e, size_t n, struct imap_fetch *f,
 		if (e[i].type != IMAP_ARG_ATOM)
 			return err_set(err, ERR_PROTO,
 			    "FETCH %u: expected an item name, got %s",
-			    (unsigned)f->seq, show(&e[i], b, sizeof(b)));
+			    (unsigned)f->seq, idata_show(&e[i], b, sizeof(b)));
 		for (k = 0; k < ARRAY_LEN(fetch_items); k++)
 			if (str_ieq(e[i].str, fetch_items[k].name))
 				break;
@@ -431,7 +422,7 @@ fetch_items_parse(const struct imap_arg *e, size_t n, struct imap_fetch *f,
 static int
 fetch_head(const struct imap_resp *r, struct imap_fetch *f, struct err *err)
 {
-	if (!is_data(r, "FETCH"))
+	if (!idata_is_data(r, "FETCH"))
 		return 0;
 	memset(f, 0, sizeof(*f));
 	if (!r->has_num || r->num == 0)
@@ -470,7 +461,7 @@ imap_fetch_parse_partial(const struct imap_resp *partial,
 
 	/* Only when the literal's container is the FETCH list itself and the
 	 * literal takes the place of a value: after a name, at an odd index. */
-	if (!is_data(partial, "FETCH") || partial->nargs != 1 ||
+	if (!idata_is_data(partial, "FETCH") || partial->nargs != 1 ||
 	    partial->args[0].type != IMAP_ARG_LIST ||
 	    cont != partial->args[0].list || count % 2 != 1 ||
 	    cont == NULL)
@@ -494,7 +485,7 @@ imap_fetch_item(const struct imap_resp *r, const char *name)
 	const struct imap_arg *l;
 	size_t i;
 
-	if (!is_data(r, "FETCH") || r->nargs != 1 ||
+	if (!idata_is_data(r, "FETCH") || r->nargs != 1 ||
 	    r->args[0].type != IMAP_ARG_LIST)
 		return NULL;
 	l = &r->args[0];
@@ -603,7 +594,7 @@ imap_envelope_string(const struct imap_arg *env, enum imap_env_field f,
 	const struct imap_arg *a = env_field(env, f);
 
 	if (a == NULL || (f >= IMAP_ENV_FROM && f <= IMAP_ENV_BCC) ||
-	    !is_string(a))
+	    !idata_is_string(a))
 		return NULL;
 	if (len_r)
 		*len_r = a->len;
@@ -613,7 +604,7 @@ imap_envelope_string(const struct imap_arg *env, enum imap_env_field f,
 static const char *
 nstr(const struct imap_arg *a)
 {
-	return is_string(a) ? a->str : NULL;
+	return idata_is_string(a) ? a->str : NULL;
 }
 
 int
@@ -635,545 +626,3 @@ imap_envelope_address(const struct imap_arg *env, enum imap_env_field f,
 	return 1;
 }
 
-/* ---- LIST ---- */
-
-static const struct {
-	const char *name;
-	enum imap_list_attr bit;
-} list_attrs[] = {
-	{"\\Noinferiors", IMAP_LIST_NOINFERIORS},
-	{"\\Noselect", IMAP_LIST_NOSELECT},
-	{"\\Marked", IMAP_LIST_MARKED},
-	{"\\Unmarked", IMAP_LIST_UNMARKED},
-	{"\\NonExistent", IMAP_LIST_NONEXISTENT},
-	{"\\Subscribed", IMAP_LIST_SUBSCRIBED},
-	{"\\Remote", IMAP_LIST_REMOTE},
-	{"\\HasChildren", IMAP_LIST_HASCHILDREN},
-	{"\\HasNoChildren", IMAP_LIST_HASNOCHILDREN},
-};
-
-/* RFC 5258 mbox-list-extended: "(" [item *(SP item)] ")" with item =
- * tag SP tagged-ext-val, tag an astring. */
-static int
-list_ext(const struct imap_arg *x, struct imap_list *l, const char *what,
-    struct err *err)
-{
-	char b[64];
-	size_t i, j;
-	bool childinfo = false;
-
-	if (x->type != IMAP_ARG_LIST || x->count % 2)
-		return err_set(err, ERR_PROTO,
-		    "%s: malformed extended data %s", what,
-		    show(x, b, sizeof(b)));
-	for (i = 0; i < x->count; i += 2) {
-		const struct imap_arg *t = &x->list[i], *v = &x->list[i + 1];
-		if (t->type != IMAP_ARG_ATOM && !is_string(t))
-			return err_set(err, ERR_PROTO,
-			    "%s: expected an extended item name, got %s", what,
-			    show(t, b, sizeof(b)));
-		if (str_ieq(t->str, "CHILDINFO")) {
-			/* "(" list-select-base-opt-quoted *(SP ...) ")" */
-			if (childinfo || v->type != IMAP_ARG_LIST ||
-			    v->count == 0)
-				return err_set(err, ERR_PROTO,
-				    "%s: malformed CHILDINFO", what);
-			for (j = 0; j < v->count; j++) {
-				if (!is_string(&v->list[j]) &&
-				    v->list[j].type != IMAP_ARG_ATOM)
-					return err_set(err, ERR_PROTO,
-					    "%s: malformed CHILDINFO", what);
-				if (str_ieq(v->list[j].str, "SUBSCRIBED"))
-					l->childinfo_subscribed = true;
-			}
-			childinfo = true;
-		} else if (str_ieq(t->str, "OLDNAME")) {
-			/* RFC 5465 §5.4: "OLDNAME" SP "(" mailbox ")" */
-			if (l->oldname != NULL || v->type != IMAP_ARG_LIST ||
-			    v->count != 1)
-				return err_set(err, ERR_PROTO,
-				    "%s: malformed OLDNAME", what);
-			if (get_mailbox(&v->list[0], &l->oldname,
-			    &l->oldname_len, err, what) < 0)
-				return -1;
-		}
-	}
-	l->ext = x;
-	return 0;
-}
-
-int
-imap_list_parse(const struct imap_resp *r, struct imap_list *l_r,
-    struct err *err)
-{
-	const char *what;
-	const struct imap_arg *d;
-	char b[64];
-	size_t i, k;
-
-	if (!is_data(r, "LIST") && !is_data(r, "LSUB"))
-		return 0;
-	memset(l_r, 0, sizeof(*l_r));
-	l_r->lsub = str_ieq(r->name, "LSUB");
-	what = l_r->lsub ? "LSUB" : "LIST";
-	if (r->has_num || r->nargs < 3 || r->nargs > 4)
-		return err_set(err, ERR_PROTO,
-		    "%s: expected (attributes) delimiter mailbox [(data)]",
-		    what);
-	if (get_atom_list(&r->args[0], &l_r->raw, err, what) < 0)
-		return -1;
-	for (i = 0; i < l_r->raw.n; i++) {
-		const char *s = l_r->raw.v[i].str;
-		/* mbx-list-flags: all are "\" atom (flag-extension). */
-		if (s[0] != '\\' || s[1] == '\0')
-			return err_set(err, ERR_PROTO,
-			    "%s: attribute %s", what,
-			    show(&l_r->raw.v[i], b, sizeof(b)));
-		for (k = 0; k < ARRAY_LEN(list_attrs); k++)
-			if (str_ieq(s, list_attrs[k].name))
-				l_r->attrs |= list_attrs[k].bit;
-	}
-	/* RFC 5258 §3: "The \NonExistent attribute implies \NoSelect." */
-	if (l_r->attrs & IMAP_LIST_NONEXISTENT)
-		l_r->attrs |= IMAP_LIST_NOSELECT;
-	/* RFC 3501 §9: DQUOTE QUOTED-CHAR DQUOTE / nil; QUOTED-CHAR is a
-	 * 7-bit TEXT-CHAR (the tokenizer has undone "\\" and "\""). */
-	d = &r->args[1];
-	if (d->type == IMAP_ARG_STRING && d->len == 1 &&
-	    (unsigned char)d->str[0] >= 1 && (unsigned char)d->str[0] < 0x80 &&
-	    d->str[0] != '\r' && d->str[0] != '\n')
-		l_r->delim = d->str[0];
-	else if (d->type != IMAP_ARG_NIL)
-		return err_set(err, ERR_PROTO, "%s: delimiter %s", what,
-		    show(d, b, sizeof(b)));
-	if (get_mailbox(&r->args[2], &l_r->mailbox, &l_r->mailbox_len, err,
-	    what) < 0)
-		return -1;
-	if (r->nargs == 4 && list_ext(&r->args[3], l_r, what, err) < 0)
-		return -1;
-	return 1;
-}
-
-/* ---- STATUS ---- */
-
-static const struct {
-	const char *name;
-	enum imap_status_have bit;
-	enum numkind kind;
-} status_items[] = {
-	{"MESSAGES", IMAP_STATUS_MESSAGES, N_32},
-	{"RECENT", IMAP_STATUS_RECENT, N_32},
-	{"UIDNEXT", IMAP_STATUS_UIDNEXT, N_NZ32},
-	{"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY, N_NZ32},
-	{"UNSEEN", IMAP_STATUS_UNSEEN, N_32},
-	{"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ, N_MODSEQ0},
-	{"DELETED", IMAP_STATUS_DELETED, N_32},
-	{"SIZE", IMAP_STATUS_SIZE, N_64},
-};
-
-int
-imap_status_parse(const struct imap_resp *r, struct imap_status *s_r,
-    struct err *err)
-{
-	const struct imap_arg *l;
-	char what[80];
-	size_t i, k;
-
-	if (!is_data(r, "STATUS"))
-		return 0;
-	memset(s_r, 0, sizeof(*s_r));
-	if (r->has_num || r->nargs != 2 || r->args[1].type != IMAP_ARG_LIST ||
-	    r->args[1].count % 2)
-		return err_set(err, ERR_PROTO,
-		    "STATUS: expected mailbox (name value ...)");
-	if (get_mailbox(&r->args[0], &s_r->mailbox, &s_r->mailbox_len, err,
-	    "STATUS") < 0)
-		return -1;
-	l = &r->args[1];
-	for (i = 0; i < l->count; i += 2) {
-		uint64_t v;
-		if (l->list[i].type != IMAP_ARG_ATOM)
-			return err_set(err, ERR_PROTO,
-			    "STATUS: expected an item name");
-		for (k = 0; k < ARRAY_LEN(status_items); k++)
-			if (str_ieq(l->list[i].str, status_items[k].name))
-				break;
-		if (k == ARRAY_LEN(status_items))
-			continue;
-		snprintf(what, sizeof(what), "STATUS %s", status_items[k].name);
-		if (s_r->have & status_items[k].bit)
-			return err_set(err, ERR_PROTO, "%s given twice", what);
-		if (get_num(&l->list[i + 1], status_items[k].kind, &v, err,
-		    what) < 0)
-			return -1;
-		s_r->have |= status_items[k].bit;
-		switch (status_items[k].bit) {
-		case IMAP_STATUS_MESSAGES:
-			s_r->messages = (uint32_t)v;
-			break;
-		case IMAP_STATUS_RECENT:
-			s_r->recent = (uint32_t)v;
-			break;
-		case IMAP_STATUS_UIDNEXT:
-			s_r->uidnext = (uint32_t)v;
-			break;
-		case IMAP_STATUS_UIDVALIDITY:
-			s_r->uidvalidity = (uint32_t)v;
-			break;
-		case IMAP_STATUS_UNSEEN:
-			s_r->unseen = (uint32_t)v;
-			break;
-		case IMAP_STATUS_HIGHESTMODSEQ:
-			s_r->highestmodseq = v;
-			break;
-		case IMAP_STATUS_DELETED:
-			s_r->deleted = (uint32_t)v;
-			break;
-		case IMAP_STATUS_SIZE:
-			s_r->size = v;
-			break;
-		}
-	}
-	return 1;
-}
-
-/* ---- SEARCH, ESEARCH ---- */
-
-int
-imap_search_parse(const struct imap_resp *r, struct uidset *set,
-    uint64_t *modseq_r, struct err *err)
-{
-	size_t i, n;
-	uint32_t v;
-
-	if (!is_data(r, "SEARCH"))
-		return 0;
-	if (r->has_num)
-		return err_set(err, ERR_PROTO, "SEARCH after a number");
-	n = r->nargs;
-	*modseq_r = 0;
-	/* RFC 7162 §7: "SEARCH" [1*(SP nz-number) SP search-sort-mod-seq],
-	 * search-sort-mod-seq = "(" "MODSEQ" SP mod-sequence-value ")". */
-	if (n >= 2 && r->args[n - 1].type == IMAP_ARG_LIST) {
-		const struct imap_arg *m = &r->args[n - 1];
-		if (m->count != 2 || !imap_arg_atom_is(&m->list[0], "MODSEQ"))
-			return err_set(err, ERR_PROTO,
-			    "SEARCH: expected (MODSEQ n) at the end");
-		if (get_num(&m->list[1], N_MODSEQ, modseq_r, err,
-		    "SEARCH MODSEQ") < 0)
-			return -1;
-		n--;
-	}
-	for (i = 0; i < n; i++) {
-		if (get_u32(&r->args[i], N_NZ32, &v, err, "SEARCH") < 0)
-			return -1;
-		uidset_add(set, v, v);
-	}
-	return 1;
-}
-
-int
-imap_esearch_parse(const struct imap_resp *r, struct imap_esearch *e_r,
-    struct uidset *all, struct err *err)
-{
-	static const struct {
-		const char *name;
-		enum imap_esearch_have bit;
-		enum numkind kind;
-	} items[] = {
-		{"MIN", IMAP_ESEARCH_MIN, N_NZ32},
-		{"MAX", IMAP_ESEARCH_MAX, N_NZ32},
-		{"COUNT", IMAP_ESEARCH_COUNT, N_32},
-		{"ALL", IMAP_ESEARCH_ALL, N_32},
-		{"MODSEQ", IMAP_ESEARCH_MODSEQ, N_MODSEQ},
-	};
-	const struct imap_arg *a = r->args;
-	size_t i = 0, k;
-	char what[40], b[64];
-
-	if (!is_data(r, "ESEARCH"))
-		return 0;
-	memset(e_r, 0, sizeof(*e_r));
-	if (r->has_num)
-		return err_set(err, ERR_PROTO, "ESEARCH after a number");
-	/* RFC 4731 §3: search-correlator = SP "(" "TAG" SP tag-string ")" */
-	if (r->nargs > 0 && a[0].type == IMAP_ARG_LIST) {
-		if (a[0].count != 2 ||
-		    !imap_arg_atom_is(&a[0].list[0], "TAG") ||
-		    !is_string(&a[0].list[1]))
-			return err_set(err, ERR_PROTO,
-			    "ESEARCH: expected (TAG \"tag\")");
-		e_r->tag = a[0].list[1].str;
-		i++;
-	}
-	if (i < r->nargs && imap_arg_atom_is(&a[i], "UID")) {
-		e_r->uid = true;
-		i++;
-	}
-	if ((r->nargs - i) % 2)
-		return err_set(err, ERR_PROTO,
-		    "ESEARCH: a return item without a value");
-	for (; i < r->nargs; i += 2) {
-		uint64_t v;
-		if (a[i].type != IMAP_ARG_ATOM)
-			return err_set(err, ERR_PROTO,
-			    "ESEARCH: expected a return item name, got %s",
-			    show(&a[i], b, sizeof(b)));
-		for (k = 0; k < ARRAY_LEN(items); k++)
-			if (str_ieq(a[i].str, items[k].name))
-				break;
-		if (k == ARRAY_LEN(items))
-			continue;
-		snprintf(what, sizeof(what), "ESEARCH %s", items[k].name);
-		if (e_r->have & items[k].bit)
-			return err_set(err, ERR_PROTO, "%s given twice", what);
-		e_r->have |= items[k].bit;
-		if (items[k].bit == IMAP_ESEARCH_ALL) {
-			if (get_set(&a[i + 1], all, false, err, what) < 0)
-				return -1;
-			continue;
-		}
-		if (get_num(&a[i + 1], items[k].kind, &v, err, what) < 0)
-			return -1;
-		switch (items[k].bit) {
-		case IMAP_ESEARCH_MIN:
-			e_r->min = (uint32_t)v;
-			break;
-		case IMAP_ESEARCH_MAX:
-			e_r->max = (uint32_t)v;
-			break;
-		case IMAP_ESEARCH_COUNT:
-			e_r->count = (uint32_t)v;
-			break;
-		case IMAP_ESEARCH_MODSEQ:
-			e_r->modseq = v;
-			break;
-		case IMAP_ESEARCH_ALL:
-			break;
-		}
-	}
-	return 1;
-}
-
-/* ---- VANISHED, ENABLED, CAPABILITY ---- */
-
-int
-imap_vanished_parse(const struct imap_resp *r, bool *earlier_r,
-    struct uidset *set, struct err *err)
-{
-	const struct imap_arg *a = r->args;
-
-	if (!is_data(r, "VANISHED"))
-		return 0;
-	/* RFC 7162 §7: "VANISHED" [SP "(EARLIER)"] SP known-uids */
-	*earlier_r = r->nargs == 2;
-	if (r->has_num || r->nargs < 1 || r->nargs > 2 ||
-	    (r->nargs == 2 && (a[0].type != IMAP_ARG_LIST ||
-	    a[0].count != 1 || !imap_arg_atom_is(&a[0].list[0], "EARLIER"))))
-		return err_set(err, ERR_PROTO,
-		    "VANISHED: expected [(EARLIER)] uid-set");
-	return get_set(&a[r->nargs - 1], set, false, err, "VANISHED") < 0 ?
-	    -1 : 1;
-}
-
-int
-imap_enabled_parse(const struct imap_resp *r, struct imap_atoms *a_r,
-    struct err *err)
-{
-	if (!is_data(r, "ENABLED"))
-		return 0;
-	if (r->has_num)
-		return err_set(err, ERR_PROTO, "ENABLED after a number");
-	return get_atoms(r->args, r->nargs, a_r, err, "ENABLED") < 0 ? -1 : 1;
-}
-
-int
-imap_capability_parse(const struct imap_resp *r, struct imap_atoms *a_r,
-    struct err *err)
-{
-	if (!is_data(r, "CAPABILITY"))
-		return 0;
-	if (r->has_num || r->nargs == 0)
-		return err_set(err, ERR_PROTO,
-		    "CAPABILITY: expected a list of capabilities");
-	return get_atoms(r->args, r->nargs, a_r, err, "CAPABILITY") < 0 ?
-	    -1 : 1;
-}
-
-/* ---- response codes ---- */
-
-static const char *const code_names[] = {
-	[IMAP_CODE_NONE] = "",
-	[IMAP_CODE_OTHER] = "",
-	[IMAP_CODE_ALERT] = "ALERT",
-	[IMAP_CODE_PARSE] = "PARSE",
-	[IMAP_CODE_TRYCREATE] = "TRYCREATE",
-	[IMAP_CODE_READ_ONLY] = "READ-ONLY",
-	[IMAP_CODE_READ_WRITE] = "READ-WRITE",
-	[IMAP_CODE_UIDVALIDITY] = "UIDVALIDITY",
-	[IMAP_CODE_UIDNEXT] = "UIDNEXT",
-	[IMAP_CODE_UNSEEN] = "UNSEEN",
-	[IMAP_CODE_PERMANENTFLAGS] = "PERMANENTFLAGS",
-	[IMAP_CODE_CAPABILITY] = "CAPABILITY",
-	[IMAP_CODE_APPENDUID] = "APPENDUID",
-	[IMAP_CODE_COPYUID] = "COPYUID",
-	[IMAP_CODE_UIDNOTSTICKY] = "UIDNOTSTICKY",
-	[IMAP_CODE_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
-	[IMAP_CODE_NOMODSEQ] = "NOMODSEQ",
-	[IMAP_CODE_MODIFIED] = "MODIFIED",
-	[IMAP_CODE_CLOSED] = "CLOSED",
-	[IMAP_CODE_COMPRESSIONACTIVE] = "COMPRESSIONACTIVE",
-	[IMAP_CODE_NOTIFICATIONOVERFLOW] = "NOTIFICATIONOVERFLOW",
-	[IMAP_CODE_BADEVENT] = "BADEVENT",
-};
-
-enum imap_code
-imap_code(const struct imap_resp *r)
-{
-	size_t c;
-
-	if (r->status == NULL || r->code == NULL)
-		return IMAP_CODE_NONE;
-	for (c = IMAP_CODE_ALERT; c < ARRAY_LEN(code_names); c++)
-		if (str_ieq(r->code, code_names[c]))
-			return (enum imap_code)c;
-	return IMAP_CODE_OTHER;
-}
-
-const char *
-imap_code_name(enum imap_code c)
-{
-	return (size_t)c < ARRAY_LEN(code_names) ? code_names[c] : "";
-}
-
-/* The code's arguments must number exactly n. */
-static int
-code_nargs(const struct imap_resp *r, size_t n, struct err *err)
-{
-	if (r->code_nargs == n)
-		return 0;
-	return err_set(err, ERR_PROTO, "[%s]: expected %zu argument%s, got %zu",
-	    r->code, n, n == 1 ? "" : "s", r->code_nargs);
-}
-
-int
-imap_code_number(const struct imap_resp *r, uint64_t *v_r, struct err *err)
-{
-	enum numkind k;
-
-	switch (imap_code(r)) {
-	case IMAP_CODE_UIDVALIDITY:
-	case IMAP_CODE_UIDNEXT:
-	case IMAP_CODE_UNSEEN:
-		k = N_NZ32;
-		break;
-	case IMAP_CODE_HIGHESTMODSEQ:
-		k = N_MODSEQ;
-		break;
-	default:
-		return 0;
-	}
-	if (code_nargs(r, 1, err) < 0 ||
-	    get_num(&r->code_args[0], k, v_r, err, r->code) < 0)
-		return -1;
-	return 1;
-}
-
-int
-imap_code_appenduid(const struct imap_resp *r, uint32_t *uidvalidity_r,
-    struct uidset *uids, struct err *err)
-{
-	if (imap_code(r) != IMAP_CODE_APPENDUID)
-		return 0;
-	if (code_nargs(r, 2, err) < 0 ||
-	    get_u32(&r->code_args[0], N_NZ32, uidvalidity_r, err,
-	    "APPENDUID") < 0 ||
-	    get_set(&r->code_args[1], uids, true, err, "APPENDUID") < 0)
-		return -1;
-	return 1;
-}
-
-int
-imap_code_copyuid(const struct imap_resp *r, uint32_t *uidvalidity_r,
-    struct uidset *src, struct uidset *dst, struct err *err)
-{
-	struct uidset s = UIDSET_INIT, d = UIDSET_INIT;
-	size_t i;
-	int ret = -1;
-
-	if (imap_code(r) != IMAP_CODE_COPYUID)
-		return 0;
-	/* Parsed apart from the caller's sets so that the counts compare
-	 * this response's UIDs only. */
-	if (code_nargs(r, 3, err) < 0 ||
-	    get_u32(&r->code_args[0], N_NZ32, uidvalidity_r, err,
-	    "COPYUID") < 0 ||
-	    get_set(&r->code_args[1], &s, true, err, "COPYUID source") < 0 ||
-	    get_set(&r->code_args[2], &d, true, err, "COPYUID destination") < 0)
-		goto out;
-	if (uidset_count(&s) != uidset_count(&d)) {
-		err_set(err, ERR_PROTO,
-		    "COPYUID: %llu source UIDs but %llu destination UIDs",
-		    (unsigned long long)uidset_count(&s),
-		    (unsigned long long)uidset_count(&d));
-		goto out;
-	}
-	for (i = 0; i < s.n; i++)
-		uidset_add(src, s.r[i].lo, s.r[i].hi);
-	for (i = 0; i < d.n; i++)
-		uidset_add(dst, d.r[i].lo, d.r[i].hi);
-	ret = 1;
-out:
-	uidset_free(&s);
-	uidset_free(&d);
-	return ret;
-}
-
-int
-imap_code_modified(const struct imap_resp *r, struct uidset *set,
-    struct err *err)
-{
-	if (imap_code(r) != IMAP_CODE_MODIFIED)
-		return 0;
-	if (code_nargs(r, 1, err) < 0 ||
-	    get_set(&r->code_args[0], set, false, err, "MODIFIED") < 0)
-		return -1;
-	return 1;
-}
-
-int
-imap_code_atoms(const struct imap_resp *r, struct imap_atoms *a_r,
-    struct err *err)
-{
-	switch (imap_code(r)) {
-	case IMAP_CODE_CAPABILITY:
-		if (r->code_nargs == 0)
-			return err_set(err, ERR_PROTO,
-			    "[CAPABILITY]: no capabilities");
-		return get_atoms(r->code_args, r->code_nargs, a_r, err,
-		    "[CAPABILITY]") < 0 ? -1 : 1;
-	case IMAP_CODE_BADEVENT:
-		/* RFC 5465 §8: "BADEVENT" SP "(" event *(SP event) ")" */
-		if (code_nargs(r, 1, err) < 0 ||
-		    get_atom_list(&r->code_args[0], a_r, err, "[BADEVENT]") < 0)
-			return -1;
-		if (a_r->n == 0)
-			return err_set(err, ERR_PROTO, "[BADEVENT]: no events");
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-int
-imap_code_permanentflags(const struct imap_resp *r,
-    struct imap_atoms *a_r, bool *star_r, struct err *err)
-{
-	if (imap_code(r) != IMAP_CODE_PERMANENTFLAGS)
-		return 0;
-	if (code_nargs(r, 1, err) < 0 ||
-	    get_atom_list(&r->code_args[0], a_r, err, "[PERMANENTFLAGS]") < 0)
-		return -1;
-	*star_r = imap_atoms_has(a_r, "\\*");
-	return 1;
-}

@@ -23,17 +23,7 @@
  *
  * Leniency: a bare LF ends a line; SP between args is optional and may be
  * repeated; atoms may hold "\", "*", "%", "]" (flags, astrings) and 8-bit
- * bytes; an unknown "\c" escape in a quoted string is kept as is.
- *
- * Dump format (imap_parse_dump), one line:
- *   continuation:  + text:"T"
- *   status:        TAG STATUS [CODE ARG ARG...] text:"T"   (TAG is * if
- *                  untagged; the [...] part only when there is a code)
- *   data:          * [NUM ]NAME ARG ARG...
- *   ARG:           NIL | ATOM:chars | STR:"s" | LIT:len:"s" | STREAMED:len
- *                  | (ARG ARG...)
- * Inside "..." a quote or backslash is escaped with a backslash; everywhere,
- * bytes outside 0x20-0x7e are written \xHH. Atom chars are printed as is. */
+ * bytes; an unknown "\c" escape in a quoted string is kept as is. */
 
 #include "util.h"
 
@@ -47,10 +37,7 @@
 #include "buf.h"
 #include "err.h"
 #include "imap_parse.h"
-
-#define CHUNK_MIN 4096
-#define CHUNK_MAX (1024 * 1024)
-#define CTX_LEN 24 /* bytes of input quoted in error messages */
+#include "imap_parse_int.h"
 
 const struct imap_parse_limits imap_parse_default_limits = {
 	.max_line = 8 * 1024 * 1024,
@@ -60,226 +47,13 @@ const struct imap_parse_limits imap_parse_default_limits = {
 	.max_args = 1000000,
 };
 
-enum state {
-	S_WORD,        /* a tag, status, name, code or atom; see role */
-	S_AFTER_TAG,
-	S_AFTER_NUM,   /* "* 12" */
-	S_AFTER_STATUS,
-	S_TEXT_START,  /* "* OK ": a "[" starts a resp-text-code */
-	S_AFTER_CODE,  /* "* OK [CODE" */
-	S_CODE_END,    /* "* OK [CODE args]" */
-	S_TEXT,
-	S_ARGS,        /* between args */
-	S_QUOTED,
-	S_QUOTED_ESC,
-	S_TILDE,       /* "~", maybe literal8 */
-	S_LIT_SIZE,
-	S_LIT_PLUS,
-	S_LIT_CR,
-	S_LIT_LF,
-	S_LIT_DATA,
-	S_STREAM,      /* stopped at a streamed literal */
-	S_LF,          /* CR seen at the end of the line */
-	S_DONE,
-	S_ERROR,
-};
-
-enum role { R_TAG, R_STATUS, R_FIRST, R_NAME, R_CODE, R_ARG };
-
 static const char *const role_name[] = {
 	"a tag", "a status", "a number or response name", "a response name",
 	"a response code", "an argument",
 };
 
-struct chunk {
-	struct chunk *next;
-	size_t cap, used;
-	max_align_t data[];
-};
-
-struct imap_parser {
-	struct imap_parse_limits lim;
-	enum state st;
-	enum role role;
-	bool code_ctx;      /* the args being parsed are a resp-text-code's */
-	size_t bracket;     /* "[" nesting inside an atom such as BODY[...] */
-	bool lit_digits;
-	uint64_t lit_size;
-	size_t lit_left;    /* inline literal bytes still to come */
-
-	size_t line_bytes;  /* bytes outside literals (max_line) */
-	size_t lit_bytes;   /* inline literal bytes */
-	size_t nargs;       /* args so far (max_args) */
-	uint64_t off;       /* bytes of this response before this feed */
-
-	struct chunk *chunks; /* newest first */
-	char *tok;            /* token being built: NULL or at chunks->used */
-	size_t tok_len;
-
-	struct imap_arg *stack;
-	size_t nstack, stack_cap;
-	size_t *open;         /* stack index of each open list */
-	size_t nopen, open_cap;
-	const struct imap_arg *cont;
-	size_t cont_count;
-
-	struct buf raw;       /* code_raw */
-	size_t raw_from;      /* where code_raw starts in this feed's data */
-
-	struct imap_resp resp;
-	char ctx[CTX_LEN];    /* last bytes of the response, for errors */
-	size_t ctx_len;
-};
-
 static enum imap_parse_status fail(struct imap_parser *p, struct err *err,
     const unsigned char *d, size_t i, const char *fmt, ...) ATTR_PRINTF(5, 6);
-
-/* ---- arena ---- */
-
-static char *
-chunk_data(struct chunk *c)
-{
-	return (char *)c->data;
-}
-
-static struct chunk *
-chunk_new(struct imap_parser *p, size_t need)
-{
-	size_t cap = p->chunks ? p->chunks->cap : CHUNK_MIN / 2;
-	struct chunk *c;
-
-	cap = cap < CHUNK_MAX / 2 ? cap * 2 : CHUNK_MAX;
-	if (cap < need)
-		cap = need;
-	/* An impossible size makes xmalloc abort rather than wrap around. */
-	c = xmalloc(cap > SIZE_MAX - sizeof(*c) ? SIZE_MAX : sizeof(*c) + cap);
-	c->cap = cap;
-	c->used = 0;
-	c->next = p->chunks;
-	p->chunks = c;
-	return c;
-}
-
-static void
-tok_begin(struct imap_parser *p)
-{
-	p->tok = NULL;
-	p->tok_len = 0;
-}
-
-/* Room for n more bytes of the current token and its NUL, in one piece. */
-static void
-tok_room(struct imap_parser *p, size_t n)
-{
-	struct chunk *c = p->chunks;
-	char *old = p->tok;
-	size_t need = SIZE_MAX;
-
-	if (n < SIZE_MAX / 8 && p->tok_len < SIZE_MAX / 8)
-		need = p->tok_len + n + 1;
-	if (c != NULL && c->cap - c->used >= need) {
-		p->tok = chunk_data(c) + c->used;
-		return;
-	}
-	/* A token that keeps growing gets twice the room it needs, or a long
-	 * string fed in small pieces would be copied over and over. */
-	c = chunk_new(p, p->tok_len && need < SIZE_MAX ? 2 * need : need);
-	p->tok = chunk_data(c);
-	if (p->tok_len > 0)
-		memcpy(p->tok, old, p->tok_len);
-}
-
-static void
-tok_add(struct imap_parser *p, const void *s, size_t n)
-{
-	tok_room(p, n);
-	memcpy(p->tok + p->tok_len, s, n);
-	p->tok_len += n;
-}
-
-static char *
-tok_end(struct imap_parser *p)
-{
-	char *s;
-
-	tok_room(p, 0);
-	s = p->tok;
-	s[p->tok_len] = '\0';
-	p->chunks->used += p->tok_len + 1;
-	p->tok = NULL;
-	return s;
-}
-
-/* Never called while a token is being built. */
-static void *
-arena_alloc(struct imap_parser *p, size_t n)
-{
-	const size_t a = alignof(max_align_t);
-	struct chunk *c = p->chunks;
-	size_t at = c ? (c->used + a - 1) / a * a : 0;
-
-	if (c == NULL || at > c->cap || c->cap - at < n) {
-		c = chunk_new(p, n);
-		at = 0;
-	}
-	c->used = at + n;
-	return chunk_data(c) + at;
-}
-
-/* ---- args ---- */
-
-static void
-push(struct imap_parser *p, enum imap_arg_type type, const char *s, size_t len)
-{
-	struct imap_arg *a;
-
-	p->stack = xgrow(p->stack, &p->stack_cap, p->nstack + 1, sizeof(*a));
-	a = &p->stack[p->nstack++];
-	a->type = type;
-	a->str = s ? s : "";
-	a->len = len;
-	a->list = NULL;
-	a->count = 0;
-}
-
-static void
-close_list(struct imap_parser *p)
-{
-	size_t m = p->open[--p->nopen], n = p->nstack - m - 1;
-	struct imap_arg *l = NULL;
-
-	if (n > 0) {
-		l = arena_alloc(p, n * sizeof(*l));
-		memcpy(l, &p->stack[m + 1], n * sizeof(*l));
-	}
-	p->stack[m].list = l;
-	p->stack[m].count = n;
-	p->nstack = m + 1;
-}
-
-/* Points the open lists at their elements on the stack: the elements of
- * open[d] run up to and including open[d + 1]. */
-static void
-expose_partial(struct imap_parser *p)
-{
-	size_t d, top = p->nopen ? p->open[0] + 1 : p->nstack;
-
-	for (d = 0; d < p->nopen; d++) {
-		size_t m = p->open[d];
-		size_t end = d + 1 < p->nopen ? p->open[d + 1] + 1 : p->nstack;
-		p->stack[m].count = end - m - 1;
-		p->stack[m].list = end > m + 1 ? &p->stack[m + 1] : NULL;
-	}
-	p->resp.args = top ? p->stack : NULL;
-	p->resp.nargs = top;
-	if (p->nopen) {
-		p->cont = p->stack[p->open[p->nopen - 1]].list;
-		p->cont_count = p->stack[p->open[p->nopen - 1]].count;
-	} else {
-		p->cont = p->resp.args;
-		p->cont_count = top;
-	}
-}
 
 /* ---- helpers ---- */
 
@@ -351,8 +125,8 @@ ctx_push(struct imap_parser *p, const char *s, size_t n)
 }
 
 /* Printable ASCII as is, except '"' and '\' when quoted; the rest \xHH. */
-static void
-esc(struct buf *b, const char *s, size_t n, bool quoted)
+void
+iparse_esc(struct buf *b, const char *s, size_t n, bool quoted)
 {
 	size_t i, run = 0;
 
@@ -392,7 +166,7 @@ fail(struct imap_parser *p, struct err *err, const unsigned char *d, size_t i,
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	ctx_push(p, (const char *)d, i + 1);
-	esc(&b, p->ctx, p->ctx_len, true);
+	iparse_esc(&b, p->ctx, p->ctx_len, true);
 	err_set(err, ERR_PROTO, "IMAP response: %s at byte %llu near \"%s\"",
 	    why, (unsigned long long)(p->off + i), b.data ? b.data : "");
 	buf_free(&b);
@@ -407,14 +181,14 @@ begin_word(struct imap_parser *p, enum role role)
 {
 	p->role = role;
 	p->bracket = 0;
-	tok_begin(p);
+	iparse_tok_begin(p);
 	p->st = S_WORD;
 }
 
 static void
 begin_text(struct imap_parser *p)
 {
-	tok_begin(p);
+	iparse_tok_begin(p);
 	p->st = S_TEXT;
 }
 
@@ -497,7 +271,7 @@ word_end(struct imap_parser *p, const unsigned char *d, size_t i,
 		return fail(p, err, d, i, "empty response line");
 	if (n == 0)
 		return fail(p, err, d, i, "expected %s", role_name[p->role]);
-	w = tok_end(p);
+	w = iparse_tok_end(p);
 	if (p->role != R_TAG && p->role != R_ARG)
 		upcase(w);
 	switch (p->role) {
@@ -542,9 +316,9 @@ word_end(struct imap_parser *p, const unsigned char *d, size_t i,
 		if (count_arg(p, err, d, i))
 			return IMAP_PARSE_ERROR;
 		if (n == 3 && str_ieq(w, "NIL"))
-			push(p, IMAP_ARG_NIL, NULL, 0);
+			iparse_push(p, IMAP_ARG_NIL, NULL, 0);
 		else
-			push(p, IMAP_ARG_ATOM, w, n);
+			iparse_push(p, IMAP_ARG_ATOM, w, n);
 		p->st = S_ARGS;
 		break;
 	}
@@ -585,7 +359,7 @@ lit_finish(struct imap_parser *p)
 {
 	size_t n = p->tok_len;
 
-	push(p, IMAP_ARG_LITERAL, tok_end(p), n);
+	iparse_push(p, IMAP_ARG_LITERAL, iparse_tok_end(p), n);
 	p->st = S_ARGS;
 }
 
@@ -603,13 +377,13 @@ lit_start(struct imap_parser *p, const unsigned char *d, size_t *ip,
 		    "inline literals of more than %zu bytes", p->lim.max_line);
 	(*ip)++;
 	if (n > p->lim.max_inline_literal) {
-		expose_partial(p);
+		iparse_expose_partial(p);
 		p->st = S_STREAM;
 		return IMAP_PARSE_LITERAL;
 	}
 	p->lit_bytes += (size_t)n;
-	tok_begin(p);
-	tok_room(p, (size_t)n); /* so that the data is copied only once */
+	iparse_tok_begin(p);
+	iparse_tok_room(p, (size_t)n); /* so that the data is copied only once */
 	p->lit_left = (size_t)n;
 	if (n == 0)
 		lit_finish(p);
@@ -639,15 +413,15 @@ args_byte(struct imap_parser *p, const unsigned char *d, size_t *ip,
 		p->open = xgrow(p->open, &p->open_cap, p->nopen + 1,
 		    sizeof(*p->open));
 		p->open[p->nopen++] = p->nstack;
-		push(p, IMAP_ARG_LIST, NULL, 0);
+		iparse_push(p, IMAP_ARG_LIST, NULL, 0);
 		break;
 	case ')':
 		if (p->nopen == 0)
 			return fail(p, err, d, i, "unexpected ')'");
-		close_list(p);
+		iparse_close_list(p);
 		break;
 	case '"':
-		tok_begin(p);
+		iparse_tok_begin(p);
 		p->st = S_QUOTED;
 		break;
 	case '{':
@@ -700,7 +474,7 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 	switch (p->st) {
 	case S_WORD:
 		j = scan_word(p, d, i, end);
-		tok_add(p, d + i, j - i);
+		iparse_tok_add(p, d + i, j - i);
 		*ip = j;
 		return j < end ? word_end(p, d, j, err) : IMAP_PARSE_MORE;
 	case S_AFTER_TAG:
@@ -760,11 +534,11 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 	case S_TEXT:
 		for (j = i; j < end && d[j] != '\r' && d[j] != '\n'; j++)
 			;
-		tok_add(p, d + i, j - i);
+		iparse_tok_add(p, d + i, j - i);
 		*ip = j;
 		if (j == end)
 			return IMAP_PARSE_MORE;
-		p->resp.text = tok_end(p);
+		p->resp.text = iparse_tok_end(p);
 		return line_end(p, d, ip, err);
 	case S_ARGS:
 		return args_byte(p, d, ip, err);
@@ -773,7 +547,7 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 		for (j = i; j < end && d[j] != '"' && d[j] != '\\' &&
 		    d[j] != '\r' && d[j] != '\n'; j++)
 			;
-		tok_add(p, d + i, j - i);
+		iparse_tok_add(p, d + i, j - i);
 		i = j;
 		if (i == end)
 			break;
@@ -783,7 +557,7 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 			size_t n = p->tok_len;
 			if (count_arg(p, err, d, i))
 				return IMAP_PARSE_ERROR;
-			push(p, IMAP_ARG_STRING, tok_end(p), n);
+			iparse_push(p, IMAP_ARG_STRING, iparse_tok_end(p), n);
 			p->st = S_ARGS;
 			i++;
 		} else {
@@ -797,8 +571,8 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 			break;
 		}
 		if (c != '"' && c != '\\')
-			tok_add(p, "\\", 1); /* not a quoted-special: keep it */
-		tok_add(p, &c, 1);
+			iparse_tok_add(p, "\\", 1); /* not a quoted-special: keep it */
+		iparse_tok_add(p, &c, 1);
 		p->st = S_QUOTED;
 		i++;
 		break;
@@ -807,7 +581,7 @@ step(struct imap_parser *p, const unsigned char *d, size_t *ip, size_t end,
 		if (c == '{')
 			return args_byte(p, d, ip, err);
 		begin_word(p, R_ARG);
-		tok_add(p, "~", 1);
+		iparse_tok_add(p, "~", 1);
 		break;
 	case S_LIT_SIZE:
 		/* RFC 3501 §9 literal: "{" number "}" CRLF; RFC 7888 "{N+}". */
@@ -876,7 +650,7 @@ run(struct imap_parser *p, const unsigned char *d, size_t len, size_t *ip,
 	while (i < len) {
 		if (p->st == S_LIT_DATA) {
 			size_t n = len - i < p->lit_left ? len - i : p->lit_left;
-			tok_add(p, d + i, n);
+			iparse_tok_add(p, d + i, n);
 			i += n;
 			p->lit_left -= n;
 			if (p->lit_left == 0)
@@ -995,7 +769,7 @@ imap_parse_literal_done(struct imap_parser *p)
 {
 	if (p->st != S_STREAM)
 		return;
-	push(p, IMAP_ARG_LITERAL_STREAMED, NULL, (size_t)p->lit_size);
+	iparse_push(p, IMAP_ARG_LITERAL_STREAMED, NULL, (size_t)p->lit_size);
 	p->off += p->lit_size;
 	p->st = S_ARGS;
 }
@@ -1004,95 +778,6 @@ void
 imap_parse_reset(struct imap_parser *p)
 {
 	start_resp(p);
-}
-
-static void dump_args(struct buf *b, const struct imap_arg *a, size_t n);
-
-static void
-dump_quoted(struct buf *b, const char *prefix, const char *s, size_t n)
-{
-	buf_appends(b, prefix);
-	buf_appends(b, "\"");
-	esc(b, s, n, true);
-	buf_appends(b, "\"");
-}
-
-static void
-dump_arg(struct buf *b, const struct imap_arg *a)
-{
-	char pre[40];
-
-	switch (a->type) {
-	case IMAP_ARG_NIL:
-		buf_appends(b, "NIL");
-		break;
-	case IMAP_ARG_ATOM:
-		buf_appends(b, "ATOM:");
-		esc(b, a->str, a->len, false);
-		break;
-	case IMAP_ARG_STRING:
-		dump_quoted(b, "STR:", a->str, a->len);
-		break;
-	case IMAP_ARG_LITERAL:
-		snprintf(pre, sizeof(pre), "LIT:%zu:", a->len);
-		dump_quoted(b, pre, a->str, a->len);
-		break;
-	case IMAP_ARG_LITERAL_STREAMED:
-		buf_appendf(b, "STREAMED:%zu", a->len);
-		break;
-	case IMAP_ARG_LIST:
-		buf_appends(b, "(");
-		dump_args(b, a->list, a->count);
-		buf_appends(b, ")");
-		break;
-	}
-}
-
-static void
-dump_args(struct buf *b, const struct imap_arg *a, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_appends(b, " ");
-		dump_arg(b, &a[i]);
-	}
-}
-
-char *
-imap_parse_dump(const struct imap_resp *r)
-{
-	struct buf b = BUF_INIT(SIZE_MAX);
-
-	if (r->kind == IMAP_RESP_CONTINUE) {
-		dump_quoted(&b, "+ text:", r->text, strlen(r->text));
-		return buf_steal(&b);
-	}
-	if (r->kind == IMAP_RESP_TAGGED && r->tag)
-		esc(&b, r->tag, strlen(r->tag), false);
-	else
-		buf_appends(&b, "*");
-	if (r->status) {
-		buf_appendf(&b, " %s", r->status);
-		if (r->code) {
-			buf_appendf(&b, " [%s", r->code);
-			if (r->code_nargs)
-				buf_appends(&b, " ");
-			dump_args(&b, r->code_args, r->code_nargs);
-			buf_appends(&b, "]");
-		}
-		dump_quoted(&b, " text:", r->text, strlen(r->text));
-		return buf_steal(&b);
-	}
-	if (r->has_num)
-		buf_appendf(&b, " %u", (unsigned)r->num);
-	if (r->name)
-		buf_appendf(&b, " %s", r->name);
-	if (r->nargs)
-		buf_appends(&b, " ");
-	dump_args(&b, r->args, r->nargs);
-	return buf_steal(&b);
 }
 
 int
