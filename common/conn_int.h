@@ -3,8 +3,8 @@
 
 /* The inside of struct conn, shared by conn.c (sockets, tunnels, buffered I/O),
  * conn_tls.c, conn_deflate.c and conn_proxy.c. Nothing else includes it,
- * except t/unit/test_conn_nb.c and t/unit/test_imapc.c (conn_new() for an
- * end of a socketpair). */
+ * except unit tests that need conn_new() for an end of a socketpair
+ * (t/unit/test_conn_nb.c, test_imapc.c, test_imap_idle.c, imapdrive.h). */
 
 #include <stdbool.h>
 #include <stddef.h>

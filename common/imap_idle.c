@@ -53,20 +53,26 @@ imap_idle_start(struct imap_idle *idle, struct imapc *c, int timeout_ms,
 		return err_set(err, ERR_REFUSED,
 		    "%s: the server does not support IDLE (RFC 2177)",
 		    imapc_name(c));
+	/* Changes reported so far were the caller's to see; from here on
+	 * they are news. Not after the "+": what follows it in the same
+	 * read (an EXISTS the server sends as the IDLE begins) would be
+	 * lost, and the wait would sleep through a new message. */
+	imapc_take_changes(c);
 	imapc_submit(c, imap_cmd_new("IDLE"), &h);
 	/* Until the "+", or the tagged reply that refuses it (which ends
 	 * the run too: nothing is left in flight). */
 	if (imapc_run_until(c, &idle->answered, timeout_ms, err) < 0 &&
 	    !idle->ended)
 		return -1;
-	if (idle->ended) {
+	/* Accepted and ended in the same read: imap_idle_wait() returns
+	 * at once and imap_idle_done() says how it ended. */
+	if (idle->ended && !idle->accepted) {
 		if (idle->err.kind == ERR_NONE)
 			err_set(&idle->err, ERR_PROTO, "%s: IDLE ended at once",
 			    imapc_name(c));
 		*err = idle->err;
 		return -1;
 	}
-	imapc_take_changes(c);
 	return 0;
 }
 
@@ -127,13 +133,14 @@ imap_idle_wait(struct imap_idle *idle, int timeout_ms,
 int
 imap_idle_done(struct imap_idle *idle, int timeout_ms, struct err *err)
 {
-	if (idle->ended && !idle->lost)
-		return 0; /* the server ended it: nothing to say */
-	if (!idle->ended)
+	/* Unless the server ended it (then with OK, NO or BAD: said
+	 * below), or the connection. */
+	if (!idle->ended) {
 		imapc_send_line(idle->c, "DONE", false);
-	if (imapc_run_until(idle->c, &idle->ended, timeout_ms, err) < 0 &&
-	    !idle->ended)
-		return -1;
+		if (imapc_run_until(idle->c, &idle->ended, timeout_ms, err) < 0
+		    && !idle->ended)
+			return -1;
+	}
 	if (idle->err.kind != ERR_NONE) {
 		*err = idle->err;
 		return -1;

@@ -21,9 +21,13 @@ struct imap_idle {
 	struct err err; /* when it ended on anything but OK */
 };
 
-/* Sends IDLE and returns once the server accepted it. 0, or -1 with err:
- * ERR_REFUSED when the server lacks IDLE or refused it, else the engine's
- * error. timeout_ms bounds each wait as in imapc_run(). */
+/* Sends IDLE and returns once the server accepted it (it may have ended
+ * it right after the "+": imap_idle_wait() then returns 0 at once).
+ * Changes reported before the call are the caller's (imapc_take_changes());
+ * those reported from here on, even in the same read as the "+", are the
+ * wait's. 0, or -1 with err: ERR_REFUSED when the server lacks IDLE or
+ * refused it, else the engine's error. timeout_ms bounds each wait as in
+ * imapc_run(). */
 int imap_idle_start(struct imap_idle *idle, struct imapc *c, int timeout_ms,
     struct err *err);
 /* Waits up to timeout_ms for the server to report a change of the
@@ -36,7 +40,8 @@ int imap_idle_start(struct imap_idle *idle, struct imapc *c, int timeout_ms,
 int imap_idle_wait(struct imap_idle *idle, int timeout_ms,
     const volatile sig_atomic_t *wake, struct err *err);
 /* Sends DONE (unless the server ended it) and waits for the tagged reply.
- * 0, or -1 with err (ERR_PROTO when IDLE ended with NO or BAD). */
+ * 0, or -1 with err (ERR_PROTO when IDLE ended with NO or BAD, after DONE
+ * or by the server itself). */
 int imap_idle_done(struct imap_idle *idle, int timeout_ms, struct err *err);
 
 #endif
