@@ -98,8 +98,13 @@ imapc_submit(struct imapc *c, struct imap_cmd *cmd,
 	q->num = ++c->tag_seq;
 	snprintf(q->tag, sizeof(q->tag), "%u", q->num);
 	q->cmd = cmd;
+	/* After COMPRESS and STARTTLS the encoding changes; during IDLE
+	 * and AUTHENTICATE the server reads only their continuation lines
+	 * (imapc_send_line(), which still go out). */
 	q->barrier = strcmp(imap_cmd_verb(cmd), "COMPRESS") == 0 ||
-	    strcmp(imap_cmd_verb(cmd), "STARTTLS") == 0;
+	    strcmp(imap_cmd_verb(cmd), "STARTTLS") == 0 ||
+	    strcmp(imap_cmd_verb(cmd), "IDLE") == 0 ||
+	    strcmp(imap_cmd_verb(cmd), "AUTHENTICATE") == 0;
 	if (h)
 		q->h = *h;
 	if (c->tail)
@@ -494,6 +499,11 @@ on_literal(struct imapc *c)
 	c->lit_open = true;
 	for (struct cmd *q = c->head; q; q = q->next) {
 		int k;
+		/* More of what a failed command took is its own: skipped
+		 * unread, as on_untagged() drops the rest of it. */
+		if (q->failed && q->took[0] && partial->name &&
+		    strcmp(q->took, partial->name) == 0)
+			return;
 		if (q->failed || !q->h.literal || q->state == CMD_QUEUED)
 			continue;
 		c->in_literal_handler = true;

@@ -95,9 +95,11 @@ void imapc_caps_forget(struct imapc *c);
 /* Queues cmd (taken; freed when done) under the next tag ("1", "2"...).
  * h is copied. Returns the tag's number. Nothing is sent before the next
  * imapc_step(). Commands go out in submission order without waiting for
- * earlier replies, except after COMPRESS and STARTTLS: what follows them
- * waits for their tagged reply (it goes out compressed, or encrypted by
- * the caller's conn_start_tls()); after COMPRESS's OK the engine starts
+ * earlier replies, except after COMPRESS, STARTTLS, IDLE and
+ * AUTHENTICATE: what follows them waits for their tagged reply (it goes
+ * out compressed, or encrypted by the caller's conn_start_tls(); during
+ * IDLE and AUTHENTICATE the server reads only continuation lines, which
+ * imapc_send_line() still sends); after COMPRESS's OK the engine starts
  * compression itself. */
 unsigned imapc_submit(struct imapc *c, struct imap_cmd *cmd,
     const struct imapc_handlers *h);

@@ -262,7 +262,7 @@ test_ok(const struct ok_case *k, bool split)
 		o.password_command = k->password_command;
 	}
 	tunnel_start(&t, &o, k->script, split);
-	c = imap_login(&o, NULL, TMO, &err);
+	c = imap_login(&o, NULL, NULL, TMO, &err);
 	if (!c) {
 		char msg[420];
 		snprintf(msg, sizeof(msg), "login: %.400s", err.msg);
@@ -413,7 +413,7 @@ test_fail(const struct fail_case *k, bool split)
 	if (k->password)
 		o.password = k->password[0] ? k->password : NULL;
 	tunnel_start(&t, &o, k->script, split);
-	c = imap_login(&o, NULL, TMO, &err);
+	c = imap_login(&o, NULL, NULL, TMO, &err);
 	test_assert(c == NULL);
 	imap_logout(&c);
 	test_assert(err.kind == k->kind);
@@ -453,7 +453,7 @@ test_compress_refused(bool split)
 	o.n_auth = 1;
 	o.compress = true;
 	tunnel_start(&t, &o, script, split);
-	c = imap_login(&o, NULL, TMO, &err);
+	c = imap_login(&o, NULL, NULL, TMO, &err);
 	test_assert(c != NULL);
 	if (c) {
 		test_assert(imap_compress(c, &o, TMO, &err) == 0);

@@ -395,12 +395,13 @@ test_signal(void)
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);
 	snprintf(num, sizeof(num), "%d", SIGUSR1);
-	setenv("PULLIMAP_TEST_WAIT_SIGNAL", num, 1);
+	sigwait_set_test_env("TEST_IMAP_IDLE_WAIT_SIGNAL");
+	setenv("TEST_IMAP_IDLE_WAIT_SIGNAL", num, 1);
 	t0 = now_ms();
 	test_assert(imap_idle_wait(&idle, LONG_WAIT, &signalled, &err) == 0);
 	test_assert(now_ms() - t0 < QUICK);
 	test_assert(signalled);
-	unsetenv("PULLIMAP_TEST_WAIT_SIGNAL");
+	unsetenv("TEST_IMAP_IDLE_WAIT_SIGNAL");
 	test_assert(imap_idle_done(&idle, TMO, &err) == 0);
 	finish(&e, s, __LINE__);
 	test_end();

@@ -481,6 +481,45 @@ test_barrier_refused(bool split, const char *verb)
 	test_end();
 }
 
+/* During IDLE the server reads nothing but DONE: a command submitted
+ * meanwhile waits for IDLE's tagged reply, while the DONE line goes out. */
+static int
+idle_plus(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct imapc *e = ctx;
+	(void)r;
+	(void)err;
+	imapc_send_line(e, "DONE", false);
+	return 0;
+}
+
+static void
+test_barrier_idle(bool split)
+{
+	struct imapdrive *d = drive(split);
+	struct rec b = {0};
+	struct imapc_handlers hi = {NULL, NULL, idle_plus, NULL, d->e},
+	    hb = with(&b, d->e);
+
+	begin("nothing but DONE goes out during IDLE", split);
+	PLAY(d, "S: * OK [CAPABILITY IMAP4rev1 IDLE] hi\n");
+	imapc_submit(d->e, raw("IDLE", NULL), &hi);
+	imapc_submit(d->e, raw("NOOP", NULL), &hb);
+	PLAY(d, "C: 1 IDLE\n"
+		"quiet\n"
+		"S: + idling\n"
+		"C: DONE\n"
+		"quiet\n"
+		"S: * 4 EXISTS\n"
+		"quiet\n"
+		"S: 1 OK idle done\n"
+		"C: 2 NOOP\n"
+		"S: 2 OK\n");
+	test_assert_str(b.log, "done 2 OK;");
+	finish_drive(&d, __LINE__);
+	test_end();
+}
+
 static void
 test_barrier_deflate(bool split)
 {
@@ -1402,6 +1441,7 @@ main(void)
 		test_barrier_refused(split, "COMPRESS");
 		test_barrier_refused(split, "STARTTLS");
 		test_barrier_deflate(split);
+		test_barrier_idle(split);
 		test_abandon_untagged(split, false);
 		test_abandon_untagged(split, true);
 		test_abandon_literal(split);
