@@ -10,6 +10,23 @@
 int log_debug_level;
 bool log_quiet;
 
+static const char *prefix_sep = ": ";
+static log_tee_fn *tee_fn;
+static void *tee_ctx;
+
+void
+log_set_prefix_sep(const char *sep)
+{
+	prefix_sep = sep != NULL ? sep : ": ";
+}
+
+void
+log_set_tee(log_tee_fn *fn, void *ctx)
+{
+	tee_fn = fn;
+	tee_ctx = ctx;
+}
+
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
  * RFC 3629 §4, or 0 when there is none or it encodes a C1 control
  * (U+0080-U+009F: 0x9B is a terminal's CSI). */
@@ -100,9 +117,10 @@ escape(char *out, size_t cap, const char *s, size_t len)
 
 /* Prints "PREFIX: ", what and text (len bytes), escaped, as one line: one
  * write per line, so that concurrent writers to the same journal do not
- * interleave within a line. */
+ * interleave within a line. The tee sees the line first. */
 static void
-emit(const char *prefix, const char *what, const char *text, size_t len)
+emit(bool debug, const char *prefix, const char *what, const char *text,
+    size_t len)
 {
 	char raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX + 16];
 	const size_t cap = sizeof(line) - 8; /* room for " [...]\n" */
@@ -111,7 +129,7 @@ emit(const char *prefix, const char *what, const char *text, size_t len)
 	int n = 0;
 
 	if (prefix && *prefix)
-		n = snprintf(raw, sizeof(raw), "%s: ", prefix);
+		n = snprintf(raw, sizeof(raw), "%s%s", prefix, prefix_sep);
 	if (n < 0 || (size_t)n >= sizeof(raw))
 		n = 0;
 	/* escape() stays below its cap: o < cap throughout. */
@@ -125,6 +143,8 @@ emit(const char *prefix, const char *what, const char *text, size_t len)
 		memcpy(line + o, " [...]", 6);
 		o += 6;
 	}
+	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, o))
+		return;
 	line[o++] = '\n';
 	fwrite(line, 1, o, stderr);
 }
@@ -145,7 +165,7 @@ log_vat(enum log_level level, const char *prefix, const char *fmt,
 	if (n < 0)
 		n = 0;
 	/* Longer than LOG_LINE_MAX: emit() sees it and cuts it. */
-	emit(prefix, what, text,
+	emit(level == LOG_DEBUG, prefix, what, text,
 	    (size_t)n < sizeof(text) ? (size_t)n : sizeof(text));
 }
 
@@ -184,7 +204,7 @@ log_trace_at(const char *prefix, const char *dir, const char *data,
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
 	snprintf(what, sizeof(what), "%s: ", dir);
-	emit(prefix, what, data, len);
+	emit(true, prefix, what, data, len);
 }
 
 void

@@ -26,7 +26,7 @@ enum log_level {
 };
 
 /* One line "PREFIX: [WARNING: |ERROR: ]message"; prefix NULL or "": no
- * prefix. */
+ * prefix. The ": " is log_set_prefix_sep()'s. */
 void log_at(enum log_level level, const char *prefix, const char *fmt, ...)
     ATTR_PRINTF(3, 4);
 void log_vat(enum log_level level, const char *prefix, const char *fmt,
@@ -43,5 +43,18 @@ void log_debug(const char *fmt, ...) ATTR_PRINTF(1, 2);    /* only with --debug 
 void log_trace(const char *dir, const char *data, size_t len);
 void log_trace_at(const char *prefix, const char *dir, const char *data,
     size_t len);
+
+/* What goes between a non-empty prefix and the message: ": " unless set.
+ * interimap sets "": its log-prefix format (ilog.h) writes its own
+ * punctuation. sep must stay valid (a literal). */
+void log_set_prefix_sep(const char *sep);
+
+/* A second destination for the lines (interimap's logfile). fn gets every
+ * line that passes the filters above, escaped as on stderr, without its
+ * newline; debug is true for LOG_DEBUG lines and protocol traces. When fn
+ * returns true the line does not go to stderr as well. NULL: stderr
+ * only. */
+typedef bool log_tee_fn(void *ctx, bool debug, const char *line, size_t len);
+void log_set_tee(log_tee_fn *fn, void *ctx);
 
 #endif

@@ -14,6 +14,7 @@
 # Environment:
 #   TOP       repo top (set by t/run; derived from this file's location otherwise)
 #   PULLIMAP  binary under test (set by t/run; default $TOP/build-san/bin/pullimap)
+#   INTERIMAP the same for interimap (default $TOP/build-san/bin/interimap)
 #   T_KEEP=1  keep the temp dir after the test (its path is printed)
 #   T_VERBOSE=1  echo commands run by t_check/t_run and their output
 #   T_SERVER_MAX  upper bound in seconds for any server a test starts (1800)
@@ -29,6 +30,7 @@ if [ -z "${TOP:-}" ]; then
 fi
 export TOP
 export PULLIMAP="${PULLIMAP:-$TOP/build-san/bin/pullimap}"
+export INTERIMAP="${INTERIMAP:-$TOP/build-san/bin/interimap}"
 T_LIB="$TOP/t/lib"
 T_SERVER_MAX="${T_SERVER_MAX:-1800}"
 
@@ -274,6 +276,13 @@ t_skip_all() {
 t_need_pullimap() {
 	if [ ! -f "$PULLIMAP" ] || [ ! -x "$PULLIMAP" ]; then
 		t_skip_all "no pullimap binary at $PULLIMAP"
+	fi
+}
+
+# t_need_interimap: skip the test when $INTERIMAP is not an executable.
+t_need_interimap() {
+	if [ ! -f "$INTERIMAP" ] || [ ! -x "$INTERIMAP" ]; then
+		t_skip_all "no interimap binary at $INTERIMAP"
 	fi
 }
 

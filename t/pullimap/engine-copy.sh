@@ -155,6 +155,8 @@ t_match "the second mailbox is the first without the 50 MB message" \
 	"$(awk '$1 == "copied" { print $2, ($4 < 50000000) }' "$T/rss499.out")" '^499 1$'
 
 # 3. Failures: one line, non-zero status.
+# imap_login() reports a refused login as an authentication failure
+# (ERR_AUTH: 77, EX_NOPERM), as pullimap does.
 t_fails "wrong password" 77 '^imapcopy: authentication failed: A: LOGIN failed: NO' \
 	timeout 60 "$SAN" "$DOVECOT_HOST" "$A_PORT" "$DOVECOT_USER" nope INBOX \
 	"$DOVECOT_HOST" "$B_PORT" "$DOVECOT_USER" "$DOVECOT_PASS" INBOX

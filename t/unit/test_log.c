@@ -49,6 +49,22 @@ cap_end(void)
 	return got;
 }
 
+/* A tee that keeps what it got, and claims debug lines when asked. */
+static char teed[1024];
+static int tee_calls;
+
+static bool
+keep_tee(void *ctx, bool debug, const char *line, size_t len)
+{
+	bool *claim_debug = ctx;
+	size_t n = strlen(teed);
+
+	tee_calls++;
+	snprintf(teed + n, sizeof(teed) - n, "%s%.*s|", debug ? "D:" : "",
+	    (int)len, line);
+	return debug && *claim_debug;
+}
+
 static const struct {
 	const char *name, *in, *want;
 } cases[] = {
@@ -160,6 +176,51 @@ main(void)
 	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
 	    " [...]") == 0);
 	free(long_in);
+	test_end();
+
+	test_begin("log_set_prefix_sep: the prefix as given");
+	log_set_prefix_sep("");
+	cap_begin();
+	log_at(LOG_WARN, "local(INBOX): ", "w");
+	test_assert_str(cap_end(), "local(INBOX): WARNING: w");
+	log_set_prefix_sep(" - ");
+	cap_begin();
+	log_at(LOG_NOTICE, "p", "n");
+	test_assert_str(cap_end(), "p - n");
+	log_set_prefix_sep(NULL);
+	cap_begin();
+	log_at(LOG_NOTICE, "p", "n");
+	test_assert_str(cap_end(), "p: n");
+	test_end();
+
+	test_begin("log_set_tee: every shown line, escaped; debug claimed");
+	{
+		bool claim = true;
+
+		teed[0] = '\0';
+		tee_calls = 0;
+		log_set_tee(keep_tee, &claim);
+		log_debug_level = 1;
+		log_quiet = true;
+		cap_begin();
+		log_at(LOG_INFO, "p", "hidden by --quiet");
+		log_at(LOG_NOTICE, "p", "a\nb");
+		log_at(LOG_DEBUG, "p", "dbg");
+		log_trace_at("p", "C", "x\r\n", 3);
+		test_assert_str(cap_end(), "p: a\\nb");
+		test_assert_str(teed, "p: a\\nb|D:p: dbg|D:p: C: x|");
+		claim = false;
+		cap_begin();
+		log_at(LOG_DEBUG, NULL, "both");
+		test_assert_str(cap_end(), "both");
+		log_set_tee(NULL, NULL);
+		cap_begin();
+		log_at(LOG_DEBUG, NULL, "alone");
+		test_assert_str(cap_end(), "alone");
+		test_assert(tee_calls == 4);
+		log_quiet = false;
+		log_debug_level = 0;
+	}
 	test_end();
 
 	close(capfd);
