@@ -185,6 +185,20 @@ imapc_failure(const struct imapc *c)
 	return &c->fatal;
 }
 
+/* Moves what is buffered of the literal (data, len > 0) to buf. */
+static ssize_t
+lit_take(struct imapc *c, const char *data, size_t len, char *buf, size_t n)
+{
+	if (len > n)
+		len = n;
+	if (len > c->lit_left)
+		len = (size_t)c->lit_left;
+	memcpy(buf, data, len);
+	conn_consume(c->conn, len);
+	c->lit_left -= len;
+	return (ssize_t)len;
+}
+
 ssize_t
 imapc_literal_read(struct imapc *c, char *buf, size_t n, struct err *err)
 {
@@ -206,14 +220,7 @@ imapc_literal_read(struct imapc *c, char *buf, size_t n, struct err *err)
 		}
 		data = conn_peek(c->conn, &len);
 	}
-	if (len > n)
-		len = n;
-	if (len > c->lit_left)
-		len = (size_t)c->lit_left;
-	memcpy(buf, data, len);
-	conn_consume(c->conn, len);
-	c->lit_left -= len;
-	return (ssize_t)len;
+	return lit_take(c, data, len, buf, n);
 }
 
 /* For a literal source on another engine: never waits, so that the
@@ -255,12 +262,5 @@ imapc_literal_read_nb(struct imapc *c, char *buf, size_t n, struct err *err)
 		}
 		data = conn_peek(c->conn, &len);
 	}
-	if (len > n)
-		len = n;
-	if (len > c->lit_left)
-		len = (size_t)c->lit_left;
-	memcpy(buf, data, len);
-	conn_consume(c->conn, len);
-	c->lit_left -= len;
-	return (ssize_t)len;
+	return lit_take(c, data, len, buf, n);
 }

@@ -15,6 +15,7 @@
 
 #include "ilog.h"
 #include "log.h"
+#include "capture.h"
 #include "test.h"
 
 static const struct {
@@ -80,34 +81,6 @@ static const struct {
 	{ "%?m?[%m]&none?", "local", "", "none" },
 };
 
-static char cap_path[] = "/tmp/test_ilog.XXXXXX";
-static int capfd = -1, saved = -1;
-static char got[8192];
-
-static void
-cap_begin(void)
-{
-	fflush(stderr);
-	if (ftruncate(capfd, 0) < 0 || lseek(capfd, 0, SEEK_SET) < 0)
-		abort();
-	saved = dup(2);
-	dup2(capfd, 2);
-}
-
-static const char *
-cap_end(void)
-{
-	ssize_t n;
-
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	n = pread(capfd, got, sizeof(got) - 1, 0);
-	if (n < 0)
-		abort();
-	got[n] = '\0';
-	return got;
-}
 
 static char *
 slurp(const char *path)
@@ -238,12 +211,12 @@ test_prefix(void)
 
 	test_begin("prefix: log lines get it as is, no \": \" added");
 	ilog_set_format(NULL);
-	cap_begin();
+	capture_begin();
 	log_at(LOG_NOTICE, ilog_prefix("database", NULL), "Created mailbox %s",
 	    "INBOX");
 	log_at(LOG_WARN, ilog_prefix("local", "a/b"), "w");
 	log_at(LOG_ERROR, ilog_prefix(NULL, "x"), "e");
-	test_assert_str(cap_end(), "database: Created mailbox INBOX\n"
+	test_assert_str(capture_end(), "database: Created mailbox INBOX\n"
 	    "local(a/b): WARNING: w\nERROR: e\n");
 	test_end();
 }
@@ -301,12 +274,12 @@ test_logfile(void)
 	test_assert(fd >= 0 && (fcntl(fd, F_GETFL) & O_APPEND) != 0);
 	log_debug_level = 1;
 	log_quiet = false;
-	cap_begin();
+	capture_begin();
 	log_at(LOG_INFO, ilog_prefix("local", "INBOX"), "Added %d UID(s)", 2);
 	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), ">>> interimap");
 	log_trace_at(ilog_prefix("remote", NULL), "C", "000001 NOOP\r\n", 13);
 	log_at(LOG_WARN, ilog_prefix("remote", NULL), "careful");
-	test_assert_str(cap_end(), "local(INBOX): Added 2 UID(s)\n"
+	test_assert_str(capture_end(), "local(INBOX): Added 2 UID(s)\n"
 	    "remote: WARNING: careful\n");
 	s = slurp(path);
 	test_assert(strncmp(s, "old line\n", 9) == 0);
@@ -337,11 +310,11 @@ test_logfile(void)
 	log_debug_level = 0;
 	log_quiet = true;
 	test_write_file(path, "", 0);
-	cap_begin();
+	capture_begin();
 	log_at(LOG_INFO, NULL, "quiet");
 	log_at(LOG_DEBUG, NULL, "debug");
 	log_at(LOG_ERROR, ilog_prefix("local", NULL), "bad");
-	test_assert_str(cap_end(), "local: ERROR: bad\n");
+	test_assert_str(capture_end(), "local: ERROR: bad\n");
 	s = slurp(path);
 	rest = skip_timestamp(s);
 	test_assert(rest != NULL);
@@ -355,9 +328,9 @@ test_logfile(void)
 	ilog_close_file();
 	test_assert(fd_of(path) == -1);
 	log_debug_level = 1;
-	cap_begin();
+	capture_begin();
 	log_at(LOG_DEBUG, NULL, "dbg");
-	test_assert_str(cap_end(), "dbg\n");
+	test_assert_str(capture_end(), "dbg\n");
 	log_debug_level = 0;
 	s = slurp(path);
 	test_assert(strstr(s, "dbg") == NULL);
@@ -381,10 +354,6 @@ test_logfile(void)
 int
 main(void)
 {
-	capfd = mkstemp(cap_path);
-	if (capfd < 0)
-		return 1;
-	unlink(cap_path);
 	test_render();
 	test_prefix();
 	test_timestamp();
