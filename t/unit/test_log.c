@@ -75,6 +75,7 @@ main(void)
 {
 	size_t i;
 	char *long_in;
+	const char *got;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char name[128];
@@ -84,7 +85,7 @@ main(void)
 		test_begin(name);
 		cap_begin();
 		log_warnx("%s", cases[i].in);
-		cap_end();
+		got = cap_end();
 		if (strncmp(got, "WARNING: ", 9) == 0)
 			test_assert_str(got + 9, cases[i].want);
 		else
@@ -146,7 +147,7 @@ main(void)
 	long_in[5000] = '\0';
 	cap_begin();
 	log_warnx("%s", long_in);
-	cap_end();
+	got = cap_end();
 	test_assert(strncmp(got, "WARNING: \\n\\n", 13) == 0);
 	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
 	    " [...]") == 0);
@@ -156,7 +157,7 @@ main(void)
 	memset(long_in, 'a', 5000);
 	cap_begin();
 	log_trace("S", long_in, 5000);
-	cap_end();
+	got = cap_end();
 	test_assert(strlen(got) > 4000 && strcmp(got + strlen(got) - 6,
 	    " [...]") == 0);
 	free(long_in);
