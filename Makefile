@@ -102,15 +102,15 @@ units: $(UNIT_BIN) $(TOOL_SAN) $(TOOL_BIN)
 # build-fuzz/fuzz_NAME, and make check runs it through t/fuzz/run.sh (corpus
 # replay, then FUZZ_SECONDS of random inputs, 10 by default). Extra libFuzzer
 # flags for one target (e.g. -max_len=4096) go in t/fuzz/fuzz_NAME.options.
-# A new target needs no change here. Targets link build-fuzz/libcommon.a, all
-# of common/ instrumented for the fuzzer; the linker pulls in only the objects
-# a target uses. The gcc build is the warning gate: here only -Wall -Wextra,
+# A new target needs no change here. Targets link build-fuzz/libinter.a and
+# libcommon.a, all of interimap/ (but main) and common/ instrumented for the
+# fuzzer; the linker pulls in only the objects a target uses. The gcc build is the warning gate: here only -Wall -Wextra,
 # without -Werror (clang's -Wformat=2 flags vprintf wrappers that gcc accepts).
 FZ         := build-fuzz
 FUZZ_NAMES := $(foreach d,$(wildcard t/fuzz/corpus/*/),$(notdir $(d:%/=%)))
 FUZZ_NAMES := $(foreach n,$(FUZZ_NAMES),$(if $(wildcard t/fuzz/fuzz_$(n).c),$(n)))
 FUZZ_BIN   := $(patsubst %,$(FZ)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Wall -Wextra \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Iinterimap -Wall -Wextra \
               $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer -MMD -MP
 # Undefined behaviour is a finding, whatever UBSAN_OPTIONS says.
 FUZZ_SAN    = address,undefined -fno-sanitize-recover=undefined
@@ -119,7 +119,9 @@ $(FZ)/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 $(FZ)/libcommon.a: $(call objs,$(FZ),$(COMMON_SRC))
 	@rm -f $@; $(AR) rcs $@ $^
-$(FZ)/fuzz_%: $(FZ)/t/fuzz/fuzz_%.o $(FZ)/libcommon.a
+$(FZ)/libinter.a: $(call objs,$(FZ),$(INTER_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(FZ)/fuzz_%: $(FZ)/t/fuzz/fuzz_%.o $(FZ)/libinter.a $(FZ)/libcommon.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
