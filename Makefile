@@ -150,7 +150,8 @@ install: all
 	install -m 0755 pullimap/pullimap $(DESTDIR)$(BINDIR)/pullimap
 	install -m 0644 doc/pullimap.1 $(DESTDIR)$(MANDIR)/man1/pullimap.1
 	install -m 0644 pullimap.sample $(DESTDIR)$(DOCDIR)/pullimap.sample
-	for u in doc/systemd/*.service doc/systemd/*.timer; do \
+	# interimap's units and binary join once it synchronises (issue 9).
+	for u in doc/systemd/pullimap*; do \
 		[ -e "$$u" ] && sed "s,/usr/local/bin,$(BINDIR)," "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); done; true
 
 hdrcheck:
