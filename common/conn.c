@@ -198,6 +198,10 @@ conn_io_nb(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
 		r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
 		if (r > 0)
 			c->budget_bytes += (uint64_t)r;
+		if (r > 0 && op == IO_READ)
+			c->io_in += (uint64_t)r;
+		else if (r > 0 && op == IO_WRITE)
+			c->io_out += (uint64_t)r;
 	} else {
 		do {
 			/* MSG_NOSIGNAL: a dead peer is an EPIPE error, not a
@@ -207,6 +211,10 @@ conn_io_nb(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
 		} while (r < 0 && errno == EINTR);
 		if (r >= 0) {
 			c->budget_bytes += (uint64_t)r;
+			if (op == IO_READ)
+				c->io_in += (uint64_t)r;
+			else
+				c->io_out += (uint64_t)r;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			ev = op == IO_READ ? POLLIN : POLLOUT;
 			r = CONN_AGAIN;

@@ -122,6 +122,16 @@ void conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
     unsigned long long *wire_in, unsigned long long *raw_out,
     unsigned long long *wire_out);
 
+/* Bytes moved since the connection was opened, for a traffic summary:
+ * in and out as the caller read and wrote them (after decompression,
+ * before compression), wire_in and wire_out as they went through TLS or
+ * the fd (compressed under COMPRESS, else equal to in and out). The TLS
+ * records' own overhead and handshake are not counted; neither are bytes
+ * still queued for sending. Any pointer may be NULL. */
+void conn_traffic(const struct conn *c, unsigned long long *in,
+    unsigned long long *out, unsigned long long *wire_in,
+    unsigned long long *wire_out);
+
 /* Changes the per-operation timeout (ms, 0 = none). */
 void conn_set_timeout(struct conn *c, int timeout_ms);
 

@@ -106,6 +106,33 @@ conn_deflate_stats(const struct conn *c, unsigned long long *raw_in,
 		*wire_out = z ? z->wire_out : 0;
 }
 
+void
+conn_traffic(const struct conn *c, unsigned long long *in,
+    unsigned long long *out, unsigned long long *wire_in,
+    unsigned long long *wire_out)
+{
+	const struct zstate *z = c->z;
+	/* Compressed bytes are counted on both sides of zlib: what went
+	 * through the transport, less what was compressed, plus what that
+	 * was before compression. Output zlib still holds is not counted
+	 * yet on either side; the subtraction cannot go below zero, since
+	 * the compressed bytes are a part of what the transport moved once
+	 * they are sent (at worst a queued tail is counted late). */
+	unsigned long long i = c->io_in, o = c->io_out;
+	if (z != NULL) {
+		i = (i > z->wire_in ? i - z->wire_in : 0) + z->raw_in;
+		o = (o > z->wire_out ? o - z->wire_out : 0) + z->raw_out;
+	}
+	if (in)
+		*in = i;
+	if (out)
+		*out = o;
+	if (wire_in)
+		*wire_in = c->io_in;
+	if (wire_out)
+		*wire_out = c->io_out;
+}
+
 /* Compresses n bytes and sends the output as it comes. Z_NO_FLUSH lets
  * zlib keep data for better compression (used when the output buffer
  * overflows); Z_SYNC_FLUSH pushes out everything with an empty stored

@@ -48,6 +48,9 @@ struct conn {
 	bool budget_on;
 	uint64_t budget_waited_ms;
 	uint64_t budget_bytes;
+	/* Bytes read and written through conn_io_nb() since the connection
+	 * opened (conn_traffic()): above TLS, below compression. */
+	uint64_t io_in, io_out;
 	struct zstate *z;  /* NULL unless COMPRESS=DEFLATE is on */
 	void *curl;        /* CURL *: owns fd when connected through a SOCKS proxy */
 	size_t rpos, rend, olen;

@@ -4,11 +4,212 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "db.h"
 #include "iconf.h"
+#include "ierr.h"
 #include "ilog.h"
 #include "log.h"
+#include "mcmd.h"
+#include "mlist.h"
+#include "side.h"
+
+/* The reference's run order (notes-interimap.md §4.1); the steps are its
+ * numbers. */
+
+/* Step 4's LIST: the command-line names (--delete, --rename: those only,
+ * without RETURN), else list-mailbox and list-select-opts. */
+static void
+list_opts(const struct icli *o, const struct iconf *ic, struct mlist_opts *lo,
+    const char ***pat_r, size_t **len_r)
+{
+	bool cmd = o->command == ICLI_DELETE || o->command == ICLI_RENAME;
+	size_t n = o->n_mailboxes ? o->n_mailboxes : ic->filter.n_patterns;
+	const char **pat = xcalloc(n + 1, sizeof(*pat));
+	size_t *len = xcalloc(n + 1, sizeof(*len));
+
+	for (size_t i = 0; i < n; i++) {
+		if (o->n_mailboxes) {
+			pat[i] = o->mailboxes[i];
+			len[i] = strlen(pat[i]);
+		} else {
+			pat[i] = ic->filter.patterns[i].name;
+			len[i] = ic->filter.patterns[i].len;
+		}
+	}
+	memset(lo, 0, sizeof(*lo));
+	lo->pat = pat;
+	lo->patlen = len;
+	lo->npat = n;
+	lo->select_opts = cmd ? NULL : ic->filter.select_opts;
+	lo->ret = !cmd;
+	lo->status = !cmd && !o->notify;
+	*pat_r = pat;
+	*len_r = len;
+}
+
+/* Steps 8-9 and the main loop, for a mailbox of the working list: is
+ * there anything to do? What the reference's is_dirty() says after
+ * set_cache(): the server's LIST-STATUS against the last synced state. */
+static int
+needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
+    bool *dirty_r, struct ierr *ie)
+{
+	struct db_state st[2];
+	struct err err;
+	int known = db_state_get(db, m->idx, st, &err);
+
+	if (known < 0)
+		return ierr_wrap(ie, NULL, &err);
+	*dirty_r = known == 0;
+	for (int k = 0; known > 0 && k < 2; k++) {
+		const struct mlist_status *ls = &m->st[k];
+		/* A recreated mailbox: the UIDs in the mapping mean other
+		 * messages now (I:1409, set_cache()). */
+		if (ls->have && ls->uidvalidity != st[k].uidvalidity)
+			return ierr_fail(ie, s[k]->name, "UIDVALIDITY changed! "
+			    "(%u != %u)  Need to invalidate the UID cache for "
+			    "%s.", ls->uidvalidity, st[k].uidvalidity,
+			    m->wire[k]);
+		if (!ls->have || st[k].uidnext == 0 ||
+		    st[k].highestmodseq == 0 ||
+		    ls->uidnext != st[k].uidnext ||
+		    ls->highestmodseq != st[k].highestmodseq)
+			*dirty_r = true;
+	}
+	return 0;
+}
+
+/* ==== THE CALL SITE OF THE MESSAGE SYNCHRONISATION (issue 9) ====
+ * Here msync_mailbox() (interimap/msync.h) synchronises the messages of
+ * one mailbox m of the working list: m->idx its database row, m->wire[k]
+ * its name on side s[k] (the engine is s[k]->imap, its log prefix
+ * side_prefix() once side_set_mailbox(s[k], m->wire[k])), m->st[k] the
+ * LIST-STATUS that made it dirty. Until it exists this placeholder says
+ * (with --debug) what would be done and reports it, so that the run ends
+ * in an error rather than in a false success. */
+static int
+sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
+    bool *pending, struct ierr *ie)
+{
+	char *pretty = mlist_pretty(s[0], m->name, m->len);
+	(void)db;
+	(void)ie;
+	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "message synchronisation "
+	    "of %s: not implemented yet", pretty ? pretty : m->wire[0]);
+	free(pretty);
+	*pending = true;
+	return 0;
+}
+
+static int
+run(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db **dbp, struct ierr *ie)
+{
+	struct mlist ml;
+	struct mlist_opts lo;
+	struct mlist_mbx *mv = NULL;
+	size_t nm = 0, npending = 0;
+	const char **pat;
+	size_t *patlen;
+	struct err err;
+	char *msg = NULL;
+	int rc = -1;
+
+	/* Step 2: the lock before any network traffic, so that a second
+	 * instance fails at once. --watch and --notify, long-lived, never
+	 * start a new database. */
+	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
+	if (*dbp == NULL)
+		return ierr_wrap(ie, NULL, &err);
+
+	/* Step 3: local, then remote. */
+	for (int k = 0; k < 2; k++)
+		if (side_connect(s[k], o->notify, ie) < 0)
+			return -1;
+
+	/* Step 4. */
+	mlist_init(&ml);
+	list_opts(o, ic, &lo, &pat, &patlen);
+	if (mlist_list(&ml, s, &lo, ie) < 0)
+		goto out;
+
+	/* Step 5, once both delimiters are known; its line is unprefixed
+	 * and shown even with -q, as the reference's. */
+	rc = db_schema(*dbp, s[0]->delim, s[1]->delim, &msg, &err);
+	if (msg)
+		log_at(LOG_NOTICE, ilog_prefix(NULL, NULL), "%s", msg);
+	free(msg);
+	if (rc < 0) {
+		ierr_wrap(ie, NULL, &err);
+		goto out;
+	}
+	rc = -1;
+
+	/* Step 6. */
+	if (o->command == ICLI_DELETE) {
+		rc = mcmd_delete(&ml, s, *dbp, o->mailboxes, o->n_mailboxes,
+		    o->targets, ie);
+		goto out;
+	}
+	if (o->command == ICLI_RENAME) {
+		rc = mcmd_rename(&ml, s, *dbp, o->mailboxes[0], o->mailboxes[1],
+		    o->targets, ie);
+		goto out;
+	}
+
+	/* Step 7. */
+	if (mlist_sync(&ml, s, *dbp, &ic->filter, o->n_mailboxes > 0, &mv, &nm,
+	    ie) < 0)
+		goto out;
+
+	/* Not written yet: say so rather than pretend. */
+	if (o->command == ICLI_REPAIR) {
+		ierr_fail(ie, NULL, "--repair is not implemented yet");
+		goto out;
+	}
+
+	/* Step 9 (UIDVALIDITY) for every mailbox before any is synced,
+	 * then the main loop's dirty test. */
+	{
+		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
+		size_t i;
+		for (i = 0; i < nm; i++)
+			if (needs_sync(*dbp, s, &mv[i], &dirty[i], ie) < 0)
+				break;
+		for (size_t j = 0; i == nm && j < nm; j++) {
+			bool pending = false;
+			if (!dirty[j])
+				continue;
+			if (sync_messages(*dbp, s, &mv[j], &pending, ie) < 0)
+				break;
+			npending += pending;
+		}
+		free(dirty);
+		if (ie->e.kind != ERR_NONE)
+			goto out;
+	}
+	if (npending > 0) {
+		ierr_fail(ie, NULL, "message synchronisation is not "
+		    "implemented yet: %zu mailbox%s to synchronise", npending,
+		    npending == 1 ? "" : "es");
+		goto out;
+	}
+	if (o->watch) {
+		ierr_fail(ie, NULL, "--%s is not implemented yet",
+		    o->notify ? "notify" : "watch");
+		goto out;
+	}
+	rc = 0;
+out:
+	mlist_mbx_free(mv, nm);
+	mlist_free(&ml);
+	free(pat);
+	free(patlen);
+	return rc;
+}
 
 int
 main(int argc, char **argv)
@@ -16,6 +217,9 @@ main(int argc, char **argv)
 	struct icli o;
 	struct iconf ic;
 	struct err err;
+	struct ierr ie;
+	struct side sd[2], *s[2] = { &sd[0], &sd[1] };
+	struct db *db = NULL;
 	int rc;
 
 	setlocale(LC_CTYPE, "");
@@ -42,12 +246,17 @@ main(int argc, char **argv)
 	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), ">>> interimap %s",
 	    VERSION);
 
-	/* STUB (issue 9): the command line and the configuration are
-	 * complete; the synchronisation is the next step. Until then say
-	 * so and fail, rather than pretend. */
-	fprintf(stderr, "interimap: synchronisation is not implemented yet "
-	    "(issue 9)\n");
-	rc = 1;
+	memset(&ie, 0, sizeof(ie));
+	side_init(&sd[0], "local", &ic.side[ICONF_LOCAL]);
+	side_init(&sd[1], "remote", &ic.side[ICONF_REMOTE]);
+	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;
+	if (rc != 0)
+		ierr_report(&ie);
+	/* The traffic summaries, after the error as the reference's. */
+	side_close(&sd[0]);
+	side_close(&sd[1]);
+	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "Cleaning up...");
+	db_close(&db);
 
 	ilog_close_file();
 	iconf_free(&ic);

@@ -9,9 +9,8 @@
 # Neither program may reach a server: every configuration either fails
 # before connecting or names `type = tunnel` with `command = false`, and
 # both run in a network namespace of their own when unshare(1) allows.
-# While synchronisation is not written, ours ends every valid run with
-# "synchronisation is not implemented yet" and status 1, which is also
-# where the reference ends when its tunnel closes at once.
+# Every valid run therefore ends where the local tunnel closes at once:
+# a fail() with status 1, for both.
 . "$TOP/t/lib/common.sh"
 t_init interimap-cli
 t_need_interimap
@@ -106,7 +105,7 @@ row() {
 }
 
 # --- the command line (with a valid configuration: a parse that passes
-# ends in 1 for both, see above)
+# ends in 1 for both: the tunnel, see above)
 row "--help" 0 good --help
 row "-h" 0 good -h
 row "-qh bundle" 0 good -qh
@@ -152,8 +151,8 @@ row "--config absolute" 1 good --config="$T/c/good"
 row "--config twice, last wins" 1 good --config=/nonexistent --config=rel
 row "--config takes the next word" X good --config --debug
 row "--config=" X good --config=
-# The reference opens the database before connecting and --watch never
-# creates it: it dies; ours stops at the stub.
+# Both open the database before connecting, and --watch never creates
+# it: no run.
 row "--watch with no database" N good --watch
 row "--notify with no database" N good --notify
 
@@ -201,9 +200,13 @@ runs "$INTERIMAP" "$T/h" --wat
 t_eq "usage error: message, then the 2-line usage" "$(wc -l <"$T/h.err")" 3
 t_match "usage error: short usage" "$(sed -n 2p "$T/h.err")" '^Usage: interimap \[OPTIONS\] \[COMMAND\]'
 runs "$INTERIMAP" "$T/h"
-t_eq "valid run: the stub says so" "$(cat "$T/h.err")" "interimap: synchronisation is not implemented yet (issue 9)"
+t_eq "valid run: the tunnel's end, as the reference's fail()" "$(cat "$T/h.err")" 'local: ERROR: tunnel command `false` exited with status 1'
 t_eq "valid run: database directory made 0700" "$(stat -c %a "$T/h/.local/share/interimap")" 700
-t_eq "valid run: no database file yet (not ours to create)" "$(ls "$T/h/.local/share/interimap")" ""
+t_eq "valid run: database created (0600) before connecting" "$(cd "$T/h/.local/share/interimap" && stat -c '%n %a' *)" "localhost.db 600"
+prepare "$T/h" good
+runs "$INTERIMAP" "$T/h" --watch
+t_match "--watch: no database, no run" "$(cat "$T/h.err")" 'localhost.db: no such database'
+t_eq "--watch: nothing created" "$(ls "$T/h/.local/share/interimap")" ""
 
 prepare "$T/h" none
 runs "$INTERIMAP" "$T/h"

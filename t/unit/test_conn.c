@@ -732,6 +732,28 @@ test_deflate(void)
 	conn_free(&c);
 	test_end();
 
+	test_begin("traffic: counted above TLS, before and after COMPRESS");
+	c = conn_spawn("cat", false, 5000, &err);
+	test_assert(c != NULL);
+	if (c) {
+		unsigned long long in, out, win2, wout2;
+		conn_traffic(c, &in, &out, &win2, &wout2);
+		test_assert(in == 0 && out == 0 && win2 == 0 && wout2 == 0);
+		test_assert(conn_writes(c, "a1 NOOP\r\n", &err) == 0);
+		test_assert(conn_read_line(c, &line, 100, &err) == 1);
+		conn_traffic(c, &in, &out, &win2, &wout2);
+		test_assert(in == 9 && out == 9 && win2 == 9 && wout2 == 9);
+		test_assert(conn_start_deflate(c, &err) == 0);
+		test_assert(echo_roundtrip(c, 1 << 16, 4096, &err));
+		conn_deflate_stats(c, &rin, &win, &rout, &wout);
+		conn_traffic(c, &in, &out, &win2, &wout2);
+		test_assert(out == 9 + rout && in == 9 + rin);
+		test_assert(wout2 == 9 + wout && win2 == 9 + win);
+		test_assert(in == out && wout2 < out);
+	}
+	conn_free(&c);
+	test_end();
+
 	test_begin("deflate: zlib peer, one sync flush per command");
 	c = zpeer("echo", &ahead, &err);
 	test_assert_str(c ? NULL : err.msg, NULL);

@@ -1,0 +1,321 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "ilog.h"
+#include "imap_auth.h"
+#include "imap_verbs.h"
+#include "log.h"
+#include "side.h"
+
+void
+side_init(struct side *s, const char *name, const struct iconf_side *conf)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->conf = conf;
+}
+
+void
+side_set_mailbox(struct side *s, const char *mailbox)
+{
+	free(s->mailbox);
+	s->mailbox = mailbox ? xstrdup(mailbox) : NULL;
+}
+
+const char *
+side_prefix(const struct side *s)
+{
+	return ilog_prefix(s->name, s->mailbox);
+}
+
+/* side_run()'s wrapping of the caller's handlers: the tagged reply is
+ * needed for the refusal's text, and a handler's failure must not pass
+ * for the server's refusal. */
+struct run {
+	struct side *s;
+	const struct imapc_handlers *h;
+	bool handler_failed;
+	bool refused;
+};
+
+static int
+run_untagged(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct run *x = ctx;
+	int rc = x->h && x->h->untagged ?
+	    x->h->untagged(x->h->ctx, r, err) : 0;
+	if (rc < 0)
+		x->handler_failed = true;
+	return rc;
+}
+
+static int
+run_literal(void *ctx, const struct imap_resp *partial,
+    const struct imap_arg *container, size_t count, uint64_t size,
+    struct err *err)
+{
+	struct run *x = ctx;
+	int rc = x->h && x->h->literal ? x->h->literal(x->h->ctx, partial,
+	    container, count, size, err) : 0;
+	if (rc < 0)
+		x->handler_failed = true;
+	return rc;
+}
+
+static int
+run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	struct run *x = ctx;
+	int rc = x->h && x->h->continuation ?
+	    x->h->continuation(x->h->ctx, r, err) : 0;
+	if (rc < 0)
+		x->handler_failed = true;
+	return rc;
+}
+
+static void
+run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+{
+	struct run *x = ctx;
+	if (tagged && tagged->status && strcmp(tagged->status, "OK") != 0) {
+		/* The reference quotes the line after the tag: "NO [CODE
+		 * args] text". */
+		char *r = x->s->refusal;
+		size_t size = sizeof(x->s->refusal);
+		x->refused = true;
+		if (tagged->code && tagged->code_raw && *tagged->code_raw)
+			snprintf(r, size, "%s [%s %s]", tagged->status,
+			    tagged->code, tagged->code_raw);
+		else if (tagged->code)
+			snprintf(r, size, "%s [%s]", tagged->status,
+			    tagged->code);
+		else
+			snprintf(r, size, "%s", tagged->status);
+		if (tagged->text && *tagged->text) {
+			size_t n = strlen(r);
+			snprintf(r + n, size - n, " %s", tagged->text);
+		}
+	}
+	if (x->h && x->h->done)
+		x->h->done(x->h->ctx, tagged, err);
+}
+
+int
+side_run(struct side *s, struct imap_cmd *cmd, const struct imapc_handlers *h,
+    struct ierr *ie)
+{
+	struct run x = { s, h, false, false };
+	struct imapc_handlers w = { run_untagged, run_literal,
+		run_continuation, run_done, &x };
+	struct err err;
+
+	s->refusal[0] = '\0';
+	if (imapc_run(s->imap, cmd, &w, SIDE_TIMEOUT_MS, &err) == 0)
+		return 0;
+	if (x.refused && !x.handler_failed && imapc_usable(s->imap))
+		return 1;
+	return ierr_wrap(ie, s->name, &err);
+}
+
+/* ENABLE's untagged handler: *ctx is "QRESYNC was enabled". */
+static int
+enabled_untagged(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	return imap_verb_enabled_check(r, "QRESYNC", ctx, err);
+}
+
+int
+side_connect(struct side *s, bool notify, struct ierr *ie)
+{
+	static const char *const qresync[] = { "QRESYNC" };
+	static const char *const needed[] = { "LIST-EXTENDED", "UIDPLUS",
+		"LIST-STATUS" };
+	const struct imap_opts *o = &s->conf->imap;
+	bool enabled = false;
+	struct imapc_handlers h = { enabled_untagged, NULL, NULL, NULL,
+		&enabled };
+	struct err err;
+	int rc;
+
+	s->imap = imap_login(o, s->name, NULL, SIDE_TIMEOUT_MS, &err);
+	if (s->imap == NULL)
+		return ierr_wrap(ie, s->name, &err);
+	/* The reference compresses at once, before anything else is said
+	 * (RFC 4978 §3: after authentication). */
+	if (imap_compress(s->imap, o, SIDE_TIMEOUT_MS, &err) < 0)
+		return ierr_wrap(ie, s->name, &err);
+
+	if (!imapc_capable(s->imap, "ENABLE"))
+		return ierr_fail(ie, s->name, "Server did not advertise "
+		    "ENABLE (RFC 5161) capability.");
+	if (!imapc_capable(s->imap, "QRESYNC"))
+		return ierr_fail(ie, s->name, "Server did not advertise "
+		    "QRESYNC capability.");
+	rc = side_run(s, imap_verb_enable(qresync, 1), &h, ie);
+	if (rc < 0)
+		return -1;
+	/* A refused ENABLE enables nothing: the same words. */
+	if (rc > 0 || !enabled)
+		return ierr_fail(ie, s->name, "Couldn't ENABLE QRESYNC");
+
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		/* --notify learns of changes by NOTIFY's STATUS instead. */
+		if (notify && strcmp(needed[i], "LIST-STATUS") == 0)
+			continue;
+		if (!imapc_capable(s->imap, needed[i]))
+			return ierr_die(ie, ERR_REFUSED, "Non %s-capable IMAP "
+			    "server.", needed[i]);
+	}
+	return 0;
+}
+
+/* One mailbox verb; the reference's log line on OK; on a refusal, a
+ * warning when try, else a failure: "Couldn't WHAT MAILBOX: NO ...". */
+static int
+verb(struct side *s, struct imap_cmd *cmd, bool try, const char *what,
+    const char *mailbox, struct ierr *ie)
+{
+	int rc = side_run(s, cmd, NULL, ie);
+	if (rc <= 0)
+		return rc;
+	if (try) {
+		log_at(LOG_WARN, side_prefix(s), "Couldn't %s %s: %s", what,
+		    mailbox, s->refusal);
+		return 0;
+	}
+	return ierr_fail(ie, s->name, "Couldn't %s %s: %s", what, mailbox,
+	    s->refusal);
+}
+
+static struct imap_cmd *
+mailbox_cmd(const char *name, const char *mailbox)
+{
+	struct imap_cmd *cmd = imap_cmd_new(name);
+	/* Wire form as listed: no conversion (imap_cmd.h). */
+	imap_cmd_mailbox_wire(cmd, mailbox);
+	return cmd;
+}
+
+int
+side_create(struct side *s, const char *mailbox, struct ierr *ie)
+{
+	int rc = side_run(s, mailbox_cmd("CREATE", mailbox), NULL, ie);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		log_at(LOG_INFO, side_prefix(s), "Created mailbox %s", mailbox);
+	else
+		log_at(LOG_WARN, side_prefix(s), "Couldn't create mailbox %s: "
+		    "%s", mailbox, s->refusal);
+	return 0;
+}
+
+int
+side_delete(struct side *s, const char *mailbox, struct ierr *ie)
+{
+	int rc = verb(s, mailbox_cmd("DELETE", mailbox), false,
+	    "delete mailbox", mailbox, ie);
+	if (rc == 0)
+		log_at(LOG_INFO, side_prefix(s), "Deleted mailbox %s", mailbox);
+	return rc;
+}
+
+int
+side_rename(struct side *s, const char *from, const char *to,
+    struct ierr *ie)
+{
+	struct imap_cmd *cmd = mailbox_cmd("RENAME", from);
+	int rc;
+
+	imap_cmd_mailbox_wire(cmd, to);
+	rc = verb(s, cmd, false, "rename mailbox", from, ie);
+	if (rc == 0)
+		log_at(LOG_INFO, side_prefix(s), "Renamed mailbox %s to %s",
+		    from, to);
+	return rc;
+}
+
+int
+side_subscribe(struct side *s, const char *mailbox, bool subscribe,
+    struct ierr *ie)
+{
+	int rc = verb(s, mailbox_cmd(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE",
+	    mailbox), false, subscribe ? "subscribe to" : "unsubscribe to",
+	    mailbox, ie);
+	if (rc == 0)
+		log_at(LOG_INFO, side_prefix(s), "%s to %s", subscribe ?
+		    "Subscribe" : "Unsubscribe", mailbox);
+	return rc;
+}
+
+/* The reference's _kibi(). */
+static void
+kibi(char *buf, size_t size, unsigned long long n)
+{
+	if (n < 1024ULL)
+		snprintf(buf, size, "%llu", n);
+	else if (n < 1048576ULL)
+		snprintf(buf, size, "%.2fK", (double)n / 1024.0);
+	else if (n < 1073741824ULL)
+		snprintf(buf, size, "%.2fM", (double)n / 1048576.0);
+	else
+		snprintf(buf, size, "%.2fG", (double)n / 1073741824.0);
+}
+
+/* " recv N" or " sent N", and its compression figures. */
+static size_t
+traffic_part(char *buf, size_t size, const char *what,
+    unsigned long long n, unsigned long long wire, bool compressed)
+{
+	char a[32], b[32];
+	int len;
+
+	kibi(a, sizeof(a), n);
+	if (compressed && n > 0) {
+		kibi(b, sizeof(b), wire);
+		len = snprintf(buf, size, " %s %s (compr. %s, factor %.2f)",
+		    what, a, b, (double)wire / (double)n);
+	} else {
+		len = snprintf(buf, size, " %s %s", what, a);
+	}
+	if (len < 0)
+		return 0;
+	return (size_t)len < size ? (size_t)len : size > 0 ? size - 1 : 0;
+}
+
+char *
+side_traffic_format(char *buf, size_t size, unsigned long long in,
+    unsigned long long wire_in, unsigned long long out,
+    unsigned long long wire_out, bool compressed)
+{
+	size_t n;
+	if (size == 0)
+		return buf;
+	snprintf(buf, size, "IMAP traffic (bytes):");
+	n = strlen(buf);
+	n += traffic_part(buf + n, size - n, "recv", in, wire_in, compressed);
+	traffic_part(buf + n, size - n, "sent", out, wire_out, compressed);
+	return buf;
+}
+
+void
+side_close(struct side *s)
+{
+	if (s->imap) {
+		struct conn *conn = imapc_conn(s->imap);
+		unsigned long long in, out, win, wout;
+		char line[160];
+
+		conn_traffic(conn, &in, &out, &win, &wout);
+		side_traffic_format(line, sizeof(line), in, win, out, wout,
+		    conn_is_deflate(conn));
+		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
+		imapc_free(&s->imap);
+	}
+	free(s->mailbox);
+	s->mailbox = NULL;
+}

@@ -1,0 +1,119 @@
+#ifndef INTERIMAP_SIDE_H
+#define INTERIMAP_SIDE_H
+
+/* One side of interimap ("local" or "remote"): its IMAP session, as the
+ * reference opens and uses it.
+ *
+ * Opening (side_connect): imap_login() (connection, greeting, STARTTLS,
+ * authentication), COMPRESS=DEFLATE when the side's `compress` says so
+ * (iconf.h: NO for local, YES for remote by default), `ENABLE QRESYNC`
+ * checked against the server's ENABLED reply (RFC 5161 §3.1: the tagged
+ * OK proves nothing), then the capabilities interimap cannot do without.
+ * The reference's words and ways (notes-interimap.md §4.2):
+ *   no ENABLE      fail "Server did not advertise ENABLE (RFC 5161)
+ *                  capability." (status 1, the side's prefix)
+ *   no QRESYNC     fail "Server did not advertise QRESYNC capability."
+ *   not enabled    fail "Couldn't ENABLE QRESYNC"
+ *   no LIST-EXTENDED, UIDPLUS, or LIST-STATUS (unless --notify)
+ *                  die "Non X-capable IMAP server." (no prefix)
+ *
+ * Log lines: the engine is named after the side, so that its protocol
+ * trace (--debug) reads "local: C: 000001 LIST ..." as the reference's
+ * does, and its errors "local: ..." (ierr_wrap() drops that start when
+ * the side is the line's prefix anyway). The engine's own log prefix
+ * stays unset: it would come before the name ("local: local: C: ...").
+ * The side's messages ("Created mailbox X") carry the log-prefix
+ * format's rendering of the side's name and the mailbox set with
+ * side_set_mailbox(), as the reference's client does with the selected
+ * mailbox.
+ *
+ * Closing (side_close): no LOGOUT, as the reference (it shuts the socket
+ * down): LOGOUT would cost a round trip per side and per run and tell the
+ * server nothing it does not learn from the end of the stream; then,
+ * unless -q, the traffic summary "local: IMAP traffic (bytes): recv 2.09K
+ * sent 678".
+ *
+ * All memory belongs to the struct side; the configuration it points to
+ * is borrowed and must outlive it. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ierr.h"
+#include "iconf.h"
+#include "imapc.h"
+
+/* Every wait on a server: the reference's socket timeout (30 s). */
+#define SIDE_TIMEOUT_MS 30000
+
+struct side {
+	const char *name;              /* "local" or "remote" (static) */
+	const struct iconf_side *conf; /* borrowed: options, list-reference */
+	struct imapc *imap;            /* the session; NULL when closed */
+	/* The hierarchy delimiter, set by mlist_list() (mlist.h): */
+	bool delim_known;
+	char delim;                    /* '\0' (DB_DELIM_NIL): flat */
+	char *mailbox;                 /* for the prefix, or NULL */
+	/* The last refusal side_run() returned 1 for: "NO [CODE] text", as
+	 * the reference quotes it. */
+	char refusal[512];
+};
+
+/* Zeroes s and sets name and conf. */
+void side_init(struct side *s, const char *name,
+    const struct iconf_side *conf);
+
+/* Opens the session as described at the top; notify: --notify (then
+ * LIST-STATUS is not needed). 0, or -1 with ie. */
+int side_connect(struct side *s, bool notify, struct ierr *ie);
+
+/* Runs cmd (taken) on the session, waiting for its end (SIDE_TIMEOUT_MS
+ * without progress). h may be NULL; its handlers are called as the
+ * engine calls them (imapc.h). Returns 0 on OK; 1 when the server said
+ * NO or BAD (s->refusal); -1 with ie when a handler failed or the
+ * connection did (fail, the side's prefix). */
+int side_run(struct side *s, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, struct ierr *ie);
+
+/* The mailbox the side's lines are about (copied; NULL: none). */
+void side_set_mailbox(struct side *s, const char *mailbox);
+/* The side's log prefix (ilog.h), with that mailbox; valid until the
+ * next call of ilog_prefix(). */
+const char *side_prefix(const struct side *s);
+
+/* The reference's client verbs on a mailbox given in wire form (the name
+ * the server listed, or mlist_wire()'s): the command, then on OK the
+ * reference's line at LOG_INFO (not with -q):
+ *   side_create     "Created mailbox X"; a refusal is a warning
+ *                   "Couldn't create mailbox X: NO ..." (returns 0: the
+ *                   reference's "try")
+ *   side_delete     "Deleted mailbox X"; refusal: fail "Couldn't delete
+ *                   mailbox X: NO ..."
+ *   side_rename     "Renamed mailbox X to Y"; refusal: fail "Couldn't
+ *                   rename mailbox X: NO ..."
+ *   side_subscribe  "Subscribe to X" / "Unsubscribe to X" (sic); refusal:
+ *                   fail "Couldn't subscribe to X: ..." / "Couldn't
+ *                   unsubscribe to X: ..."
+ * 0, or -1 with ie. */
+int side_create(struct side *s, const char *mailbox, struct ierr *ie);
+int side_delete(struct side *s, const char *mailbox, struct ierr *ie);
+int side_rename(struct side *s, const char *from, const char *to,
+    struct ierr *ie);
+int side_subscribe(struct side *s, const char *mailbox, bool subscribe,
+    struct ierr *ie);
+
+/* The summary line's text after the prefix, the reference's:
+ * "IMAP traffic (bytes): recv IN sent OUT", each count as an integer
+ * below 1024, else "%.2fK", "%.2fM", "%.2fG" (powers of 1024); with
+ * compressed, each non-zero count is followed by " (compr. WIRE, factor
+ * F)", F = WIRE / COUNT as "%.2f". Returns buf (truncated to size). */
+char *side_traffic_format(char *buf, size_t size, unsigned long long in,
+    unsigned long long wire_in, unsigned long long out,
+    unsigned long long wire_out, bool compressed);
+
+/* Logs the traffic summary (LOG_INFO: not with -q) and frees the
+ * session, without LOGOUT; then frees the rest of s. NULL-safe on an
+ * unopened side. */
+void side_close(struct side *s);
+
+#endif
