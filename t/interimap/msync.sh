@@ -14,7 +14,7 @@
 # 0-length message), flag changes each way, a conflict (-q), expunges each
 # way, a run with nothing to do (no SELECT with the LIST-STATUS values, no
 # STORE/APPEND without them), new messages, an interrupted copy resumed,
-# a changed UIDVALIDITY.
+# a STORE refused with [MODIFIED], a changed UIDVALIDITY.
 #
 # Failures (msyncdrive alone): a refused SELECT, a server lying about a
 # message's size in the middle of a copy. A fifth Dovecot pair, msyncdrive
@@ -186,6 +186,39 @@ zero_message() { # MAILDIR
 	if t_is_root; then chown nobody:nogroup "$f"; fi
 }
 
+# relay.py MODE TUNNEL: TUNNEL, with MODE "size": a FETCH of UID 2 says
+# RFC822.SIZE one more than the truth; "unchanged": UID STORE's
+# UNCHANGEDSINCE becomes 1, which the server refuses with [MODIFIED].
+cat >"$T/relay.py" <<'PYEOF'
+import os, re, subprocess, sys, threading
+mode, cmd = sys.argv[1], sys.argv[2]
+p = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, bufsize=0)
+def up():
+    pending = b""
+    while True:
+        b = os.read(0, 65536)
+        if not b:
+            break
+        pending += b
+        *lines, pending = pending.split(b"\n")
+        for l in lines:
+            if mode == "unchanged":
+                l = re.sub(rb"^(\S+ UID STORE \S+ \(UNCHANGEDSINCE )\d+\)", rb"\g<1>1)", l)
+            p.stdin.write(l + b"\n")
+        if pending and not pending.endswith(b"\r"):
+            p.stdin.write(pending)
+            pending = b""
+    p.stdin.write(pending)
+    p.stdin.close()
+threading.Thread(target=up, daemon=True).start()
+bump = lambda m: b"RFC822.SIZE %d" % (int(m.group(1)) + 1)
+for line in p.stdout:
+    if mode == "size" and line.startswith(b"* ") and b" FETCH (UID 2 " in line:
+        line = re.sub(rb"RFC822\.SIZE (\d+)", bump, line)
+    os.write(1, line)
+PYEOF
+
 genmail --count 160 --out "$T/mail" --sizes small --seed msync || { t_fail "genmail"; t_done; }
 M=$T/mail
 f() { printf '%s/msg-%04d.eml' "$M" "$1"; }
@@ -287,13 +320,29 @@ for m in "${MBOXES[@]}"; do same_mail resume "$m"; done
 run_both after-resume
 t_eq "after-resume: nothing logged" "$(cat "$T/ours.lines")" ""
 
-# 8. a/b recreated on the remote: its UIDVALIDITY changed. Nothing synced.
+# 8. A flag update the local server refuses with [MODIFIED] (a relay
+# makes UNCHANGEDSINCE 1): "will try again later"; the UID is fetched
+# again, its MODSEQ is not new, nothing more is done (the remote's change
+# stays unapplied: the reference's way, kept). Both programs through the
+# same relay.
+sed "s|^command = $L2\$|command = $T_PYTHON $T/relay.py unchanged $L2|" "$T/perl.conf" >"$T/perl-mod.conf"
+rb store INBOX 5 +FLAGS '(\Flagged)' || t_fail "a flag on the remote"
+timeout 120 "$DRIVE" -s -l "$T_PYTHON $T/relay.py unchanged $L1" -r "$R1" "$T/ours.db" "${MBOXES[@]}" \
+	>"$T/ours.out" 2>"$T/ours.err"
+OURS_RC=$?
+timeout 120 "$PERL" --config="$T/perl-mod.conf" "${MBOXES[@]}" >"$T/perl.out" 2>"$T/perl.err"
+compare modified "$OURS_RC" "$?"
+t_grep "modified: will try again" '^local\(INBOX\): Couldn.t update flags \(\\Flagged\) for UID 9, will try again later$' "$T/ours.err"
+t_no_grep "modified: not updated" 'Updated flags' "$T/ours.err"
+t_eq "modified: the local message kept its flags" "$(l1 flags INBOX | grep '^9 ')" '9 ()'
+
+# 9. a/b recreated on the remote: its UIDVALIDITY changed. Nothing synced.
 rb delete a/b && rb create a/b || t_fail "recreating a/b"
 run_both uidvalidity
 t_eq "uidvalidity: msyncdrive exits 1" "$OURS_RC" 1
 t_grep "uidvalidity: the error" '^remote: ERROR: UIDVALIDITY changed! \([0-9]+ != [0-9]+\)  Need to invalidate the UID cache for a/b\.$' "$T/ours.err"
 
-# 9. Failures, msyncdrive alone: one ERROR line, exit 1, nothing left
+# 10. Failures, msyncdrive alone: one ERROR line, exit 1, nothing left
 # half done. A mailbox missing on both sides: the SELECTs are refused.
 t_run timeout 60 "$DRIVE" -l "$L1" -r "$R1" "$T/ours.db" nope
 t_eq "missing mailbox: exit 1" "$?" 1
@@ -305,26 +354,8 @@ t_eq "missing mailbox: one error" "$(grep -c ERROR "$T/last.err")" 1
 # wrong size and cannot be cancelled: the remote connection is dropped,
 # its server keeps nothing of it. Then, without the lie, the interrupted
 # copy is resumed.
-cat >"$T/liar.py" <<'PYEOF'
-import os, re, subprocess, sys, threading
-p = subprocess.Popen(["/bin/sh", "-c", sys.argv[1]], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, bufsize=0)
-def up():
-    while True:
-        b = os.read(0, 65536)
-        if not b:
-            break
-        p.stdin.write(b)
-    p.stdin.close()
-threading.Thread(target=up, daemon=True).start()
-bump = lambda m: b"RFC822.SIZE %d" % (int(m.group(1)) + 1)
-for line in p.stdout:
-    if line.startswith(b"* ") and b" FETCH (UID 2 " in line:
-        line = re.sub(rb"RFC822\.SIZE (\d+)", bump, line)
-    os.write(1, line)
-PYEOF
 l1 create c && r1 create c && l1 append c "$(f 12)" "$(f 13)" || t_fail "mailbox c"
-t_run timeout 60 "$DRIVE" -l "$T_PYTHON $T/liar.py $L1" -r "$R1" "$T/ours.db" c
+t_run timeout 60 "$DRIVE" -l "$T_PYTHON $T/relay.py size $L1" -r "$R1" "$T/ours.db" c
 t_eq "size mismatch: exit 1" "$?" 1
 t_grep "size mismatch: the error" '^remote\(c\): ERROR: local: UID 2: BODY\[\] is [0-9]+ bytes but RFC822.SIZE said [0-9]+$' "$T/last.err"
 t_eq "size mismatch: one error" "$(grep -c ERROR "$T/last.err")" 1
@@ -334,7 +365,7 @@ t_eq "size mismatch: then the copy is resumed" "$? $(grep -v '^database' "$T/las
 	"0 Resuming interrupted sync for c|remote(c): Added 1 UID(s) 2 -> 2|"
 same_mail copy c
 
-# 10. A 20 MB message: copied byte for byte; the peak RSS does not grow
+# 11. A 20 MB message: copied byte for byte; the peak RSS does not grow
 # with it (the same mailbox without it for comparison; the plain build's
 # figure is what a user sees, the sanitized one adds its own overhead).
 dovecot_init "$T/l5" && L5=$DOVECOT_TUNNEL && dovecot_init "$T/r5" && R5=$DOVECOT_TUNNEL ||
