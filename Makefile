@@ -88,11 +88,13 @@ $(BS)/bin/interimap: $(BS)/interimap/main.o $(BS)/libinter.a $(BS)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Linked without libinih: common/'s IMAP client must not need the
-# configuration parser (the config layer fills struct imap_opts).
+# configuration parser (the config layer fills struct imap_opts), nor
+# interimap's synchronisation (libinter.a: the linker takes what a tool
+# uses).
 TOOL_LIBS := $(filter-out -linih,$(PKG_LIBS))
-$(TOOL_BIN): $(B)/t/%: $(B)/t/tools/%.o $(B)/libcommon.a
+$(TOOL_BIN): $(B)/t/%: $(B)/t/tools/%.o $(B)/libinter.a $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
-$(TOOL_SAN): $(BS)/t/%: $(BS)/t/tools/%.o $(BS)/libcommon.a
+$(TOOL_SAN): $(BS)/t/%: $(BS)/t/tools/%.o $(BS)/libinter.a $(BS)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(TOOL_LIBS)
 
 units: $(UNIT_BIN) $(TOOL_SAN) $(TOOL_BIN)

@@ -190,6 +190,23 @@ int imapc_run(struct imapc *c, struct imap_cmd *cmd,
  * or -1 with err when the connection failed or a wait timed out. */
 int imapc_sync(struct imapc *c, int timeout_ms, struct err *err);
 
+/* Several engines at once: steps cs[0..n) (at most 16) and waits on them
+ * with imapc_wait(), timeout_ms per wait without progress (< 0: none), a
+ * stop request ending the wait as imapc_run()'s do, until *done is true,
+ * or (done NULL) until none of them has a command in flight. No budget
+ * (conn.h): each wait is bounded, the whole exchange is not. Returns 0;
+ * or -1 with err when one of them failed first (its commands have had
+ * done() with the error; the others' may still be in flight, see
+ * imapc_cancel()), or a wait timed out or was interrupted (then nothing
+ * failed: every command is still in flight). */
+int imapc_drive(struct imapc *const *cs, size_t n, const bool *done,
+    int timeout_ms, struct err *err);
+/* Gives the connection up (imapc_abandon()) and ends every command in
+ * flight at once, calling their done() with "NAME: connection
+ * abandoned" (or the failure that came first): nothing of the caller's
+ * is referenced by the engine after this. Only imapc_free() is left. */
+void imapc_cancel(struct imapc *c);
+
 /* Steps and waits, as imapc_run(), until *flag is true (set by a handler:
  * a continuation that arrived, a greeting). 0, or -1 with err. */
 int imapc_run_until(struct imapc *c, const bool *flag, int timeout_ms,

@@ -169,6 +169,62 @@ imapc_sync(struct imapc *c, int timeout_ms, struct err *err)
 }
 
 int
+imapc_drive(struct imapc *const *cs, size_t n, const bool *done,
+    int timeout_ms, struct err *err)
+{
+	if (n > 16)
+		return err_set(err, ERR_INTERNAL, "imapc_drive: %zu connections",
+		    n);
+	for (;;) {
+		struct imapc *ws[16];
+		size_t nw = 0;
+		bool progress = false, stop = false;
+		uint64_t t0;
+		int r = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (done ? *done : cs[i]->head == NULL)
+				continue;
+			if ((r = imapc_step(cs[i], err)) < 0)
+				return done && *done ? 0 : -1;
+			progress = progress || r > 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (done || cs[i]->head != NULL)
+				ws[nw++] = cs[i];
+		if (done ? *done : nw == 0)
+			return 0;
+		if (progress)
+			continue;
+		t0 = now_ms();
+		sigwait_block();
+		for (size_t i = 0; i < nw && !stop; i++)
+			if (conn_interrupted(ws[i]->conn)) {
+				err_set(err, ERR_TEMP, "%s: interrupted",
+				    ws[i]->name);
+				stop = true;
+			}
+		if (!stop)
+			r = imapc_wait(ws, nw, timeout_ms, err);
+		sigwait_unblock();
+		if (stop || r < 0)
+			return -1;
+		if (r == 0 && timeout_ms >= 0 &&
+		    now_ms() - t0 >= (uint64_t)timeout_ms)
+			return err_set(err, ERR_TEMP, "%s: timeout (%g s without "
+			    "an answer)", ws[0]->name, timeout_ms / 1000.0);
+	}
+}
+
+void
+imapc_cancel(struct imapc *c)
+{
+	imapc_abandon(c);
+	if (c->head)
+		imapc_fail_all(c, &c->fatal);
+}
+
+int
 imapc_run_until(struct imapc *c, const bool *flag, int timeout_ms,
     struct err *err)
 {

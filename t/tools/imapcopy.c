@@ -8,15 +8,13 @@
  *   B: APPEND mbox (flags) "date" {size+} ... (flags) "date" {size+} ...
  *      (MULTIAPPEND, RFC 3502: one command for the batch)
  *
- * B's literals are streamed from A's: each message's source returns
- * IMAP_SOURCE_AGAIN until A's FETCH offers that message; A's literal
- * handler then makes it B's current message and steps B (waiting on both)
- * until B's writer took all of its bytes. Nothing holds a message: the
- * bytes go through the engines' fixed buffers (messages up to the parser's
- * inline limit, 64 KiB, arrive whole in the FETCH response and are fed from
- * there). An APPEND cannot be cancelled once its literals started: on any
+ * Each batch is one imap_xfer_run() (common/imap_xfer.h, which interimap's
+ * message sync uses too): B's literals are streamed from A's FETCH, each
+ * message's bytes going through the engines' fixed buffers, never held
+ * whole. An APPEND cannot be cancelled once its literals started: on a
  * failure mid-batch the connection to B is dropped, and B's server
- * discards the half-received command.
+ * discards the half-received command. MAILBOX_B is sent as given (wire
+ * form).
  *
  * Usage: imapcopy [-d] [-n N] [-s BYTES] [-t SECONDS]
  *            HOST_A PORT_A USER_A PASS_A MAILBOX_A
@@ -42,6 +40,7 @@
 #include "imap_cmd.h"
 #include "imap_data.h"
 #include "imap_auth.h"
+#include "imap_xfer.h"
 #include "imapc.h"
 #include "log.h"
 #include "uidlist.h"
@@ -49,7 +48,6 @@
 struct copy;
 
 struct msg {
-	struct copy *cp;
 	uint32_t seq, uid;
 	uint64_t size;
 	char **flags; /* without \Recent */
@@ -72,25 +70,8 @@ struct copy {
 	uint32_t exists;
 	/* The batch in flight: msgs[first..end). */
 	size_t first, end, batch_no;
-	size_t next;          /* the message A's FETCH is to deliver next */
-	struct msg *cur;      /* the one B's writer may read now, or NULL */
-	uint64_t cur_left;
-	const char *cur_mem;  /* its bytes when A sent them inline */
-	bool starved;         /* a source found none of A's bytes buffered */
-	bool a_done, b_done;
-	bool failed;          /* err holds the first failure */
-	struct err err;
 	uint64_t copied, bytes;
 };
-
-static void
-fail(struct copy *cp, const struct err *e)
-{
-	if (!cp->failed) {
-		cp->failed = true;
-		cp->err = *e;
-	}
-}
 
 /* --- connection ------------------------------------------------------ */
 
@@ -146,7 +127,6 @@ meta_untagged(void *ctx, const struct imap_resp *r, struct err *err)
 	cp->msgs = xgrow(cp->msgs, &cp->cap, cp->n + 1, sizeof(*cp->msgs));
 	m = &cp->msgs[cp->n++];
 	memset(m, 0, sizeof(*m));
-	m->cp = cp;
 	m->seq = f.seq;
 	m->uid = f.uid;
 	m->size = f.size;
@@ -190,303 +170,55 @@ read_metadata(struct copy *cp, struct err *err)
 	return 0;
 }
 
-/* --- B's literal sources --------------------------------------------- */
-
-static ssize_t
-msg_source(void *ctx, char *buf, size_t n, struct err *err)
-{
-	struct msg *m = ctx;
-	struct copy *cp = m->cp;
-	ssize_t k;
-
-	if (cp->cur != m)
-		return IMAP_SOURCE_AGAIN; /* A has not offered it yet */
-	if (n > cp->cur_left)
-		n = (size_t)cp->cur_left;
-	if (cp->cur_mem) {
-		memcpy(buf, cp->cur_mem, n);
-		cp->cur_mem += n;
-		k = (ssize_t)n;
-	} else {
-		k = imapc_literal_read_nb(cp->a.c, buf, n, err);
-		if (k == IMAP_SOURCE_AGAIN) {
-			cp->starved = true;
-			return k;
-		}
-		if (k == 0)
-			return err_set(err, ERR_PROTO, "A: UID %" PRIu32 ": "
-			    "literal ended early", m->uid);
-		if (k < 0)
-			return -1;
-	}
-	cp->cur_left -= (uint64_t)k;
-	if (cp->cur_left == 0)
-		cp->cur = NULL;
-	return k;
-}
-
-/* --- A's FETCH: hand each message to B ------------------------------- */
-
-/* The message A's FETCH response f is about: the next of the batch, in
- * the order the APPEND lists them. */
-static struct msg *
-expected(struct copy *cp, const struct imap_fetch *f, uint64_t size,
-    struct err *err)
-{
-	struct msg *m;
-
-	if (cp->next >= cp->end) {
-		err_set(err, ERR_PROTO, "A: FETCH sent a message more than "
-		    "asked for (seq %" PRIu32 ")", f->seq);
-		return NULL;
-	}
-	m = &cp->msgs[cp->next];
-	if ((f->have & IMAP_FETCH_UID) ? f->uid != m->uid : f->seq != m->seq) {
-		err_set(err, ERR_PROTO, "A: FETCH sent %s %" PRIu32 " where UID "
-		    "%" PRIu32 " was expected (the APPEND lists A's order)",
-		    (f->have & IMAP_FETCH_UID) ? "UID" : "seq",
-		    (f->have & IMAP_FETCH_UID) ? f->uid : f->seq, m->uid);
-		return NULL;
-	}
-	if (size != m->size) {
-		/* B was promised m->size bytes in the literal's header. */
-		err_set(err, ERR_PROTO, "A: UID %" PRIu32 ": BODY[] is %" PRIu64
-		    " bytes but RFC822.SIZE said %" PRIu64, m->uid, size,
-		    m->size);
-		return NULL;
-	}
-	return m;
-}
-
-/* Makes m B's current message and steps B until its writer took all of
- * m's bytes: from mem, or from A's literal (then A is waited on as well
- * whenever the source found nothing buffered). */
-static int
-feed(struct copy *cp, struct msg *m, const char *mem, struct err *err)
-{
-	cp->cur = m;
-	cp->cur_left = m->size;
-	cp->cur_mem = mem;
-	while (cp->cur_left > 0) {
-		struct imapc *ws[2] = {cp->b.c, cp->a.c};
-		int r;
-
-		cp->starved = false;
-		r = imapc_step(cp->b.c, err);
-		if (r < 0 || cp->failed) {
-			if (cp->failed)
-				*err = cp->err;
-			return -1;
-		}
-		if (cp->cur_left == 0)
-			break;
-		if (cp->b_done)
-			return err_set(err, ERR_PROTO, "B: APPEND ended before "
-			    "UID %" PRIu32 " was sent", m->uid);
-		if (r > 0)
-			continue;
-		r = imapc_wait(ws, cp->starved && !mem ? 2 : 1, cp->timeout_ms,
-		    err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return err_set(err, ERR_TEMP, "timeout (%d s without "
-			    "progress) copying UID %" PRIu32,
-			    cp->timeout_ms / 1000, m->uid);
-	}
-	cp->cur = NULL;
-	cp->next++;
-	cp->copied++;
-	cp->bytes += m->size;
-	return 0;
-}
-
-static int
-a_literal(void *ctx, const struct imap_resp *p, const struct imap_arg *cont,
-    size_t count, uint64_t size, struct err *err)
-{
-	struct copy *cp = ctx;
-	struct imap_fetch f;
-	const char *item;
-	struct msg *m;
-	int k = imap_fetch_parse_partial(p, cont, count, &f, &item, err);
-
-	if (k <= 0)
-		return k;
-	if (!str_ieq(item, "BODY[]"))
-		return 0;
-	if (!(m = expected(cp, &f, size, err)) || feed(cp, m, NULL, err) < 0) {
-		fail(cp, err);
-		return -1;
-	}
-	return 1;
-}
-
-static int
-a_untagged(void *ctx, const struct imap_resp *r, struct err *err)
-{
-	struct copy *cp = ctx;
-	struct imap_fetch f;
-	struct msg *m;
-	int k;
-
-	if (imap_data_kind(r) != IMAP_DATA_FETCH)
-		return 0;
-	if ((k = imap_fetch_parse(r, &f, err)) <= 0)
-		return k;
-	if (!(f.have & IMAP_FETCH_BODY))
-		return 0; /* unsolicited: not the batch's */
-	if (f.body->type == IMAP_ARG_LITERAL_STREAMED)
-		return 1; /* a_literal fed it */
-	if (f.body->type != IMAP_ARG_LITERAL && f.body->type != IMAP_ARG_STRING) {
-		err_set(err, ERR_PROTO, "A: UID %" PRIu32 ": BODY[] is NIL",
-		    f.uid);
-		fail(cp, err);
-		return -1;
-	}
-	if (!(m = expected(cp, &f, f.body->len, err)) ||
-	    feed(cp, m, f.body->str, err) < 0) {
-		fail(cp, err);
-		return -1;
-	}
-	return 1;
-}
-
-static void
-a_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
-{
-	struct copy *cp = ctx;
-	struct err e;
-	(void)tagged;
-	cp->a_done = true;
-	if (err) {
-		fail(cp, err);
-	} else if (cp->next < cp->end) {
-		err_set(&e, ERR_PROTO, "A: FETCH ended without UID %" PRIu32
-		    " (expunged meanwhile?)", cp->msgs[cp->next].uid);
-		fail(cp, &e);
-	}
-}
-
-static void
-b_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
-{
-	struct copy *cp = ctx;
-	struct uidset uids = UIDSET_INIT;
-	uint32_t uidvalidity = 0;
-	struct buf b;
-	struct err e;
-	int k;
-
-	cp->b_done = true;
-	if (err) {
-		fail(cp, err);
-		return;
-	}
-	buf_init(&b, 1 << 20);
-	k = imap_code_appenduid(tagged, &uidvalidity, &uids, &e);
-	if (k < 0) {
-		fail(cp, &e);
-	} else if (k == 0) {
-		printf("batch %zu: %zu messages, no APPENDUID\n", cp->batch_no,
-		    cp->end - cp->first);
-	} else if (uidset_count(&uids) != cp->end - cp->first) {
-		err_set(&e, ERR_PROTO, "B: APPENDUID lists %" PRIu64 " UIDs for "
-		    "%zu messages", uidset_count(&uids), cp->end - cp->first);
-		fail(cp, &e);
-	} else {
-		uidset_format(&b, &uids);
-		printf("batch %zu: %zu messages, APPENDUID %" PRIu32 " %s\n",
-		    cp->batch_no, cp->end - cp->first, uidvalidity, b.data);
-	}
-	buf_free(&b);
-	uidset_free(&uids);
-}
-
-/* --- one batch ------------------------------------------------------- */
-
-static int
-submit_batch(struct copy *cp, struct err *err)
-{
-	struct imapc_handlers ha = {a_untagged, a_literal, NULL, a_done, cp};
-	struct imapc_handlers hb = {NULL, NULL, NULL, b_done, cp};
-	struct uidset set = UIDSET_INIT;
-	struct imap_cmd *app = imap_cmd_new("APPEND"), *fetch;
-
-	if (imap_cmd_mailbox(app, cp->b.mailbox, err) < 0) {
-		imap_cmd_free(&app);
-		return err_prefix(err, "B: mailbox \"%s\"", cp->b.mailbox);
-	}
-	for (size_t i = cp->first; i < cp->end; i++) {
-		struct msg *m = &cp->msgs[i];
-		imap_cmd_list_open(app);
-		for (size_t j = 0; j < m->nflags; j++)
-			if (imap_cmd_flag(app, m->flags[j], err) < 0) {
-				imap_cmd_free(&app);
-				return err_prefix(err, "UID %" PRIu32, m->uid);
-			}
-		imap_cmd_list_close(app);
-		if (imap_cmd_quoted(app, m->date, strlen(m->date), err) < 0) {
-			imap_cmd_free(&app);
-			return err_prefix(err, "UID %" PRIu32, m->uid);
-		}
-		imap_cmd_literal_stream(app, m->size, false, msg_source, m);
-		uidset_add(&set, m->uid, m->uid);
-	}
-	fetch = imap_cmd_new("UID FETCH");
-	imap_cmd_uidset(fetch, &set);
-	imap_cmd_raw(fetch, "(BODY.PEEK[])");
-	uidset_free(&set);
-	cp->a_done = cp->b_done = false;
-	cp->next = cp->first;
-	cp->cur = NULL;
-	imapc_submit(cp->b.c, app, &hb);
-	imapc_submit(cp->a.c, fetch, &ha);
-	return 0;
-}
+/* --- one batch: common/imap_xfer.h --------------------------------- */
 
 static int
 run_batch(struct copy *cp, struct err *err)
 {
-	if (submit_batch(cp, err) < 0)
-		return -1;
-	while (!cp->failed && (!cp->a_done || !cp->b_done)) {
-		struct imapc *ws[2];
-		size_t n = 0;
-		int ra = 0, rb = 0, r;
+	struct imap_xfer x = {cp->a.c, cp->b.c, cp->b.mailbox, cp->timeout_ms,
+	    NULL, NULL, NULL, NULL};
+	struct imap_xfer_msg *v = xcalloc(cp->end - cp->first, sizeof(*v));
+	struct uidset uids = UIDSET_INIT;
+	uint32_t uidvalidity;
+	struct buf b;
+	int rc;
 
-		if (!cp->a_done && (ra = imapc_step(cp->a.c, err)) < 0)
-			fail(cp, err);
-		if (!cp->failed && !cp->b_done &&
-		    (rb = imapc_step(cp->b.c, err)) < 0)
-			fail(cp, err);
-		if (cp->failed || ra > 0 || rb > 0)
-			continue;
-		if (!cp->a_done)
-			ws[n++] = cp->a.c;
-		if (!cp->b_done)
-			ws[n++] = cp->b.c;
-		if (n == 0)
-			break;
-		r = imapc_wait(ws, n, cp->timeout_ms, err);
-		if (r < 0)
-			fail(cp, err);
-		else if (r == 0) {
-			err_set(err, ERR_TEMP, "timeout (%d s without progress)",
-			    cp->timeout_ms / 1000);
-			fail(cp, err);
-		}
+	for (size_t i = cp->first; i < cp->end; i++) {
+		struct msg *m = &cp->msgs[i];
+		struct imap_xfer_msg *xm = &v[i - cp->first];
+		xm->uid = m->uid;
+		xm->size = m->size;
+		xm->flags = (const char *const *)m->flags;
+		xm->nflags = m->nflags;
+		xm->internaldate = m->date;
 	}
-	if (!cp->failed)
-		return 0;
-	*err = cp->err;
-	if (!cp->b_done) {
-		/* Its literals may have started: it cannot be cancelled. */
-		imapc_free(&cp->b.c);
-		err_prefix(err, "connection to B dropped, its APPEND being "
-		    "unfinished");
+	rc = imap_xfer_run(&x, v, cp->end - cp->first, &uidvalidity, &uids,
+	    err);
+	free(v);
+	if (rc < 0) {
+		/* An APPEND cut short cannot be cancelled: B is gone. */
+		if (!imapc_usable(cp->b.c))
+			err_prefix(err, "connection to B dropped, its APPEND "
+			    "being unfinished");
+		uidset_free(&uids);
+		return -1;
 	}
-	return -1;
+	if (uidvalidity == 0) {
+		printf("batch %zu: %zu messages, no APPENDUID\n", cp->batch_no,
+		    cp->end - cp->first);
+	} else {
+		buf_init(&b, 1 << 20);
+		uidset_format(&b, &uids);
+		printf("batch %zu: %zu messages, APPENDUID %" PRIu32 " %s\n",
+		    cp->batch_no, cp->end - cp->first, uidvalidity, b.data);
+		buf_free(&b);
+	}
+	for (size_t i = cp->first; i < cp->end; i++) {
+		cp->copied++;
+		cp->bytes += cp->msgs[i].size;
+	}
+	uidset_free(&uids);
+	return 0;
 }
 
 /* --- main ------------------------------------------------------------ */
