@@ -69,9 +69,22 @@ ierr_wrap(struct ierr *ie, const char *who, const struct err *e)
 	return -1;
 }
 
+int
+ierr_logged(struct ierr *ie, const struct err *e)
+{
+	ie->e = *e;
+	ie->who = NULL;
+	ie->status = 1;
+	ie->bare = false;
+	ie->logged = true;
+	return -1;
+}
+
 void
 ierr_report(const struct ierr *ie)
 {
+	if (ie->logged)
+		return;
 	if (ie->bare)
 		log_at(LOG_NOTICE, NULL, "%s", ie->e.msg);
 	else

@@ -25,6 +25,7 @@ struct ierr {
 	const char *who;   /* "local", "remote", "database" or NULL; static */
 	int status;        /* the exit status */
 	bool bare;         /* printed as is, without "ERROR: " */
+	bool logged;       /* the line was logged where it happened */
 };
 
 /* All return -1. */
@@ -43,7 +44,12 @@ int ierr_die(struct ierr *ie, enum err_kind kind, const char *fmt, ...)
  * that start: the prefix says it. */
 int ierr_wrap(struct ierr *ie, const char *who, const struct err *e);
 
-/* Logs ie's line (log.h, with the log-prefix format: ilog.h). */
+/* e was logged already, with its mailbox's prefix (msync does so, as the
+ * reference's client): status 1, and ierr_report() says nothing more. */
+int ierr_logged(struct ierr *ie, const struct err *e);
+
+/* Logs ie's line (log.h, with the log-prefix format: ilog.h), unless it
+ * was logged already. */
 void ierr_report(const struct ierr *ie);
 
 #endif

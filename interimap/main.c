@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mcmd.h"
 #include "mlist.h"
+#include "msync.h"
 #include "side.h"
 
 /* The reference's run order (notes-interimap.md §4.1); the steps are its
@@ -82,26 +83,61 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 	return 0;
 }
 
-/* ==== THE CALL SITE OF THE MESSAGE SYNCHRONISATION (issue 9) ====
- * Here msync_mailbox() (interimap/msync.h) synchronises the messages of
- * one mailbox m of the working list: m->idx its database row, m->wire[k]
- * its name on side s[k] (the engine is s[k]->imap, its log prefix
- * side_prefix() once side_set_mailbox(s[k], m->wire[k])), m->st[k] the
- * LIST-STATUS that made it dirty. Until it exists this placeholder says
- * (with --debug) what would be done and reports it, so that the run ends
- * in an error rather than in a false success. */
+/* The messages of mailbox m (interimap/msync.h): m->idx its database
+ * row, m->wire[k] its name on side s[k], m->st[k] the LIST-STATUS seen
+ * for it. msync logs its own errors, with the mailbox in the prefix. */
 static int
 sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
-    bool *pending, struct ierr *ie)
+    struct ierr *ie)
 {
+	struct msync_side ms[2];
+	struct msync_opts mo;
 	char *pretty = mlist_pretty(s[0], m->name, m->len);
-	(void)db;
-	(void)ie;
-	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "message synchronisation "
-	    "of %s: not implemented yet", pretty ? pretty : m->wire[0]);
+	struct err err;
+	int rc;
+
+	memset(&mo, 0, sizeof(mo));
+	mo.timeout_ms = SIDE_TIMEOUT_MS;
+	for (int k = 0; k < 2; k++) {
+		memset(&ms[k], 0, sizeof(ms[k]));
+		ms[k].c = s[k]->imap;
+		ms[k].name = s[k]->name;
+		ms[k].mailbox = m->wire[k];
+		ms[k].side = k == 0 ? DB_LOCAL : DB_REMOTE;
+		ms[k].have_status = m->st[k].have;
+		ms[k].uidvalidity = m->st[k].uidvalidity;
+		ms[k].uidnext = m->st[k].uidnext;
+		ms[k].highestmodseq = m->st[k].highestmodseq;
+	}
+	rc = msync_mailbox(db, m->idx, pretty ? pretty : m->wire[0], &ms[0],
+	    &ms[1], &mo, &err);
 	free(pretty);
-	*pending = true;
-	return 0;
+	return rc < 0 ? ierr_logged(ie, &err) : 0;
+}
+
+/* Step 8: mailboxes of the working list whose last copy was cut short
+ * are resumed first, before any UIDVALIDITY check (as the reference).
+ * done[i] tells which were synced so. */
+static int
+resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
+    size_t nm, bool *done, struct ierr *ie)
+{
+	struct db_mbx *pv = NULL;
+	size_t np = 0;
+	struct err err;
+	int rc = 0;
+
+	if (db_pending_list(db, &pv, &np, &err) < 0)
+		return ierr_wrap(ie, NULL, &err);
+	for (size_t i = 0; i < nm && rc == 0; i++)
+		for (size_t j = 0; j < np; j++)
+			if (pv[j].idx == mv[i].idx) {
+				rc = sync_messages(db, s, &mv[i], ie);
+				done[i] = true;
+				break;
+			}
+	db_mbx_free(pv, np);
+	return rc;
 }
 
 static int
@@ -111,7 +147,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	struct mlist ml;
 	struct mlist_opts lo;
 	struct mlist_mbx *mv = NULL;
-	size_t nm = 0, npending = 0;
+	size_t nm = 0;
 	const char **pat;
 	size_t *patlen;
 	struct err err;
@@ -171,31 +207,25 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 		goto out;
 	}
 
-	/* Step 9 (UIDVALIDITY) for every mailbox before any is synced,
-	 * then the main loop's dirty test. */
+	/* Step 8, then step 9 (UIDVALIDITY) for every mailbox before any
+	 * is synced, then the main loop over the dirty ones. */
 	{
+		bool *done = xcalloc(nm + 1, sizeof(*done));
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
-		size_t i;
-		for (i = 0; i < nm; i++)
-			if (needs_sync(*dbp, s, &mv[i], &dirty[i], ie) < 0)
+		size_t i = 0;
+
+		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0)
+			for (i = 0; i < nm; i++)
+				if (!done[i] && needs_sync(*dbp, s, &mv[i],
+					&dirty[i], ie) < 0)
+					break;
+		for (size_t j = 0; i == nm && j < nm; j++)
+			if (dirty[j] && sync_messages(*dbp, s, &mv[j], ie) < 0)
 				break;
-		for (size_t j = 0; i == nm && j < nm; j++) {
-			bool pending = false;
-			if (!dirty[j])
-				continue;
-			if (sync_messages(*dbp, s, &mv[j], &pending, ie) < 0)
-				break;
-			npending += pending;
-		}
+		free(done);
 		free(dirty);
 		if (ie->e.kind != ERR_NONE)
 			goto out;
-	}
-	if (npending > 0) {
-		ierr_fail(ie, NULL, "message synchronisation is not "
-		    "implemented yet: %zu mailbox%s to synchronise", npending,
-		    npending == 1 ? "" : "es");
-		goto out;
 	}
 	if (o->watch) {
 		ierr_fail(ie, NULL, "--%s is not implemented yet",

@@ -1293,8 +1293,16 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 	if (rc < 0 || ms->failed) {
 		if (!ms->failed)
 			ms_fail(ms, NULL, NULL, ERR_INTERNAL, "msync failed");
+		const char *msg = ms->err.msg;
+		size_t n = ms->fail_name ? strlen(ms->fail_name) : 0;
+
+		/* The engine names itself after its side: the prefix says
+		 * "local(INBOX): " already. */
+		if (n > 0 && strncmp(msg, ms->fail_name, n) == 0 &&
+		    strncmp(msg + n, ": ", 2) == 0)
+			msg += n + 2;
 		log_at(LOG_ERROR, ilog_prefix(ms->fail_name, ms->fail_mbx),
-		    "%s", ms->err.msg);
+		    "%s", msg);
 		*err = ms->err;
 		rc = -1;
 	}
