@@ -152,7 +152,10 @@ install: all
 	install -m 0755 pullimap/pullimap $(DESTDIR)$(BINDIR)/pullimap
 	install -m 0644 doc/pullimap.1 $(DESTDIR)$(MANDIR)/man1/pullimap.1
 	install -m 0644 pullimap.sample $(DESTDIR)$(DOCDIR)/pullimap.sample
-	# interimap's units and binary join once it synchronises (issue 9).
+	install -m 0755 interimap/interimap $(DESTDIR)$(BINDIR)/interimap
+	install -m 0644 doc/interimap.1 $(DESTDIR)$(MANDIR)/man1/interimap.1
+	install -m 0644 interimap.sample $(DESTDIR)$(DOCDIR)/interimap.sample
+	# interimap's units (--watch) join once --watch is written (issue 9).
 	for u in doc/systemd/pullimap*; do \
 		[ -e "$$u" ] && sed "s,/usr/local/bin,$(BINDIR)," "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); done; true
 
