@@ -346,7 +346,7 @@ t_grep "uidvalidity: the error" '^remote: ERROR: UIDVALIDITY changed! \([0-9]+ !
 # half done. A mailbox missing on both sides: the SELECTs are refused.
 t_run timeout 60 "$DRIVE" -l "$L1" -r "$R1" "$T/ours.db" nope
 t_eq "missing mailbox: exit 1" "$?" 1
-t_grep "missing mailbox: the refusal" '^local: ERROR: local: SELECT "nope" failed: NO ' "$T/last.err"
+t_grep "missing mailbox: the refusal" '^local: ERROR: SELECT "nope" failed: NO ' "$T/last.err"
 t_eq "missing mailbox: one error" "$(grep -c ERROR "$T/last.err")" 1
 # A local server whose RFC822.SIZE for UID 2 is one more than the BODY[]
 # it sends (a relay rewrites it): UID 1 goes in an APPEND of its own (the
