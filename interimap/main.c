@@ -85,10 +85,11 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 
 /* The messages of mailbox m (interimap/msync.h): m->idx its database
  * row, m->wire[k] its name on side s[k], m->st[k] the LIST-STATUS seen
- * for it. msync logs its own errors, with the mailbox in the prefix. */
+ * for it; repaired (--repair) or synced. msync logs its own errors, with
+ * the mailbox in the prefix. */
 static int
 sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
-    struct ierr *ie)
+    bool repair, struct ierr *ie)
 {
 	struct msync_side ms[2];
 	struct msync_opts mo;
@@ -109,8 +110,8 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 		ms[k].uidnext = m->st[k].uidnext;
 		ms[k].highestmodseq = m->st[k].highestmodseq;
 	}
-	rc = msync_mailbox(db, m->idx, pretty ? pretty : m->wire[0], &ms[0],
-	    &ms[1], &mo, &err);
+	rc = (repair ? msync_repair : msync_mailbox)(db, m->idx,
+	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
 	free(pretty);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
 }
@@ -132,7 +133,7 @@ resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 	for (size_t i = 0; i < nm && rc == 0; i++)
 		for (size_t j = 0; j < np; j++)
 			if (pv[j].idx == mv[i].idx) {
-				rc = sync_messages(db, s, &mv[i], ie);
+				rc = sync_messages(db, s, &mv[i], false, ie);
 				done[i] = true;
 				break;
 			}
@@ -201,14 +202,9 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	    ie) < 0)
 		goto out;
 
-	/* Not written yet: say so rather than pretend. */
-	if (o->command == ICLI_REPAIR) {
-		ierr_fail(ie, NULL, "--repair is not implemented yet");
-		goto out;
-	}
-
 	/* Step 8, then step 9 (UIDVALIDITY) for every mailbox before any
-	 * is synced, then the main loop over the dirty ones. */
+	 * is synced, then step 10 (--repair: every mailbox) or the main
+	 * loop over the dirty ones. */
 	{
 		bool *done = xcalloc(nm + 1, sizeof(*done));
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
@@ -220,7 +216,9 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 					&dirty[i], ie) < 0)
 					break;
 		for (size_t j = 0; i == nm && j < nm; j++)
-			if (dirty[j] && sync_messages(*dbp, s, &mv[j], ie) < 0)
+			if ((dirty[j] || o->command == ICLI_REPAIR) &&
+			    sync_messages(*dbp, s, &mv[j],
+			    o->command == ICLI_REPAIR, ie) < 0)
 				break;
 		free(done);
 		free(dirty);

@@ -1366,3 +1366,73 @@ msync_mailbox(struct db *db, int64_t idx, const char *display_name,
 	ms_init(&ms, db, idx, display_name, local, remote, o);
 	return ms_finish(&ms, run(&ms), err);
 }
+
+/* ---- --repair (msync_repair.c): the entry point, and the steps it
+ * shares with the sync (msync_int.h) ---- */
+
+int
+msync_repair(struct db *db, int64_t idx, const char *display_name,
+    struct msync_side *local, struct msync_side *remote,
+    const struct msync_opts *o, struct err *err)
+{
+	struct ms ms;
+
+	if (sides_ok(local, remote, err) < 0)
+		return -1;
+	ms_init(&ms, db, idx, display_name, local, remote, o);
+	return ms_finish(&ms, ms_repair(&ms), err);
+}
+
+int
+ms_select_plain(struct ms *ms)
+{
+	return select_both(ms, false);
+}
+
+int
+ms_fetch_flags(struct ms_box *b, struct uidset *s)
+{
+	return fetch_flags(b, s, NULL, NULL);
+}
+
+int
+ms_remove(struct ms *ms, struct uidset sets[2])
+{
+	return remove_messages(ms, sets);
+}
+
+int
+ms_unmap(struct ms *ms, uint32_t luid)
+{
+	return delete_mapping(ms, luid);
+}
+
+int
+ms_push_updates(struct ms *ms, const struct ms_upd *const v[2],
+    const size_t n[2])
+{
+	struct groups g[2];
+	int rc;
+
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 2; i++)
+		for (size_t k = 0; k < n[i]; k++)
+			group_add(&g[i], v[i][k].flags, v[i][k].uid);
+	rc = g[0].n > 0 || g[1].n > 0 ? push_flags(ms, g) : 0;
+	groups_free(&g[0]);
+	groups_free(&g[1]);
+	return rc;
+}
+
+int
+ms_append(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    const struct imap_xfer_msg *msgs, size_t n, struct uidset *added)
+{
+	return append_batch(ms, src, dst, msgs, n, added);
+}
+
+int
+ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign)
+{
+	return sync_messages(ms, lign, rign);
+}

@@ -152,4 +152,33 @@ int msync_mailbox(struct db *db, int64_t idx, const char *display_name,
     struct msync_side *local, struct msync_side *remote,
     const struct msync_opts *o, struct err *err);
 
+/* --repair (the reference's repair(), I:874-1005; msync_repair.c), for
+ * the mailbox idx, after the caller's UIDVALIDITY checks and resumption
+ * of interrupted copies. A mailbox without a state in the database is
+ * left alone (0, nothing sent). Else both sides are SELECTed (QRESYNC
+ * with the database's state, no message-sequence-match data), every
+ * message below the database's UIDNEXT is fetched (UID FETCH
+ * 1:UIDNEXT-1 (MODSEQ FLAGS)), and every pair of the mapping is checked
+ * against what the servers hold:
+ * - both messages there, other flags: the side that changed since the
+ *   database's HIGHESTMODSEQ gives its flags to the other; otherwise both
+ *   get the union, with the reference's conflict warning, preceded by
+ *   "WARNING: Missed flag update in MBX for (lUID,rUID) = (a,b).
+ *   Repairing." when neither changed;
+ * - both gone: the pair goes ("WARNING: Pair (lUID,rUID) = (a,b)
+ *   vanished from MBX. Repairing." unless both were reported VANISHED);
+ * - one gone: reported VANISHED, the other is expunged; else "UID a
+ *   disappeared. Redownloading remote UID b." and the other is copied
+ *   again; the pair goes (committed after the expunges);
+ * - messages in no pair: "No match for modified local UID n.
+ *   Redownloading.", copied to the other side; each copy logs "UID n
+ *   from <ADDRESS> (INTERNALDATE)" (the first address of From, Sender or
+ *   Reply-To of its ENVELOPE; an INFO line, not shown with -q).
+ * Then the new messages as in msync_mailbox() (the copies just made left
+ * out) and the final commit of both sides' UIDNEXT and HIGHESTMODSEQ.
+ * Returns as msync_mailbox(). */
+int msync_repair(struct db *db, int64_t idx, const char *display_name,
+    struct msync_side *local, struct msync_side *remote,
+    const struct msync_opts *o, struct err *err);
+
 #endif

@@ -14,6 +14,7 @@
 #include "imap_cmd.h"
 #include "imap_data.h"
 #include "imap_parse.h"
+#include "imap_xfer.h"
 #include "msync.h"
 #include "uidlist.h"
 
@@ -179,5 +180,47 @@ size_t ms_flags_split(const char *flags, char ***v_r, char **store_r);
  * list. Allocated. */
 char *ms_set_text(struct uidset *s);
 char *ms_list_text(const uint32_t *v, size_t n);
+
+/* ---- msync.c, for msync_repair.c ---- */
+
+/* SELECTs both sides as the reference's plain select() calls do: the
+ * QRESYNC parameter from the persistent caches, without the mapping's
+ * sample. */
+int ms_select_plain(struct ms *ms);
+/* UID FETCH s (MODSEQ FLAGS) on b, submitted, not waited for: the
+ * responses go to b's caches. */
+int ms_fetch_flags(struct ms_box *b, struct uidset *s);
+/* remove_message on both sides at once (sets[DB_LOCAL], sets[DB_REMOTE],
+ * either may be empty), with its "Removed" and "Couldn't UID EXPUNGE"
+ * lines. */
+int ms_remove(struct ms *ms, struct uidset sets[2]);
+/* delete_mapping: the pair of luid goes (not committed). */
+int ms_unmap(struct ms *ms, uint32_t luid);
+/* A flag list to set on a UID (push_flag_updates' input). */
+struct ms_upd {
+	uint32_t uid;
+	const char *flags; /* normalised (ms_flags_norm()) */
+};
+/* push_flag_updates on both sides at once, v[DB_LOCAL][0..n[DB_LOCAL])
+ * and v[DB_REMOTE][...]: grouped by flag list, the groups in the order
+ * their lists first come in v, with the "Updated flags" and "Couldn't
+ * update flags" lines; what a [MODIFIED] refused is fetched again by the
+ * next pull. */
+int ms_push_updates(struct ms *ms, const struct ms_upd *const v[2],
+    const size_t n[2]);
+/* One APPEND of msgs[0..n) from src to dst (callback_new_message_flush):
+ * the pairs committed with it, "Added" logged, the new UIDs of dst added
+ * to added. */
+int ms_append(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    const struct imap_xfer_msg *msgs, size_t n, struct uidset *added);
+/* sync_messages: the new messages both ways (lign, rign: local and
+ * remote UIDs not to copy, may be NULL), the known ones, then both
+ * sides' state committed. */
+int ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign);
+
+/* ---- msync_repair.c ---- */
+
+/* The body of msync_repair() (msync.h). */
+int ms_repair(struct ms *ms);
 
 #endif
