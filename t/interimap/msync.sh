@@ -24,10 +24,11 @@
 # shellcheck disable=SC2016 # '\Seen $Work' and the like: flags, not expansions
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
+. "$T_LIB/interimap.sh"
 
 t_init msync
 dovecot_available || t_skip_all "dovecot not installed"
-PERL=${INTERIMAP_PERL:-/usr/bin/interimap}
+PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 DRIVE="$TOP/build-san/t/msyncdrive"
@@ -83,18 +84,9 @@ perl() {
 # left out (the database file's name, the traffic summaries) or masked
 # (the mailbox's idx, the UIDVALIDITYs).
 lines() {
-	grep -Ev '^Creating new schema|IMAP traffic|^started tunnel' "$1" |
+	ilog_lines "$1" | grep -v '^Creating new schema' |
 		sed -E 's/\(idx,lUID\) = \([0-9]+,/(idx,lUID) = (IDX,/;
 			s/UIDVALIDITY changed! \([0-9]+ != [0-9]+\)/UIDVALIDITY changed! (N != M)/' |
-		LC_ALL=C sort
-}
-# dbdump FILE: the tables, by mailbox name (the Perl program numbers its
-# mailboxes in hash order).
-dbdump() {
-	sqlite3 -separator ' ' "$1" "
-		SELECT 'map', hex(m.mailbox), lUID, rUID FROM mapping JOIN mailboxes m USING (idx);
-		SELECT 'local', hex(m.mailbox), UIDNEXT, HIGHESTMODSEQ FROM local JOIN mailboxes m USING (idx);
-		SELECT 'remote', hex(m.mailbox), UIDNEXT, HIGHESTMODSEQ FROM remote JOIN mailboxes m USING (idx);" |
 		LC_ALL=C sort
 }
 # flagdump PAIR: every message's UID and flags, on both sides.
@@ -109,39 +101,7 @@ flagdump() {
 }
 # digest TUNNEL MAILBOX: one line per message, sorted: md5 and size of
 # BODY[], INTERNALDATE as an instant, flags sorted (\Recent left out).
-digest() {
-	"$T_PYTHON" - "$T_LIB" "$1" "$2" <<'EOF'
-import calendar, hashlib, re, sys, time
-sys.path.insert(0, sys.argv[1])
-from imaptool import IMAP
-imap = IMAP(sys.argv[2])
-if imap.select(sys.argv[3], readonly=True) == 0:
-    sys.exit(0)
-tag = imap.next_tag()
-imap.send(tag, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])")
-imap.w.flush()
-out = []
-while True:
-    line, lits = imap.read_response()
-    if line.startswith(tag.encode() + b" "):
-        if not line.startswith(tag.encode() + b" OK"):
-            sys.exit("FETCH failed: %r" % line)
-        break
-    if not re.match(rb"\* \d+ FETCH", line):
-        continue
-    body = lits[0] if lits else b""
-    flags = sorted(f for f in re.search(rb"\bFLAGS \(([^)]*)\)", line).group(1).decode().split()
-                   if f.lower() != "\\recent")
-    d = re.search(rb'INTERNALDATE "([^"]+)"', line).group(1).decode()
-    t = time.strptime(d[:-6].strip(), "%d-%b-%Y %H:%M:%S")
-    z = int(d[-5:-2]) * 60 + int(d[-5] + d[-2:])
-    when = calendar.timegm(t) - z * 60
-    out.append("%s %d %d (%s)" % (hashlib.md5(body).hexdigest(), len(body), when, " ".join(flags)))
-for l in sorted(out):
-    print(l)
-imap.logout()
-EOF
-}
+digest() { mail_digest "$1" "$2" | cut -f2-; }
 # same_mail NAME MAILBOX: pair 1's two sides hold the same messages (but
 # 0-length ones, which are never copied).
 same_mail() {
@@ -156,8 +116,8 @@ compare() {
 	lines "$T/perl.err" >"$T/perl.lines"
 	t_same_file "$1: the Perl interimap's log lines" "$T/ours.lines" "$T/perl.lines" ||
 		diff "$T/ours.lines" "$T/perl.lines" | sed 's/^/#   /' >&2
-	dbdump "$T/ours.db" >"$T/ours.dump"
-	dbdump "$T/perl.db" >"$T/perl.dump"
+	db_dump "$T/ours.db" >"$T/ours.dump"
+	db_dump "$T/perl.db" >"$T/perl.dump"
 	t_same_file "$1: the Perl interimap's database (mapping, UIDNEXT, HIGHESTMODSEQ)" \
 		"$T/ours.dump" "$T/perl.dump" || diff "$T/ours.dump" "$T/perl.dump" | sed 's/^/#   /' >&2
 	flagdump 1 >"$T/ours.flags"
@@ -282,7 +242,7 @@ for m in "${MBOXES[@]}"; do same_mail expunge "$m"; done
 
 # 5. Nothing changed: with the LIST-STATUS values not even a SELECT; and
 # without them, a SELECT but nothing else.
-dbdump "$T/ours.db" >"$T/before.dump"
+db_dump "$T/ours.db" >"$T/before.dump"
 run_both idle
 t_eq "idle: nothing logged" "$(cat "$T/ours.lines")" ""
 ours -d
@@ -290,7 +250,7 @@ t_no_grep "idle: no SELECT (LIST-STATUS says clean)" ': C: [0-9]+ (SELECT|UID|AP
 t_run timeout 60 "$DRIVE" -d -l "$L1" -r "$R1" "$T/ours.db" "${MBOXES[@]}"
 t_grep "idle, without LIST-STATUS: SELECT" ': C: [0-9]+ SELECT INBOX \(QRESYNC \([0-9]+ [0-9]+ 1:[0-9]+ \([0-9:]+ [0-9:,]+\)\)\)$' "$T/last.err"
 t_no_grep "idle, without LIST-STATUS: no STORE, APPEND, EXPUNGE or FETCH" ': C: [0-9]+ (UID STORE|APPEND|UID EXPUNGE|UID FETCH)' "$T/last.err"
-dbdump "$T/ours.db" >"$T/after.dump"
+db_dump "$T/ours.db" >"$T/after.dump"
 t_same_file "idle: the database is unchanged" "$T/before.dump" "$T/after.dump"
 
 # 6. New messages on both sides.
@@ -346,7 +306,7 @@ t_grep "uidvalidity: the error" '^remote: ERROR: UIDVALIDITY changed! \([0-9]+ !
 # half done. A mailbox missing on both sides: the SELECTs are refused.
 t_run timeout 60 "$DRIVE" -l "$L1" -r "$R1" "$T/ours.db" nope
 t_eq "missing mailbox: exit 1" "$?" 1
-t_grep "missing mailbox: the refusal" '^local: ERROR: local: SELECT "nope" failed: NO ' "$T/last.err"
+t_grep "missing mailbox: the refusal" '^local: ERROR: SELECT "nope" failed: NO ' "$T/last.err"
 t_eq "missing mailbox: one error" "$(grep -c ERROR "$T/last.err")" 1
 # A local server whose RFC822.SIZE for UID 2 is one more than the BODY[]
 # it sends (a relay rewrites it): UID 1 goes in an APPEND of its own (the
