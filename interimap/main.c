@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conn.h"
 #include "db.h"
 #include "iconf.h"
 #include "ierr.h"
@@ -16,9 +18,23 @@
 #include "mlist.h"
 #include "msync.h"
 #include "side.h"
+#include "sigwait.h"
 
 /* The reference's run order (notes-interimap.md §4.1); the steps are its
  * numbers. */
+
+/* SIGTERM or SIGINT, when one came. The reference's handlers (I:155-156)
+ * stop it wherever it is: the connections dropped, what the database had
+ * not committed rolled back, status 0 (SIGINT: 1, after a line saying
+ * its errno). Here every wait on a server ends at once ("interrupted",
+ * conn.h), and the run unwinds without a word (msync_opts.stop). */
+static volatile sig_atomic_t stop_sig;
+
+static void
+on_stop(int sig)
+{
+	stop_sig = sig;
+}
 
 /* Step 4's LIST: the command-line names (--delete, --rename: those only,
  * without RETURN), else list-mailbox and list-select-opts. */
@@ -99,6 +115,7 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 
 	memset(&mo, 0, sizeof(mo));
 	mo.timeout_ms = SIDE_TIMEOUT_MS;
+	mo.stop = &stop_sig;
 	for (int k = 0; k < 2; k++) {
 		memset(&ms[k], 0, sizeof(ms[k]));
 		ms[k].c = s[k]->imap;
@@ -277,9 +294,25 @@ main(int argc, char **argv)
 	memset(&ie, 0, sizeof(ie));
 	side_init(&sd[0], "local", &ic.side[ICONF_LOCAL]);
 	side_init(&sd[1], "remote", &ic.side[ICONF_REMOTE]);
+	{
+		/* Installed over an inherited SIG_IGN too (a background job
+		 * of a shell ignores SIGINT), as the reference's. */
+		static const int sigs[] = { SIGTERM, SIGINT, 0 };
+		sigwait_install(sigs, on_stop);
+		conn_set_interrupt(&stop_sig);
+	}
 	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;
-	if (rc != 0)
+	if (stop_sig == SIGINT) {
+		/* The reference prints its $!, EINTR when a wait was cut
+		 * short (unprefixed, even with -q). */
+		log_at(LOG_NOTICE, ilog_prefix(NULL, NULL), "%s",
+		    strerror(EINTR));
+		rc = 1;
+	} else if (stop_sig != 0) {
+		rc = 0;
+	} else if (rc != 0) {
 		ierr_report(&ie);
+	}
 	/* The traffic summaries, after the error as the reference's. */
 	side_close(&sd[0]);
 	side_close(&sd[1]);

@@ -1301,8 +1301,9 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 		if (n > 0 && strncmp(msg, ms->fail_name, n) == 0 &&
 		    strncmp(msg + n, ": ", 2) == 0)
 			msg += n + 2;
-		log_at(LOG_ERROR, ilog_prefix(ms->fail_name, ms->fail_mbx),
-		    "%s", msg);
+		if (!ms->o->stop || !*ms->o->stop)
+			log_at(LOG_ERROR, ilog_prefix(ms->fail_name,
+			    ms->fail_mbx), "%s", msg);
 		*err = ms->err;
 		rc = -1;
 	}
@@ -1326,7 +1327,7 @@ int
 msync_check(struct db *db, int64_t idx, const struct msync_side *local,
     const struct msync_side *remote, bool *dirty_r, struct err *err)
 {
-	struct msync_opts o = {0, 0, 0};
+	struct msync_opts o = {0, 0, 0, NULL};
 	struct db_state st[2];
 	struct db_pair *pairs = NULL;
 	struct ms ms;

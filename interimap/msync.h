@@ -77,6 +77,7 @@
  * Memory: everything belongs to the caller; nothing is kept after a call
  * returns. Not thread-safe (log lines, ilog_prefix()). */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -126,6 +127,11 @@ struct msync_opts {
 	 * reference's log lines and commit points. */
 	unsigned batch_max;
 	uint64_t batch_bytes;
+	/* NULL, or the flag a stop signal sets (main.c): a failure while it
+	 * is set (the engines' waits say "interrupted", conn.h) is not
+	 * logged, as the reference's SIGTERM and SIGINT handlers stop it
+	 * without a word. */
+	const volatile sig_atomic_t *stop;
 };
 
 /* The reference's checks before any mailbox is synced (its set_cache

@@ -144,6 +144,10 @@ side_connect(struct side *s, bool notify, struct ierr *ie)
 	s->imap = imap_login(o, s->name, NULL, SIDE_TIMEOUT_MS, &err);
 	if (s->imap == NULL)
 		return ierr_wrap(ie, s->name, &err);
+	/* A stop signal ends every wait (main.c): the reference's handlers
+	 * drop the connections whatever is in flight; what was not
+	 * committed is rolled back. */
+	conn_set_interruptible(imapc_conn(s->imap), true);
 	/* The reference compresses at once, before anything else is said
 	 * (RFC 4978 §3: after authentication). */
 	if (imap_compress(s->imap, o, SIDE_TIMEOUT_MS, &err) < 0)

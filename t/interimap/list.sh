@@ -10,12 +10,13 @@
 # (a run that would need it ends with status 1 and says so).
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
+. "$T_LIB/interimap.sh"
 
 t_init interimap-list
 t_need_interimap
 dovecot_available || t_skip_all "dovecot not installed"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
-PERL=${INTERIMAP_PERL:-/usr/bin/interimap}
+PERL=$INTERIMAP_PERL
 if [ -x "$PERL" ]; then have_ref=1; else have_ref=0; t_log "no $PERL: checking ours only"; fi
 
 # server NAME [EXTRA-CONF]: a Dovecot in $T/NAME, its tunnel in $NAME_T
@@ -30,22 +31,8 @@ it() { # TUNNEL imaptool-ARGS...
 	shift
 	IMAP_TUNNEL=$tun imap_tool "$@"
 }
-# names TUNNEL: "NAME S" (subscribed) or "NAME -" per existing mailbox,
-# sorted: what a side holds, as far as interimap cares.
-names() {
-	it "$1" raw 'LIST "" "*" RETURN (SUBSCRIBED)' | awk '
-		/^\* LIST / {
-			a = $0; sub(/^\* LIST \(/, "", a)
-			attrs = a; sub(/\).*/, "", attrs)
-			rest = a; sub(/^[^)]*\) /, "", rest); sub(/^[^ ]* /, "", rest)
-			if (attrs ~ /NonExistent|Noselect/) next
-			print rest, (attrs ~ /Subscribed/ ? "S" : "-")
-		}' | LC_ALL=C sort
-}
 sub() { it "$1" raw "SUBSCRIBE \"$2\"" >/dev/null; }
 unsub() { it "$1" raw "UNSUBSCRIBE \"$2\"" >/dev/null; }
-# table DB: the mailboxes table without idx, sorted.
-table() { sqlite3 "$1" "SELECT hex(mailbox), subscribed FROM mailboxes ORDER BY mailbox"; }
 # mkconf FILE DB LOCAL-TUNNEL REMOTE-TUNNEL [LINE...]: a configuration;
 # the LINEs go to the default section; $LOCAL_EXTRA to [local].
 mkconf() {
@@ -72,10 +59,7 @@ theirs() {
 }
 # lines OUT: the log lines that both programs must print alike (not the
 # traffic summaries), sorted.
-lines() {
-	grep -Ev 'IMAP traffic' "$T/$1.err" |
-		sed 's/^\(Creating new schema in database file \).*/\1DB/' | LC_ALL=C sort
-}
+lines() { ilog_lines "$T/$1.err"; }
 status_class() { case "$1" in 0) echo 0;; 1) echo 1;; *) echo X;; esac; }
 
 # ---------------------------------------------------------------------
@@ -108,18 +92,18 @@ t_no_grep "first run: not the parents" 'Created mailbox a(/b)?$' "$T/a1.err"
 t_grep "traffic: local, uncompressed" '^local: IMAP traffic \(bytes\): recv [0-9.]+K? sent [0-9.]+K?$' "$T/a1.err"
 t_grep "traffic: remote, compressed" '^remote: IMAP traffic \(bytes\): recv [0-9.]+K? \(compr\. [0-9.]+K?, factor [0-9]\.[0-9]{2}\) sent ' "$T/a1.err"
 t_eq "traffic: local then remote, last" "$(tail -n 2 "$T/a1.err" | cut -d: -f1 | tr '\n' ' ')" "local remote "
-t_eq "both sides hold the same names" "$(names "$al_T")" "$(names "$ar_T")"
-t_eq "eight mailboxes" "$(names "$al_T" | wc -l)" 8
-t_eq "subscriptions: INBOX both c both foo/bar" "$(names "$ar_T" | awk '$NF == "S" { print $1 }' | tr '\n' ' ')" "INBOX both c foo/bar "
+t_eq "both sides hold the same names" "$(imap_names "$al_T")" "$(imap_names "$ar_T")"
+t_eq "eight mailboxes" "$(imap_names "$al_T" | wc -l)" 8
+t_eq "subscriptions: INBOX both c both foo/bar" "$(imap_names "$ar_T" | awk '$NF == "S" { print $1 }' | tr '\n' ' ')" "INBOX both c foo/bar "
 t_eq "database: a/b/c stored with NULs" "$(sqlite3 "$T/a.db" "SELECT count(*) FROM mailboxes WHERE hex(mailbox) = '6100620063'")" 1
 
 if [ $have_ref = 1 ]; then
 	theirs "$T/b.conf" b1
 	t_eq "reference: first run" "$?" 0
 	t_eq "same log lines as the reference" "$(lines a1)" "$(lines b1)"
-	t_eq "same local names as the reference's" "$(names "$al_T")" "$(names "$bl_T")"
-	t_eq "same remote names as the reference's" "$(names "$ar_T")" "$(names "$br_T")"
-	t_eq "same mailboxes table as the reference's" "$(table "$T/a.db")" "$(table "$T/b.db")"
+	t_eq "same local names as the reference's" "$(imap_names "$al_T")" "$(imap_names "$bl_T")"
+	t_eq "same remote names as the reference's" "$(imap_names "$ar_T")" "$(imap_names "$br_T")"
+	t_eq "same mailboxes table as the reference's" "$(db_mailboxes "$T/a.db")" "$(db_mailboxes "$T/b.db")"
 fi
 
 ours "$T/a.conf" a2
@@ -159,7 +143,7 @@ if [ $have_ref = 1 ]; then
 	t_eq "subscriptions: status 0" "$?" 0
 	t_eq "subscriptions: carried over" "$(lines b5)" "local: Unsubscribe to c
 remote: Subscribe to sp ace"
-	t_eq "subscriptions: both sides agree" "$(names "$bl_T")" "$(names "$br_T")"
+	t_eq "subscriptions: both sides agree" "$(imap_names "$bl_T")" "$(imap_names "$br_T")"
 	t_eq "subscriptions: database follows" "$(sqlite3 "$T/b.db" "SELECT mailbox, subscribed FROM mailboxes WHERE mailbox IN (CAST('c' AS BLOB), CAST('sp ace' AS BLOB), CAST('both' AS BLOB)) ORDER BY mailbox" | tr '\n' ' ')" "both|0 c|0 sp ace|1 "
 	theirs "$T/b.conf" b6
 	t_eq "subscriptions: the reference sees nothing to do" "$(lines b6)" ""
@@ -174,14 +158,14 @@ remote: Subscribe to sp ace"
 	t_eq "one side only: the reference's words" "$(lines b7)" 'database: ERROR: Mailbox d exists. Run `interimap --target=database --delete d` to delete.'
 	sqlite3 "$T/b.db" .dump >"$T/b.after"
 	t_same_file "one side only: database unchanged" "$T/b.before" "$T/b.after"
-	t_eq "one side only: nothing created before it" "$(names "$bl_T" | grep -c '^aaa ')" 0
+	t_eq "one side only: nothing created before it" "$(imap_names "$bl_T" | grep -c '^aaa ')" 0
 	theirs "$T/b.conf" b8
 	t_eq "one side only: the reference fails too" "$?" 1
 	t_grep "one side only: with the same line" '^database: ERROR: Mailbox d exists\. Run `interimap --target=database --delete d` to delete\.$' "$T/b8.err"
 	ours "$T/b.conf" b9 --target=database --delete d
 	t_eq "--target=database --delete: status 0" "$?" 0
 	t_eq "--target=database --delete: the database only" "$(lines b9)" "database: Removed mailbox d"
-	t_eq "--target=database --delete: remote keeps it" "$(names "$br_T" | grep -c '^d ')" 1
+	t_eq "--target=database --delete: remote keeps it" "$(imap_names "$br_T" | grep -c '^d ')" 1
 	ours "$T/b.conf" b10
 	t_grep "then recreated from the other side" '^local: Created mailbox d$' "$T/b10.err"
 	theirs "$T/b.conf" b10p
@@ -221,16 +205,16 @@ if [ $have_ref = 1 ]; then
 fi
 ours "$T/a.conf" a3
 if [ $have_ref = 1 ]; then
-	t_eq "pairs alike again: local" "$(names "$al_T")" "$(names "$bl_T")"
-	t_eq "pairs alike again: remote" "$(names "$ar_T")" "$(names "$br_T")"
-	t_eq "pairs alike again: database" "$(table "$T/a.db")" "$(table "$T/b.db")"
+	t_eq "pairs alike again: local" "$(imap_names "$al_T")" "$(imap_names "$bl_T")"
+	t_eq "pairs alike again: remote" "$(imap_names "$ar_T")" "$(imap_names "$br_T")"
+	t_eq "pairs alike again: database" "$(db_mailboxes "$T/a.db")" "$(db_mailboxes "$T/b.db")"
 fi
 
 ours "$T/a.conf" d1 --delete INBOX
 t_eq "--delete INBOX: status 1" "$?" 1
 t_eq "--delete INBOX: the reference's words" "$(lines d1)" "ERROR: INBOX can't be deleted"
 ours "$T/a.conf" d2 --delete x inbox
-t_eq "--delete x inbox: refused before x is deleted" "$?:$(names "$al_T" | grep -c '^x ')" "1:1"
+t_eq "--delete x inbox: refused before x is deleted" "$?:$(imap_names "$al_T" | grep -c '^x ')" "1:1"
 if [ $have_ref = 1 ]; then
 	theirs "$T/b.conf" d3 --delete INBOX
 	t_eq "--delete INBOX: the reference fails too" "$?:$(lines d3)" "1:ERROR: INBOX can't be deleted"
@@ -250,15 +234,15 @@ run_both() { # NAME ARGS...: ours on A, the reference on B; statuses in $RA $RB
 same_as_ref() { # NAME: the pairs and databases agree after NAME
 	[ $have_ref = 1 ] || return 0
 	t_eq "$1: same lines as the reference" "$(lines "$1-a")" "$(lines "$1-b")"
-	t_eq "$1: same local names" "$(names "$al_T")" "$(names "$bl_T")"
-	t_eq "$1: same remote names" "$(names "$ar_T")" "$(names "$br_T")"
-	t_eq "$1: same mailboxes table" "$(table "$T/a.db")" "$(table "$T/b.db")"
+	t_eq "$1: same local names" "$(imap_names "$al_T")" "$(imap_names "$bl_T")"
+	t_eq "$1: same remote names" "$(imap_names "$ar_T")" "$(imap_names "$br_T")"
+	t_eq "$1: same mailboxes table" "$(db_mailboxes "$T/a.db")" "$(db_mailboxes "$T/b.db")"
 }
 
 run_both del-local --target=local --delete x
 t_eq "--target=local --delete: status 0" "$RA:$RB" "0:0"
 t_eq "--target=local --delete: the reference's line" "$(lines del-local-a)" "local: Deleted mailbox x"
-t_eq "--target=local --delete: remote keeps x" "$(names "$ar_T" | grep -c '^x ')" 1
+t_eq "--target=local --delete: remote keeps x" "$(imap_names "$ar_T" | grep -c '^x ')" 1
 same_as_ref del-local
 run_both del-all --delete x y p
 t_eq "--delete x y p: status 0" "$RA:$RB" "0:0"
@@ -270,14 +254,14 @@ local: Deleted mailbox y
 remote: Deleted mailbox p
 remote: Deleted mailbox x
 remote: Deleted mailbox y"
-t_eq "--delete: not recursive (p/q kept)" "$(names "$al_T" | grep -c '^p/q ')" 1
+t_eq "--delete: not recursive (p/q kept)" "$(imap_names "$al_T" | grep -c '^p/q ')" 1
 t_eq "--delete: not recursive (p\\0q kept)" "$(sqlite3 "$T/a.db" "SELECT count(*) FROM mailboxes WHERE hex(mailbox) = '700071'")" 1
 same_as_ref del-all
 
 run_both ren-exists --rename gone c
 t_eq "--rename onto an existing name: status 1" "$RA:$RB" "1:1"
 t_eq "--rename onto an existing name: the reference's words" "$(lines ren-exists-a)" 'local: ERROR: Mailbox c exists. Run `interimap --target=local --delete c` to delete.'
-t_eq "--rename onto an existing name: nothing renamed" "$(names "$al_T" | grep -c '^gone ')" 1
+t_eq "--rename onto an existing name: nothing renamed" "$(imap_names "$al_T" | grep -c '^gone ')" 1
 same_as_ref ren-exists
 run_both ren-db --target=local,remote --delete gone
 run_both ren-db2 --rename r/s gone
@@ -290,7 +274,7 @@ t_eq "--rename with children: lines" "$(lines ren-a)" "database: Renamed mailbox
 local: Renamed mailbox r/s to n
 remote: Renamed mailbox r/s to n"
 t_eq "--rename with children: the database moved them" "$(sqlite3 "$T/a.db" "SELECT hex(mailbox) FROM mailboxes WHERE hex(mailbox) LIKE '6E%' ORDER BY 1" | tr '\n' ' ')" "6E 6E0074 "
-t_eq "--rename with children: servers too" "$(names "$ar_T" | grep '^n' | tr '\n' ' ')" "n - n/t - "
+t_eq "--rename with children: servers too" "$(imap_names "$ar_T" | grep '^n' | tr '\n' ' ')" "n - n/t - "
 same_as_ref ren
 run_both after-ren
 # Dovecot keeps listing a mailbox it was asked to DELETE while it has
@@ -302,9 +286,9 @@ t_eq "after --rename: p is new again, then its SELECT fails" "$(lines after-ren-
 local: ERROR: SELECT \"p\" failed: NO Mailbox doesn't exist: p."
 if [ $have_ref = 1 ]; then
 	t_grep "after --rename: the reference re-adds p too" '^database: Created mailbox p$' "$T/after-ren-b.err"
-	t_eq "after-ren: same local names" "$(names "$al_T")" "$(names "$bl_T")"
-	t_eq "after-ren: same remote names" "$(names "$ar_T")" "$(names "$br_T")"
-	t_eq "after-ren: same mailboxes table" "$(table "$T/a.db")" "$(table "$T/b.db")"
+	t_eq "after-ren: same local names" "$(imap_names "$al_T")" "$(imap_names "$bl_T")"
+	t_eq "after-ren: same remote names" "$(imap_names "$ar_T")" "$(imap_names "$br_T")"
+	t_eq "after-ren: same mailboxes table" "$(db_mailboxes "$T/a.db")" "$(db_mailboxes "$T/b.db")"
 fi
 
 # ---------------------------------------------------------------------
@@ -320,13 +304,13 @@ t_eq "'/' and '.': status 0" "$?" 0
 t_grep "'/' and '.': local name with its delimiter and reference" '^local: Created mailbox perso/x/y$' "$T/c1.err"
 t_grep "'/' and '.': database line with the local delimiter" '^database: Created mailbox x/y$' "$T/c1.err"
 t_grep "'/' and '.': the remote INBOX under the reference" '^local: Created mailbox perso/INBOX$' "$T/c1.err"
-t_eq "'/' and '.': perso/a/b is not ours (outside the reference)" "$(names "$cr_T" | grep -c '^a')" 0
+t_eq "'/' and '.': perso/a/b is not ours (outside the reference)" "$(imap_names "$cr_T" | grep -c '^a')" 0
 t_eq "'/' and '.': x/y stored as x NUL y" "$(sqlite3 "$T/c.db" "SELECT count(*) FROM mailboxes WHERE hex(mailbox) = '780079'")" 1
 if [ $have_ref = 1 ]; then
 	theirs "$T/d.conf" d1
 	t_eq "'/' and '.': same lines as the reference" "$(lines c1)" "$(lines d1)"
-	t_eq "'/' and '.': same mailboxes table" "$(table "$T/c.db")" "$(table "$T/d.db")"
-	t_eq "'/' and '.': same local names" "$(names "$cl_T")" "$(names "$dl_T")"
+	t_eq "'/' and '.': same mailboxes table" "$(db_mailboxes "$T/c.db")" "$(db_mailboxes "$T/d.db")"
+	t_eq "'/' and '.': same local names" "$(imap_names "$cl_T")" "$(imap_names "$dl_T")"
 fi
 # list-mailbox with a NUL: the delimiter is asked first on each side.
 mkconf "$T/c2.conf" "$T/c2.db" "$cl_T" "$cr_T" 'list-mailbox = "x\0*" INBOX'
@@ -412,7 +396,7 @@ server il; server ir
 it "$il_T" create Junk/x && it "$il_T" create JunkFood && it "$ir_T" create Junk || t_fail "populate junk"
 mkconf "$T/i.conf" "$T/i.db" "$il_T" "$ir_T" 'ignore-mailbox = ^Junk(?:\x00|$)'
 ours "$T/i.conf" i1 -q
-t_eq "ignore-mailbox: Junk and Junk/x left alone" "$(names "$ir_T" | tr '\n' ' ')" "INBOX - Junk - JunkFood - "
+t_eq "ignore-mailbox: Junk and Junk/x left alone" "$(imap_names "$ir_T" | tr '\n' ' ')" "INBOX - Junk - JunkFood - "
 # -q: the reference keeps these (notes §1.1).
 t_eq "-q: schema, database and error lines only" "$(cat "$T/i1.err")" "Creating new schema in database file $T/i.db
 database: Created mailbox INBOX

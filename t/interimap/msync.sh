@@ -24,11 +24,11 @@
 # shellcheck disable=SC2016 # '\Seen $Work' and the like: flags, not expansions
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
-. "$T_LIB/twins.sh"
+. "$T_LIB/interimap.sh"
 
 t_init msync
 dovecot_available || t_skip_all "dovecot not installed"
-PERL=${INTERIMAP_PERL:-/usr/bin/interimap}
+PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 DRIVE="$TOP/build-san/t/msyncdrive"
@@ -80,8 +80,17 @@ perl() {
 	timeout 120 "$PERL" --config="$T/perl.conf" "$@" "${MBOXES[@]}" \
 		>"$T/perl.out" 2>"$T/perl.err"
 }
-# twin_servers PAIR: every message's UID and flags, on both sides.
-twin_servers() {
+# lines FILE: the log lines to compare, sorted; what differs by nature
+# left out (the database file's name, the traffic summaries) or masked
+# (the mailbox's idx, the UIDVALIDITYs).
+lines() {
+	ilog_lines "$1" | grep -v '^Creating new schema' |
+		sed -E 's/\(idx,lUID\) = \([0-9]+,/(idx,lUID) = (IDX,/;
+			s/UIDVALIDITY changed! \([0-9]+ != [0-9]+\)/UIDVALIDITY changed! (N != M)/' |
+		LC_ALL=C sort
+}
+# flagdump PAIR: every message's UID and flags, on both sides.
+flagdump() {
 	local m
 	for m in "${MBOXES[@]}"; do
 		echo "local $m"
@@ -90,12 +99,33 @@ twin_servers() {
 		"r$1" flags "$m"
 	done
 }
+# digest TUNNEL MAILBOX: one line per message, sorted: md5 and size of
+# BODY[], INTERNALDATE as an instant, flags sorted (\Recent left out).
+digest() { mail_digest "$1" "$2" | cut -f2-; }
 # same_mail NAME MAILBOX: pair 1's two sides hold the same messages (but
 # 0-length ones, which are never copied).
 same_mail() {
-	twin_digest "$L1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dl"
-	twin_digest "$R1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
+	digest "$L1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dl"
+	digest "$R1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
 	t_same_file "$1: $2: the same messages (bytes, INTERNALDATE, flags) on both sides" "$T/dl" "$T/dr"
+}
+# compare NAME OURS_STATUS PERL_STATUS: after a run of each.
+compare() {
+	t_eq "$1: exit status as the Perl interimap's" "$2" "$3"
+	lines "$T/ours.err" >"$T/ours.lines"
+	lines "$T/perl.err" >"$T/perl.lines"
+	t_same_file "$1: the Perl interimap's log lines" "$T/ours.lines" "$T/perl.lines" ||
+		diff "$T/ours.lines" "$T/perl.lines" | sed 's/^/#   /' >&2
+	db_dump "$T/ours.db" >"$T/ours.dump"
+	db_dump "$T/perl.db" >"$T/perl.dump"
+	t_same_file "$1: the Perl interimap's database (mapping, UIDNEXT, HIGHESTMODSEQ)" \
+		"$T/ours.dump" "$T/perl.dump" || diff "$T/ours.dump" "$T/perl.dump" | sed 's/^/#   /' >&2
+	flagdump 1 >"$T/ours.flags"
+	flagdump 2 >"$T/perl.flags"
+	t_same_file "$1: the Perl interimap's servers (UIDs and flags)" "$T/ours.flags" "$T/perl.flags" ||
+		diff "$T/ours.flags" "$T/perl.flags" | sed 's/^/#   /' >&2
+	cp "$T/ours.err" "$T/ours-$1.err"
+	cp "$T/perl.err" "$T/perl-$1.err"
 }
 # run_both NAME [OPTIONS]: a run on each pair, compared; the statuses in
 # OURS_RC and PERL_RC.
@@ -106,8 +136,16 @@ run_both() {
 	OURS_RC=$?
 	perl "$@"
 	PERL_RC=$?
-	twin_compare "$name" "$OURS_RC" "$PERL_RC"
+	compare "$name" "$OURS_RC" "$PERL_RC"
 }
+# An empty file in a maildir: a 0-length message (Dovecot takes it, its
+# APPEND would not).
+zero_message() { # MAILDIR
+	local f="$1/cur/1500000000.M1P1.zero,S=0,W=0:2,S"
+	: >"$f"
+	if t_is_root; then chown nobody:nogroup "$f"; fi
+}
+
 # relay.py MODE TUNNEL: TUNNEL, with MODE "size": a FETCH of UID 2 says
 # RFC822.SIZE one more than the truth; "unchanged": UID STORE's
 # UNCHANGEDSINCE becomes 1, which the server refuses with [MODIFIED].
@@ -152,8 +190,8 @@ ok=1
 lb append --flags '\Seen' --date '01-Jan-2020 10:00:00 +0000' INBOX "$(f 1)" || ok=0
 lb append --flags '\Flagged $Work' --date '29-Feb-2024 23:59:59 -0700' INBOX "$(f 2)" || ok=0
 lb append --date ' 3-Mar-2019 08:00:01 +0530' INBOX "$(f 3)" || ok=0
-twin_zero_message "$L1DIR/home/testuser/Maildir"
-twin_zero_message "$L2DIR/home/testuser/Maildir"
+zero_message "$L1DIR/home/testuser/Maildir"
+zero_message "$L2DIR/home/testuser/Maildir"
 rb append --flags '\Answered \Seen' --date '15-Feb-2021 12:34:56 +0100' INBOX "$(f 4)" || ok=0
 rb append --flags '$Label1' INBOX "$(f 5)" || ok=0
 rb append --date '07-Jul-2017 07:07:07 +1200' INBOX "${many[@]}" || ok=0
@@ -204,7 +242,7 @@ for m in "${MBOXES[@]}"; do same_mail expunge "$m"; done
 
 # 5. Nothing changed: with the LIST-STATUS values not even a SELECT; and
 # without them, a SELECT but nothing else.
-twin_dbdump "$T/ours.db" >"$T/before.dump"
+db_dump "$T/ours.db" >"$T/before.dump"
 run_both idle
 t_eq "idle: nothing logged" "$(cat "$T/ours.lines")" ""
 ours -d
@@ -212,7 +250,7 @@ t_no_grep "idle: no SELECT (LIST-STATUS says clean)" ': C: [0-9]+ (SELECT|UID|AP
 t_run timeout 60 "$DRIVE" -d -l "$L1" -r "$R1" "$T/ours.db" "${MBOXES[@]}"
 t_grep "idle, without LIST-STATUS: SELECT" ': C: [0-9]+ SELECT INBOX \(QRESYNC \([0-9]+ [0-9]+ 1:[0-9]+ \([0-9:]+ [0-9:,]+\)\)\)$' "$T/last.err"
 t_no_grep "idle, without LIST-STATUS: no STORE, APPEND, EXPUNGE or FETCH" ': C: [0-9]+ (UID STORE|APPEND|UID EXPUNGE|UID FETCH)' "$T/last.err"
-twin_dbdump "$T/ours.db" >"$T/after.dump"
+db_dump "$T/ours.db" >"$T/after.dump"
 t_same_file "idle: the database is unchanged" "$T/before.dump" "$T/after.dump"
 
 # 6. New messages on both sides.
@@ -253,7 +291,7 @@ timeout 120 "$DRIVE" -s -l "$T_PYTHON $T/relay.py unchanged $L1" -r "$R1" "$T/ou
 	>"$T/ours.out" 2>"$T/ours.err"
 OURS_RC=$?
 timeout 120 "$PERL" --config="$T/perl-mod.conf" "${MBOXES[@]}" >"$T/perl.out" 2>"$T/perl.err"
-twin_compare modified "$OURS_RC" "$?"
+compare modified "$OURS_RC" "$?"
 t_grep "modified: will try again" '^local\(INBOX\): Couldn.t update flags \(\\Flagged\) for UID 9, will try again later$' "$T/ours.err"
 t_no_grep "modified: not updated" 'Updated flags' "$T/ours.err"
 t_eq "modified: the local message kept its flags" "$(l1 flags INBOX | grep '^9 ')" '9 ()'
@@ -318,8 +356,8 @@ big plain-big "$PLAIN" big
 big san-nobig "$DRIVE" snobig
 big san-big "$DRIVE" sbig
 t_grep "big: the 20 MB message in the batch of its own" '^remote\(big\): Added 1 UID\(s\) 4 -> 4$' "$T/plain-big.err"
-twin_digest "$L5" big >"$T/dl"
-twin_digest "$R5" big >"$T/dr"
+digest "$L5" big >"$T/dl"
+digest "$R5" big >"$T/dr"
 t_same_file "big: copied byte for byte, with flags and INTERNALDATE" "$T/dl" "$T/dr"
 t_grep "big: the 20 MB message is there" ' 2[0-9]{7} [0-9]+ \(\$Big \\Flagged\)$' "$T/dr"
 rss_check() { # BUILD WITH WITHOUT

@@ -20,6 +20,14 @@ usage: imaptool.py [--tunnel CMD] [--timeout S] SUBCOMMAND ARGS...
   create MAILBOX / delete MAILBOX
   capability             the capabilities, one per line
   raw COMMAND...         send each COMMAND (without tag), print all responses
+  script                 run the subcommands read from stdin, one a line,
+                         arguments separated by tabs, on one connection
+                         (e.g. "append\t--flags\t\\Seen\tINBOX\tFILE")
+  digest [--uids] [MAILBOX...]
+        one line per message, sorted: "MAILBOX<TAB>[UID ]MD5 SIZE WHEN
+        (FLAGS)" with MAILBOX as listed (wire form), MD5 and SIZE those of
+        BODY[], WHEN the INTERNALDATE in seconds since the epoch, FLAGS
+        sorted (\\Recent left out); default: every selectable mailbox
 
 The tunnel command comes from --tunnel, else $IMAP_TUNNEL, else
 $DOVECOT_TUNNEL; it is run with /bin/sh -c.  Mailbox names are UTF-8 on the
@@ -368,6 +376,72 @@ def c_raw(imap, args):
     return rc
 
 
+def c_script(imap, args):
+    if args:
+        usage()
+    rc = 0
+    for line in sys.stdin.read().splitlines():
+        if not line.strip():
+            continue
+        a = line.split("\t")
+        if a[0] not in COMMANDS or a[0] == "script":
+            raise IMAPError("script: unknown subcommand %r" % a[0])
+        r = COMMANDS[a[0]](imap, a[1:])
+        sys.stdout.flush()
+        if r != 0:
+            print("imaptool: script: %r failed" % line, file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def list_names(imap):
+    """The selectable mailboxes, as listed (wire form)."""
+    _, _, u = imap.cmd('LIST "" "*"')
+    names = []
+    for line, lits in u:
+        m = re.match(rb'\* LIST \(([^)]*)\) (?:NIL|"(?:[^"\\]|\\.)*") (.*)$', line)
+        if not m:
+            continue
+        if re.search(rb"\\(?i:noselect|nonexistent)", m.group(1)):
+            continue
+        n = lits[0] if lits else m.group(2)
+        if n.startswith(b'"'):
+            n = re.sub(rb'\\(.)', rb'\1', n[1:-1])
+        names.append(n.decode())
+    return sorted(names)
+
+
+def c_digest(imap, args):
+    import calendar
+    import hashlib
+    import time
+    uids = False
+    if args and args[0] == "--uids":
+        uids, args = True, args[1:]
+    names = [mutf7(a) for a in args] or list_names(imap)
+    out = []
+    for name in names:
+        _, _, u = imap.cmd("EXAMINE %s" % quote(name))
+        if not any(re.match(rb"\* [1-9]\d* EXISTS", l) for l, _ in u):
+            continue
+        _, _, u = imap.cmd("UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])")
+        for line, lits in u:
+            if not re.match(rb"\* \d+ FETCH", line):
+                continue
+            d = parse_fetch(line, lits)
+            body = d.get("BODY", b"")
+            flags = sorted(f for f in d.get("FLAGS", []) if f.lower() != "\\recent")
+            t = re.search(rb'INTERNALDATE "([^"]+)"', line).group(1).decode()
+            tm = time.strptime(t[:-6].strip(), "%d-%b-%Y %H:%M:%S")
+            z = int(t[-5:-2]) * 60 + int(t[-5] + t[-2:])
+            when = calendar.timegm(tm) - z * 60
+            out.append("%s\t%s%s %d %d (%s)" % (name, "%d " % d["UID"] if uids else "",
+                       hashlib.md5(body).hexdigest(), len(body), when, " ".join(flags)))
+    for line in sorted(out, key=lambda l: (l.split("\t")[0], int(l.split("\t")[1].split()[0]) if uids else l)):
+        print(line)
+    return 0
+
+
 COMMANDS = {
     "append": c_append,
     "count": c_status("MESSAGES"),
@@ -384,6 +458,8 @@ COMMANDS = {
     "delete": c_simple("DELETE"),
     "capability": c_capability,
     "raw": c_raw,
+    "script": c_script,
+    "digest": c_digest,
 }
 
 
