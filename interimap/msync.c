@@ -877,57 +877,80 @@ out:
 	return rc;
 }
 
+/* ---- the reference's batches (callback_new_message, I:1151) ---- */
+
+void
+ms_batch_init(struct ms_batch *b, struct ms *ms, struct ms_box *src,
+    struct ms_box *dst, size_t total, struct uidset *added)
+{
+	memset(b, 0, sizeof(*b));
+	b->ms = ms;
+	b->src = src;
+	b->dst = dst;
+	b->added = added;
+	b->multi = imapc_capable(dst->c, "MULTIAPPEND");
+	b->v = xcalloc(ms->batch_max < total ? ms->batch_max : total,
+	    sizeof(*b->v));
+}
+
+static int
+batch_send(struct ms_batch *b)
+{
+	int rc = ms_append(b->ms, b->src, b->dst, b->v, b->n, b->added);
+	b->n = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+int
+ms_batch_add(struct ms_batch *b, const struct imap_xfer_msg *x)
+{
+	if (x->size == 0) {
+		/* NIL can't be APPENDed, and RFC 3502 §6.3.11 forbids
+		 * 0-length messages. */
+		log_at(LOG_WARN, prefix_mbx(b->src), "Ignoring new 0-length "
+		    "message (UID %" PRIu32 ")", x->uid);
+		return 0;
+	}
+	/* Full, or the next message would take it past the cap: sent before
+	 * that message joins. */
+	if (b->n > 0 && (b->n >= b->ms->batch_max ||
+	    b->bytes + x->size > b->ms->batch_bytes) && batch_send(b) < 0)
+		return -1;
+	b->v[b->n++] = *x;
+	b->bytes += x->size;
+	/* Without MULTIAPPEND each message goes at once. */
+	return b->multi ? 0 : batch_send(b);
+}
+
+int
+ms_batch_end(struct ms_batch *b, int rc)
+{
+	if (rc == 0 && b->n > 0)
+		rc = batch_send(b);
+	free(b->v);
+	b->v = NULL;
+	return rc;
+}
+
 /* The new messages of one metadata FETCH, in UID order, copied in the
- * reference's batches (callback_new_message, I:1151). */
+ * reference's batches. */
 static int
 copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct meta *m, struct uidset *added)
 {
-	bool multi = imapc_capable(dst->c, "MULTIAPPEND");
-	struct imap_xfer_msg *batch = xcalloc(ms->batch_max < m->n
-	    ? ms->batch_max : m->n, sizeof(*batch));
-	uint64_t bytes = 0;
-	size_t nb = 0;
+	struct ms_batch b;
 	int rc = 0;
 
 	qsort(m->v, m->n, sizeof(*m->v), by_uid);
+	ms_batch_init(&b, ms, src, dst, m->n, added);
 	for (size_t i = 0; i < m->n && rc == 0; i++) {
 		const struct newmsg *x = &m->v[i];
-		if (x->size == 0) {
-			/* NIL can't be APPENDed, and RFC 3502 §6.3.11
-			 * forbids 0-length messages. */
-			log_at(LOG_WARN, prefix_mbx(src), "Ignoring new "
-			    "0-length message (UID %" PRIu32 ")", x->uid);
-			continue;
-		}
-		/* Full, or the next message would take it past the cap:
-		 * sent before that message joins. */
-		if (nb > 0 && (nb >= ms->batch_max ||
-		    bytes + x->size > ms->batch_bytes)) {
-			rc = append_batch(ms, src, dst, batch, nb, added);
-			nb = 0;
-			bytes = 0;
-			if (rc < 0)
-				break;
-		}
-		batch[nb].uid = x->uid;
-		batch[nb].size = x->size;
-		batch[nb].flags = (const char *const *)x->flags;
-		batch[nb].nflags = x->nflags;
-		batch[nb].internaldate = x->date;
-		nb++;
-		bytes += x->size;
-		/* Without MULTIAPPEND each message goes at once. */
-		if (!multi) {
-			rc = append_batch(ms, src, dst, batch, nb, added);
-			nb = 0;
-			bytes = 0;
-		}
+		struct imap_xfer_msg xm = {x->uid, x->size,
+		    (const char *const *)x->flags, x->nflags, x->date};
+		rc = ms_batch_add(&b, &xm);
 	}
-	if (rc == 0 && nb > 0)
-		rc = append_batch(ms, src, dst, batch, nb, added);
-	free(batch);
-	return rc;
+	return ms_batch_end(&b, rc);
 }
 
 /* pull_new_messages (L:1283) from src, copying to dst: the UIDs from

@@ -213,6 +213,26 @@ int ms_push_updates(struct ms *ms, const struct ms_upd *const v[2],
  * to added. */
 int ms_append(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     const struct imap_xfer_msg *msgs, size_t n, struct uidset *added);
+/* The reference's batches (callback_new_message, I:1151), shared by the
+ * sync and --repair: ms_batch_add() queues a message (its strings
+ * borrowed until the batch is sent), sending the batch first when it
+ * holds batch_max messages or the message would take it past batch_bytes,
+ * and at once without MULTIAPPEND; a 0-length message is skipped with the
+ * reference's warning. ms_batch_end(b, rc) sends what is left when rc is
+ * 0, frees, and returns the outcome. total bounds the batch's size. */
+struct ms_batch {
+	struct ms *ms;
+	struct ms_box *src, *dst;
+	struct uidset *added;
+	struct imap_xfer_msg *v;
+	size_t n;
+	uint64_t bytes;
+	bool multi;
+};
+void ms_batch_init(struct ms_batch *b, struct ms *ms, struct ms_box *src,
+    struct ms_box *dst, size_t total, struct uidset *added);
+int ms_batch_add(struct ms_batch *b, const struct imap_xfer_msg *x);
+int ms_batch_end(struct ms_batch *b, int rc);
 /* sync_messages: the new messages both ways (lign, rign: local and
  * remote UIDs not to copy, may be NULL), the known ones, then both
  * sides' state committed. */

@@ -242,11 +242,8 @@ static int
 download_missing(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct uidset *uids, struct uidset *added)
 {
-	bool multi = imapc_capable(dst->c, "MULTIAPPEND");
 	struct dl d = {uids, NULL, 0, 0};
-	struct imap_xfer_msg *batch = NULL;
-	uint64_t bytes = 0;
-	size_t nb = 0;
+	struct ms_batch b = {0};
 	struct err e;
 	int rc = 0;
 
@@ -265,45 +262,18 @@ download_missing(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	ms_cmds_free(ms);
 	if (rc == 0 && d.n > 0) {
 		qsort(d.v, d.n, sizeof(*d.v), by_dl_uid);
-		batch = xcalloc(ms->batch_max < d.n ? ms->batch_max : d.n,
-		    sizeof(*batch));
+		ms_batch_init(&b, ms, src, dst, d.n, added);
 	}
 	for (size_t i = 0; i < d.n && rc == 0; i++) {
 		const struct dl_msg *x = &d.v[i];
+		struct imap_xfer_msg xm = {x->uid, x->size,
+		    (const char *const *)x->flags, x->nflags, x->date};
+
 		log_at(LOG_INFO, ilog_prefix(src->s->name, src->s->mailbox),
 		    "UID %" PRIu32 " from <%s> (%s)", x->uid, x->from, x->date);
-		if (x->size == 0) {
-			log_at(LOG_WARN, ilog_prefix(src->s->name,
-			    src->s->mailbox), "Ignoring new 0-length message "
-			    "(UID %" PRIu32 ")", x->uid);
-			continue;
-		}
-		/* Full, or the next message would take it past the cap: sent
-		 * before that message joins (the reference's test, L:1177). */
-		if (nb > 0 && (nb >= ms->batch_max ||
-		    bytes + x->size > ms->batch_bytes)) {
-			rc = ms_append(ms, src, dst, batch, nb, added);
-			nb = 0;
-			bytes = 0;
-			if (rc < 0)
-				break;
-		}
-		batch[nb].uid = x->uid;
-		batch[nb].size = x->size;
-		batch[nb].flags = (const char *const *)x->flags;
-		batch[nb].nflags = x->nflags;
-		batch[nb].internaldate = x->date;
-		nb++;
-		bytes += x->size;
-		if (!multi) {
-			rc = ms_append(ms, src, dst, batch, nb, added);
-			nb = 0;
-			bytes = 0;
-		}
+		rc = ms_batch_add(&b, &xm);
 	}
-	if (rc == 0 && nb > 0)
-		rc = ms_append(ms, src, dst, batch, nb, added);
-	free(batch);
+	rc = ms_batch_end(&b, rc);
 	dl_free(&d);
 	return rc;
 }
