@@ -25,7 +25,10 @@
  * honours and takes), the default rollback journal, a schema step that
  * waits for both servers' hierarchy delimiters, and BLOB names holding NUL
  * bytes. A small statement cache of its own (one prepared statement per
- * query, by enum) is all db.c shares in spirit with state.c.
+ * query, by enum) is all it shares in spirit with state.c.
+ *
+ * Implemented by interimap/db*.c, one file per job (their list and what
+ * they share: db_int.h, which no other file includes).
  *
  * Transactions follow the reference (DBI AutoCommit off): every function
  * that writes opens a transaction (BEGIN IMMEDIATE) if none is open, and

@@ -1,5 +1,5 @@
 #!/bin/bash
-# db-compat: interimap/db.c and the Perl interimap 0.5.7 continue each
+# db-compat: interimap/db*.c and the Perl interimap 0.5.7 continue each
 # other's databases. The Perl program syncs two throw-away Dovecots
 # (preauthenticated tunnels); then, through t/unit/test_db's tool mode:
 # - a database db_open()+db_schema() create has the same `.schema`, the

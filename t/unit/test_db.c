@@ -1,4 +1,4 @@
-/* interimap/db.c: the reference's schema byte for byte, its locking, its
+/* interimap/db*.c: the reference's schema byte for byte, its locking, its
  * value encodings, the pre-0.5 upgrade, and every query's round trip.
  *
  * With arguments, this program is also the small tool that
