@@ -12,9 +12,10 @@
 # Every valid run therefore ends where the local tunnel closes at once:
 # a fail() with status 1, for both.
 . "$TOP/t/lib/common.sh"
+. "$T_LIB/interimap.sh"
 t_init interimap-cli
 t_need_interimap
-REF=/usr/bin/interimap
+REF=$INTERIMAP_PERL
 if [ -x "$REF" ]; then have_ref=1; else have_ref=0; t_log "no $REF: checking ours only"; fi
 NONET=()
 if unshare -n true 2>/dev/null; then NONET=(unshare -n); fi
@@ -72,7 +73,6 @@ runs() {
 		HOME="$home" "$prog" "$@" >"$home.out" 2>"$home.err" </dev/null)
 }
 
-class() { case "$1" in 0) echo 0;; 1) echo 1;; *) echo X;; esac; }
 fits() { # CLASS WANT
 	[ "$1" = "$2" ] || { [ "$2" = N ] && [ "$1" != 0 ]; }
 }
@@ -86,12 +86,12 @@ row() {
 	prepare "$T/o$N_CASE" "$mode"
 	runs "$INTERIMAP" "$T/o$N_CASE" "$@"
 	ours=$?
-	co=$(class $ours)
+	co=$(exit_class $ours)
 	if [ $have_ref = 1 ]; then
 		prepare "$T/p$N_CASE" "$mode"
 		runs "$REF" "$T/p$N_CASE" "$@"
 		perl=$?
-		cp=$(class $perl)
+		cp=$(exit_class $perl)
 	else
 		perl=-; cp=$want
 	fi

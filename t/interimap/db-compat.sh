@@ -12,10 +12,11 @@
 # - the Perl program takes a file we created as current (no schema step).
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
+. "$T_LIB/interimap.sh"
 
 t_init db-compat
 dovecot_available || t_skip_all "dovecot not installed"
-PERL=${INTERIMAP_PERL:-/usr/bin/interimap}
+PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 TDB="$TOP/build-san/t/test_db"
@@ -29,17 +30,7 @@ lt() { IMAP_TUNNEL=$L_TUNNEL imap_tool "$@"; }
 rt() { IMAP_TUNNEL=$R_TUNNEL imap_tool "$@"; }
 
 # conf NAME DBFILE: a Perl interimap configuration
-conf() {
-	cat >"$T/$1.conf" <<CONF
-database = $2
-[local]
-type = tunnel
-command = $L_TUNNEL
-[remote]
-type = tunnel
-command = $R_TUNNEL
-CONF
-}
+conf() { tunnel_conf "$T/$1.conf" "$2" "$L_TUNNEL" "$R_TUNNEL"; }
 conf perl "$T/perl.db"
 perl_run() { # CONF ARGS...: the Perl interimap, output in $T/last.{out,err}
 	local c=$1

@@ -33,18 +33,6 @@ it() { # TUNNEL imaptool-ARGS...
 }
 sub() { it "$1" raw "SUBSCRIBE \"$2\"" >/dev/null; }
 unsub() { it "$1" raw "UNSUBSCRIBE \"$2\"" >/dev/null; }
-# mkconf FILE DB LOCAL-TUNNEL REMOTE-TUNNEL [LINE...]: a configuration;
-# the LINEs go to the default section; $LOCAL_EXTRA to [local].
-mkconf() {
-	local f=$1 db=$2 lt=$3 rt=$4
-	shift 4
-	{
-		echo "database = $db"
-		printf '%s\n' "$@"
-		printf '[local]\ntype = tunnel\ncommand = %s\n%s\n' "$lt" "${LOCAL_EXTRA:-}"
-		printf '[remote]\ntype = tunnel\ncommand = %s\n' "$rt"
-	} >"$f"
-}
 # ours CONF OUT ARGS... / theirs CONF OUT ARGS... (the reference): run, keep stderr in
 # $T/OUT.err, return the status.
 ours() {
@@ -60,7 +48,6 @@ theirs() {
 # lines OUT: the log lines that both programs must print alike (not the
 # traffic summaries), sorted.
 lines() { ilog_lines "$T/$1.err"; }
-status_class() { case "$1" in 0) echo 0;; 1) echo 1;; *) echo X;; esac; }
 
 # ---------------------------------------------------------------------
 # 1. First run: mailboxes and subscriptions both ways, ours and the
@@ -75,8 +62,8 @@ populate() { # LOCAL REMOTE
 	it "$l" create "mél" && sub "$l" INBOX
 }
 populate "$al_T" "$ar_T" && populate "$bl_T" "$br_T" || t_fail "populate"
-mkconf "$T/a.conf" "$T/a.db" "$al_T" "$ar_T"
-mkconf "$T/b.conf" "$T/b.db" "$bl_T" "$br_T"
+tunnel_conf "$T/a.conf" "$T/a.db" "$al_T" "$ar_T"
+tunnel_conf "$T/b.conf" "$T/b.db" "$bl_T" "$br_T"
 
 ours "$T/a.conf" a1
 t_eq "first run: status 0" "$?" 0
@@ -297,8 +284,8 @@ DOT=$'namespace inbox {\n  separator = .\n}'
 server cl; server cr "$DOT"; server dl; server dr "$DOT"
 dots() { it "$1" create a/b && it "$2" create x.y && it "$2" create x.z; }
 dots "$cl_T" "$cr_T" && dots "$dl_T" "$dr_T" || t_fail "populate dots"
-LOCAL_EXTRA="list-reference = perso/" mkconf "$T/c.conf" "$T/c.db" "$cl_T" "$cr_T"
-LOCAL_EXTRA="list-reference = perso/" mkconf "$T/d.conf" "$T/d.db" "$dl_T" "$dr_T"
+LOCAL_EXTRA="list-reference = perso/" tunnel_conf "$T/c.conf" "$T/c.db" "$cl_T" "$cr_T"
+LOCAL_EXTRA="list-reference = perso/" tunnel_conf "$T/d.conf" "$T/d.db" "$dl_T" "$dr_T"
 ours "$T/c.conf" c1
 t_eq "'/' and '.': status 0" "$?" 0
 t_grep "'/' and '.': local name with its delimiter and reference" '^local: Created mailbox perso/x/y$' "$T/c1.err"
@@ -313,14 +300,14 @@ if [ $have_ref = 1 ]; then
 	t_eq "'/' and '.': same local names" "$(imap_names "$cl_T")" "$(imap_names "$dl_T")"
 fi
 # list-mailbox with a NUL: the delimiter is asked first on each side.
-mkconf "$T/c2.conf" "$T/c2.db" "$cl_T" "$cr_T" 'list-mailbox = "x\0*" INBOX'
+tunnel_conf "$T/c2.conf" "$T/c2.db" "$cl_T" "$cr_T" 'list-mailbox = "x\0*" INBOX'
 ours "$T/c2.conf" c2 --debug
 t_grep "list-mailbox NUL: LIST \"\" \"\" first" '^local: C: [0-9]+ LIST "" ""$' "$T/c2.err"
 t_grep "list-mailbox NUL: local pattern, quoted as the reference's" '^local: C: [0-9]+ LIST "" \("x/\*" INBOX\) RETURN \(SUBSCRIBED STATUS \(UIDVALIDITY UIDNEXT HIGHESTMODSEQ\)\)$' "$T/c2.err"
 t_grep "list-mailbox NUL: remote pattern" '^remote: C: [0-9]+ LIST "" \("x\.\*" INBOX\) RETURN ' "$T/c2.err"
 t_grep "list-mailbox NUL: delimiter in the debug output" '^remote: Using "\." as hierarchy delimiter$' "$T/c2.err"
 
-mkconf "$T/c3.conf" "$T/c3.db" "$cl_T" "$cr_T" 'list-select-opts = subscribed'
+tunnel_conf "$T/c3.conf" "$T/c3.db" "$cl_T" "$cr_T" 'list-select-opts = subscribed'
 ours "$T/c3.conf" c3 --debug
 t_grep "list-select-opts: sent as the reference sends it" '^local: C: [0-9]+ LIST \(SUBSCRIBED\) "" \* RETURN \(SUBSCRIBED STATUS \(UIDVALIDITY UIDNEXT HIGHESTMODSEQ\)\)$' "$T/c3.err"
 ours "$T/c3.conf" c4 --debug --delete zz
@@ -337,20 +324,20 @@ cat >"$T/odd.sh" <<EOF
 $al_T | sed -u 's/^\\(\\* LIST ([^)]*)\\) "\\/" c\\r\$/\\1 "." c\\r/'
 EOF
 chmod +x "$T/flat.sh" "$T/odd.sh"
-mkconf "$T/f.conf" "$T/f.db" "$T/flat.sh" "$ar_T"
+tunnel_conf "$T/f.conf" "$T/f.db" "$T/flat.sh" "$ar_T"
 ours "$T/f.conf" f1
 t_eq "flat and hierarchical: status 1" "$?" 1
 t_eq "flat and hierarchical: the reference's words" "$(lines f1)" 'ERROR: Local and remote namespaces are neither both flat nor both hierarchical (local NIL, remote "/").'
 if [ $have_ref = 1 ]; then
-	mkconf "$T/fp.conf" "$T/fp.db" "$T/flat.sh" "$ar_T"
+	tunnel_conf "$T/fp.conf" "$T/fp.db" "$T/flat.sh" "$ar_T"
 	theirs "$T/fp.conf" f2
 	t_eq "flat and hierarchical: the reference" "$?:$(grep ERROR "$T/f2.err")" "1:$(grep ERROR "$T/f1.err")"
 fi
-mkconf "$T/f3.conf" "$T/f3.db" "$T/flat.sh" "$ar_T" 'list-mailbox = "x\0*"'
+tunnel_conf "$T/f3.conf" "$T/f3.db" "$T/flat.sh" "$ar_T" 'list-mailbox = "x\0*"'
 ours "$T/f3.conf" f3
 t_eq "NUL in a flat namespace: status 1" "$?" 1
 t_eq "NUL in a flat namespace: the reference's words" "$(grep ERROR "$T/f3.err")" "local: ERROR: Mailbox name contains null characters but the namespace is flat!"
-mkconf "$T/o.conf" "$T/o.db" "$T/odd.sh" "$ar_T"
+tunnel_conf "$T/o.conf" "$T/o.db" "$T/odd.sh" "$ar_T"
 ours "$T/o.conf" o1
 t_eq "a name with another delimiter: status 1" "$?" 1
 t_eq "a name with another delimiter: the reference's words" "$(grep ERROR "$T/o1.err")" 'local: ERROR: Mailbox c has hierarchy delimiter ".", while "/" was expected.'
@@ -366,11 +353,11 @@ caps noen 'IMAP4rev1 QRESYNC UIDPLUS LIST-EXTENDED LIST-STATUS'
 caps nols 'IMAP4rev1 ENABLE QRESYNC UIDPLUS LIST-EXTENDED'
 for s in nolx noqr noen nols; do
 	tun=${s}_T
-	mkconf "$T/$s.conf" "$T/$s.db" "${!tun}" "$ar_T"
+	tunnel_conf "$T/$s.conf" "$T/$s.db" "${!tun}" "$ar_T"
 done
 ours "$T/nolx.conf" nolx
 rc=$?
-t_eq "no LIST-EXTENDED: dies (non-zero, not 1)" "$(status_class $rc)" X
+t_eq "no LIST-EXTENDED: dies (non-zero, not 1)" "$(exit_class $rc)" X
 t_eq "no LIST-EXTENDED: the reference's words" "$(lines nolx)" "Non LIST-EXTENDED-capable IMAP server."
 t_eq "no LIST-EXTENDED: remote never reached" "$(grep -c '^remote:' "$T/nolx.err")" 0
 ours "$T/noqr.conf" noqr
@@ -378,7 +365,7 @@ t_eq "no QRESYNC: status 1, the reference's words" "$?:$(lines noqr)" "1:local: 
 ours "$T/noen.conf" noen
 t_eq "no ENABLE: status 1, the reference's words" "$?:$(lines noen)" "1:local: ERROR: Server did not advertise ENABLE (RFC 5161) capability."
 ours "$T/nols.conf" nols
-t_eq "no LIST-STATUS: dies, the reference's words" "$(status_class $?):$(lines nols)" "X:Non LIST-STATUS-capable IMAP server."
+t_eq "no LIST-STATUS: dies, the reference's words" "$(exit_class $?):$(lines nols)" "X:Non LIST-STATUS-capable IMAP server."
 ours "$T/nols.conf" nols2 --notify
 t_no_grep "no LIST-STATUS with --notify: not needed" 'LIST-STATUS' "$T/nols2.err"
 if [ $have_ref = 1 ]; then
@@ -386,7 +373,7 @@ if [ $have_ref = 1 ]; then
 		theirs "$T/$s.conf" "p$s"
 		rc=$?
 		ours "$T/$s.conf" "$s"
-		t_eq "$s: same status class and words as the reference" "$(status_class $?):$(lines "$s")" "$(status_class $rc):$(lines "p$s")"
+		t_eq "$s: same status class and words as the reference" "$(exit_class $?):$(lines "$s")" "$(exit_class $rc):$(lines "p$s")"
 	done
 fi
 
@@ -394,7 +381,7 @@ fi
 # 6. ignore-mailbox (not for command-line names).
 server il; server ir
 it "$il_T" create Junk/x && it "$il_T" create JunkFood && it "$ir_T" create Junk || t_fail "populate junk"
-mkconf "$T/i.conf" "$T/i.db" "$il_T" "$ir_T" 'ignore-mailbox = ^Junk(?:\x00|$)'
+tunnel_conf "$T/i.conf" "$T/i.db" "$il_T" "$ir_T" 'ignore-mailbox = ^Junk(?:\x00|$)'
 ours "$T/i.conf" i1 -q
 t_eq "ignore-mailbox: Junk and Junk/x left alone" "$(imap_names "$ir_T" | tr '\n' ' ')" "INBOX - Junk - JunkFood - "
 # -q: the reference keeps these (notes §1.1).
@@ -408,15 +395,8 @@ t_no_grep "command-line names: nothing else" 'Created mailbox (INBOX|JunkFood|Ju
 # ---------------------------------------------------------------------
 # 7. One instance at a time: a second one fails at once, before any
 # traffic, while the first holds the database.
-cat >"$T/hang.sh" <<EOF
-#!/bin/sh
-# a server that never greets; one marker per start
-touch "$T/hang/\$\$"
-exec cat >/dev/null
-EOF
-chmod +x "$T/hang.sh"
-mkdir "$T/hang"
-mkconf "$T/h.conf" "$T/h.db" "$T/hang.sh" "$T/hang.sh"
+hang_tunnel "$T/hang.sh" "$T/hang"
+tunnel_conf "$T/h.conf" "$T/h.db" "$T/hang.sh" "$T/hang.sh"
 "$INTERIMAP" --config="$T/h.conf" >"$T/h1.out" 2>"$T/h1.err" &
 h_pid=$!
 t_cleanup_add "t_kill_pid $h_pid"

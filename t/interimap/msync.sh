@@ -37,37 +37,7 @@ for b in "$DRIVE" "$PLAIN"; do
 	[ -x "$b" ] || t_skip_all "no $b (make units)"
 done
 
-NOMULTI="imap_capability = IMAP4rev1 ENABLE UNSELECT UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC LIST-STATUS NAMESPACE CHILDREN ID IDLE"
-ok=1
-dovecot_init "$T/l1" || ok=0
-L1=$DOVECOT_TUNNEL L1DIR=$DOVECOT_DIR
-dovecot_init "$T/l2" || ok=0
-L2=$DOVECOT_TUNNEL L2DIR=$DOVECOT_DIR
-DOVECOT_EXTRA_CONF=$NOMULTI
-dovecot_init "$T/r1" || ok=0
-R1=$DOVECOT_TUNNEL
-dovecot_init "$T/r2" || ok=0
-R2=$DOVECOT_TUNNEL
-unset DOVECOT_EXTRA_CONF
-[ "$ok" = 1 ] || { t_fail "four Dovecots"; t_done; }
-l1() { IMAP_TUNNEL=$L1 imap_tool "$@"; }
-l2() { IMAP_TUNNEL=$L2 imap_tool "$@"; }
-r1() { IMAP_TUNNEL=$R1 imap_tool "$@"; }
-r2() { IMAP_TUNNEL=$R2 imap_tool "$@"; }
-# lb / rb ARGS...: the same imaptool command on the local (remote) server
-# of both pairs.
-lb() { l1 "$@" && l2 "$@"; }
-rb() { r1 "$@" && r2 "$@"; }
-
-cat >"$T/perl.conf" <<CONF
-database = $T/perl.db
-[local]
-type = tunnel
-command = $L2
-[remote]
-type = tunnel
-command = $R2
-CONF
+twins_init || { t_fail "four Dovecots"; t_done; }
 
 MBOXES=(INBOX a/b)
 # ours [OPTIONS]: msyncdrive on pair 1, with the LIST-STATUS values (-s).
@@ -80,17 +50,8 @@ perl() {
 	timeout 120 "$PERL" --config="$T/perl.conf" "$@" "${MBOXES[@]}" \
 		>"$T/perl.out" 2>"$T/perl.err"
 }
-# lines FILE: the log lines to compare, sorted; what differs by nature
-# left out (the database file's name, the traffic summaries) or masked
-# (the mailbox's idx, the UIDVALIDITYs).
-lines() {
-	ilog_lines "$1" | grep -v '^Creating new schema' |
-		sed -E 's/\(idx,lUID\) = \([0-9]+,/(idx,lUID) = (IDX,/;
-			s/UIDVALIDITY changed! \([0-9]+ != [0-9]+\)/UIDVALIDITY changed! (N != M)/' |
-		LC_ALL=C sort
-}
-# flagdump PAIR: every message's UID and flags, on both sides.
-flagdump() {
+# twin_servers PAIR: every message's UID and flags, on both sides.
+twin_servers() {
 	local m
 	for m in "${MBOXES[@]}"; do
 		echo "local $m"
@@ -98,52 +59,6 @@ flagdump() {
 		echo "remote $m"
 		"r$1" flags "$m"
 	done
-}
-# digest TUNNEL MAILBOX: one line per message, sorted: md5 and size of
-# BODY[], INTERNALDATE as an instant, flags sorted (\Recent left out).
-digest() { mail_digest "$1" "$2" | cut -f2-; }
-# same_mail NAME MAILBOX: pair 1's two sides hold the same messages (but
-# 0-length ones, which are never copied).
-same_mail() {
-	digest "$L1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dl"
-	digest "$R1" "$2" | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
-	t_same_file "$1: $2: the same messages (bytes, INTERNALDATE, flags) on both sides" "$T/dl" "$T/dr"
-}
-# compare NAME OURS_STATUS PERL_STATUS: after a run of each.
-compare() {
-	t_eq "$1: exit status as the Perl interimap's" "$2" "$3"
-	lines "$T/ours.err" >"$T/ours.lines"
-	lines "$T/perl.err" >"$T/perl.lines"
-	t_same_file "$1: the Perl interimap's log lines" "$T/ours.lines" "$T/perl.lines" ||
-		diff "$T/ours.lines" "$T/perl.lines" | sed 's/^/#   /' >&2
-	db_dump "$T/ours.db" >"$T/ours.dump"
-	db_dump "$T/perl.db" >"$T/perl.dump"
-	t_same_file "$1: the Perl interimap's database (mapping, UIDNEXT, HIGHESTMODSEQ)" \
-		"$T/ours.dump" "$T/perl.dump" || diff "$T/ours.dump" "$T/perl.dump" | sed 's/^/#   /' >&2
-	flagdump 1 >"$T/ours.flags"
-	flagdump 2 >"$T/perl.flags"
-	t_same_file "$1: the Perl interimap's servers (UIDs and flags)" "$T/ours.flags" "$T/perl.flags" ||
-		diff "$T/ours.flags" "$T/perl.flags" | sed 's/^/#   /' >&2
-	cp "$T/ours.err" "$T/ours-$1.err"
-	cp "$T/perl.err" "$T/perl-$1.err"
-}
-# run_both NAME [OPTIONS]: a run on each pair, compared; the statuses in
-# OURS_RC and PERL_RC.
-run_both() {
-	local name=$1
-	shift
-	ours "$@"
-	OURS_RC=$?
-	perl "$@"
-	PERL_RC=$?
-	compare "$name" "$OURS_RC" "$PERL_RC"
-}
-# An empty file in a maildir: a 0-length message (Dovecot takes it, its
-# APPEND would not).
-zero_message() { # MAILDIR
-	local f="$1/cur/1500000000.M1P1.zero,S=0,W=0:2,S"
-	: >"$f"
-	if t_is_root; then chown nobody:nogroup "$f"; fi
 }
 
 # relay.py MODE TUNNEL: TUNNEL, with MODE "size": a FETCH of UID 2 says
@@ -190,8 +105,8 @@ ok=1
 lb append --flags '\Seen' --date '01-Jan-2020 10:00:00 +0000' INBOX "$(f 1)" || ok=0
 lb append --flags '\Flagged $Work' --date '29-Feb-2024 23:59:59 -0700' INBOX "$(f 2)" || ok=0
 lb append --date ' 3-Mar-2019 08:00:01 +0530' INBOX "$(f 3)" || ok=0
-zero_message "$L1DIR/home/testuser/Maildir"
-zero_message "$L2DIR/home/testuser/Maildir"
+maildir_zero_message "$L1DIR/home/testuser/Maildir"
+maildir_zero_message "$L2DIR/home/testuser/Maildir"
 rb append --flags '\Answered \Seen' --date '15-Feb-2021 12:34:56 +0100' INBOX "$(f 4)" || ok=0
 rb append --flags '$Label1' INBOX "$(f 5)" || ok=0
 rb append --date '07-Jul-2017 07:07:07 +1200' INBOX "${many[@]}" || ok=0
@@ -200,7 +115,7 @@ lb append --flags '\Draft' a/b "$(f 6)" || ok=0
 rb append --flags '$Work \Seen' a/b "$(f 7)" || ok=0
 t_eq "servers filled" "$ok $(l1 count INBOX) $(r1 count INBOX)" "1 4 142"
 
-run_both first
+twin_run first
 t_eq "first: msyncdrive exits 0" "$OURS_RC" 0
 t_grep "first: local gets two MULTIAPPEND batches (128 + 14)" '^local\(INBOX\): Added 128 UID\(s\) 5:132 <- 1:128$' "$T/ours.err"
 t_grep "first: ... and the rest" '^local\(INBOX\): Added 14 UID\(s\) 133:146 <- 129:142$' "$T/ours.err"
@@ -208,7 +123,7 @@ t_grep "first: remote gets one APPEND per message" '^remote\(INBOX\): Added 1 UI
 t_grep "first: the 0-length message is skipped" '^local\(INBOX\): WARNING: Ignoring new 0-length message \(UID 4\)$' "$T/ours.err"
 t_grep "first: a/b both ways" '^remote\(a/b\): Added 1 UID\(s\) 1 -> 2$' "$T/ours.err"
 t_eq "first: 145 + 2 pairs" "$(sqlite3 "$T/ours.db" 'SELECT count(*) FROM mapping')" 147
-for m in "${MBOXES[@]}"; do same_mail first "$m"; done
+twin_same_mail first "${MBOXES[@]}"
 t_eq "first: local and remote UIDNEXT are the servers'" \
 	"$(sqlite3 "$T/ours.db" "SELECT l.UIDNEXT, r.UIDNEXT FROM local l JOIN remote r USING (idx) WHERE idx = 1")" \
 	"$(l1 uidnext INBOX)|$(r1 uidnext INBOX)"
@@ -216,15 +131,15 @@ t_eq "first: local and remote UIDNEXT are the servers'" \
 # 2. Flag changes, each way.
 lb store INBOX 1 +FLAGS '(\Flagged)' && rb store INBOX 2 FLAGS '(\Draft)' &&
 	rb store a/b 1 -FLAGS '($Work)' || t_fail "flag changes"
-run_both flags
+twin_run flags
 t_grep "flags: local change copied" '^remote\(INBOX\): Updated flags \(\\Flagged \\Seen\) for UID 143$' "$T/ours.err"
 t_grep "flags: remote change copied" '^local\(INBOX\): Updated flags \(\\Draft\) for UID 6$' "$T/ours.err"
 t_grep "flags: a keyword removed" '^local\(a/b\): Updated flags \(\\Seen\) for UID 2$' "$T/ours.err"
-for m in "${MBOXES[@]}"; do same_mail flags "$m"; done
+twin_same_mail flags "${MBOXES[@]}"
 
 # 3. A conflict, quietly: both sides end with the union, and say so.
 lb store INBOX 5 +FLAGS '(\Deleted)' && rb store INBOX 1 -FLAGS '(\Seen)' || t_fail "conflicting changes"
-run_both conflict -q
+twin_run conflict -q
 t_grep "conflict: the warning" '^WARNING: Conflicting flag update in INBOX for local UID 5 \(\\Answered \\Deleted \\Seen\) and remote UID 1 \(\\Answered\)\. Setting both to the union \(\\Answered \\Deleted \\Seen\)\.$' "$T/ours.err"
 t_no_grep "conflict: -q: no Updated line" 'Updated' "$T/ours.err"
 t_eq "conflict: both sides have the union" "$(l1 flags INBOX | grep '^5 ') $(r1 flags INBOX | grep '^1 ')" \
@@ -232,18 +147,18 @@ t_eq "conflict: both sides have the union" "$(l1 flags INBOX | grep '^5 ') $(r1 
 
 # 4. Expunges, each way; the 0-length message was never paired.
 lb expunge INBOX 3,4 && rb expunge INBOX 3 && lb expunge a/b 1 || t_fail "expunges"
-run_both expunge
+twin_run expunge
 t_grep "expunge: local expunge propagated" '^remote\(INBOX\): Removed 1 UID\(s\) 145$' "$T/ours.err"
 t_grep "expunge: remote expunge propagated" '^local\(INBOX\): Removed 1 UID\(s\) 7$' "$T/ours.err"
 t_grep "expunge: the unpaired UID" '^remote\(INBOX\): WARNING: No match for 1 vanished local UID\(s\) 4\. Ignoring\.$' "$T/ours.err"
 t_grep "expunge: ... and its pair that is not" "^database: WARNING: Can't delete \(idx,lUID\) = \(1,4\)$" "$T/ours.err"
 t_eq "expunge: 4 pairs fewer" "$(sqlite3 "$T/ours.db" 'SELECT count(*) FROM mapping')" 144
-for m in "${MBOXES[@]}"; do same_mail expunge "$m"; done
+twin_same_mail expunge "${MBOXES[@]}"
 
 # 5. Nothing changed: with the LIST-STATUS values not even a SELECT; and
 # without them, a SELECT but nothing else.
 db_dump "$T/ours.db" >"$T/before.dump"
-run_both idle
+twin_run idle
 t_eq "idle: nothing logged" "$(cat "$T/ours.lines")" ""
 ours -d
 t_no_grep "idle: no SELECT (LIST-STATUS says clean)" ': C: [0-9]+ (SELECT|UID|APPEND)' "$T/ours.err"
@@ -256,10 +171,10 @@ t_same_file "idle: the database is unchanged" "$T/before.dump" "$T/after.dump"
 # 6. New messages on both sides.
 lb append --flags '\Seen' INBOX "$(f 8)" "$(f 9)" && rb append INBOX "$(f 10)" &&
 	rb append --flags '\Flagged' a/b "$(f 11)" || t_fail "new messages"
-run_both new
+twin_run new
 t_grep "new: to local" '^local\(INBOX\): Added 1 UID\(s\) 149 <- 146$' "$T/ours.err"
 t_grep "new: to remote, one APPEND each" '^remote\(INBOX\): Added 1 UID\(s\) 148 -> 148$' "$T/ours.err"
-for m in "${MBOXES[@]}"; do same_mail new "$m"; done
+twin_same_mail new "${MBOXES[@]}"
 
 # 7. An interrupted copy: the database forgets step 6's UIDNEXTs (the
 # pairs stay), a copied message loses its original on the remote, another
@@ -271,13 +186,13 @@ for db in "$T/ours.db" "$T/perl.db"; do
 		t_fail "lowering UIDNEXT in $db"
 done
 rb expunge INBOX 146 && lb store INBOX 147 +FLAGS '($Resumed)' || t_fail "changes during the interruption"
-run_both resume
+twin_run resume
 t_grep "resume: said" '^Resuming interrupted sync for INBOX$' "$T/ours.err"
 t_grep "resume: the copy of the lost message goes" '^local\(INBOX\): Removed 1 UID\(s\) 149$' "$T/ours.err"
 t_grep "resume: the flag difference is a conflict" '^WARNING: Conflicting flag update in INBOX for local UID 147 \(\$Resumed \\Seen\) and remote UID 147 \(\\Seen\)\. Setting both to the union \(\$Resumed \\Seen\)\.$' "$T/ours.err"
 t_eq "resume: nothing pending any more" "$(sqlite3 "$T/ours.db" "SELECT count(*) FROM mapping m JOIN local l USING (idx) JOIN remote r USING (idx) WHERE m.lUID >= l.UIDNEXT OR m.rUID >= r.UIDNEXT")" 0
-for m in "${MBOXES[@]}"; do same_mail resume "$m"; done
-run_both after-resume
+twin_same_mail resume "${MBOXES[@]}"
+twin_run after-resume
 t_eq "after-resume: nothing logged" "$(cat "$T/ours.lines")" ""
 
 # 8. A flag update the local server refuses with [MODIFIED] (a relay
@@ -291,14 +206,14 @@ timeout 120 "$DRIVE" -s -l "$T_PYTHON $T/relay.py unchanged $L1" -r "$R1" "$T/ou
 	>"$T/ours.out" 2>"$T/ours.err"
 OURS_RC=$?
 timeout 120 "$PERL" --config="$T/perl-mod.conf" "${MBOXES[@]}" >"$T/perl.out" 2>"$T/perl.err"
-compare modified "$OURS_RC" "$?"
+twin_compare modified "$OURS_RC" "$?"
 t_grep "modified: will try again" '^local\(INBOX\): Couldn.t update flags \(\\Flagged\) for UID 9, will try again later$' "$T/ours.err"
 t_no_grep "modified: not updated" 'Updated flags' "$T/ours.err"
 t_eq "modified: the local message kept its flags" "$(l1 flags INBOX | grep '^9 ')" '9 ()'
 
 # 9. a/b recreated on the remote: its UIDVALIDITY changed. Nothing synced.
 rb delete a/b && rb create a/b || t_fail "recreating a/b"
-run_both uidvalidity
+twin_run uidvalidity
 t_eq "uidvalidity: msyncdrive exits 1" "$OURS_RC" 1
 t_grep "uidvalidity: the error" '^remote: ERROR: UIDVALIDITY changed! \([0-9]+ != [0-9]+\)  Need to invalidate the UID cache for a/b\.$' "$T/ours.err"
 
@@ -323,7 +238,7 @@ t_eq "size mismatch: UID 1 copied and paired, not UID 2" "$(r1 count c) $(sqlite
 t_run timeout 60 "$DRIVE" -l "$L1" -r "$R1" "$T/ours.db" c
 t_eq "size mismatch: then the copy is resumed" "$? $(grep -v '^database' "$T/last.err" | tr '\n' '|')" \
 	"0 Resuming interrupted sync for c|remote(c): Added 1 UID(s) 2 -> 2|"
-same_mail copy c
+twin_same_mail copy c
 
 # 11. A 20 MB message: copied byte for byte; the peak RSS does not grow
 # with it (the same mailbox without it for comparison; the plain build's
@@ -356,8 +271,8 @@ big plain-big "$PLAIN" big
 big san-nobig "$DRIVE" snobig
 big san-big "$DRIVE" sbig
 t_grep "big: the 20 MB message in the batch of its own" '^remote\(big\): Added 1 UID\(s\) 4 -> 4$' "$T/plain-big.err"
-digest "$L5" big >"$T/dl"
-digest "$R5" big >"$T/dr"
+mail_digest "$L5" big >"$T/dl"
+mail_digest "$R5" big >"$T/dr"
 t_same_file "big: copied byte for byte, with flags and INTERNALDATE" "$T/dl" "$T/dr"
 t_grep "big: the 20 MB message is there" ' 2[0-9]{7} [0-9]+ \(\$Big \\Flagged\)$' "$T/dr"
 rss_check() { # BUILD WITH WITHOUT

@@ -6,7 +6,7 @@
 # MULTIAPPEND nor LITERAL+ (one APPEND per message), each local both.
 # After a normal sync, the databases and the servers are damaged alike,
 # behind interimap's back, then both programs run --repair; after each
-# run the two must agree (t/lib/twins.sh): exit status, log lines
+# run the two must agree (twin_compare, t/lib/interimap.sh): exit status, log lines
 # (sorted), database tables, and every mailbox's messages with their UIDs
 # on both sides (the reference's own orders that are random do not reach
 # the UIDs here: the copies of a run go in UID order).
@@ -35,78 +35,32 @@
 # shellcheck disable=SC2016 # '\Seen $Work' and the like: flags, not expansions
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
-. "$T_LIB/twins.sh"
+. "$T_LIB/interimap.sh"
 
 t_init repair
 t_need_interimap
 dovecot_available || t_skip_all "dovecot not installed"
-PERL=${INTERIMAP_PERL:-/usr/bin/interimap}
+PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 
-NOMULTI="imap_capability = IMAP4rev1 ENABLE UNSELECT UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC LIST-STATUS NAMESPACE CHILDREN ID IDLE"
-ok=1
-dovecot_init "$T/l1" >/dev/null || ok=0
-L1=$DOVECOT_TUNNEL L1DIR=$DOVECOT_DIR
-dovecot_init "$T/l2" >/dev/null || ok=0
-L2=$DOVECOT_TUNNEL L2DIR=$DOVECOT_DIR
-DOVECOT_EXTRA_CONF=$NOMULTI
-dovecot_init "$T/r1" >/dev/null || ok=0
-R1=$DOVECOT_TUNNEL
-dovecot_init "$T/r2" >/dev/null || ok=0
-R2=$DOVECOT_TUNNEL
-unset DOVECOT_EXTRA_CONF
-[ "$ok" = 1 ] || { t_fail "four Dovecots"; t_done; }
-l1() { IMAP_TUNNEL=$L1 imap_tool "$@"; }
-l2() { IMAP_TUNNEL=$L2 imap_tool "$@"; }
-r1() { IMAP_TUNNEL=$R1 imap_tool "$@"; }
-r2() { IMAP_TUNNEL=$R2 imap_tool "$@"; }
-# lb / rb ARGS...: the same imaptool command on the local (remote) server
-# of both pairs.
-lb() { l1 "$@" && l2 "$@"; }
-rb() { r1 "$@" && r2 "$@"; }
+twins_init || { t_fail "four Dovecots"; t_done; }
 
-for p in ours perl; do
-	if [ $p = ours ]; then l=$L1 r=$R1; else l=$L2 r=$R2; fi
-	printf 'database = %s\n[local]\ntype = tunnel\ncommand = %s\n[remote]\ntype = tunnel\ncommand = %s\n' \
-		"$T/$p.db" "$l" "$r" >"$T/$p.conf"
-done
 # ours / perl [ARGS...]: a run on pair 1 (2), stderr in $T/ours.err
 # ($T/perl.err).
 ours() { timeout 120 "$INTERIMAP" --config="$T/ours.conf" "$@" >"$T/ours.out" 2>"$T/ours.err"; }
 perl() { timeout 120 "$PERL" --config="$T/perl.conf" "$@" >"$T/perl.out" 2>"$T/perl.err"; }
-# run_both NAME [ARGS...]: a run on each pair, compared; the statuses in
-# OURS_RC and PERL_RC.
-run_both() {
-	local name=$1
-	shift
-	ours "$@"
-	OURS_RC=$?
-	perl "$@"
-	PERL_RC=$?
-	twin_compare "$name" "$OURS_RC" "$PERL_RC"
-}
 MBOXES=(INBOX a/b c d fresh)
 # twin_servers PAIR: every message of every mailbox, on both sides: UID,
 # bytes, INTERNALDATE, flags.
 twin_servers() {
-	local m t
+	local m t tun
 	for m in "${MBOXES[@]}"; do
-		for t in l r; do
+		for t in L R; do
+			tun=$t$1
 			echo "$t $m"
-			if [ "$1" = 1 ]; then eval "twin_digest --uids \"\$${t^^}1\" \"\$m\""
-			else eval "twin_digest --uids \"\$${t^^}2\" \"\$m\""; fi
+			mail_digest --uids "${!tun}" "$m" | cut -f2-
 		done
-	done
-}
-# same_mail NAME: pair 1's two sides hold the same messages, mailbox by
-# mailbox (but 0-length ones, which are never copied).
-same_mail() {
-	local m
-	for m in "${MBOXES[@]}"; do
-		twin_digest "$L1" "$m" | grep -v '^[0-9a-f]* 0 ' >"$T/dl"
-		twin_digest "$R1" "$m" | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
-		t_same_file "$1: $m: the same messages on both sides" "$T/dl" "$T/dr"
 	done
 }
 # sql SQL: on both databases.
@@ -139,8 +93,8 @@ f() { printf '%s/msg-%04d.eml' "$T/mail" "$1"; }
 ok=1
 lb append --flags '\Seen' --date '01-Jan-2020 10:00:00 +0000' INBOX "$(f 1)" || ok=0
 lb append --date "$D" --flags '\Answered' INBOX "$(f 2)" "$(f 3)" "$(f 4)" "$(f 5)" || ok=0
-twin_zero_message "$L1DIR/home/testuser/Maildir"
-twin_zero_message "$L2DIR/home/testuser/Maildir"
+maildir_zero_message "$L1DIR/home/testuser/Maildir"
+maildir_zero_message "$L2DIR/home/testuser/Maildir"
 rb append --date '15-Feb-2021 12:34:56 +0100' INBOX "$(f 6)" "$(f 7)" "$(f 8)" "$(f 9)" || ok=0
 for m in a/b c d; do lb create "$m" && rb create "$m" || ok=0; done
 lb append --date "$D" a/b "$(f 10)" "$(f 11)" "$(f 12)" && rb append --date "$D" --flags '$Label1' a/b "$(f 13)" "$(f 14)" || ok=0
@@ -151,7 +105,7 @@ lb append --date "$D" d "$(f 15)" "$(f 16)" || ok=0
 t_eq "servers filled" "$ok $(l1 count INBOX) $(r1 count INBOX) $(r1 count c)" "1 6 4 130"
 
 MBOXES=(INBOX a/b c d)
-run_both first
+twin_run first
 t_eq "first: status 0" "$OURS_RC" 0
 t_eq "first: the pairs" "$(sqlite3 "$T/ours.db" "SELECT group_concat(lUID || '-' || rUID, ' ') FROM mapping WHERE idx = $(idx 494E424F58)")" \
 	"7-1 8-2 9-3 10-4 1-5 2-6 3-7 4-8 5-9"
@@ -185,7 +139,7 @@ lb create fresh && lb append --date "$D" fresh "$(f 18)" || ok=0
 t_eq "damage done" "$ok" 1
 
 MBOXES=(INBOX a/b c d fresh)
-run_both repair --repair
+twin_run repair --repair
 t_eq "repair: status 0" "$OURS_RC" 0
 E=$T/ours.err
 t_grep "repair: a missed flag update" '^WARNING: Missed flag update in INBOX for \(lUID,rUID\) = \(1,5\)\. Repairing\.$' "$E"
@@ -212,11 +166,11 @@ t_eq "repair: fresh not synced" "$(r1 count fresh)" 0
 t_eq "repair: c holds every message twice" "$(l1 count c) $(r1 count c)" "260 260"
 
 # 3. A normal run: only fresh's message is left to do.
-run_both after
+twin_run after
 t_eq "after: status 0" "$OURS_RC" 0
 t_eq "after: fresh's message only" "$(cat "$T/ours.lines")" "remote(fresh): Added 1 UID(s) 1 -> 1"
-same_mail after
-run_both idle
+twin_same_mail after "${MBOXES[@]}"
+twin_run idle
 t_eq "idle: nothing logged" "$(cat "$T/ours.lines")" ""
 
 # 4. --repair -q on INBOX alone: a forgotten pair, copied both ways
@@ -224,7 +178,7 @@ t_eq "idle: nothing logged" "$(cat "$T/ours.lines")" ""
 sql "DELETE FROM mapping WHERE idx = $(idx 494E424F58) AND lUID = 1;
 	DELETE FROM mapping WHERE idx = $(idx 63) AND lUID = 1" || t_fail "forgetting pairs"
 MBOXES=(INBOX)
-run_both quiet --repair -q INBOX
+twin_run quiet --repair -q INBOX
 MBOXES=(INBOX a/b c d fresh)
 t_grep "quiet: the warnings stay" '^remote\(INBOX\): WARNING: No match for modified local UID 1\. Redownloading\.$' "$E"
 t_no_grep "quiet: no UID from line" ' from <' "$E"
@@ -232,7 +186,7 @@ t_no_grep "quiet: c not repaired" '\(c\)' "$E"
 
 # 5. A mailbox recreated on the remote: --repair stops before anything.
 rb delete d && rb create d || t_fail "recreating d"
-run_both uidvalidity --repair
+twin_run uidvalidity --repair
 t_eq "uidvalidity: status 1" "$OURS_RC" 1
 t_grep "uidvalidity: the error" '^remote: ERROR: UIDVALIDITY changed! \([0-9]+ != [0-9]+\)  Need to invalidate the UID cache for d\.$' "$E"
 

@@ -95,7 +95,6 @@ run() {
 	[ "$who" = perl ] && bin=$PERL
 	timeout 120 "$bin" --config="$T/$x.conf" "$@" >"$T/$n.out" 2>"$T/$n.err"
 }
-class() { case "$1" in 0) echo 0;; 1) echo 1;; *) echo X;; esac; }
 # lines NAME: ilog_lines of NAME's stderr. (None of the deliberate
 # differences of doc/interimap.1, COMPATIBILITY, and interimap/msync.h
 # shows in these runs: nothing else to normalise.)
@@ -162,7 +161,7 @@ settle() {
 # log lines, database, servers.
 compare() {
 	local n=$1 x=${2:-A} y=${3:-B}
-	t_eq "$n: exit status as the Perl interimap's" "$(class "$RA")" "$(class "$RB")"
+	t_eq "$n: exit status as the Perl interimap's" "$(exit_class "$RA")" "$(exit_class "$RB")"
 	lines "$n-a" >"$T/$n-a.lines"
 	lines "$n-b" >"$T/$n-b.lines"
 	t_same_file "$n: the Perl interimap's log lines" "$T/$n-a.lines" "$T/$n-b.lines" ||
@@ -364,16 +363,8 @@ t_log "step 4 done: $(elapsed)"
 # 5. One instance at a time: while one (ours, then the Perl program)
 # holds setup A's database, a second one (each of them) fails at once,
 # before any connection.
-cat >"$T/hang.sh" <<EOF
-#!/bin/sh
-# a server that never greets; one marker per start
-touch "$T/hang/\$\$"
-exec cat >/dev/null
-EOF
-chmod +x "$T/hang.sh"
-mkdir "$T/hang"
-printf 'database = %s\n[local]\ntype = tunnel\ncommand = %s\n[remote]\ntype = tunnel\ncommand = %s\n' \
-	"$T/A.db" "$T/hang.sh" "$T/hang.sh" >"$T/H.conf"
+hang_tunnel "$T/hang.sh" "$T/hang"
+tunnel_conf "$T/H.conf" "$T/A.db" "$T/hang.sh" "$T/hang.sh"
 sqlite3 "$T/A.db" .dump >"$T/lock.before"
 # The holder is then stopped by a signal, as the reference handles them
 # (I:155-156): SIGTERM, status 0; SIGINT, status 1 and the line
@@ -397,7 +388,7 @@ for sig in TERM INT; do
 			run $second H "$m"
 			rc=$?
 			ms=$(( ($(date +%s%N) - start) / 1000000 ))
-			t_eq "$m: refused (status neither 0 nor 1)" "$(class $rc)" X
+			t_eq "$m: refused (status neither 0 nor 1)" "$(exit_class $rc)" X
 			t_grep "$m: database is locked" 'database is locked' "$T/$m.err"
 			t_eq "$m: no connection" "$(ls "$T"/hang | wc -l)" 1
 			if [ "$ms" -lt 2000 ]; then t_ok "$m: at once ($ms ms)"; else t_fail "$m: at once" "$ms ms"; fi
@@ -434,8 +425,8 @@ setup_relay() {
 	printf -v "${x}L" '%s' "$lt"
 	dovecot_init "$T/${x}r" >/dev/null || return 1
 	printf -v "${x}R" '%s' "$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
-	printf 'database = %s\n[local]\ntype = tunnel\ncommand = %s\n[remote]\ntype = tunnel\ncompress = NO\ncommand = %s %s %s 2 %s\n' \
-		"$T/$x.db" "$lt" "$T_PYTHON" "$T/relay.py" "$T/$x.pid" "$DOVECOT_TUNNEL $DOVECOT_DEST_USER" >"$T/$x.conf"
+	REMOTE_EXTRA="compress = NO" tunnel_conf "$T/$x.conf" "$T/$x.db" "$lt" \
+		"$T_PYTHON $T/relay.py $T/$x.pid 2 $DOVECOT_TUNNEL $DOVECOT_DEST_USER"
 }
 # relay.py PIDFILE N COMMAND...: COMMAND's IMAP session, relayed; when
 # the server says OK to the Nth APPEND and PIDFILE exists, the process

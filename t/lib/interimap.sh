@@ -1,14 +1,28 @@
 # shellcheck shell=bash
 # t/lib/interimap.sh - helpers for the interimap end-to-end tests (sourced
-# after t/lib/common.sh and t/lib/dovecot.sh).
+# after t/lib/common.sh, and t/lib/dovecot.sh for the helpers that talk to
+# a server).
 #
+# What a run leaves, as the tests compare it:
 #   imap_names TUNNEL         what a server holds, as interimap cares
 #   db_mailboxes DB           the mailboxes table without idx
 #   db_dump DB                mapping, local, remote by mailbox name
-#   ilog_lines FILE           an interimap log, as the tests compare them
+#   ilog_lines [--mask] FILE  an interimap log, as the tests compare them
 #   mail_digest [--uids] TUNNEL [MAILBOX...]   the messages, one a line
 #   db_consistent DB LOCAL-TUNNEL REMOTE-TUNNEL
 #                             the database against both servers
+#   exit_class STATUS         0, 1 or X, as two programs' are compared
+# What a run needs:
+#   tunnel_conf FILE DB LOCAL-COMMAND REMOTE-COMMAND [LINE...]
+#                             a configuration, both sides tunnels
+#   hang_tunnel SCRIPT DIR    a tunnel to a server that never greets
+#   maildir_zero_message MAILDIR  a 0-length message in a maildir's INBOX
+# Twin pairs: a program under test and the Perl interimap on two
+# identical pairs of Dovecots, every change made to both alike:
+#   twins_init                the four Dovecots, l1 r1 l2 r2 lb rb
+#   twin_run NAME [ARGS...]   a run of each (the caller's ours, perl), compared
+#   twin_compare NAME OURS-STATUS PERL-STATUS   the same, runs made
+#   twin_same_mail NAME MAILBOX...   pair 1's sides hold the same messages
 #
 # The Perl reference is $INTERIMAP_PERL (default /usr/bin/interimap).
 
@@ -42,12 +56,22 @@ db_dump() {
 		LC_ALL=C sort
 }
 
-# ilog_lines FILE: the log lines two runs must print alike, sorted (the
-# Perl program's mailbox and flag-group orders are hash orders): without
-# the traffic summaries, the database file's name masked.
+# ilog_lines [--mask] FILE: the log lines two runs must print alike,
+# sorted (the Perl program's mailbox and flag-group orders are hash
+# orders): without the traffic summaries, the database file's name
+# masked. --mask masks too what differs between two databases or two
+# pairs of servers by nature: a mailbox's idx ("(idx,lUID) = (IDX,"),
+# the UIDVALIDITYs of "UIDVALIDITY changed! (N != M)".
 ilog_lines() {
+	local mask=
+	if [ "${1:-}" = --mask ]; then
+		mask='s/\(idx,lUID\) = \([0-9]+,/(idx,lUID) = (IDX,/
+			s/UIDVALIDITY changed! \([0-9]+ != [0-9]+\)/UIDVALIDITY changed! (N != M)/'
+		shift
+	fi
 	grep -Ev 'IMAP traffic|^started tunnel' "$1" |
-		sed 's/^\(Creating new schema in database file \).*/\1DB/' | LC_ALL=C sort
+		sed -E "s/^(Creating new schema in database file ).*/\1DB/
+			$mask" | LC_ALL=C sort
 }
 
 # mail_digest [--uids] TUNNEL [MAILBOX...]: one line per message, sorted:
@@ -146,4 +170,140 @@ for b in stale + bad:
     print(b)
 sys.exit(1 if bad else 0)
 EOF
+}
+
+# exit_class STATUS: 0, 1, or X for any other (a signal, a timeout, the
+# Perl program's die with 255 or an errno): the classes two programs'
+# statuses are compared by.
+exit_class() { case "$1" in 0) echo 0;; 1) echo 1;; *) echo X;; esac; }
+
+# tunnel_conf FILE DB LOCAL-COMMAND REMOTE-COMMAND [LINE...]: FILE, a
+# configuration with database DB and both sides reached through tunnel
+# commands; the LINEs go to the default section, $LOCAL_EXTRA and
+# $REMOTE_EXTRA (lines) to [local] and [remote].
+tunnel_conf() {
+	local f=$1 db=$2 lt=$3 rt=$4
+	shift 4
+	{
+		echo "database = $db"
+		[ $# = 0 ] || printf '%s\n' "$@"
+		printf '[local]\ntype = tunnel\ncommand = %s\n' "$lt"
+		[ -z "${LOCAL_EXTRA:-}" ] || printf '%s\n' "$LOCAL_EXTRA"
+		printf '[remote]\ntype = tunnel\ncommand = %s\n' "$rt"
+		[ -z "${REMOTE_EXTRA:-}" ] || printf '%s\n' "$REMOTE_EXTRA"
+	} >"$f"
+}
+
+# hang_tunnel SCRIPT DIR: SCRIPT, a tunnel command whose server never
+# greets (it reads its input to the end), and DIR, created, where each
+# start of it leaves a file: an interimap holds its database while it
+# waits there, and the files count its connections.
+hang_tunnel() {
+	mkdir "$2" || return 1
+	cat >"$1" <<HANG
+#!/bin/sh
+# a server that never greets; one marker per start
+touch "$2/\$\$"
+exec cat >/dev/null
+HANG
+	chmod +x "$1"
+}
+
+# maildir_zero_message MAILDIR: an empty file in the maildir's INBOX, a
+# 0-length message (Dovecot takes it, its APPEND would not), with the
+# same INTERNALDATE (the file's mtime) in every maildir.
+maildir_zero_message() {
+	local f="$1/cur/1500000000.M1P1.zero,S=0,W=0:2,S"
+	: >"$f"
+	touch -d @1500000000 "$f"
+	if t_is_root; then chown nobody:nogroup "$f"; fi
+}
+
+# twins_init: the twin pairs, four throw-away Dovecots (preauthenticated
+# tunnels): pair 1 for the program under test, its tunnels in L1 and R1,
+# its local Dovecot's directory in L1DIR; pair 2 for the Perl interimap,
+# L2, R2, L2DIR. Each remote offers neither MULTIAPPEND nor LITERAL+ (one
+# APPEND per message, waiting for "+"), each local both (MULTIAPPEND
+# batches). Writes $T/ours.conf (pair 1, database $T/ours.db) and
+# $T/perl.conf (pair 2, $T/perl.db), and defines l1, l2, r1, r2 ARGS...
+# (imaptool ARGS on one server) and lb, rb ARGS... (on the local, the
+# remote server of both pairs). Status 1 if a Dovecot did not come up.
+# shellcheck disable=SC2034,SC2317 # (the caller's variables and functions)
+twins_init() {
+	local ok=0
+	dovecot_init "$T/l1" >/dev/null || ok=1
+	L1=$DOVECOT_TUNNEL L1DIR=$DOVECOT_DIR
+	dovecot_init "$T/l2" >/dev/null || ok=1
+	L2=$DOVECOT_TUNNEL L2DIR=$DOVECOT_DIR
+	DOVECOT_EXTRA_CONF="imap_capability = IMAP4rev1 ENABLE UNSELECT UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC LIST-STATUS NAMESPACE CHILDREN ID IDLE"
+	dovecot_init "$T/r1" >/dev/null || ok=1
+	R1=$DOVECOT_TUNNEL
+	dovecot_init "$T/r2" >/dev/null || ok=1
+	R2=$DOVECOT_TUNNEL
+	unset DOVECOT_EXTRA_CONF
+	tunnel_conf "$T/ours.conf" "$T/ours.db" "$L1" "$R1"
+	tunnel_conf "$T/perl.conf" "$T/perl.db" "$L2" "$R2"
+	l1() { IMAP_TUNNEL=$L1 imap_tool "$@"; }
+	l2() { IMAP_TUNNEL=$L2 imap_tool "$@"; }
+	r1() { IMAP_TUNNEL=$R1 imap_tool "$@"; }
+	r2() { IMAP_TUNNEL=$R2 imap_tool "$@"; }
+	lb() { l1 "$@" && l2 "$@"; }
+	rb() { r1 "$@" && r2 "$@"; }
+	return $ok
+}
+
+# twin_run NAME [ARGS...]: the caller's `ours ARGS...` (a run on pair 1,
+# its stderr in $T/ours.err) and `perl ARGS...` (the Perl interimap on
+# pair 2, $T/perl.err), compared (twin_compare); their statuses in
+# OURS_RC and PERL_RC.
+twin_run() {
+	local name=$1
+	shift
+	ours "$@"
+	OURS_RC=$?
+	perl "$@"
+	PERL_RC=$?
+	twin_compare "$name" "$OURS_RC" "$PERL_RC"
+}
+
+# twin_compare NAME OURS-STATUS PERL-STATUS: after a run of each, their
+# stderr in $T/ours.err and $T/perl.err, their databases $T/ours.db and
+# $T/perl.db: the same exit status, the same log lines (ilog_lines
+# --mask), the same tables (db_dump), and the same servers: the caller's
+# function twin_servers PAIR (1: ours, 2: the Perl program's) prints
+# what they hold. The logs are kept as $T/ours-NAME.err and
+# $T/perl-NAME.err; the sorted lines stay in $T/ours.lines and
+# $T/perl.lines until the next call.
+twin_compare() {
+	t_eq "$1: exit status as the Perl interimap's" "$2" "$3"
+	ilog_lines --mask "$T/ours.err" >"$T/ours.lines"
+	ilog_lines --mask "$T/perl.err" >"$T/perl.lines"
+	twin__same "$1" "log lines" lines
+	db_dump "$T/ours.db" >"$T/ours.dump"
+	db_dump "$T/perl.db" >"$T/perl.dump"
+	twin__same "$1" "database (mapping, UIDNEXT, HIGHESTMODSEQ)" dump
+	twin_servers 1 >"$T/ours.servers"
+	twin_servers 2 >"$T/perl.servers"
+	twin__same "$1" servers servers
+	cp "$T/ours.err" "$T/ours-$1.err"
+	cp "$T/perl.err" "$T/perl-$1.err"
+}
+# twin__same NAME WHAT EXT: $T/ours.EXT as $T/perl.EXT, the difference
+# shown if not.
+twin__same() {
+	t_same_file "$1: the Perl interimap's $2" "$T/ours.$3" "$T/perl.$3" ||
+		diff "$T/ours.$3" "$T/perl.$3" | sed 's/^/#   /' >&2
+}
+
+# twin_same_mail NAME MAILBOX...: pair 1's two sides hold the same
+# messages (bytes, INTERNALDATE, flags; UIDs aside) in each MAILBOX, but
+# the 0-length ones, which are never copied.
+twin_same_mail() {
+	local n=$1 m
+	shift
+	for m; do
+		mail_digest "$L1" "$m" | cut -f2- | grep -v '^[0-9a-f]* 0 ' >"$T/dl"
+		mail_digest "$R1" "$m" | cut -f2- | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
+		t_same_file "$n: $m: the same messages (bytes, INTERNALDATE, flags) on both sides" "$T/dl" "$T/dr"
+	done
 }
