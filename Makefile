@@ -155,8 +155,7 @@ install: all
 	install -m 0755 interimap/interimap $(DESTDIR)$(BINDIR)/interimap
 	install -m 0644 doc/interimap.1 $(DESTDIR)$(MANDIR)/man1/interimap.1
 	install -m 0644 interimap.sample $(DESTDIR)$(DOCDIR)/interimap.sample
-	# interimap's units (--watch) join once --watch is written (issue 9).
-	for u in doc/systemd/pullimap*; do \
+	for u in doc/systemd/pullimap* doc/systemd/interimap*; do \
 		[ -e "$$u" ] && sed "s,/usr/local/bin,$(BINDIR)," "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); done; true
 
 hdrcheck:

@@ -19,6 +19,7 @@
 #include "msync.h"
 #include "side.h"
 #include "sigwait.h"
+#include "watch.h"
 
 /* The reference's run order (notes-interimap.md §4.1); the steps are its
  * numbers. */
@@ -158,6 +159,117 @@ resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 	return rc;
 }
 
+/* Is mailbox i of mv to be synced in this round? The reference's
+ * is_dirty() (step 9 and the main loop); during a watch, what the servers
+ * said of it since (watch.h). */
+static int
+round_dirty(struct db *db, struct side *s[2], const struct mlist_mbx *m,
+    const struct watch *w, size_t i, bool *dirty_r, struct ierr *ie)
+{
+	if (w != NULL && w->changed[i]) {
+		*dirty_r = true;
+		return 0;
+	}
+	return needs_sync(db, s, m, dirty_r, ie);
+}
+
+/* After mailbox m was synced during a --notify watch: its STATUS as
+ * the database now has it, so that only news makes it dirty again. */
+static void
+status_from_db(struct db *db, struct mlist_mbx *m)
+{
+	struct db_state st[2];
+	struct err err;
+
+	if (db_state_get(db, m->idx, st, &err) <= 0)
+		return;
+	for (int k = 0; k < 2; k++) {
+		m->st[k].have = true;
+		m->st[k].uidvalidity = st[k].uidvalidity;
+		m->st[k].uidnext = st[k].uidnext;
+		m->st[k].highestmodseq = st[k].highestmodseq;
+	}
+}
+
+/* One round of the main loop (step 12) over mv: every dirty mailbox
+ * synced, in list order; with a watch, only those it marked (first:
+ * the first round, every mailbox is looked at). 0, or -1 with ie. */
+static int
+sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
+    size_t nm, struct watch *w, bool first, struct ierr *ie)
+{
+	for (size_t i = 0; i < nm; i++) {
+		bool dirty = false;
+
+		if (!first && w != NULL && !w->notified[i] && !w->changed[i])
+			continue;
+		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0)
+			return -1;
+		if (w != NULL)
+			watch_clear(w, i);
+		if (!dirty)
+			continue;
+		if (sync_messages(db, s, &mv[i], false, ie) < 0)
+			return -1;
+		if (w != NULL)
+			status_from_db(db, &mv[i]);
+		if (stop_sig)
+			return 0;
+	}
+	return 0;
+}
+
+/* --watch and --notify after the first round (§4.14): wait, then sync
+ * what changed, until a stop request (returns 0) or an error (-1 with
+ * ie: the reference's watch dies on the first one). */
+static int
+watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db *db, struct mlist *ml, struct mlist_mbx **mvp, size_t *nmp,
+    struct watch *w, struct ierr *ie)
+{
+	struct mlist_opts lo;
+	const char **pat;
+	size_t *patlen;
+	int rc = 0;
+
+	list_opts(o, ic, &lo, &pat, &patlen);
+	while (rc == 0 && !stop_sig) {
+		if (o->notify) {
+			/* Until a notification, or a NOOP every N s (some
+			 * servers send them with a command's reply only). */
+			rc = watch_wait(w, o->watch_secs, true, ie);
+			if (rc == 0 && !stop_sig)
+				rc = watch_noop(w, ie);
+			if (rc >= 0 && !stop_sig)
+				rc = sync_round(db, s, *mvp, *nmp, w, false, ie);
+			continue;
+		}
+		if ((rc = watch_release(w, ie)) < 0 ||
+		    watch_wait(w, o->watch_secs, false, ie) < 0) {
+			rc = -1;
+			break;
+		}
+		if (stop_sig)
+			break;
+		/* The list again: mailboxes created meanwhile join. */
+		watch_set_mailboxes(w, NULL, 0);
+		mlist_mbx_free(*mvp, *nmp);
+		*mvp = NULL;
+		*nmp = 0;
+		if (mlist_list(ml, s, &lo, ie) < 0 ||
+		    mlist_sync(ml, s, db, &ic->filter, o->n_mailboxes > 0,
+		    mvp, nmp, ie) < 0) {
+			rc = -1;
+			break;
+		}
+		watch_set_mailboxes(w, *mvp, *nmp);
+		rc = sync_round(db, s, *mvp, *nmp, w, true, ie);
+	}
+	free(pat);
+	free(patlen);
+	return rc < 0 ? -1 : 0;
+}
+
 static int
 run(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, struct ierr *ie)
@@ -168,6 +280,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	size_t nm = 0;
 	const char **pat;
 	size_t *patlen;
+	struct watch w, *wp = NULL;
 	struct err err;
 	char *msg = NULL;
 	int rc = -1;
@@ -218,10 +331,16 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	if (mlist_sync(&ml, s, *dbp, &ic->filter, o->n_mailboxes > 0, &mv, &nm,
 	    ie) < 0)
 		goto out;
+	if (o->watch) {
+		watch_init(&w, s, &stop_sig);
+		watch_set_mailboxes(&w, mv, nm);
+		wp = &w;
+	}
 
 	/* Step 8, then step 9 (UIDVALIDITY) for every mailbox before any
-	 * is synced, then step 10 (--repair: every mailbox) or the main
-	 * loop over the dirty ones. */
+	 * is synced, then step 10 (--repair: every mailbox), step 11
+	 * (--notify) and the first round of the main loop, over the dirty
+	 * ones. */
 	{
 		bool *done = xcalloc(nm + 1, sizeof(*done));
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
@@ -232,23 +351,33 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 				if (!done[i] && needs_sync(*dbp, s, &mv[i],
 					&dirty[i], ie) < 0)
 					break;
-		for (size_t j = 0; i == nm && j < nm; j++)
-			if ((dirty[j] || o->command == ICLI_REPAIR) &&
-			    sync_messages(*dbp, s, &mv[j],
-			    o->command == ICLI_REPAIR, ie) < 0)
-				break;
+		if (i == nm && o->command == ICLI_REPAIR) {
+			for (size_t j = 0; j < nm; j++)
+				if (sync_messages(*dbp, s, &mv[j], true,
+				    ie) < 0)
+					break;
+		} else if (i == nm && o->notify) {
+			/* LIST said no STATUS: NOTIFY's replies tell. */
+			if (watch_notify(wp, ie) == 0)
+				sync_round(*dbp, s, mv, nm, wp, true, ie);
+		} else if (i == nm) {
+			for (size_t j = 0; j < nm; j++)
+				if (dirty[j] && sync_messages(*dbp, s, &mv[j],
+				    false, ie) < 0)
+					break;
+		}
 		free(done);
 		free(dirty);
 		if (ie->e.kind != ERR_NONE)
 			goto out;
 	}
-	if (o->watch) {
-		ierr_fail(ie, NULL, "--%s is not implemented yet",
-		    o->notify ? "notify" : "watch");
+	if (wp != NULL && !stop_sig &&
+	    watch_loop(o, ic, s, *dbp, &ml, &mv, &nm, wp, ie) < 0)
 		goto out;
-	}
 	rc = 0;
 out:
+	if (wp != NULL)
+		watch_free(wp);
 	mlist_mbx_free(mv, nm);
 	mlist_free(&ml);
 	free(pat);
@@ -299,6 +428,7 @@ main(int argc, char **argv)
 		 * of a shell ignores SIGINT), as the reference's. */
 		static const int sigs[] = { SIGTERM, SIGINT, 0 };
 		sigwait_install(sigs, on_stop);
+		sigwait_set_test_env("INTERIMAP_TEST_WAIT_SIGNAL");
 		conn_set_interrupt(&stop_sig);
 	}
 	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;

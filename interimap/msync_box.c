@@ -249,6 +249,11 @@ ms_observe(struct ms_box *b, const struct imap_resp *r, struct err *err)
 		    (f.have & IMAP_FETCH_FLAGS) ? ms_flags_norm(&f.flags)
 						 : NULL);
 		break;
+	case IMAP_DATA_STATUS:
+	case IMAP_DATA_LIST:
+		/* NOTIFY's news of other mailboxes (--notify): for the
+		 * connection's events (interimap/watch.h). */
+		return 0;
 	default:
 		break;
 	}

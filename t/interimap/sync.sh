@@ -45,56 +45,9 @@ PERL=$INTERIMAP_PERL
 T0=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 
-# setup X: a local Dovecot $T/Xl reached through its tunnel as testuser
-# (in XL, the tunnel for the tests' own commands too), a remote one $T/Xr,
-# its master started, reached over IMAPS as dest (XR: the tunnel as dest,
-# for the tests' commands), and $T/X.conf with database $T/X.db.
-setup() {
-	local x=$1 lt
-	dovecot_init "$T/${x}l" >/dev/null || return 1
-	lt=$DOVECOT_TUNNEL
-	printf -v "${x}L" '%s' "$lt"
-	dovecot_init "$T/${x}r" >/dev/null && dovecot_start || return 1
-	printf -v "${x}R" '%s' "$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
-	cat >"$T/$x.conf" <<EOF
-database = $T/$x.db
-[local]
-type = tunnel
-command = $lt
-[remote]
-type = imaps
-host = $DOVECOT_HOST
-port = $DOVECOT_IMAPS_PORT
-username = $DOVECOT_DEST_USER
-password = $DOVECOT_DEST_PASS
-SSL_CAfile = $DOVECOT_CA
-EOF
-	# (ours would warn about a password in a file others can read)
-	chmod 600 "$T/$x.conf"
-}
-setup A && setup B || { t_fail "four Dovecots"; t_done; }
+pair_setup A && pair_setup B || { t_fail "four Dovecots"; t_done; }
 t_log "four Dovecots ready: $(elapsed)"
 
-# apply SIDE SETUPS: the imaptool script on stdin ("|" between the
-# arguments, see imaptool.py script) run on the SIDE (l or r) server of
-# each of the SETUPS (e.g. "A B").
-apply() {
-	local side=$1 x tun
-	sed 's/ *| */\t/g' >"$T/script"
-	for x in $2; do
-		tun=$x$(printf '%s' "$side" | tr lr LR)
-		IMAP_TUNNEL=${!tun} imap_tool script <"$T/script" >/dev/null || return 1
-	done
-}
-
-# run WHO SETUP NAME [ARGS...]: ours or perl on SETUP's configuration;
-# stdout in $T/NAME.out, stderr in $T/NAME.err, status returned.
-run() {
-	local who=$1 x=$2 n=$3 bin=$INTERIMAP
-	shift 3
-	[ "$who" = perl ] && bin=$PERL
-	timeout 120 "$bin" --config="$T/$x.conf" "$@" >"$T/$n.out" 2>"$T/$n.err"
-}
 # lines NAME: ilog_lines of NAME's stderr. (None of the deliberate
 # differences of doc/interimap.1, COMPATIBILITY, and interimap/msync.h
 # shows in these runs: nothing else to normalise.)
@@ -153,7 +106,7 @@ settle() {
 	local l=${2}L r=${2}R
 	db_consistent "$T/$2.db" "${!l}" "${!r}" 2>&1 | grep -q '^stale: ' || return 0
 	t_log "setup $2: a stale HIGHESTMODSEQ, one run of $1 first"
-	run "$1" "$2" "settle"
+	pair_run "$1" "$2" "settle"
 	t_eq "setup $2: the run that updates a stale HIGHESTMODSEQ says nothing" "$?:$(lines settle)" "0:"
 }
 # compare NAME [X Y]: ours' run NAME-a on setup X (default A) and the
@@ -179,11 +132,11 @@ both() {
 	local n=$1 s
 	shift
 	s=$(date +%s%N)
-	run ours A "$n-a" "$@"
+	pair_run ours A "$n-a" "$@"
 	RA=$?
 	MSA=$(( ($(date +%s%N) - s) / 1000000 ))
 	s=$(date +%s%N)
-	run perl B "$n-b" "$@"
+	pair_run perl B "$n-b" "$@"
 	RB=$?
 	MSB=$(( ($(date +%s%N) - s) / 1000000 ))
 	compare "$n"
@@ -194,7 +147,7 @@ idle() {
 	local n=$1 who=$2 x=$3 rc
 	settle "$who" "$x"
 	sqlite3 "$T/$x.db" .dump >"$T/$n.before"
-	run "$who" "$x" "$n"
+	pair_run "$who" "$x" "$n"
 	rc=$?
 	sqlite3 "$T/$x.db" .dump >"$T/$n.after"
 	t_eq "$n: $who on $x: nothing to do, status 0, nothing said" "$rc:$(lines "$n")$(cat "$T/$n.out")" "0:"
@@ -208,7 +161,7 @@ f() { printf '%s/msg-%04d.eml' "$M" "$1"; }
 # ---------------------------------------------------------------------
 # 1. The first sync.
 {
-	apply l "A B" <<EOF
+	pair_apply l "A B" <<EOF
 append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX | $(f 1)
 append | --flags | \Flagged \$Work | --date | 29-Feb-2024 23:59:59 -0700 | INBOX | $(f 2)
 append | --date | 03-Mar-2019 08:00:01 +0530 | INBOX | $(f 3)
@@ -224,7 +177,7 @@ EOF
 } && {
 	many=()
 	for ((i = 16; i < 166; i++)); do many+=("$(f "$i")"); done
-	apply r "A B" <<EOF
+	pair_apply r "A B" <<EOF
 append | --flags | \Answered \Seen | --date | 15-Feb-2021 12:34:56 +0100 | INBOX | $(f 11)
 append | --flags | \$Label1 | --date | 12-Jan-2012 00:00:00 +0000 | INBOX | $(f 12)
 append | --date | 07-Jul-2017 07:07:07 +1200 | INBOX | $(f 13) | $(f 14)
@@ -265,11 +218,11 @@ sqlite3 "$T/A.db" .dump >"$T/idle.a.after"
 sqlite3 "$T/B.db" .dump >"$T/idle.b.after"
 t_same_file "idle: database unchanged (ours)" "$T/idle.a.before" "$T/idle.a.after"
 t_same_file "idle: database unchanged (the Perl interimap)" "$T/idle.b.before" "$T/idle.b.after"
-run ours A idle-d --debug
+pair_run ours A idle-d --debug
 t_eq "idle --debug: status 0" "$?" 0
 t_grep "idle --debug: a LIST on each side" '^remote: C: [0-9]+ LIST .* RETURN \(SUBSCRIBED STATUS ' "$T/idle-d.err"
 t_no_grep "idle --debug: no SELECT, FETCH, STORE or APPEND" ': C: [0-9]+ (SELECT|EXAMINE|UID|APPEND|STORE|FETCH)' "$T/idle-d.err"
-run perl B idle-pd --debug
+pair_run perl B idle-pd --debug
 t_no_grep "idle --debug: no SELECT from the Perl interimap either" ': C: [0-9]+ (SELECT|EXAMINE|UID|APPEND)' "$T/idle-pd.err"
 t_log "step 2 done: $(elapsed)"
 
@@ -277,7 +230,7 @@ t_log "step 2 done: $(elapsed)"
 # 3. Everything at once. The pairs after step 1: INBOX (1,6) (2,7) (3,8)
 # (4,9) (5,10) (6,1) (7,2) (8,3) (9,4) (10,5); a/b (1,1) (2,2) (3,3);
 # many (n,n).
-apply l "A B" <<EOF || t_fail "local changes"
+pair_apply l "A B" <<EOF || t_fail "local changes"
 store | INBOX | 1 | +FLAGS | (\Flagged)
 store | INBOX | 3 | +FLAGS | (\$Todo)
 store | INBOX | 4 | -FLAGS | (\Seen)
@@ -292,7 +245,7 @@ create | nouveau/sous
 append | --flags | \Flagged | --date | 01-Oct-2025 09:30:00 -0400 | nouveau/sous | $(f 171) | $(f 172)
 raw | SUBSCRIBE nouveau/sous
 EOF
-apply r "A B" <<EOF || t_fail "remote changes"
+pair_apply r "A B" <<EOF || t_fail "remote changes"
 store | INBOX | 9 | +FLAGS | (\Flagged)
 store | INBOX | 3 | +FLAGS | (\Seen)
 store | INBOX | 7 | +FLAGS | (\Flagged)
@@ -324,29 +277,29 @@ t_log "step 3 done: $(elapsed)"
 # B, the Perl program alone, gets the same changes, for comparison).
 idle alt1 ours A
 idle alt2 perl A
-apply l "A B" <<EOF || t_fail "changes X, local"
+pair_apply l "A B" <<EOF || t_fail "changes X, local"
 append | --flags | \Seen | --date | 20-Apr-2026 08:00:00 +0000 | INBOX | $(f 176) | $(f 177)
 store | many | 1:3 | +FLAGS | (\Answered)
 expunge | Entwürfe | 1
 EOF
-apply r "A B" <<EOF || t_fail "changes X, remote"
+pair_apply r "A B" <<EOF || t_fail "changes X, remote"
 append | --date | 21-Apr-2026 08:00:00 +0000 | a/b | $(f 178)
 expunge | many | 140:145
 store | nouveau/sous | 1 | +FLAGS | (\Seen)
 EOF
-run perl A alt3-a
+pair_run perl A alt3-a
 RA=$?
-run perl B alt3-b
+pair_run perl B alt3-b
 RB=$?
 compare alt3
 t_eq "alt3: the Perl interimap on ours' database exits 0" "$RA" 0
 t_grep "alt3: ... and does the work" '^remote\(INBOX\): Added 2 UID\(s\) ' "$T/alt3-a.err"
 idle alt4 ours A
-apply l "A B" <<EOF || t_fail "changes Y, local"
+pair_apply l "A B" <<EOF || t_fail "changes Y, local"
 append | --date | 22-Apr-2026 08:00:00 +0000 | nouveau/sous | $(f 179)
 store | INBOX | 1 | -FLAGS | (\Flagged)
 EOF
-apply r "A B" <<EOF || t_fail "changes Y, remote"
+pair_apply r "A B" <<EOF || t_fail "changes Y, remote"
 append | --flags | \$Junk | --date | 23-Apr-2026 08:00:00 +0000 | INBOX | $(f 180)
 expunge | a/b | 3
 EOF
@@ -385,7 +338,7 @@ for sig in TERM INT; do
 			[ $sig = TERM ] || break
 			m="lock-$holder-$second"
 			start=$(date +%s%N)
-			run $second H "$m"
+			pair_run $second H "$m"
 			rc=$?
 			ms=$(( ($(date +%s%N) - start) / 1000000 ))
 			t_eq "$m: refused (status neither 0 nor 1)" "$(exit_class $rc)" X
@@ -464,7 +417,7 @@ for line in p.stdout:
 p.stdin.close()
 p.wait()
 EOF
-setup K && setup O && setup P && setup Q && setup_relay W && setup_relay V || { t_fail "six more Dovecot pairs"; t_done; }
+pair_setup K && pair_setup O && pair_setup P && pair_setup Q && setup_relay W && setup_relay V || { t_fail "six more Dovecot pairs"; t_done; }
 genmail --count 299 --out "$T/kmail" --sizes small --seed sync-kill >/dev/null || t_fail "genmail"
 bulk=()
 for ((i = 1; i <= 294; i++)); do
@@ -475,14 +428,14 @@ for ((i = 1; i <= 294; i++)); do
 	fi
 done
 t_eq "kill: 300 messages" "${#bulk[@]}" 300
-apply l "K O P Q W V" <<EOF || t_fail "kill: local filled"
+pair_apply l "K O P Q W V" <<EOF || t_fail "kill: local filled"
 create | bulk
 append | --flags | \Seen | --date | 24-Apr-2026 08:00:00 +0000 | bulk$(printf ' | %s' "${bulk[@]}")
 EOF
 # (not on W and V, where the mailboxes' order would count: ours goes by
 # name, the Perl program in hash order, and a kill in bulk may come
 # before or after INBOX was done)
-apply r "K O P Q" <<EOF || t_fail "kill: remote filled"
+pair_apply r "K O P Q" <<EOF || t_fail "kill: remote filled"
 append | --date | 25-Apr-2026 08:00:00 +0000 | INBOX$(for i in 295 296 297 298 299; do printf ' | %s/msg-%04d.eml' "$T/kmail" "$i"; done)
 EOF
 printf '%s\n' "${bulk[@]}" | xargs md5sum | cut -d' ' -f1 | sort -u >"$T/window.want"
@@ -525,7 +478,7 @@ else
 fi
 { wait "$k_pid"; } 2>/dev/null
 t_log "kill: SIGKILL with $at_kill messages on the remote ($(rbulk) once the server was done), pairs committed: $(sqlite3 "$T/K.db" 'SELECT count(*) FROM mapping' 2>/dev/null)"
-run ours K kill-2
+pair_run ours K kill-2
 t_eq "kill: the next run exits 0" "$?" 0
 t_grep "kill: the next run resumes" '^Resuming interrupted sync for bulk$' "$T/kill-2.err"
 ALLOW_DUPS=1 sides_alike kill K
@@ -545,7 +498,7 @@ kill -TERM "$q_pid" 2>/dev/null || t_fail "term: ours stopped in the middle of t
 t_eq "term: SIGTERM in the middle of the copy: status 0, no error" "$?:$(grep -c ERROR "$T/term-1.err")" 0:0
 t_eq "term: ... the traffic said" "$(grep -c 'IMAP traffic' "$T/term-1.err")" 2
 t_log "term: pairs committed: $(sqlite3 "$T/Q.db" 'SELECT count(*) FROM mapping')"
-run ours Q term-2
+pair_run ours Q term-2
 t_eq "term: the next run exits 0" "$?" 0
 t_grep "term: the next run resumes" '^Resuming interrupted sync for bulk$' "$T/term-2.err"
 ALLOW_DUPS=1 sides_alike term Q
@@ -566,9 +519,9 @@ for x in W V; do
 	t_eq "window: $x: the first batch's pairs only committed" \
 		"$(sqlite3 "$T/$x.db" "SELECT count(*) FROM mapping JOIN mailboxes USING (idx) WHERE mailbox = CAST('bulk' AS BLOB)")" 128
 done
-run ours W window-2-a
+pair_run ours W window-2-a
 RA=$?
-run perl V window-2-b
+pair_run perl V window-2-b
 RB=$?
 ALLOW_DUPS=1 compare window-2 W V
 t_eq "window: the next run exits 0" "$RA" 0
@@ -580,11 +533,11 @@ idle window-3p perl V
 DUPS_W=$DUPS
 
 s=$(date +%s%N)
-run ours O full-a
+pair_run ours O full-a
 RA=$?
 MSA=$(( ($(date +%s%N) - s) / 1000000 ))
 s=$(date +%s%N)
-run perl P full-b
+pair_run perl P full-b
 RB=$?
 MSB=$(( ($(date +%s%N) - s) / 1000000 ))
 t_log "first sync of 305 messages (6 of 1 MB): ours $MSA ms, the Perl interimap $MSB ms"

@@ -375,16 +375,17 @@ wait_file() {
 	return 1
 }
 
-# wait_until TIMEOUT CMD [ARGS...]: wait until CMD succeeds (polled every 50 ms).
+# wait_until TIMEOUT CMD [ARGS...]: wait until CMD succeeds (polled every
+# 50 ms), at most TIMEOUT seconds of wall time however long CMD takes.
 wait_until() {
-	local timeout="$1" i n
+	local timeout="$1" deadline
 	shift
-	n=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 20 }')
-	for ((i = 0; i <= n; i++)); do
+	deadline=$(awk -v n="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { printf "%.3f", n + t }')
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		awk -v n="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(n >= d) }' && return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 # t_kill_pid PID [GRACE]: SIGTERM PID, wait up to GRACE seconds (default 5)

@@ -17,6 +17,12 @@
 #                             a configuration, both sides tunnels
 #   hang_tunnel SCRIPT DIR    a tunnel to a server that never greets
 #   maildir_zero_message MAILDIR  a 0-length message in a maildir's INBOX
+# Whole-program runs on pairs named by a letter X (XL, XR: the tunnels):
+#   pair_setup X              a local Dovecot (tunnel), a remote one (IMAPS)
+#   pair_apply SIDE "X Y..."  an imaptool script (stdin) on those servers
+#   pair_run WHO X NAME [ARGS...]     ours or perl, one-shot
+#   pair_start WHO X NAME [ARGS...]   the same in the background
+#   pair_stop X SIGNAL        its end, the status in STOPPED
 # Twin pairs: a program under test and the Perl interimap on two
 # identical pairs of Dovecots, every change made to both alike:
 #   twins_init                the four Dovecots, l1 r1 l2 r2 lb rb
@@ -306,4 +312,90 @@ twin_same_mail() {
 		mail_digest "$R1" "$m" | cut -f2- | grep -v '^[0-9a-f]* 0 ' >"$T/dr"
 		t_same_file "$n: $m: the same messages (bytes, INTERNALDATE, flags) on both sides" "$T/dl" "$T/dr"
 	done
+}
+
+# pair_setup X: a local Dovecot $T/Xl reached through its tunnel (the
+# command in XL, for the tests' own commands too) and a remote one
+# $T/Xr, its master started, reached over IMAPS as the destination user
+# (XR: its tunnel as that user, for the tests' commands); $T/X.conf with
+# database $T/X.db. $PAIR_LOCAL_DOVECOT: configuration lines for the local
+# Dovecot (e.g. imap_capability).
+pair_setup() {
+	local x=$1 lt
+	DOVECOT_EXTRA_CONF=${PAIR_LOCAL_DOVECOT:-} dovecot_init "$T/${x}l" >/dev/null || return 1
+	lt=$DOVECOT_TUNNEL
+	printf -v "${x}L" '%s' "$lt"
+	dovecot_init "$T/${x}r" >/dev/null && dovecot_start || return 1
+	printf -v "${x}R" '%s' "$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
+	cat >"$T/$x.conf" <<EOF
+database = $T/$x.db
+[local]
+type = tunnel
+command = $lt
+[remote]
+type = imaps
+host = $DOVECOT_HOST
+port = $DOVECOT_IMAPS_PORT
+username = $DOVECOT_DEST_USER
+password = $DOVECOT_DEST_PASS
+SSL_CAfile = $DOVECOT_CA
+EOF
+	# (ours would warn about a password in a file others can read)
+	chmod 600 "$T/$x.conf"
+}
+
+# pair_apply SIDE "X Y...": the imaptool script on stdin ("|" between the
+# arguments, see imaptool.py script) run on the SIDE (l or r) server of
+# each of the pairs.
+pair_apply() {
+	local side=$1 x tun
+	sed 's/ *| */\t/g' >"$T/script"
+	for x in $2; do
+		tun=$x$(printf '%s' "$side" | tr lr LR)
+		IMAP_TUNNEL=${!tun} imap_tool script <"$T/script" >/dev/null || return 1
+	done
+}
+
+# pair_run WHO X NAME [ARGS...]: ours ($INTERIMAP) or perl
+# ($INTERIMAP_PERL) on pair X's configuration; stdout in $T/NAME.out,
+# stderr in $T/NAME.err, status returned.
+pair_run() {
+	local who=$1 x=$2 n=$3 bin=$INTERIMAP
+	shift 3
+	[ "$who" = perl ] && bin=$INTERIMAP_PERL
+	timeout 120 "$bin" --config="$T/$x.conf" "$@" >"$T/$n.out" 2>"$T/$n.err"
+}
+
+# pair_start WHO X NAME [ARGS...]: the same in the background (e.g.
+# --watch), its pid in PID_X; stopped when the test ends.
+pair_start() {
+	local who=$1 x=$2 n=$3 bin=$INTERIMAP
+	shift 3
+	[ "$who" = perl ] && bin=$INTERIMAP_PERL
+	"$bin" --config="$T/$x.conf" "$@" >"$T/$n.out" 2>"$T/$n.err" &
+	printf -v "PID_$x" '%s' "$!"
+	t_cleanup_add "t_kill_pid $!"
+}
+
+# pair_stop X SIGNAL: SIGNAL to pair_start's process on X, then its end
+# waited for (at most 15 s): STOPPED is its exit status, or "running".
+pair_stop() {
+	local pid=PID_$1 i
+	kill -"$2" "${!pid}" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		pair_ended "$1" && break
+		sleep 0.05
+	done
+	if ! pair_ended "$1"; then
+		STOPPED=running
+		return
+	fi
+	wait "${!pid}"
+	STOPPED=$?
+}
+
+# pair_ended X: pair_start's process on X is gone (or a zombie).
+pair_ended() {
+	local pid=PID_$1
+	! kill -0 "${!pid}" 2>/dev/null || [ "$(ps -o stat= -p "${!pid}" 2>/dev/null | cut -c1)" = Z ]
 }
