@@ -319,7 +319,7 @@ login(struct login *l, struct err *err)
 
 struct imapc *
 imap_login(const struct imap_opts *o, const char *name_opt,
-    const char *log_prefix, int timeout_ms, struct err *err)
+    const struct imapc_opts *eo, int timeout_ms, struct err *err)
 {
 	struct login l = {0};
 	struct conn *conn;
@@ -340,7 +340,7 @@ imap_login(const struct imap_opts *o, const char *name_opt,
 	 * connection (conn_set_interrupt()). */
 	conn_set_interruptible(conn, true);
 	l.c = imapc_new(conn, name);
-	imapc_set_log_prefix(l.c, log_prefix);
+	imapc_configure(l.c, eo);
 	if (o->type == IMAP_TYPE_IMAPS && start_tls(&l, err) < 0)
 		goto fail;
 	if (login(&l, err) < 0)

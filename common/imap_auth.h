@@ -13,6 +13,7 @@
 #include "err.h"
 
 struct imapc;
+struct imapc_opts;
 
 enum imap_type {
 	IMAP_TYPE_IMAP,   /* "imap": TCP, STARTTLS unless starttls is off */
@@ -72,16 +73,16 @@ void imap_opts_init(struct imap_opts *o);
 /* Connects as o says, reads the greeting, upgrades with STARTTLS when
  * required, authenticates (the first mechanism of o->auth the server
  * offers; LOGIN means the LOGIN command), and makes sure the capabilities
- * are the post-login ones. log_prefix is the engine's
- * (imapc_set_log_prefix()), may be NULL. timeout_ms bounds every wait (and, with the
- * budget of conn.h, every exchange). The engine is named name in
+ * are the post-login ones. eo is applied to the engine before the
+ * greeting is read (imapc_configure(); NULL: the defaults). timeout_ms
+ * bounds every wait (and, with the budget of conn.h, every exchange). The engine is named name in
  * messages, by default (NULL) "HOST:PORT" or "tunnel". Returns it, or NULL with err: ERR_TEMP (network),
  * ERR_AUTH (login refused, password-command failed), ERR_REFUSED (TLS
  * refused, STARTTLS missing, PREAUTH on a plaintext connection),
  * ERR_PROTO (not an IMAP server), ERR_CONFIG (credentials missing),
  * ERR_SYS (password-command could not be started). */
 struct imapc *imap_login(const struct imap_opts *o, const char *name,
-    const char *log_prefix, int timeout_ms, struct err *err);
+    const struct imapc_opts *eo, int timeout_ms, struct err *err);
 
 /* Starts COMPRESS=DEFLATE (RFC 4978) when o->compress and the server
  * offers it and the link is not compressed yet; a no-op otherwise. Call

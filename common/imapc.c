@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "conn.h"
-#include "imap_trace.h"
 #include "imap_data.h"
 #include "imapc.h"
 #include "log.h"
@@ -24,7 +23,18 @@ imapc_new(struct conn *conn, const char *name)
 	c->name = xstrdup(name);
 	c->parser = imap_parse_new(NULL);
 	c->lit_mode = IMAP_LIT_SYNC;
+	imapc_trace_init(c);
 	return c;
+}
+
+void
+imapc_configure(struct imapc *c, const struct imapc_opts *o)
+{
+	if (o == NULL)
+		return;
+	imapc_set_log_prefix(c, o->log_prefix);
+	c->trace = o->trace;
+	c->ref_tags = o->ref_tags;
 }
 
 void
@@ -95,8 +105,13 @@ imapc_submit(struct imapc *c, struct imap_cmd *cmd,
     const struct imapc_handlers *h)
 {
 	struct cmd *q = xcalloc(1, sizeof(*q));
-	q->num = ++c->tag_seq;
-	snprintf(q->tag, sizeof(q->tag), "%u", q->num);
+	if (c->ref_tags) {
+		q->num = c->tag_seq++;
+		snprintf(q->tag, sizeof(q->tag), "%06u", q->num);
+	} else {
+		q->num = ++c->tag_seq;
+		snprintf(q->tag, sizeof(q->tag), "%u", q->num);
+	}
 	q->cmd = cmd;
 	/* After COMPRESS and STARTTLS the encoding changes; during IDLE
 	 * and AUTHENTICATE the server reads only their continuation lines
@@ -119,10 +134,9 @@ void
 imapc_send_line(struct imapc *c, const char *text, bool secret)
 {
 	struct line *l = xcalloc(1, sizeof(*l));
-	if (log_debug_level > 0)
-		log_at(LOG_DEBUG, c->log_prefix, "%s: C: %s", c->name,
-		    secret && log_debug_level < 2 ? "[REDACTED]" : text);
+	imapc_trace_queued(c, text, secret);
 	l->text = xasprintf("%s\r\n", text);
+	l->secret = secret;
 	if (c->lines_tail)
 		c->lines_tail->next = l;
 	else
@@ -298,6 +312,7 @@ produce(struct imapc *c, struct err *err)
 				n = sizeof(c->out); /* a line is short */
 			memcpy(c->out, l->text, n);
 			c->out_len = n;
+			imapc_trace_sent(c, c->out, n, l->secret);
 			explicit_zero(l->text, strlen(l->text));
 			free(l->text);
 			free(l);
@@ -312,13 +327,11 @@ produce(struct imapc *c, struct err *err)
 		if (q->state == CMD_WAIT)
 			return progress;
 		if (q->state == CMD_QUEUED) {
-			char *t = imap_cmd_trace(q->cmd, log_debug_level > 1);
-			log_at(LOG_DEBUG, c->log_prefix, "%s: C: %s %s", c->name,
-			    q->tag, t);
-			free(t);
+			imapc_trace_command(c, q);
 			imap_cmd_writer_init(&c->w, q->cmd, c->lit_mode);
 			c->out_len = (size_t)snprintf(c->out, sizeof(c->out), "%s ",
 			    q->tag);
+			imapc_trace_sent(c, c->out, c->out_len, false);
 			q->state = CMD_WRITING;
 			progress = 1;
 			continue;
@@ -349,6 +362,7 @@ produce(struct imapc *c, struct err *err)
 				q->state = CMD_SENT;
 				break;
 			}
+			imapc_trace_sent(c, c->out, c->out_len, false);
 			if (len > 0 || st == IMAP_CMD_WR_DONE)
 				progress = 1;
 		}
@@ -416,6 +430,9 @@ on_tagged(struct imapc *c, const struct imap_resp *r, struct err *err)
 		return imapc_fail_all(c, err);
 	}
 	imapc_box_tagged(c, q, r);
+	/* Refused instead of "+": its literal never goes out. */
+	if (q->state == CMD_WAIT)
+		imap_trace_wire_literal_dropped(&c->tr_out);
 	if (q->failed) {
 		finish(c, q, r, &q->err);
 		return 0;
@@ -546,11 +563,14 @@ consume(struct imapc *c, struct err *err)
 		}
 		if (c->lit_open) {
 			imap_parse_literal_done(c->parser);
+			imap_trace_wire_literal_read(&c->tr_in);
 			c->lit_open = false;
 		}
 		if (len == 0)
 			return 0;
 		st = imap_parse_feed(c->parser, data, len, &used, err);
+		if (st != IMAP_PARSE_ERROR)
+			imapc_trace_received(c, data, used);
 		conn_consume(c->conn, used);
 		switch (st) {
 		case IMAP_PARSE_MORE:
@@ -564,12 +584,7 @@ consume(struct imapc *c, struct err *err)
 		case IMAP_PARSE_DONE: {
 			const struct imap_resp *r = imap_parse_resp(c->parser);
 			int rc = 0;
-			if (log_debug_level > 0) {
-				char *t = imap_trace_format(r);
-				log_at(LOG_DEBUG, c->log_prefix, "%s: S: %s",
-				    c->name, t);
-				free(t);
-			}
+			imapc_trace_response(c, r);
 			caps_update(c, r);
 			imapc_box_update(c, r);
 			if (r->kind == IMAP_RESP_TAGGED)
@@ -684,6 +699,7 @@ imapc_free(struct imapc **cp)
 	}
 	imap_caps_free(&c->caps);
 	imap_parse_free(&c->parser);
+	imapc_trace_free(c);
 	conn_free(&c->conn);
 	free(c->box_name);
 	free(c->log_prefix);

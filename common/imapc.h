@@ -92,7 +92,8 @@ unsigned imapc_caps_gen(const struct imapc *c);
 /* Forgets the list (after STARTTLS: what came before may be forged). */
 void imapc_caps_forget(struct imapc *c);
 
-/* Queues cmd (taken; freed when done) under the next tag ("1", "2"...).
+/* Queues cmd (taken; freed when done) under the next tag ("1", "2"...,
+ * or "000000", "000001"... with ref_tags, see imapc_configure()).
  * h is copied. Returns the tag's number. Nothing is sent before the next
  * imapc_step(). Commands go out in submission order without waiting for
  * earlier replies, except after COMPRESS, STARTTLS, IDLE and
@@ -164,9 +165,40 @@ struct conn *imapc_conn(const struct imapc *c);
 const char *imapc_name(const struct imapc *c);
 /* What the connection's log lines start with (log.h): the program's
  * identity for it ("local(INBOX)", "SECTION(MAILBOX)"); copied, NULL for
- * none (the default). The protocol trace reads "PREFIX: NAME: C: ...". */
+ * none (the default). The protocol trace starts with it too (see enum
+ * imapc_trace_style). */
 void imapc_set_log_prefix(struct imapc *c, const char *prefix);
 const char *imapc_log_prefix(const struct imapc *c);
+
+/* How the --debug trace (log_debug_level > 0) of a connection reads.
+ * PARSED (pullimap's): "PREFIX: NAME: C: TAG COMMAND", literals as
+ *   "{N}[...]" and secrets (LOGIN's, AUTHENTICATE's) as "[REDACTED]"
+ *   unless --debug --debug; "PREFIX: NAME: S: RESPONSE" as
+ *   imap_trace_format() writes it.
+ * WIRE (the reference Net::IMAP::InterIMAP's, interimap's): "PREFIXC: LINE"
+ *   and "PREFIXS: LINE", the prefix as log_at() writes it, each line as it
+ *   went over the connection (decompressed; literals left out, the line
+ *   after one beginning with "[...]": imap_trace.h). With --debug once,
+ *   LOGIN and AUTHENTICATE read "C: xxx LOGIN [REDACTED]" or "C: xxx
+ *   AUTHENTICATE MECH [REDACTED]", and nothing of their exchange follows
+ *   but a tagged OK, as "S: xxx OK ..."; with --debug twice they go as the
+ *   rest. */
+enum imapc_trace_style {
+	IMAPC_TRACE_PARSED,
+	IMAPC_TRACE_WIRE,
+};
+
+/* A program's choices for one engine. All zero: no log prefix, the PARSED
+ * trace, tags "1", "2"... */
+struct imapc_opts {
+	const char *log_prefix;         /* imapc_set_log_prefix() */
+	enum imapc_trace_style trace;
+	bool ref_tags;                  /* tags "000000", "000001"... as the
+	                                 * reference's */
+};
+/* Applies o (NULL: nothing). Before the first imapc_submit(): tags are
+ * not renumbered. */
+void imapc_configure(struct imapc *c, const struct imapc_opts *o);
 
 /* Waits until one of cs (at most 16) can make progress, at most
  * timeout_ms (< 0: no limit), with sigwait_poll(): called between

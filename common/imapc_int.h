@@ -3,7 +3,8 @@
 
 /* The engine's insides, shared by its files (imapc.c: queue, output,
  * input and dispatch; imapc_box.c: the selected mailbox; imapc_run.c:
- * waits, blocking wrappers, literal reads). Not for users of imapc.h. */
+ * waits, blocking wrappers, literal reads; imapc_trace.c: the --debug
+ * trace). Not for users of imapc.h. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include "imap_cmd.h"
 #include "imap_data.h"
 #include "imap_parse.h"
+#include "imap_trace.h"
 #include "imapc.h"
 
 #define TAG_SIZE 16
@@ -54,6 +56,7 @@ struct cmd {
 struct line {
 	struct line *next;
 	char *text; /* with CRLF */
+	bool secret;
 };
 
 struct imapc {
@@ -84,11 +87,32 @@ struct imapc {
 	unsigned changes;         /* EXISTS/EXPUNGE/VANISHED seen */
 	unsigned caps_gen;        /* capability lists received */
 	char *log_prefix;         /* imapc_set_log_prefix() */
+	enum imapc_trace_style trace;
+	bool ref_tags;
+	/* The WIRE trace: what went out, what came in; and the tag of the
+	 * login being hidden (--debug once), "" when none. */
+	struct imap_trace_wire tr_out, tr_in;
+	char hush[TAG_SIZE];
 };
 
 /* Every command in flight fails with err (its own error for one whose
  * handler failed) and the connection is unusable; returns -1. */
 int imapc_fail_all(struct imapc *c, const struct err *err);
+
+/* The --debug trace (imapc_trace.c, see enum imapc_trace_style): set up
+ * and free the WIRE splitters; q starts going out; a continuation line
+ * is queued (imapc_send_line()); bytes went out (secret: a continuation
+ * line to hide unless --debug --debug); bytes came in, as fed to the
+ * parser; a response was parsed. Each writes what its style asks for,
+ * nothing without --debug. */
+void imapc_trace_init(struct imapc *c);
+void imapc_trace_free(struct imapc *c);
+void imapc_trace_command(struct imapc *c, const struct cmd *q);
+void imapc_trace_queued(struct imapc *c, const char *text, bool secret);
+void imapc_trace_sent(struct imapc *c, const char *data, size_t len,
+    bool secret);
+void imapc_trace_received(struct imapc *c, const char *data, size_t len);
+void imapc_trace_response(struct imapc *c, const struct imap_resp *r);
 
 /* The selected mailbox (imapc_box.c): reset to name (NULL: none); update
  * from any response, before it is dispatched; and from q's tagged reply

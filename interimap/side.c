@@ -138,10 +138,15 @@ side_connect(struct side *s, bool notify, struct ierr *ie)
 	bool enabled = false;
 	struct imapc_handlers h = { enabled_untagged, NULL, NULL, NULL,
 		&enabled };
+	/* The reference's tags and trace, under the log-prefix (nothing
+	 * selected yet: "local: "); msync changes the prefix around its
+	 * SELECTs as the reference's state changes. */
+	struct imapc_opts eo = { ilog_prefix(s->name, NULL), IMAPC_TRACE_WIRE,
+		true };
 	struct err err;
 	int rc;
 
-	s->imap = imap_login(o, s->name, NULL, SIDE_TIMEOUT_MS, &err);
+	s->imap = imap_login(o, s->name, &eo, SIDE_TIMEOUT_MS, &err);
 	if (s->imap == NULL)
 		return ierr_wrap(ie, s->name, &err);
 	/* A stop signal ends every wait (main.c): the reference's handlers

@@ -111,9 +111,12 @@ enable_select(struct pull *p, struct err *err)
 int
 pull_session_open(struct pull *p, struct err *err)
 {
+	/* pullimap keeps its own trace (imapc.h, IMAPC_TRACE_PARSED). */
+	struct imapc_opts eo = { .log_prefix = plog_prefix() };
+
 	p->compress_asked = false;
-	if (!(p->imap = imap_login(&p->pc->imap, NULL, plog_prefix(),
-	    p->o->timeout_ms, err)))
+	if (!(p->imap = imap_login(&p->pc->imap, NULL, &eo, p->o->timeout_ms,
+	    err)))
 		return -1;
 	if (enable_select(p, err) < 0)
 		return -1;
