@@ -12,9 +12,7 @@
 
 /* Each side's caches, kept from the responses as the reference's client
  * keeps them (Net::IMAP::InterIMAP's _resp, _resp_text, _recv), msync's
- * commands and waits, and the reference's notations for sets and flags. */
-
-#define TEXT_MAX ((size_t)1 << 30)
+ * commands and waits, and its failures. */
 
 /* ---- failures ---- */
 
@@ -52,10 +50,22 @@ ms_fail(struct ms *ms, const char *name, const char *mailbox,
 	return ms_fail_err(ms, name, mailbox, &e);
 }
 
+int
+ms_db_fail(struct ms *ms, const struct err *e)
+{
+	return ms_fail_err(ms, "database", NULL, e);
+}
+
 const char *
 ms_prefix(const struct ms_box *b)
 {
 	return ilog_prefix(b->s->name, b->selected ? b->s->mailbox : NULL);
+}
+
+const char *
+ms_prefix_mbx(const struct ms_box *b)
+{
+	return ilog_prefix(b->s->name, b->s->mailbox);
 }
 
 int
@@ -71,6 +81,14 @@ ms_box_fail(struct ms_box *b, enum err_kind kind, const char *fmt, ...)
 	va_end(ap);
 	return ms_fail_err(b->ms, b->s->name,
 	    b->selected ? b->s->mailbox : NULL, &e);
+}
+
+int
+ms_uidvalidity_fail(struct ms_box *b, uint32_t have, uint32_t want)
+{
+	return ms_box_fail(b, ERR_DB, "UIDVALIDITY changed! (%" PRIu32 " != %"
+	    PRIu32 ")  Need to invalidate the UID cache for %s.", have, want,
+	    b->s->mailbox);
 }
 
 /* A failure detected in a handler: recorded, and handed to the engine. */
@@ -422,8 +440,8 @@ ms_mods_add(struct ms_mods *m, uint32_t uid, uint64_t modseq, char *flags)
 	e->order = m->order++;
 }
 
-static int
-by_uid_order(const void *a, const void *b)
+int
+ms_mod_cmp(const void *a, const void *b)
 {
 	const struct ms_mod *x = a, *y = b;
 	if (x->uid != y->uid)
@@ -440,7 +458,7 @@ ms_mods_norm(struct ms_mods *m)
 		m->sorted = true;
 		return;
 	}
-	qsort(m->v, m->n, sizeof(*m->v), by_uid_order);
+	qsort(m->v, m->n, sizeof(*m->v), ms_mod_cmp);
 	/* The reference's rule, applied in arrival order: a later report
 	 * replaces the known one when its MODSEQ is higher, or equal with
 	 * flags where the known one had none. */
@@ -464,22 +482,27 @@ ms_mods_norm(struct ms_mods *m)
 }
 
 struct ms_mod *
-ms_mods_find(struct ms_mods *m, uint32_t uid)
+ms_mod_find(struct ms_mod *v, size_t n, uint32_t uid)
 {
-	size_t lo = 0, hi;
+	size_t lo = 0, hi = n;
 
-	ms_mods_norm(m);
-	hi = m->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (m->v[mid].uid == uid)
-			return &m->v[mid];
-		if (m->v[mid].uid < uid)
+		if (v[mid].uid == uid)
+			return &v[mid];
+		if (v[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+struct ms_mod *
+ms_mods_find(struct ms_mods *m, uint32_t uid)
+{
+	ms_mods_norm(m);
+	return ms_mod_find(m->v, m->n, uid);
 }
 
 void
@@ -506,136 +529,4 @@ ms_mods_clear(struct ms_mods *m)
 	free(m->v);
 	memset(m, 0, sizeof(*m));
 	m->sorted = true;
-}
-
-/* ---- flags and sets as the reference writes them ---- */
-
-static int
-by_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static char *
-join_sorted(const char **v, size_t n, bool dedupe)
-{
-	struct buf out = BUF_INIT(TEXT_MAX);
-
-	qsort(v, n, sizeof(*v), by_str);
-	buf_append(&out, "", 0);
-	for (size_t i = 0; i < n; i++) {
-		if (dedupe && i > 0 && strcmp(v[i], v[i - 1]) == 0)
-			continue;
-		if (out.len > 0)
-			buf_append(&out, " ", 1);
-		buf_appends(&out, v[i]);
-	}
-	return buf_steal(&out);
-}
-
-char *
-ms_flags_norm(const struct imap_atoms *a)
-{
-	const char **v = xcalloc(a->n ? a->n : 1, sizeof(*v));
-	size_t n = 0;
-	char *s;
-
-	for (size_t i = 0; i < a->n; i++)
-		if (!str_ieq(a->v[i].str, "\\Recent"))
-			v[n++] = a->v[i].str;
-	/* Perl's sort: bytewise, duplicates kept. */
-	s = join_sorted(v, n, false);
-	free(v);
-	return s;
-}
-
-size_t
-ms_flags_split(const char *flags, char ***v_r, char **store_r)
-{
-	char *s = xstrdup(flags), *p = s;
-	size_t n = 0, cap = 0;
-	char **v = NULL;
-
-	while (*p) {
-		char *sp = strchr(p, ' ');
-		v = xgrow(v, &cap, n + 1, sizeof(*v));
-		v[n++] = p;
-		if (!sp)
-			break;
-		*sp = '\0';
-		p = sp + 1;
-	}
-	*v_r = v;
-	*store_r = s;
-	return n;
-}
-
-char *
-ms_flags_union(const char *a, const char *b)
-{
-	char **va, **vb, *sa, *sb, *u;
-	size_t na = ms_flags_split(a, &va, &sa);
-	size_t nb = ms_flags_split(b, &vb, &sb);
-	const char **v = xcalloc(na + nb + 1, sizeof(*v));
-
-	for (size_t i = 0; i < na; i++)
-		v[i] = va[i];
-	for (size_t i = 0; i < nb; i++)
-		v[na + i] = vb[i];
-	/* The reference takes the keys of a hash: each flag once. */
-	u = join_sorted(v, na + nb, true);
-	free(v);
-	free(va);
-	free(vb);
-	free(sa);
-	free(sb);
-	return u;
-}
-
-char *
-ms_set_text(struct uidset *s)
-{
-	struct buf out = BUF_INIT(TEXT_MAX);
-
-	buf_append(&out, "", 0);
-	uidset_format(&out, s);
-	return buf_steal(&out);
-}
-
-static void
-put_run(struct buf *out, uint32_t lo, uint32_t hi)
-{
-	if (out->len > 0)
-		buf_append(out, ",", 1);
-	if (lo == hi)
-		buf_appendf(out, "%" PRIu32, lo);
-	else
-		buf_appendf(out, "%" PRIu32 ":%" PRIu32, lo, hi);
-}
-
-char *
-ms_list_text(const uint32_t *v, size_t n)
-{
-	struct buf out = BUF_INIT(TEXT_MAX);
-	uint32_t lo, hi;
-	int dir = 0;
-
-	buf_append(&out, "", 0);
-	if (n == 0)
-		return buf_steal(&out);
-	lo = hi = v[0];
-	for (size_t i = 1; i < n; i++) {
-		uint32_t k = v[i];
-		if (dir == 0)
-			dir = k < hi ? -1 : 1;
-		if (k != hi && (int64_t)k == (int64_t)hi + dir) {
-			hi = k;
-		} else {
-			put_run(&out, lo, hi);
-			lo = hi = k;
-			dir = 0;
-		}
-	}
-	put_run(&out, lo, hi);
-	return buf_steal(&out);
 }

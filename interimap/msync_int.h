@@ -1,9 +1,16 @@
 #ifndef INTERIMAP_MSYNC_INT_H
 #define INTERIMAP_MSYNC_INT_H
 
-/* msync's insides, shared by msync.c (the algorithm) and msync_box.c
- * (each side's caches, the responses they are kept from, the commands
- * and waits, the reference's set notations). Not for other users. */
+/* msync's insides, shared by its files, one job each: msync.c (the entry
+ * points and their common opening: the database's state, the SELECTs;
+ * sync_messages), msync_resume.c (an interrupted copy), msync_known.c
+ * (the known messages' turns and the pulls they read), msync_expunge.c
+ * (vanished messages), msync_flags.c (flag changes), msync_copy.c (new
+ * messages), msync_repair.c (--repair), msync_box.c (each side's caches,
+ * the responses they are kept from, the commands and waits, failures),
+ * msync_sets.c (the reference's set and flag notations). Not for other
+ * users. References: I: /usr/bin/interimap, L: Net/IMAP/InterIMAP.pm
+ * (0.5.7). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -108,13 +115,21 @@ int ms_fail(struct ms *ms, const char *name, const char *mailbox,
 /* The same with an error already set (copied). */
 int ms_fail_err(struct ms *ms, const char *name, const char *mailbox,
     const struct err *e);
+/* A database error, with the reference's prefix "database: ". */
+int ms_db_fail(struct ms *ms, const struct err *e);
 /* The side's log prefix: "local(MBX): " once selected, "local: " before
  * (the reference's client logs with the selected mailbox only in the
  * SELECTED state). Valid until the next ilog_prefix(). */
 const char *ms_prefix(const struct ms_box *b);
+/* The prefix of the reference's msg2(NAME => MBX, ...): the side's name
+ * and mailbox, selected or not. Valid as ms_prefix(). */
+const char *ms_prefix_mbx(const struct ms_box *b);
 /* ms_fail() with b's prefix. */
 int ms_box_fail(struct ms_box *b, enum err_kind kind, const char *fmt, ...)
     ATTR_PRINTF(3, 4);
+/* ms_box_fail() with the reference's "UIDVALIDITY changed! (have !=
+ * want)  Need to invalidate the UID cache for MBX." (ERR_DB). */
+int ms_uidvalidity_fail(struct ms_box *b, uint32_t have, uint32_t want);
 
 /* Resets b's internal cache for a SELECT (the reference's _open_mailbox;
  * the UIDVALIDITY to check the server's against is p_uidvalidity, unless
@@ -164,6 +179,13 @@ struct ms_mod *ms_mods_find(struct ms_mods *m, uint32_t uid);
 /* Forgets the changes of the UIDs in s (normalises). */
 void ms_mods_remove(struct ms_mods *m, struct uidset *s);
 void ms_mods_clear(struct ms_mods *m);
+/* qsort() order of changes: by UID, then by arrival (order). */
+int ms_mod_cmp(const void *a, const void *b);
+/* The change of uid in v[0..n), sorted by UID with one change each, or
+ * NULL. */
+struct ms_mod *ms_mod_find(struct ms_mod *v, size_t n, uint32_t uid);
+
+/* ---- msync_sets.c ---- */
 
 /* A FETCH's FLAGS as the reference compares them: \Recent dropped
  * (ASCII case-insensitively), sorted bytewise, joined by one space.
@@ -181,21 +203,86 @@ size_t ms_flags_split(const char *flags, char ***v_r, char **store_r);
 char *ms_set_text(struct uidset *s);
 char *ms_list_text(const uint32_t *v, size_t n);
 
-/* ---- msync.c, for msync_repair.c ---- */
+/* Set arithmetic: s is empty; dst gets src's UIDs (src normalised; merge
+ * also normalises dst); s becomes s minus t (both normalised). */
+bool ms_set_empty(const struct uidset *s);
+void ms_set_copy(struct uidset *dst, struct uidset *src);
+void ms_set_merge(struct uidset *dst, struct uidset *src);
+void ms_set_minus(struct uidset *s, struct uidset *t);
 
-/* SELECTs both sides as the reference's plain select() calls do: the
- * QRESYNC parameter from the persistent caches, without the mapping's
- * sample. */
-int ms_select_plain(struct ms *ms);
-/* UID FETCH s (MODSEQ FLAGS) on b, submitted, not waited for: the
- * responses go to b's caches. */
-int ms_fetch_flags(struct ms_box *b, struct uidset *s);
+/* ---- msync.c ---- */
+
+/* The opening the sync, a resumption and --repair share: sets both
+ * sides' persistent caches from st, the database's state (NULL: a
+ * mailbox new to it, or a resumption, which trusts no HIGHESTMODSEQ: only
+ * the LIST-STATUS UIDVALIDITY, if any, to check the server's against),
+ * then SELECTs both sides at once, with the QRESYNC parameter (RFC 7162
+ * §3.2.5) when the persistent caches have a state; sample: with the
+ * mapping's sample as message-sequence-match data (select_mbx, I:818),
+ * else as the reference's plain select() calls. Fails as the reference
+ * does without MODSEQ support. */
+int ms_open(struct ms *ms, const struct db_state *st, bool sample);
+/* sync_messages (I:1222): the new messages both ways (lign, rign: local
+ * and remote UIDs not to copy, may be NULL), the known ones, then both
+ * sides' state committed. */
+int ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign);
+
+/* ---- msync_resume.c ---- */
+
+/* The resumption of an interrupted copy (I:1308) of a mailbox whose
+ * database state is st and whose pairs[0..n) lie beyond a side's UIDNEXT:
+ * the pairs missing a side lose the other, the rest is synced as a
+ * conflict (ms_sync_new()). */
+int ms_resume(struct ms *ms, const struct db_state st[2],
+    const struct db_pair *pairs, size_t n);
+
+/* ---- msync_known.c ---- */
+
+/* What a pull_updates (L:1226) of one side brought: the flag changes
+ * (v[0..n), by UID, one each, flags owned) and the vanished UIDs, both
+ * below the persistent UIDNEXT. */
+struct ms_pulled {
+	struct ms_mod *v;
+	size_t n, cap;
+	struct uidset vanished;
+};
+
+/* UID FETCH s (MODSEQ FLAGS) on b, in commands of at most
+ * IMAP_VERB_SET_MAX bytes of set, submitted, not waited for: the
+ * responses go to b's caches, own (may be NULL) seeing them first. */
+int ms_fetch_flags(struct ms_box *b, struct uidset *s,
+    int (*own)(struct ms_cmd *, const struct imap_resp *, struct err *),
+    void *ctx);
+/* pull_updates of b's caches into *out: the changes newer than the
+ * persistent HIGHESTMODSEQ (full: all of them, the reference's
+ * pull_updates(1)), what lacks its flags being fetched first (the last
+ * answer counts); the vanished UIDs, which no change survives; then the
+ * persistent HIGHESTMODSEQ becomes the server's. *out is freed by
+ * ms_pulled_free() (also after a failure). */
+int ms_pull(struct ms *ms, struct ms_box *b, bool full,
+    struct ms_pulled *out);
+void ms_pulled_free(struct ms_pulled *p);
+/* The change of uid in p, or NULL. */
+const struct ms_mod *ms_pulled_find(const struct ms_pulled *p, uint32_t uid);
+/* sync_known_messages (I:1012): turns until both sides are quiet.
+ * *update_r: something was pending. */
+int ms_sync_known(struct ms *ms, bool *update_r);
+
+/* ---- msync_expunge.c ---- */
+
 /* remove_message on both sides at once (sets[DB_LOCAL], sets[DB_REMOTE],
  * either may be empty), with its "Removed" and "Couldn't UID EXPUNGE"
  * lines. */
 int ms_remove(struct ms *ms, struct uidset sets[2]);
 /* delete_mapping: the pair of luid goes (not committed). */
 int ms_unmap(struct ms *ms, uint32_t luid);
+/* The VANISHED half of a known-messages turn (I:1040): what vanished on
+ * one side is removed on the other, the pairs go. */
+int ms_expunge_vanished(struct ms *ms, struct ms_pulled *lp,
+    struct ms_pulled *rp);
+
+/* ---- msync_flags.c ---- */
+
 /* A flag list to set on a UID (push_flag_updates' input). */
 struct ms_upd {
 	uint32_t uid;
@@ -208,39 +295,58 @@ struct ms_upd {
  * next pull. */
 int ms_push_updates(struct ms *ms, const struct ms_upd *const v[2],
     const size_t n[2]);
-/* One APPEND of msgs[0..n) from src to dst (callback_new_message_flush):
- * the pairs committed with it, "Added" logged, the new UIDs of dst added
- * to added. */
-int ms_append(struct ms *ms, struct ms_box *src, struct ms_box *dst,
-    const struct imap_xfer_msg *msgs, size_t n, struct uidset *added);
-/* The reference's batches (callback_new_message, I:1151), shared by the
- * sync and --repair: ms_batch_add() queues a message (its strings
- * borrowed until the batch is sent), sending the batch first when it
- * holds batch_max messages or the message would take it past batch_bytes,
- * and at once without MULTIAPPEND; a 0-length message is skipped with the
- * reference's warning. ms_batch_end(b, rc) sends what is left when rc is
- * 0, frees, and returns the outcome. total bounds the batch's size. */
-struct ms_batch {
-	struct ms *ms;
-	struct ms_box *src, *dst;
-	struct uidset *added;
-	struct imap_xfer_msg *v;
-	size_t n;
-	uint64_t bytes;
-	bool multi;
+/* flag_conflict (I:766): the union of a pair's two flag lists
+ * (allocated), announced by the reference's conflict warning. */
+char *ms_flag_conflict(struct ms *ms, uint32_t luid, const char *lflags,
+    uint32_t ruid, const char *rflags);
+/* The flags half of a known-messages turn (I:1087): each side's changes
+ * to the other, conflicts to the union on both. */
+int ms_propagate_flags(struct ms *ms, struct ms_pulled *lp,
+    struct ms_pulled *rp);
+
+/* ---- msync_copy.c ---- */
+
+/* A message to copy, as its metadata FETCH gave it. */
+struct ms_newmsg {
+	uint32_t uid;
+	uint64_t size;
+	char **flags;
+	size_t nflags;
+	char *date;
+	char *from; /* with the envelope: "mailbox@host" or ""; else NULL */
 };
-void ms_batch_init(struct ms_batch *b, struct ms *ms, struct ms_box *src,
-    struct ms_box *dst, size_t total, struct uidset *added);
-int ms_batch_add(struct ms_batch *b, const struct imap_xfer_msg *x);
-int ms_batch_end(struct ms_batch *b, int rc);
-/* sync_messages: the new messages both ways (lign, rign: local and
- * remote UIDs not to copy, may be NULL), the known ones, then both
- * sides' state committed. */
-int ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign);
+
+struct ms_newmsgs {
+	struct ms_newmsg *v;
+	size_t n, cap;
+};
+
+/* UID FETCH uids (MODSEQ FLAGS INTERNALDATE RFC822.SIZE, and ENVELOPE
+ * when envelope) on src, waited for: the messages of uids it reports
+ * are added to *out (the rest goes to the caches); freed by
+ * ms_newmsgs_free(), also after a failure. */
+int ms_fetch_new(struct ms *ms, struct ms_box *src, struct uidset *uids,
+    bool envelope, struct ms_newmsgs *out);
+void ms_newmsgs_free(struct ms_newmsgs *m);
+/* Copies m's messages from src to dst in UID order, in the reference's
+ * batches (callback_new_message, I:1151: batch_max messages, or what
+ * fits batch_bytes, one a batch without MULTIAPPEND; a 0-length message
+ * skipped with its warning); each batch's pairs committed with it
+ * (callback_new_message_flush, I:1184), "Added" logged, the new UIDs of
+ * dst added to added. announce: each message is first logged as "UID n
+ * from <ADDRESS> (DATE)" (download_missing). */
+int ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct ms_newmsgs *m, bool announce, struct uidset *added);
+/* pull_new_messages (L:1283) from src, copied to dst: the UIDs from the
+ * persistent UIDNEXT on, less those of ignore (copies just made on src),
+ * again while src's UIDNEXT moves; the new UIDs of dst added to added. */
+int ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct uidset *ignore, struct uidset *added);
 
 /* ---- msync_repair.c ---- */
 
-/* The body of msync_repair() (msync.h). */
-int ms_repair(struct ms *ms);
+/* The body of msync_repair() (msync.h), for a mailbox whose database
+ * state is st. */
+int ms_repair(struct ms *ms, const struct db_state st[2]);
 
 #endif
