@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ilog.h"
 #include "imap_data.h"
 #include "imap_verbs.h"
 #include "log.h"
@@ -251,9 +252,13 @@ watch_release(struct watch *w, struct ierr *ie)
 		return 0;
 	if (!unselect)
 		return watch_noop(w, ie);
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		if (run(w, k, imap_verb_unselect(), "UNSELECT", ie) < 0)
 			return -1;
+		/* No mailbox in the prefix any more, as the reference's. */
+		imapc_set_log_prefix(w->s[k]->imap,
+		    ilog_prefix(w->s[k]->name, NULL));
+	}
 	return 0;
 }
 
