@@ -77,3 +77,25 @@ sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	 * unblocked (unless the caller had blocked them itself). */
 	return ppoll(fds, nfds, tsp, &saved);
 }
+
+void
+sigwait_nap(unsigned ms, const volatile sig_atomic_t *stop,
+    const volatile sig_atomic_t *wake)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		bool done;
+
+		sigwait_block();
+		done = (stop && *stop) || (wake && *wake) || now >= end;
+		if (!done) {
+			sigwait_test_hook();
+			sigwait_poll(NULL, 0, (int)(end - now));
+		}
+		sigwait_unblock();
+		if (done)
+			return;
+	}
+}

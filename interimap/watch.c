@@ -90,6 +90,9 @@ on_event(struct watch *w, int k, const struct imap_resp *r)
 	case IMAP_DATA_STATUS:
 		on_status(w, k, r);
 		break;
+	case IMAP_DATA_LIST:
+		w->relist = true;
+		break;
 	case IMAP_DATA_EXISTS:
 	case IMAP_DATA_EXPUNGE:
 	case IMAP_DATA_VANISHED:
@@ -117,12 +120,14 @@ on_remote(void *ctx, const struct imap_resp *r)
 }
 
 void
-watch_init(struct watch *w, struct side *s[2], volatile sig_atomic_t *stop)
+watch_init(struct watch *w, struct side *s[2], volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *wake)
 {
 	memset(w, 0, sizeof(*w));
 	w->s[0] = s[0];
 	w->s[1] = s[1];
 	w->stop = stop;
+	w->wake = wake;
 	imapc_set_events(s[0]->imap, on_local, w);
 	imapc_set_events(s[1]->imap, on_remote, w);
 }
@@ -148,6 +153,7 @@ watch_set_mailboxes(struct watch *w, struct mlist_mbx *mv, size_t nm)
 	w->notified = xcalloc(nm + 1, sizeof(*w->notified));
 	w->changed = xcalloc(nm + 1, sizeof(*w->changed));
 	w->any = false;
+	w->relist = false;
 }
 
 void
@@ -297,15 +303,16 @@ watch_wait(struct watch *w, unsigned secs, bool until_marked,
 		for (int k = 0; k < 2; k++)
 			if (drain(w, k, ie) < 0)
 				return -1;
-		if (until_marked && w->any)
+		if ((until_marked && (w->any || w->relist)) ||
+		    (w->wake && *w->wake))
 			return 1;
 		now = now_ms();
 		if (*w->stop || now >= deadline)
 			return 0;
-		/* The flag tested again with the signals blocked (sigwait.h):
-		 * a SIGTERM from now on ends the wait at once. */
+		/* The flags tested again with the signals blocked (sigwait.h):
+		 * a signal from now on ends the wait at once. */
 		sigwait_block();
-		if (!*w->stop) {
+		if (!*w->stop && !(w->wake && *w->wake)) {
 			uint64_t left = deadline - now;
 			sigwait_test_hook();
 			r = imapc_wait(cs, 2, left > INT32_MAX ? INT32_MAX
