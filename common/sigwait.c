@@ -10,6 +10,7 @@
 #include "sigwait.h"
 
 static sigset_t watched, saved;
+static bool watched_init;
 
 void
 sigwait_install(const int *sigs, void (*handler)(int))
@@ -19,7 +20,12 @@ sigwait_install(const int *sigs, void (*handler)(int))
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
-	sigemptyset(&watched);
+	/* Static storage starts as an empty set on Linux, but not by
+	 * contract. */
+	if (!watched_init) {
+		sigemptyset(&watched);
+		watched_init = true;
+	}
 	for (; *sigs != 0; sigs++) {
 		sigaction(*sigs, &sa, NULL);
 		sigaddset(&watched, *sigs);

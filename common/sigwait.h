@@ -22,7 +22,8 @@
 #include <signal.h>
 
 /* Installs handler, without SA_RESTART, for each signal of sigs (a list
- * ending with 0), and remembers them as the signals to block. */
+ * ending with 0), and adds them to the signals to block: a program with
+ * two handlers calls it once per handler. */
 void sigwait_install(const int *sigs, void (*handler)(int));
 
 /* Block / restore the installed signals (no-ops when none are). Not
