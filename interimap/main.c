@@ -215,6 +215,10 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			continue;
 		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0)
 			return -1;
+		/* News of the selected mailbox: its last LIST-STATUS is
+		 * stale, and msync would believe it. */
+		if (w != NULL && w->changed[i])
+			mv[i].st[0].have = mv[i].st[1].have = false;
 		if (w != NULL)
 			watch_clear(w, i);
 		if (!dirty)
@@ -232,6 +236,37 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 /* --watch and --notify after the first round (§4.14): wait, then sync
  * what changed, until a stop request (returns 0) or an error (-1 with
  * ie: the reference's watch dies on the first one). */
+/* --watch between two rounds: the interval, INBOX watched with IDLE
+ * meanwhile where both servers can (a change there synced at once),
+ * then the mailbox released for the LIST-STATUS of the next round. */
+static int
+watch_between(const struct icli *o, struct db *db, struct side *s[2],
+    struct mlist_mbx *mv, size_t nm, struct watch *w, struct ierr *ie)
+{
+	uint64_t end = now_ms() + (uint64_t)o->watch_secs * 1000;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int r;
+
+		if (stop_sig || wake_sig || now >= end)
+			break;
+		if (!watch_can_idle(w)) {
+			if (watch_release(w, ie) < 0 ||
+			    watch_wait(w, end - now, false, ie) < 0)
+				return -1;
+			break;
+		}
+		if ((r = watch_idle(w, end - now, ie)) < 0)
+			return -1;
+		if (r == 0 || stop_sig)
+			break;
+		if (sync_round(db, s, mv, nm, w, false, ie) < 0)
+			return -1;
+	}
+	return stop_sig ? 0 : watch_release(w, ie);
+}
+
 static int
 watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db *db, struct mlist *ml, struct mlist_mbx **mvp, size_t *nmp,
@@ -249,7 +284,8 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 		if (o->notify) {
 			/* Until a notification, or a NOOP every N s (some
 			 * servers send them with a command's reply only). */
-			rc = watch_wait(w, o->watch_secs, true, ie);
+			rc = watch_wait(w, (uint64_t)o->watch_secs * 1000, true,
+			    ie);
 			if (rc == 0 && !stop_sig && !wake_sig)
 				rc = watch_noop(w, ie);
 			if (rc < 0)
@@ -258,8 +294,7 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 			/* A mailbox created, renamed, deleted, (un)subscribed,
 			 * or a signal: the lists again. */
 			full = w->relist || wake_sig;
-		} else if (watch_release(w, ie) < 0 ||
-		    watch_wait(w, o->watch_secs, false, ie) < 0) {
+		} else if (watch_between(o, db, s, *mvp, *nmp, w, ie) < 0) {
 			rc = -1;
 			break;
 		}

@@ -40,6 +40,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ierr.h"
 #include "mlist.h"
@@ -86,13 +87,23 @@ int watch_notify(struct watch *w, struct ierr *ie);
  * mailbox is selected on either side. 0, or -1 with ie. */
 int watch_release(struct watch *w, struct ierr *ie);
 
-/* Reads both connections for at most secs seconds, until *wake is set,
+/* Reads both connections for at most ms milliseconds, until *wake is set,
  * and, when until_marked, until a notification marked a mailbox or asked
  * for the lists (relist). Returns 1 when one of those happened, 0 when
  * the time ran out or a stop was requested, -1 with ie (a connection
  * lost, a server's BYE, an event's error). */
-int watch_wait(struct watch *w, unsigned secs, bool until_marked,
+int watch_wait(struct watch *w, uint64_t ms, bool until_marked,
     struct ierr *ie);
+
+/* --watch between two rounds, when both servers have IDLE (RFC 2177) and
+ * INBOX is in the list (watch_can_idle()): INBOX selected on both sides
+ * (EXAMINE, unless it is), IDLE on both, and the wait above until INBOX
+ * changes on either side, *wake, a stop request, or ms milliseconds.
+ * Returns 1 when INBOX changed (it is marked "changed": a new message
+ * there is synced within a second, not at the next round), 0 otherwise,
+ * -1 with ie. */
+bool watch_can_idle(const struct watch *w);
+int watch_idle(struct watch *w, uint64_t ms, struct ierr *ie);
 
 /* A NOOP on each side (its responses go through the events). 0, or -1
  * with ie. */

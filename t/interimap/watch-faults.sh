@@ -5,7 +5,8 @@
 # one warning line ("...; reconnecting in X s"), the watcher goes on, and
 # both sides come to hold the same messages, none lost, none twice,
 # within seconds of the server's return. SIGUSR1 and SIGHUP ask for a
-# round at once (with a one-hour interval). A failure no reconnection
+# round at once (with a one-hour interval), and INBOX, watched with IDLE
+# between rounds, is synced as soon as it changes. A failure no reconnection
 # cures (a UIDVALIDITY change) still ends the watch, status 1. SIGINT
 # ends a watch with status 0.
 # shellcheck disable=SC2016 # '\Seen': a flag, not an expansion
@@ -129,6 +130,15 @@ EOF
 kill -HUP "$PID_A"
 settled "SIGHUP: synced at once" 10 15
 t_eq "SIGHUP: still running" "$(pair_ended A || echo yes)" yes
+# INBOX is watched with IDLE between rounds: a new message there is
+# synced at once, an hour before the next round.
+pair_apply r A <<EOF || t_fail "IDLE: a remote change"
+append | INBOX | $(f 20)
+EOF
+settled "IDLE: a new message in INBOX synced at once" 11 15
+t_grep "IDLE: local IDLE" '^local\(INBOX\): C: [0-9]+ IDLE$' "$T/u.err"
+t_grep "IDLE: remote IDLE" '^remote\(INBOX\): C: [0-9]+ IDLE$' "$T/u.err"
+t_grep "IDLE: remote's news" '^remote\(INBOX\): S: \* [0-9]+ EXISTS$' "$T/u.err"
 pair_stop A INT
 t_eq "SIGINT: a watch ends with status 0" "$STOPPED" 0
 t_eq "SIGINT: nothing said about it" "$(grep -c 'Interrupted' "$T/u.err")" 0
@@ -144,12 +154,12 @@ pair_apply l A <<EOF || t_fail "notify, remote down: local changes"
 append | a | $(f 11)
 EOF
 DOVECOT_DIR=$REMOTE_DIR dovecot_start || t_fail "remote started again"
-settled "notify: remote back" 11
+settled "notify: remote back" 12
 pair_apply r A <<EOF || t_fail "notify: remote changes"
 create | b
 append | b | $(f 12)
 EOF
-settled "notify: a mailbox created meanwhile, picked up" 12
+settled "notify: a mailbox created meanwhile, picked up" 13
 t_eq "notify: still running" "$(pair_ended A || echo yes)" yes
 pair_stop A TERM
 t_eq "notify: SIGTERM: status 0" "$STOPPED" 0
