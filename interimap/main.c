@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "cli.h"
 #include "conn.h"
 #include "db.h"
@@ -30,11 +31,20 @@
  * its errno). Here every wait on a server ends at once ("interrupted",
  * conn.h), and the run unwinds without a word (msync_opts.stop). */
 static volatile sig_atomic_t stop_sig;
+/* SIGHUP or SIGUSR1 during --watch or --notify: a round now, with the
+ * mailbox lists. */
+static volatile sig_atomic_t wake_sig;
 
 static void
 on_stop(int sig)
 {
 	stop_sig = sig;
+}
+
+static void
+on_wake(int sig)
+{
+	wake_sig = sig;
 }
 
 /* Step 4's LIST: the command-line names (--delete, --rename: those only,
@@ -205,6 +215,10 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			continue;
 		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0)
 			return -1;
+		/* News of the selected mailbox: its last LIST-STATUS is
+		 * stale, and msync would believe it. */
+		if (w != NULL && w->changed[i])
+			mv[i].st[0].have = mv[i].st[1].have = false;
 		if (w != NULL)
 			watch_clear(w, i);
 		if (!dirty)
@@ -222,6 +236,37 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 /* --watch and --notify after the first round (§4.14): wait, then sync
  * what changed, until a stop request (returns 0) or an error (-1 with
  * ie: the reference's watch dies on the first one). */
+/* --watch between two rounds: the interval, INBOX watched with IDLE
+ * meanwhile where both servers can (a change there synced at once),
+ * then the mailbox released for the LIST-STATUS of the next round. */
+static int
+watch_between(const struct icli *o, struct db *db, struct side *s[2],
+    struct mlist_mbx *mv, size_t nm, struct watch *w, struct ierr *ie)
+{
+	uint64_t end = now_ms() + (uint64_t)o->watch_secs * 1000;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int r;
+
+		if (stop_sig || wake_sig || now >= end)
+			break;
+		if (!watch_can_idle(w)) {
+			if (watch_release(w, ie) < 0 ||
+			    watch_wait(w, end - now, false, ie) < 0)
+				return -1;
+			break;
+		}
+		if ((r = watch_idle(w, end - now, ie)) < 0)
+			return -1;
+		if (r == 0 || stop_sig)
+			break;
+		if (sync_round(db, s, mv, nm, w, false, ie) < 0)
+			return -1;
+	}
+	return stop_sig ? 0 : watch_release(w, ie);
+}
+
 static int
 watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db *db, struct mlist *ml, struct mlist_mbx **mvp, size_t *nmp,
@@ -234,23 +279,32 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 
 	list_opts(o, ic, &lo, &pat, &patlen);
 	while (rc == 0 && !stop_sig) {
+		bool full = true;
+
 		if (o->notify) {
 			/* Until a notification, or a NOOP every N s (some
 			 * servers send them with a command's reply only). */
-			rc = watch_wait(w, o->watch_secs, true, ie);
-			if (rc == 0 && !stop_sig)
+			rc = watch_wait(w, (uint64_t)o->watch_secs * 1000, true,
+			    ie);
+			if (rc == 0 && !stop_sig && !wake_sig)
 				rc = watch_noop(w, ie);
-			if (rc >= 0 && !stop_sig)
-				rc = sync_round(db, s, *mvp, *nmp, w, false, ie);
-			continue;
-		}
-		if ((rc = watch_release(w, ie)) < 0 ||
-		    watch_wait(w, o->watch_secs, false, ie) < 0) {
+			if (rc < 0)
+				break;
+			rc = 0;
+			/* A mailbox created, renamed, deleted, (un)subscribed,
+			 * or a signal: the lists again. */
+			full = w->relist || wake_sig;
+		} else if (watch_between(o, db, s, *mvp, *nmp, w, ie) < 0) {
 			rc = -1;
 			break;
 		}
 		if (stop_sig)
 			break;
+		wake_sig = 0;
+		if (!full) {
+			rc = sync_round(db, s, *mvp, *nmp, w, false, ie);
+			continue;
+		}
 		/* The list again: mailboxes created meanwhile join. */
 		watch_set_mailboxes(w, NULL, 0);
 		mlist_mbx_free(*mvp, *nmp);
@@ -263,6 +317,12 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 			break;
 		}
 		watch_set_mailboxes(w, *mvp, *nmp);
+		/* NOTIFY's list is the new one; its STATUS replies say what
+		 * changed (the LIST had no STATUS). */
+		if (o->notify && watch_notify(w, ie) < 0) {
+			rc = -1;
+			break;
+		}
 		rc = sync_round(db, s, *mvp, *nmp, w, true, ie);
 	}
 	free(pat);
@@ -270,9 +330,70 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 	return rc < 0 ? -1 : 0;
 }
 
+/* --watch and --notify: what a reconnection may cure (the network, a
+ * server restarting, a dead connection, a server talking nonsense);
+ * configuration, authentication and the reference's data errors
+ * (UIDVALIDITY, a mailbox on one side only, refusals) end the run. */
+static bool
+transient(const struct ierr *ie)
+{
+	return ie->e.kind == ERR_TEMP || ie->e.kind == ERR_PROTO;
+}
+
+/* Steps 3 to 12, on the database *dbp holds. *synced: a round was
+ * completed (the connections worked). */
+static int
+session(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db **dbp, bool *synced, struct ierr *ie);
+
+/* Step 2, then the session; with --watch or --notify, again after an
+ * error a reconnection may cure, with a growing delay (backoff.h), the
+ * database held all along. */
 static int
 run(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, struct ierr *ie)
+{
+	struct backoff bo = BACKOFF_INIT;
+	struct err err;
+
+	/* Step 2: the lock before any network traffic, so that a second
+	 * instance fails at once. --watch and --notify, long-lived, never
+	 * start a new database. */
+	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
+	if (*dbp == NULL)
+		return ierr_wrap(ie, NULL, &err);
+	for (;;) {
+		bool synced = false;
+		unsigned ms;
+
+		if (session(o, ic, s, dbp, &synced, ie) == 0 || stop_sig)
+			return 0;
+		if (!o->watch || !transient(ie))
+			return -1;
+		if (synced)
+			backoff_reset(&bo);
+		ms = backoff_next(&bo);
+		/* One line: the error as a warning, and what comes next. */
+		if (ie->logged)
+			log_at(LOG_WARN, ilog_prefix(NULL, NULL),
+			    "reconnecting in %.1f s", ms / 1000.0);
+		else
+			log_at(LOG_WARN, ilog_prefix(ie->who, NULL),
+			    "%s; reconnecting in %.1f s", ie->e.msg,
+			    ms / 1000.0);
+		memset(ie, 0, sizeof(*ie));
+		side_drop(s[0]);
+		side_drop(s[1]);
+		sigwait_nap(ms, &stop_sig, &wake_sig);
+		wake_sig = 0;
+		if (stop_sig)
+			return 0;
+	}
+}
+
+static int
+session(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db **dbp, bool *synced, struct ierr *ie)
 {
 	struct mlist ml;
 	struct mlist_opts lo;
@@ -285,17 +406,14 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	char *msg = NULL;
 	int rc = -1;
 
-	/* Step 2: the lock before any network traffic, so that a second
-	 * instance fails at once. --watch and --notify, long-lived, never
-	 * start a new database. */
-	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
-	if (*dbp == NULL)
-		return ierr_wrap(ie, NULL, &err);
-
 	/* Step 3: local, then remote. */
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		if (side_connect(s[k], o->notify, ie) < 0)
 			return -1;
+		/* A dead peer found out without waiting for a round. */
+		if (o->watch)
+			conn_set_keepalive(imapc_conn(s[k]->imap));
+	}
 
 	/* Step 4. */
 	mlist_init(&ml);
@@ -332,7 +450,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	    ie) < 0)
 		goto out;
 	if (o->watch) {
-		watch_init(&w, s, &stop_sig);
+		watch_init(&w, s, &stop_sig, &wake_sig);
 		watch_set_mailboxes(&w, mv, nm);
 		wp = &w;
 	}
@@ -371,6 +489,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 		if (ie->e.kind != ERR_NONE)
 			goto out;
 	}
+	*synced = true;
 	if (wp != NULL && !stop_sig &&
 	    watch_loop(o, ic, s, *dbp, &ml, &mv, &nm, wp, ie) < 0)
 		goto out;
@@ -427,12 +546,17 @@ main(int argc, char **argv)
 		/* Installed over an inherited SIG_IGN too (a background job
 		 * of a shell ignores SIGINT), as the reference's. */
 		static const int sigs[] = { SIGTERM, SIGINT, 0 };
+		static const int wakes[] = { SIGHUP, SIGUSR1, 0 };
 		sigwait_install(sigs, on_stop);
+		/* Only a long-lived run has a use for them; a one-shot run
+		 * keeps their default (the reference's). */
+		if (o.watch)
+			sigwait_install(wakes, on_wake);
 		sigwait_set_test_env("INTERIMAP_TEST_WAIT_SIGNAL");
 		conn_set_interrupt(&stop_sig);
 	}
 	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;
-	if (stop_sig == SIGINT) {
+	if (stop_sig == SIGINT && !o.watch) {
 		/* The reference prints its $!, EINTR when a wait was cut
 		 * short (unprefixed, even with -q). */
 		log_at(LOG_NOTICE, ilog_prefix(NULL, NULL), "%s",

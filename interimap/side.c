@@ -323,8 +323,14 @@ side_close(struct side *s)
 		side_traffic_format(line, sizeof(line), in, win, out, wout,
 		    conn_is_deflate(conn));
 		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
-		imapc_free(&s->imap);
 	}
+	side_drop(s);
+}
+
+void
+side_drop(struct side *s)
+{
+	imapc_free(&s->imap);
 	free(s->mailbox);
 	s->mailbox = NULL;
 }

@@ -115,5 +115,8 @@ char *side_traffic_format(char *buf, size_t size, unsigned long long in,
  * session, without LOGOUT; then frees the rest of s. NULL-safe on an
  * unopened side. */
 void side_close(struct side *s);
+/* The same without the summary: a --watch that reconnects. The side can
+ * be opened again with side_connect(). */
+void side_drop(struct side *s);
 
 #endif
