@@ -13,6 +13,8 @@ bool log_quiet;
 static const char *prefix_sep = ": ";
 static log_tee_fn *tee_fn;
 static void *tee_ctx;
+static log_stderr_fn *stderr_fn;
+static void *stderr_ctx;
 
 void
 log_set_prefix_sep(const char *sep)
@@ -25,6 +27,13 @@ log_set_tee(log_tee_fn *fn, void *ctx)
 {
 	tee_fn = fn;
 	tee_ctx = ctx;
+}
+
+void
+log_set_stderr_hook(log_stderr_fn *fn, void *ctx)
+{
+	stderr_fn = fn;
+	stderr_ctx = ctx;
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
@@ -146,7 +155,11 @@ emit(bool debug, const char *prefix, const char *what, const char *text,
 	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, o))
 		return;
 	line[o++] = '\n';
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, true);
 	fwrite(line, 1, o, stderr);
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, false);
 }
 
 void

@@ -57,4 +57,12 @@ void log_set_prefix_sep(const char *sep);
 typedef bool log_tee_fn(void *ctx, bool debug, const char *line, size_t len);
 void log_set_tee(log_tee_fn *fn, void *ctx);
 
+/* Called around each line written to stderr (not those the tee keeps):
+ * with before true just before the line, false just after it. For a
+ * status line kept on the terminal below the log (interimap's progress
+ * line): erased before, drawn again after, so that the log reads as
+ * without it. fn must not log. NULL: none. */
+typedef void log_stderr_fn(void *ctx, bool before);
+void log_set_stderr_hook(log_stderr_fn *fn, void *ctx);
+
 #endif

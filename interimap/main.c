@@ -18,6 +18,7 @@
 #include "mcmd.h"
 #include "mlist.h"
 #include "msync.h"
+#include "progress.h"
 #include "side.h"
 #include "sigwait.h"
 #include "watch.h"
@@ -138,8 +139,10 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 		ms[k].uidnext = m->st[k].uidnext;
 		ms[k].highestmodseq = m->st[k].highestmodseq;
 	}
+	progress_mailbox(pretty ? pretty : m->wire[0]);
 	rc = (repair ? msync_repair : msync_mailbox)(db, m->idx,
 	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
+	progress_mailbox_done();
 	free(pretty);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
 }
@@ -462,13 +465,17 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 	{
 		bool *done = xcalloc(nm + 1, sizeof(*done));
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
-		size_t i = 0;
+		size_t i = 0, todo = 0;
 
 		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0)
 			for (i = 0; i < nm; i++)
 				if (!done[i] && needs_sync(*dbp, s, &mv[i],
 					&dirty[i], ie) < 0)
 					break;
+		/* (the progress line's total; --notify's is not known) */
+		for (size_t j = 0; j < nm && !o->notify; j++)
+			todo += done[j] + (o->command == ICLI_REPAIR || dirty[j]);
+		progress_total(todo);
 		if (i == nm && o->command == ICLI_REPAIR) {
 			for (size_t j = 0; j < nm; j++)
 				if (sync_messages(*dbp, s, &mv[j], true,
@@ -486,6 +493,7 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 		}
 		free(done);
 		free(dirty);
+		progress_stop();
 		if (ie->e.kind != ERR_NONE)
 			goto out;
 	}
@@ -555,6 +563,7 @@ main(int argc, char **argv)
 		sigwait_set_test_env("INTERIMAP_TEST_WAIT_SIGNAL");
 		conn_set_interrupt(&stop_sig);
 	}
+	progress_start(!o.quiet && o.debug == 0);
 	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;
 	if (stop_sig == SIGINT && !o.watch) {
 		/* The reference prints its $!, EINTR when a wait was cut

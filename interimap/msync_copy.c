@@ -10,6 +10,7 @@
 #include "imapc.h"
 #include "log.h"
 #include "msync_int.h"
+#include "progress.h"
 
 /* New messages are copied to the other side: the reference's
  * pull_new_messages (L:1283), callback_new_message (I:1151),
@@ -245,6 +246,9 @@ static int
 batch_send(struct batch *b)
 {
 	int rc = append_batch(b->ms, b->src, b->dst, b->v, b->n, b->added);
+
+	if (rc == 0)
+		progress_copied(b->n, b->bytes);
 	b->n = 0;
 	b->bytes = 0;
 	return rc;

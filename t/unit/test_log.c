@@ -54,6 +54,17 @@ keep_tee(void *ctx, bool debug, const char *line, size_t len)
 	return debug && *claim_debug;
 }
 
+/* A stderr hook that marks where it was called: "<" before a line, ">"
+ * after. */
+static void
+mark_hook(void *ctx, bool before)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	fputs(before ? "<" : ">", stderr);
+}
+
 static const struct {
 	const char *name, *in, *want;
 } cases[] = {
@@ -204,6 +215,31 @@ main(void)
 		test_assert_str(cap_end(), "alone");
 		test_assert(tee_calls == 4);
 		log_quiet = false;
+		log_debug_level = 0;
+	}
+	test_end();
+
+	test_begin("log_set_stderr_hook: around each line stderr gets, only");
+	{
+		bool claim = true;
+		int calls = 0;
+
+		log_set_stderr_hook(mark_hook, &calls);
+		log_set_tee(keep_tee, &claim);
+		log_debug_level = 1;
+		capture_begin();
+		log_at(LOG_NOTICE, "p", "a");
+		log_at(LOG_DEBUG, "p", "teed only");
+		log_trace_at("p", "C", "x", 1);
+		log_warnx("w");
+		test_assert_str(capture_end(), "<p: a\n><WARNING: w\n>");
+		test_assert(calls == 4);
+		log_set_tee(NULL, NULL);
+		log_set_stderr_hook(NULL, NULL);
+		capture_begin();
+		log_notice("n");
+		test_assert_str(capture_end(), "n\n");
+		test_assert(calls == 4);
 		log_debug_level = 0;
 	}
 	test_end();
