@@ -530,6 +530,13 @@ main(int argc, char **argv)
 	if ((rc = icli_parse(&o, argc, argv, stdout, stderr)) >= 0)
 		return rc;
 	log_quiet = o.quiet;
+	/* The tests' knob (side.h). */
+	if (getenv("INTERIMAP_TIMEOUT_MS")) {
+		uint32_t ms;
+		if (parse_u32_str(getenv("INTERIMAP_TIMEOUT_MS"), &ms) == 0 &&
+		    ms > 0 && ms < 3600000)
+			side_timeout_ms = (int)ms;
+	}
 	log_debug_level = o.debug;
 
 	if (iconf_load(o.config, &ic, &err) < 0) {

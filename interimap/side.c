@@ -11,6 +11,8 @@
 #include "log.h"
 #include "side.h"
 
+int side_timeout_ms = 30000;
+
 void
 side_init(struct side *s, const char *name, const struct iconf_side *conf)
 {

@@ -8,7 +8,8 @@
 # round at once (with a one-hour interval), and INBOX, watched with IDLE
 # between rounds, is synced as soon as it changes. A failure no reconnection
 # cures (a UIDVALIDITY change) still ends the watch, status 1. SIGINT
-# ends a watch with status 0.
+# ends a watch with status 0. A frozen network path (a relay stopped with
+# SIGSTOP) is given up after the timeout, and caught up after the thaw.
 # shellcheck disable=SC2016 # '\Seen': a flag, not an expansion
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
@@ -180,5 +181,48 @@ pair_stop A TERM
 t_eq "UIDVALIDITY: status 1" "$STOPPED" 1
 t_grep "UIDVALIDITY: the reference's error" 'ERROR: UIDVALIDITY changed! ' "$T/v.err"
 t_eq "UIDVALIDITY: no reconnection tried" "$(warnings v)" 0
+
+# ---------------------------------------------------------------------
+# 6. The network path frozen (a relay stopped with SIGSTOP: nothing
+# closes, nothing moves), with every wait bounded at 3 s
+# (INTERIMAP_TIMEOUT_MS, a test knob): the dead connection is given up,
+# reconnections time out while it lasts, and once thawed the watcher
+# catches up.
+pair_setup F || t_fail "pair F"
+RELAY_PORT=$(free_port) || t_fail "a free port"
+F_UP=$(sed -n 's/^port = //p' "$T/F.conf")
+"$T_PYTHON" "$T_LIB/tcprelay.py" "$RELAY_PORT" "$F_UP" &
+RELAY_PID=$!
+t_cleanup_add "kill -CONT $RELAY_PID; t_kill_pid $RELAY_PID"
+wait_port 127.0.0.1 "$RELAY_PORT" 10 || t_fail "the relay listens"
+sed -i "s/^port = .*/port = $RELAY_PORT/" "$T/F.conf"
+IMAP_TUNNEL=$FL imap_append INBOX "$(f 30)" >/dev/null
+pair_run ours F first-f || t_fail "frozen: first sync" "$(cat "$T/first-f.err")"
+alikeF() { AL=$FL AR=$FR alike "$@"; }
+INTERIMAP_TIMEOUT_MS=3000 pair_start ours F fz --watch=1 --debug
+listed fz
+kill -STOP "$RELAY_PID"
+IMAP_TUNNEL=$FL imap_append INBOX "$(f 31)" >/dev/null
+if wait_until 30 grep -q 'reconnecting in' "$T/fz.err"; then
+	t_ok "frozen: the dead connection given up"
+else
+	t_fail "frozen: the dead connection given up" "$(grep -v ': [CS]: ' "$T/fz.err" | tail -n 3)"
+fi
+t_grep "frozen: the line names the remote side" '^remote: WARNING: .*; reconnecting in [0-9.]+ s$' "$T/fz.err"
+# (a reconnection that times out too, then the path comes back)
+two_warnings() { [ "$(grep -c 'reconnecting in' "$T/fz.err")" -ge 2 ]; }
+wait_until 30 two_warnings || t_fail "frozen: reconnections time out while it lasts"
+t_grep "frozen: a reconnection that got no greeting" '^remote: WARNING: 127\.0\.0\.1:[0-9]+: too slow: 0 bytes in 3\.0 s .*; reconnecting in [0-9.]+ s$' "$T/fz.err"
+kill -CONT "$RELAY_PID"
+thawed=$(date +%s)
+if wait_until 30 alikeF 2; then
+	t_ok "frozen: caught up after the thaw ($(($(date +%s) - thawed)) s)"
+else
+	t_fail "frozen: caught up after the thaw" "$(grep -v ': [CS]: ' "$T/fz.err" | tail -n 3)"
+fi
+t_eq "frozen: still running" "$(pair_ended F || echo yes)" yes
+pair_stop F TERM
+t_eq "frozen: SIGTERM: status 0" "$STOPPED" 0
+t_eq "frozen: no ERROR line" "$(grep -c 'ERROR' "$T/fz.err")" 0
 
 t_done
