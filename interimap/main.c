@@ -270,6 +270,9 @@ watch_between(const struct icli *o, struct db *db, struct side *s[2],
 	return stop_sig ? 0 : watch_release(w, ie);
 }
 
+/* --notify: the longest wait without a command (see watch_loop()). */
+#define NOTIFY_SLICE_MS 30000
+
 static int
 watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db *db, struct mlist *ml, struct mlist_mbx **mvp, size_t *nmp,
@@ -285,18 +288,40 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 		bool full = true;
 
 		if (o->notify) {
-			/* Until a notification, or a NOOP every N s (some
-			 * servers send them with a command's reply only). */
-			rc = watch_wait(w, (uint64_t)o->watch_secs * 1000, true,
-			    ie);
-			if (rc == 0 && !stop_sig && !wake_sig)
-				rc = watch_noop(w, ie);
-			if (rc < 0)
+			/* Until a notification (INBOX watched with IDLE:
+			 * Dovecot's NOTIFY news come with a command's reply
+			 * only, the IDLE's DONE included), or N s. */
+			uint64_t end = now_ms() + (uint64_t)o->watch_secs * 1000;
+			int r;
+
+			/* In slices: each ends with a command (DONE, else a
+			 * NOOP) and brings what the server held back. */
+			do {
+				uint64_t now = now_ms(), ms = end > now ?
+				    end - now : 0;
+				if (ms > NOTIFY_SLICE_MS)
+					ms = NOTIFY_SLICE_MS;
+				/* (and no longer than a command may take: a
+				 * dead peer found as soon) */
+				if (ms > (uint64_t)SIDE_TIMEOUT_MS)
+					ms = (uint64_t)SIDE_TIMEOUT_MS;
+				if (watch_can_idle(w))
+					r = watch_idle(w, ms, ie);
+				else if ((r = watch_wait(w, ms, true, ie)) == 0 &&
+				    !stop_sig && !wake_sig)
+					r = watch_noop(w, ie) < 0 ? -1
+					    : (w->any || w->relist);
+			} while (r == 0 && !stop_sig && !wake_sig &&
+			    now_ms() < end);
+			if (r < 0) {
+				rc = -1;
 				break;
-			rc = 0;
+			}
 			/* A mailbox created, renamed, deleted, (un)subscribed,
-			 * or a signal: the lists again. */
-			full = w->relist || wake_sig;
+			 * a signal, or the interval: the lists again, and
+			 * NOTIFY SET STATUS's word on every mailbox (news a
+			 * server failed to send are found so). */
+			full = r == 0 || w->relist || wake_sig;
 		} else if (watch_between(o, db, s, *mvp, *nmp, w, ie) < 0) {
 			rc = -1;
 			break;

@@ -415,5 +415,5 @@ watch_idle(struct watch *w, uint64_t ms, struct ierr *ie)
 	}
 	if (rc < 0)
 		return -1;
-	return w->changed[i] ? 1 : 0;
+	return w->any || w->relist ? 1 : 0;
 }

@@ -98,10 +98,11 @@ int watch_wait(struct watch *w, uint64_t ms, bool until_marked,
 /* --watch between two rounds, when both servers have IDLE (RFC 2177) and
  * INBOX is in the list (watch_can_idle()): INBOX selected on both sides
  * (EXAMINE, unless it is), IDLE on both, and the wait above until INBOX
- * changes on either side, *wake, a stop request, or ms milliseconds.
- * Returns 1 when INBOX changed (it is marked "changed": a new message
- * there is synced within a second, not at the next round), 0 otherwise,
- * -1 with ie. */
+ * changes on either side (or, with NOTIFY, any mailbox is marked or the
+ * lists asked for), *wake, a stop request, or ms milliseconds. Returns 1
+ * when a mailbox is marked (INBOX "changed": a new message there is
+ * synced within a second, not at the next round), 0 otherwise, -1 with
+ * ie. */
 bool watch_can_idle(const struct watch *w);
 int watch_idle(struct watch *w, uint64_t ms, struct ierr *ie);
 

@@ -51,7 +51,9 @@ listed() { wait_until 20 grep -qE '^remote: S: [0-9]+ OK List completed' "$T/$1.
 # warnings NAME: the number of reconnection lines so far.
 warnings() { grep -c 'WARNING: .*reconnecting in [0-9.]* s$' "$T/$1.err"; }
 
-pair_setup A || { t_fail "two Dovecots"; t_done; }
+# (Dovecot looks for news of a mailbox other than the selected one, for
+# its NOTIFY, every mailbox_idle_check_interval: 30 s by default)
+PAIR_REMOTE_DOVECOT="mailbox_idle_check_interval = 1 secs" pair_setup A || { t_fail "two Dovecots"; t_done; }
 REMOTE_DIR=$DOVECOT_DIR
 pair_apply l A <<EOF || t_fail "servers filled"
 append | --flags | \Seen | INBOX | $(f 1) | $(f 2)
@@ -164,6 +166,17 @@ settled "notify: a mailbox created meanwhile, picked up" 13
 t_eq "notify: still running" "$(pair_ended A || echo yes)" yes
 pair_stop A TERM
 t_eq "notify: SIGTERM: status 0" "$STOPPED" 0
+# An hour between full rounds, but the wait cut in slices (at most the
+# command timeout, 3 s here) each ended by a command: Dovecot's NOTIFY
+# news of a mailbox other than INBOX come with the reply.
+INTERIMAP_TIMEOUT_MS=3000 pair_start ours A ns --notify --watch=3600 --debug
+listed ns
+pair_apply r A <<EOF || t_fail "notify slices: a remote change"
+append | a | $(f 13)
+EOF
+settled "notify, an hour's interval: news of another mailbox within a slice" 14 20
+pair_stop A TERM
+t_eq "notify slices: SIGTERM: status 0" "$STOPPED" 0
 consistent "notify"
 
 # ---------------------------------------------------------------------
