@@ -32,6 +32,13 @@ void log_at(enum log_level level, const char *prefix, const char *fmt, ...)
 void log_vat(enum log_level level, const char *prefix, const char *fmt,
     va_list ap) ATTR_PRINTF(3, 0);
 
+/* The last LOG_ERROR line, as printed (prefix included, escaped, without
+ * its newline, cut to LOG_LAST_ERROR_MAX - 1 bytes), or "" when there was
+ * none: what a program records of how it failed. Valid until the next
+ * line. */
+#define LOG_LAST_ERROR_MAX 1024
+const char *log_last_error(void);
+
 /* The same without a prefix. */
 void log_info(const char *fmt, ...) ATTR_PRINTF(1, 2);     /* suppressed by --quiet */
 void log_notice(const char *fmt, ...) ATTR_PRINTF(1, 2);   /* always shown */

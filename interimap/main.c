@@ -14,6 +14,7 @@
 #include "iconf.h"
 #include "ierr.h"
 #include "ilog.h"
+#include "istatus.h"
 #include "log.h"
 #include "mcmd.h"
 #include "mlist.h"
@@ -144,6 +145,7 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
 	progress_mailbox_done();
 	free(pretty);
+	istatus_synced(db, s[0], m->idx);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
 }
 
@@ -287,6 +289,7 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 	while (rc == 0 && !stop_sig) {
 		bool full = true;
 
+		istatus_round(s[0]);
 		if (o->notify) {
 			/* Until a notification (INBOX watched with IDLE:
 			 * Dovecot's NOTIFY news come with a command's reply
@@ -390,6 +393,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
 	if (*dbp == NULL)
 		return ierr_wrap(ie, NULL, &err);
+	istatus_begin(*dbp, o);
 	for (;;) {
 		bool synced = false;
 		unsigned ms;
@@ -569,6 +573,12 @@ main(int argc, char **argv)
 		icli_free(&o);
 		return err_exitcode(err.kind);
 	}
+	if (o.command == ICLI_STATUS) {
+		rc = istatus_main(&o, &ic);
+		iconf_free(&ic);
+		icli_free(&o);
+		return rc;
+	}
 	ilog_set_format(ic.log_prefix);
 	if (ic.logfile != NULL && ilog_open_file(ic.logfile, &err) < 0) {
 		fprintf(stderr, "interimap: %s\n", err.msg);
@@ -608,6 +618,7 @@ main(int argc, char **argv)
 	} else if (rc != 0) {
 		ierr_report(&ie);
 	}
+	istatus_end(&sd[0], rc, stop_sig, &ie);
 	/* The traffic summaries, after the error as the reference's. */
 	side_close(&sd[0]);
 	side_close(&sd[1]);

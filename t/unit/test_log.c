@@ -244,5 +244,39 @@ main(void)
 	}
 	test_end();
 
+	test_begin("log_last_error: the last ERROR line as printed, only");
+	{
+		char *big = xmalloc(3000), *before = xstrdup(log_last_error());
+
+		capture_begin();
+		log_at(LOG_WARN, "p", "a warning");
+		log_at(LOG_NOTICE, "p", "a notice");
+		capture_end();
+		test_assert_str(log_last_error(), before);
+		free(before);
+		capture_begin();
+		log_at(LOG_ERROR, "local(INBOX)", "bad\nthing");
+		capture_end();
+		test_assert_str(log_last_error(),
+		    "local(INBOX): ERROR: bad\\nthing");
+		capture_begin();
+		log_at(LOG_WARN, "p", "later warning");
+		log_trace_at("p", "S", "* BYE", 5);
+		capture_end();
+		test_assert_str(log_last_error(),
+		    "local(INBOX): ERROR: bad\\nthing");
+		/* Cut, not dropped. */
+		memset(big, 'x', 2999);
+		big[2999] = '\0';
+		capture_begin();
+		log_errorx("%s", big);
+		capture_end();
+		test_assert(strlen(log_last_error()) ==
+		    LOG_LAST_ERROR_MAX - 1);
+		test_assert(strncmp(log_last_error(), "ERROR: xxx", 10) == 0);
+		free(big);
+	}
+	test_end();
+
 	return test_exit();
 }
