@@ -172,7 +172,7 @@ else
 fi
 t_grep "notify: its mode" "^held by interimap pid $PID_A \\(--notify, --watch=1\\) since " "$T/poll.out"
 pair_stop A INT
-t_eq "notify: SIGINT: status 1" "$STOPPED" 1
+t_eq "notify: SIGINT: status 0 (a watch, issue 10)" "$STOPPED" 0
 st A st-notify
 t_grep "notify: stopped by SIGINT" "^last run: pid $PID_A \\(--notify, --watch=1\\), .*: stopped by SIGINT\$" "$T/st-notify.out"
 
