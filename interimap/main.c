@@ -377,6 +377,37 @@ static int
 session(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, bool *synced, struct ierr *ie);
 
+/* --notify with a server that lacks NOTIFY but has LIST-STATUS: --watch's
+ * ways instead (INBOX watched with IDLE, the lists with LIST-STATUS at
+ * each interval), after a warning per such side, where the reference
+ * stops (issue 10). Without LIST-STATUS either, the reference's error
+ * comes at step 11. Returns o, or *eff (a copy, notify off). */
+static const struct icli *
+notify_fallback(const struct icli *o, struct side *s[2], struct icli *eff)
+{
+	bool fallback = false;
+
+	if (!o->notify)
+		return o;
+	for (int k = 0; k < 2; k++)
+		if (!imapc_capable(s[k]->imap, "LIST-STATUS"))
+			return o;
+	for (int k = 0; k < 2; k++) {
+		if (imapc_capable(s[k]->imap, "NOTIFY"))
+			continue;
+		log_at(LOG_WARN, ilog_prefix(s[k]->name, NULL), "Server did "
+		    "not advertise NOTIFY (RFC 5465) capability: watching "
+		    "INBOX with IDLE and listing every %u s instead",
+		    o->watch_secs);
+		fallback = true;
+	}
+	if (!fallback)
+		return o;
+	*eff = *o;
+	eff->notify = false;
+	return eff;
+}
+
 /* Step 2, then the session; with --watch or --notify, again after an
  * error a reconnection may cure, with a growing delay (backoff.h), the
  * database held all along. */
@@ -427,6 +458,7 @@ static int
 session(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, bool *synced, struct ierr *ie)
 {
+	struct icli eff;
 	struct mlist ml;
 	struct mlist_opts lo;
 	struct mlist_mbx *mv = NULL;
@@ -446,6 +478,7 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 		if (o->watch)
 			conn_set_keepalive(imapc_conn(s[k]->imap));
 	}
+	o = notify_fallback(o, s, &eff);
 
 	/* Step 4. */
 	mlist_init(&ml);
