@@ -177,6 +177,7 @@ db_close(struct db **dbp)
 			sqlite3_finalize(db->stmt[i]);
 		sqlite3_close(db->db);
 	}
+	free(db->intent_idx);
 	free(db->path);
 	free(db);
 	*dbp = NULL;
@@ -214,8 +215,10 @@ db_commit(struct db *db, struct err *err)
 void
 db_rollback(struct db *db)
 {
-	if (db_in_transaction(db))
+	if (db_in_transaction(db)) {
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+		db_intent_forget(db);
+	}
 }
 
 bool

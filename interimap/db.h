@@ -17,6 +17,8 @@
  *   mapping (idx, lUID, rUID): one-to-one UID pairs per mailbox. Pairs with
  *     lUID >= local.UIDNEXT or rUID >= remote.UIDNEXT exist only while a
  *     copy is under way: left over, they mark an interrupted sync.
+ * And one table of ours, which the reference ignores: c_append_intent, the
+ * copies under way (see "Copies under way" below).
  *
  * Why sqlite3 directly and not common/state.c: state.c is pullimap's model
  * (an flock() beside SQLite, WAL, migrations run at open, TEXT columns
@@ -191,7 +193,8 @@ int db_mailbox_add(struct db *db, const char *name, size_t len,
 int db_mailbox_set_subscribed(struct db *db, int64_t idx, bool subscribed,
     struct err *err);
 /* Removes the mailbox idx and everything about it (mapping, local, remote,
- * mailboxes, in that order for the foreign keys): --delete. Its children
+ * mailboxes, in that order for the foreign keys; then our copies under
+ * way): --delete. Its children
  * stay. No error when idx is unknown. */
 int db_mailbox_delete(struct db *db, int64_t idx, struct err *err);
 /* Renames from to to, and every child from\0... to to\0... (--rename);
@@ -301,5 +304,55 @@ int db_summary_list(struct db *db, bool count, struct db_summary **v_r,
  * when idx is not in the mailboxes table. */
 int db_summary_get(struct db *db, int64_t idx, struct db_summary *s_r,
     struct err *err);
+
+/* ---- Copies under way (c_append_intent: ours, not the reference's) ----- *
+ *
+ * What an APPEND batch is about to copy, recorded (and committed) before
+ * the batch is sent, deleted in the transaction that adds its pairs: rows
+ * left over say that a run ended between the two, and what to look for on
+ * the target (interimap/msync_intent.c). The table is created by the
+ * first db_intent_add(), never by db_schema(): a database that never
+ * copied anything stays the reference's, byte for byte. It has no foreign
+ * key (the Perl program, which ignores it, deletes mailboxes), so rows
+ * may outlive their mailbox or its UIDs: readers validate them.
+ *
+ *   c_append_intent (idx, target, UIDVALIDITY, UIDNEXT, sUIDVALIDITY,
+ *                    sUID, size, internaldate, flags, messageid)
+ *   PRIMARY KEY (idx, target, sUID)
+ */
+struct db_intent {
+	enum db_side target;       /* where the copy goes */
+	uint32_t uidvalidity;      /* the target's */
+	uint32_t uidnext;          /* the target's, as last seen before */
+	uint32_t s_uidvalidity;    /* the source's */
+	uint32_t suid;             /* the message on the source, > 0 */
+	uint64_t size;             /* RFC822.SIZE */
+	char *date;                /* INTERNALDATE, as the source gave it */
+	char *flags;               /* as APPENDed: ms_flags_norm()'s form */
+	/* The Message-ID fields (intent.h: intent_msgid()): "" for none,
+	 * NULL when unusable (the row then matches nothing). */
+	char *msgid;
+};
+void db_intents_free(struct db_intent *v, size_t n);
+
+/* Records v[0..n) for mailbox idx (replacing rows of the same target and
+ * source UID), creating the table when missing. Not committed. */
+int db_intent_add(struct db *db, int64_t idx, const struct db_intent *v,
+    size_t n, struct err *err);
+/* Whether idx has rows: answered from what one query read at the first
+ * call (none at all when the table does not exist), kept up to date by
+ * this module's writes and forgotten on a rollback: the database is
+ * locked, nobody else writes it meanwhile. */
+int db_intent_has(struct db *db, int64_t idx, bool *has_r, struct err *err);
+/* The rows of idx, by target and source UID. *v_r is allocated (NULL
+ * when *n_r is 0), freed with db_intents_free(). */
+int db_intent_get(struct db *db, int64_t idx, struct db_intent **v_r,
+    size_t *n_r, struct err *err);
+/* Deletes the rows of idx and target whose source UID is in suids[0..n)
+ * (not committed). */
+int db_intent_delete(struct db *db, int64_t idx, enum db_side target,
+    const uint32_t *suids, size_t n, struct err *err);
+/* Deletes every row of idx (not committed); nothing when there is none. */
+int db_intent_clear(struct db *db, int64_t idx, struct err *err);
 
 #endif

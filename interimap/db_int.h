@@ -10,6 +10,7 @@
  *   db_state.c    the local and remote tables, the mailbox lists
  *   db_map.c      the mapping table, QRESYNC's sample
  *   db_summary.c  what --status shows of each mailbox
+ *   db_intent.c   our own table of copies under way (c_append_intent)
  * Not for other users: they have db.h.
  *
  * Errors as in db.h: functions returning int return -1 with err set
@@ -67,6 +68,13 @@ enum db_q {
 	Q_SUMMARY_ALL,
 	Q_SUMMARY_STATES,
 	Q_SUMMARY_ONE,
+	/* c_append_intent: prepared only once the table exists */
+	Q_INTENT_ADD,
+	Q_INTENT_GET,
+	Q_INTENT_DEL,
+	Q_INTENT_DEL_ALL,
+	Q_INTENT_ANY,
+	Q_INTENT_IDX,
 	Q_COUNT
 };
 
@@ -74,6 +82,12 @@ struct db {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[Q_COUNT]; /* NULL until first used */
+	/* db_intent_has()'s knowledge: 0 not read yet (or forgotten),
+	 * -1 no table, 1 the table exists and intent_idx[0..n) (sorted)
+	 * are the mailboxes with rows. */
+	int intent_state;
+	int64_t *intent_idx;
+	size_t intent_n, intent_cap;
 };
 
 /* ---- db.c -------------------------------------------------------------- */
@@ -112,6 +126,11 @@ int db_bind_name(struct db *db, sqlite3_stmt *st, int i, const char *name,
  * then remote's). */
 int db_col_states(struct db *db, sqlite3_stmt *st, int i,
     struct db_state s[2], struct err *err);
+
+/* ---- db_intent.c ------------------------------------------------------ */
+
+/* Forgets what db_intent_has() knew (a rollback may have undone it). */
+void db_intent_forget(struct db *db);
 
 /* ---- db_schema.c ------------------------------------------------------- */
 

@@ -84,7 +84,7 @@ db_mailbox_delete(struct db *db, int64_t idx, struct err *err)
 	for (size_t i = 0; i < ARRAY_LEN(order); i++)
 		if (by_idx(db, order[i], idx, "deleting a mailbox", err) < 0)
 			return -1;
-	return 0;
+	return db_intent_clear(db, idx, err);
 }
 
 int

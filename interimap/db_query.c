@@ -91,6 +91,19 @@ static const char *const sql[Q_COUNT] = {
 			     "LEFT JOIN remote r ON r.idx = m.idx "
 			     "ORDER BY m.mailbox",
 	[Q_SUMMARY_ONE] = SUMMARY_SQL "WHERE m.idx = ?",
+	[Q_INTENT_ADD] = "INSERT OR REPLACE INTO c_append_intent (idx, target, "
+			 "UIDVALIDITY, UIDNEXT, sUIDVALIDITY, sUID, size, "
+			 "internaldate, flags, messageid) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[Q_INTENT_GET] = "SELECT target, UIDVALIDITY, UIDNEXT, sUIDVALIDITY, "
+			 "sUID, size, internaldate, flags, messageid "
+			 "FROM c_append_intent WHERE idx = ? "
+			 "ORDER BY target, sUID",
+	[Q_INTENT_DEL] = "DELETE FROM c_append_intent WHERE idx = ? "
+			 "AND target = ? AND sUID = ?",
+	[Q_INTENT_DEL_ALL] = "DELETE FROM c_append_intent WHERE idx = ?",
+	[Q_INTENT_ANY] = "SELECT 1 FROM c_append_intent WHERE idx = ? LIMIT 1",
+	[Q_INTENT_IDX] = "SELECT DISTINCT idx FROM c_append_intent ORDER BY idx",
 };
 
 sqlite3_stmt *

@@ -150,8 +150,9 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 }
 
 /* Step 8: mailboxes of the working list whose last copy was cut short
- * are resumed first, before any UIDVALIDITY check (as the reference).
- * done[i] tells which were synced so. */
+ * are resumed first, before any UIDVALIDITY check (as the reference);
+ * so are those with copies under way recorded (ours: before their first
+ * pair came). done[i] tells which were synced so. */
 static int
 resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
     size_t nm, bool *done, struct ierr *ie)
@@ -163,13 +164,20 @@ resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 
 	if (db_pending_list(db, &pv, &np, &err) < 0)
 		return ierr_wrap(ie, NULL, &err);
-	for (size_t i = 0; i < nm && rc == 0; i++)
-		for (size_t j = 0; j < np; j++)
-			if (pv[j].idx == mv[i].idx) {
-				rc = sync_messages(db, s, &mv[i], false, ie);
-				done[i] = true;
-				break;
-			}
+	for (size_t i = 0; i < nm && rc == 0; i++) {
+		bool pending = false;
+		for (size_t j = 0; j < np && !pending; j++)
+			pending = pv[j].idx == mv[i].idx;
+		if (!pending && db_intent_has(db, mv[i].idx, &pending,
+		    &err) < 0) {
+			rc = ierr_wrap(ie, NULL, &err);
+			break;
+		}
+		if (pending) {
+			rc = sync_messages(db, s, &mv[i], false, ie);
+			done[i] = true;
+		}
+	}
 	db_mbx_free(pv, np);
 	return rc;
 }

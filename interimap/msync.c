@@ -197,20 +197,24 @@ status_clean(const struct msync_side *s, const struct db_state *st)
 
 /* What msync_check() and the sync read of a mailbox the database knows
  * (state st): the UIDVALIDITY check, the pairs of an interrupted copy
- * (*pairs_r, allocated, for the caller to free, also after a failure)
- * and whether both sides' LIST-STATUS values match the database. */
+ * (*pairs_r, allocated, for the caller to free, also after a failure),
+ * whether a copy under way was recorded (*intents_r) and whether both
+ * sides' LIST-STATUS values match the database. */
 static int
 preflight(struct ms *ms, const struct db_state st[2],
-    struct db_pair **pairs_r, size_t *n_r, bool *clean_r)
+    struct db_pair **pairs_r, size_t *n_r, bool *intents_r, bool *clean_r)
 {
 	struct err e;
 
 	*pairs_r = NULL;
 	*n_r = 0;
+	*intents_r = false;
 	if (check_status(ms, st) < 0)
 		return -1;
 	if (db_map_pending(ms->db, ms->idx, pairs_r, n_r, &e) < 0)
 		return ms_db_fail(ms, &e);
+	if (ms_intent_pending(ms, intents_r) < 0)
+		return -1;
 	*clean_r = status_clean(ms->b[DB_LOCAL].s, &st[DB_LOCAL]) &&
 	    status_clean(ms->b[DB_REMOTE].s, &st[DB_REMOTE]);
 	return 0;
@@ -314,12 +318,12 @@ static int
 check_step(struct ms *ms, const struct db_state *st, void *ctx)
 {
 	struct db_pair *pairs = NULL;
-	bool *dirty = ctx, clean = false;
+	bool *dirty = ctx, intents = false, clean = false;
 	size_t n = 0;
 	int rc = 0;
 
-	if (st && (rc = preflight(ms, st, &pairs, &n, &clean)) == 0)
-		*dirty = n > 0 || !clean;
+	if (st && (rc = preflight(ms, st, &pairs, &n, &intents, &clean)) == 0)
+		*dirty = n > 0 || intents || !clean;
 	free(pairs);
 	return rc;
 }
@@ -373,22 +377,34 @@ static int
 sync_step(struct ms *ms, const struct db_state *st, void *ctx)
 {
 	struct db_pair *pairs = NULL;
-	bool clean = false;
+	bool intents = false, clean = false, resumed = false;
 	size_t n = 0;
 	int rc = 0;
 
 	(void)ctx;
 	if (st) {
-		rc = preflight(ms, st, &pairs, &n, &clean);
-		if (rc == 0 && n > 0)
+		rc = preflight(ms, st, &pairs, &n, &intents, &clean);
+		/* A copy cut short: before or after its pairs came. */
+		resumed = n > 0 || intents;
+		if (rc == 0 && resumed)
 			rc = ms_resume(ms, st, pairs, n);
 		free(pairs);
 		if (rc < 0)
 			return -1;
-		if (n == 0 && clean)
+		if (!resumed && clean)
 			return 0;
 	}
-	if (n == 0 && sync_first(ms, st) < 0)
+	if (!st) {
+		/* Records of a mailbox the database has no state of (they
+		 * are committed with it): nothing they say can be true. */
+		bool stale = false;
+		struct err e;
+		if (ms_intent_pending(ms, &stale) < 0)
+			return -1;
+		if (stale && db_intent_clear(ms->db, ms->idx, &e) < 0)
+			return ms_db_fail(ms, &e);
+	}
+	if (!resumed && sync_first(ms, st) < 0)
 		return -1;
 	/* The reference's loop on the selected mailbox while dirty. */
 	while (ms_box_dirty(&ms->b[DB_LOCAL]) ||

@@ -191,6 +191,8 @@ struct ms_mod *ms_mod_find(struct ms_mod *v, size_t n, uint32_t uid);
  * (ASCII case-insensitively), sorted bytewise, joined by one space.
  * Allocated. */
 char *ms_flags_norm(const struct imap_atoms *a);
+/* The same of flags[0..n) (a struct ms_newmsg's). */
+char *ms_flags_norm_v(char *const *flags, size_t n);
 /* The sorted union of two such lists (the conflict rule). Allocated. */
 char *ms_flags_union(const char *a, const char *b);
 /* Splits a normalised list into *v_r (pointers into an allocated copy,
@@ -230,9 +232,11 @@ int ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign);
 /* ---- msync_resume.c ---- */
 
 /* The resumption of an interrupted copy (I:1308) of a mailbox whose
- * database state is st and whose pairs[0..n) lie beyond a side's UIDNEXT:
- * the pairs missing a side lose the other, the rest is synced as a
- * conflict (ms_sync_new()). */
+ * database state is st and whose pairs[0..n) lie beyond a side's UIDNEXT
+ * (n may be 0 when copies under way were recorded): the copies found of
+ * those records become pairs (ms_intent_recover()), the pairs missing a
+ * side lose the other, the rest is synced as a conflict
+ * (ms_sync_new()). */
 int ms_resume(struct ms *ms, const struct db_state st[2],
     const struct db_pair *pairs, size_t n);
 
@@ -314,6 +318,7 @@ struct ms_newmsg {
 	size_t nflags;
 	char *date;
 	char *from; /* with the envelope: "mailbox@host" or ""; else NULL */
+	char *msgid; /* ms_intent_msgid() */
 };
 
 struct ms_newmsgs {
@@ -321,8 +326,8 @@ struct ms_newmsgs {
 	size_t n, cap;
 };
 
-/* UID FETCH uids (MODSEQ FLAGS INTERNALDATE RFC822.SIZE, and ENVELOPE
- * when envelope) on src, waited for: the messages of uids it reports
+/* UID FETCH uids (MODSEQ FLAGS INTERNALDATE RFC822.SIZE, the Message-ID
+ * fields, and ENVELOPE when envelope) on src, waited for: the messages of uids it reports
  * are added to *out (the rest goes to the caches); freed by
  * ms_newmsgs_free(), also after a failure. */
 int ms_fetch_new(struct ms *ms, struct ms_box *src, struct uidset *uids,
@@ -342,6 +347,39 @@ int ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
  * again while src's UIDNEXT moves; the new UIDs of dst added to added. */
 int ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct uidset *ignore, struct uidset *added);
+
+/* ---- msync_intent.c ---- */
+
+/* The copies under way, recorded so that a run cut short between an
+ * APPEND and the commit of its pairs copies nothing twice (db.h: "Copies
+ * under way"; intent.h: the matching). */
+
+/* The Message-ID fields, as the metadata FETCH asks for them and as the
+ * response names them. */
+#define MS_INTENT_FETCH "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+#define MS_INTENT_ITEM "BODY[HEADER.FIELDS (MESSAGE-ID)]"
+
+/* intent_msgid() of r's MS_INTENT_ITEM (NULL without one). Allocated. */
+char *ms_intent_msgid(const struct imap_resp *r);
+/* Before a batch m[0..n) goes from src to dst: the records, committed
+ * (with whatever else the transaction held). Nothing when a UIDVALIDITY
+ * is not known. -1 with ms_db_fail(). */
+int ms_intent_record(struct ms *ms, const struct ms_box *src,
+    const struct ms_box *dst, const struct ms_newmsg *const *m, size_t n);
+/* The batch's pairs are in: its records go, in the same transaction (not
+ * committed). suids[0..n): its source UIDs. */
+int ms_intent_done(struct ms *ms, const struct ms_box *dst,
+    const uint32_t *suids, size_t n);
+/* Whether the mailbox has records (a cut-short copy to look into). */
+int ms_intent_pending(struct ms *ms, bool *pending_r);
+/* On a resumption, both sides selected, st the database's states: the
+ * records still valid (intent_valid()) are looked for on their target
+ * (UID FETCH from the lowest recorded UIDNEXT on: size, INTERNALDATE,
+ * flags, Message-ID; nothing is changed on a server), the copies found
+ * become pairs, logged as "Recovered N UID(s) ...", the rest will be
+ * copied again; every record of the mailbox goes; committed. Returns the
+ * number of pairs made, or -1 (ms_fail()). */
+int ms_intent_recover(struct ms *ms, const struct db_state st[2]);
 
 /* ---- msync_repair.c ---- */
 

@@ -7,7 +7,9 @@
 #include "msync_int.h"
 
 /* The resumption of a copy the last run left unfinished (I:1308): the
- * database has pairs beyond a side's UIDNEXT. */
+ * database has pairs beyond a side's UIDNEXT, or records of a copy under
+ * way (ours: msync_intent.c), whose copies found become such pairs
+ * first. */
 
 struct present {
 	struct uidset *asked, *seen;
@@ -30,18 +32,30 @@ int
 ms_resume(struct ms *ms, const struct db_state st[2],
     const struct db_pair *pairs, size_t n)
 {
+	struct db_pair *found = NULL;
 	struct uidset asked[2] = {UIDSET_INIT, UIDSET_INIT};
 	struct uidset seen[2] = {UIDSET_INIT, UIDSET_INIT};
 	struct uidset rm[2] = {UIDSET_INIT, UIDSET_INIT};
 	struct present pr[2];
 	struct err e;
-	int rc = -1;
+	int got, rc = -1;
 
 	log_at(LOG_NOTICE, ilog_prefix(NULL, NULL), "Resuming interrupted "
 	    "sync for %s", ms->display);
 	/* Plain SELECTs: no HIGHESTMODSEQ is trusted. */
 	if (ms_open(ms, NULL, false) < 0)
 		goto out;
+	/* The pairs recovered are pending ones like the others: checked
+	 * on both sides, their flags compared. */
+	if ((got = ms_intent_recover(ms, st)) < 0)
+		goto out;
+	if (got > 0) {
+		if (db_map_pending(ms->db, ms->idx, &found, &n, &e) < 0) {
+			ms_db_fail(ms, &e);
+			goto out;
+		}
+		pairs = found;
+	}
 	for (size_t k = 0; k < n; k++) {
 		uidset_add(&asked[DB_LOCAL], pairs[k].luid, pairs[k].luid);
 		uidset_add(&asked[DB_REMOTE], pairs[k].ruid, pairs[k].ruid);
@@ -94,6 +108,7 @@ ms_resume(struct ms *ms, const struct db_state st[2],
 	 * their flags are compared as conflicts (no HIGHESTMODSEQ). */
 	rc = ms_sync_new(ms, &seen[DB_LOCAL], &seen[DB_REMOTE]);
 out:
+	free(found);
 	ms_cmds_free(ms);
 	for (int i = 0; i < 2; i++) {
 		uidset_free(&asked[i]);

@@ -99,6 +99,21 @@ ms_flags_norm(const struct imap_atoms *a)
 	return s;
 }
 
+char *
+ms_flags_norm_v(char *const *flags, size_t n)
+{
+	const char **v = xcalloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		if (!str_ieq(flags[i], "\\Recent"))
+			v[k++] = flags[i];
+	s = join_sorted(v, k, false);
+	free(v);
+	return s;
+}
+
 size_t
 ms_flags_split(const char *flags, char ***v_r, char **store_r)
 {

@@ -1,0 +1,103 @@
+/* The matching of copies made before an interruption (intent.h). */
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_data.h"
+#include "intent.h"
+
+char *
+intent_msgid(const char *p, size_t len)
+{
+	char *s, *o;
+	bool space = false;
+
+	if (!p || memchr(p, '\0', len))
+		return NULL;
+	o = s = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			space = o != s;
+			continue;
+		}
+		if (space)
+			*o++ = ' ';
+		space = false;
+		*o++ = c;
+	}
+	*o = '\0';
+	if ((size_t)(o - s) > INTENT_MSGID_MAX) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+intent_row_init(struct intent_row *r, const struct db_intent *x)
+{
+	int zone;
+
+	memset(r, 0, sizeof(*r));
+	r->suid = x->suid;
+	r->uidnext = x->uidnext;
+	r->size = x->size;
+	r->flags = x->flags;
+	r->msgid = x->msgid;
+	r->usable = x->msgid && x->flags &&
+	    imap_date_parse(x->date, &r->when, &zone) == 0;
+}
+
+bool
+intent_same(const struct intent_row *r, const struct intent_msg *m)
+{
+	if (!r->usable || !m->msgid || m->uid < r->uidnext ||
+	    m->size != r->size || m->when != r->when ||
+	    strcmp(m->msgid, r->msgid) != 0)
+		return false;
+	/* Without Message-ID, the flags the APPEND set. */
+	return r->msgid[0] != '\0' ||
+	    (m->flags && strcasecmp(m->flags, r->flags) == 0);
+}
+
+void
+intent_offer(struct intent_row *v, size_t n, const struct intent_msg *m)
+{
+	size_t first = n, k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!intent_same(&v[i], m))
+			continue;
+		if (v[i].ncand++ == 0)
+			v[i].cand = m->uid;
+		if (k++ == 0) {
+			first = i;
+		} else {
+			v[first].shared = true;
+			v[i].shared = true;
+		}
+	}
+}
+
+uint32_t
+intent_match(const struct intent_row *r)
+{
+	return r->ncand == 1 && !r->shared ? r->cand : 0;
+}
+
+bool
+intent_valid(const struct db_intent *x, const struct db_state st[2],
+    const uint32_t cur[2], bool suid_mapped)
+{
+	int t = x->target == DB_LOCAL ? 0 : 1, s = 1 - t;
+
+	if (x->uidvalidity != st[t].uidvalidity ||
+	    x->s_uidvalidity != st[s].uidvalidity ||
+	    (cur[t] != 0 && cur[t] != x->uidvalidity) ||
+	    (cur[s] != 0 && cur[s] != x->s_uidvalidity))
+		return false;
+	return x->suid >= st[s].uidnext && !suid_mapped;
+}

@@ -1,0 +1,97 @@
+#ifndef INTERIMAP_INTENT_H
+#define INTERIMAP_INTENT_H
+
+/* Which messages of a target mailbox are the copies an interrupted APPEND
+ * made, from what was recorded before it was sent (db.h: struct
+ * db_intent). Pure: no I/O; interimap/msync_intent.c feeds it the rows
+ * and the target's messages and acts on the answer.
+ *
+ * The rule. A row (a message being copied, the target's UIDNEXT as last
+ * seen before) and a message of the target are the same when:
+ * - the message's UID is at or above the row's UIDNEXT (the copy cannot
+ *   be below: UIDs only grow), and the message is in no pair (the
+ *   caller leaves those out);
+ * - RFC822.SIZE is the same, and INTERNALDATE is the same instant (we set
+ *   it from the source's; servers may give it back in another zone);
+ * - the Message-ID fields are the same (see intent_msgid()); a message
+ *   without Message-ID (on both) matches by its flags instead, the ones
+ *   the APPEND set, compared as lists (\Recent aside, ASCII case
+ *   ignored): foreign deliveries rarely have any, and a user changing
+ *   them in between only costs a copy more. An unusable Message-ID on
+ *   either side (too long, NIL, streamed) matches nothing.
+ * A pair is made only one-to-one: the row has exactly one such message
+ * and that message is the same as no other row. Anything else (two
+ * candidates: the same message twice in a batch, a foreign delivery that
+ * looks the same) makes no pair: the message is copied again. A
+ * duplicate is better than a wrong pair, which would lose a message on
+ * both sides.
+ *
+ * Memory: intent_row and intent_msg borrow their strings; nothing here
+ * allocates but intent_msgid(). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "db.h"
+
+/* Message-ID fields longer than this (after intent_msgid()'s folding)
+ * are unusable rather than stored. */
+#define INTENT_MSGID_MAX 1024
+
+/* The value of a FETCH's BODY[HEADER.FIELDS (MESSAGE-ID)], len bytes at p
+ * (the fields as the message has them, then an empty line): runs of
+ * white space (CR and LF included: folding) become one space, the ends
+ * trimmed. "" when the message has none; NULL when unusable: p NULL (NIL,
+ * or a literal the engine streamed past), a NUL byte, or longer than
+ * INTENT_MSGID_MAX. Allocated. */
+char *intent_msgid(const char *p, size_t len);
+
+/* One recorded copy, being matched. */
+struct intent_row {
+	/* from the record */
+	uint32_t suid, uidnext;
+	uint64_t size;
+	time_t when;
+	bool usable;            /* its INTERNALDATE and Message-ID are */
+	const char *flags;      /* normalised */
+	const char *msgid;      /* "" none */
+	/* matching, by intent_offer() */
+	unsigned ncand;         /* messages the same as this row */
+	uint32_t cand;          /* the first of them */
+	bool shared;            /* one of them is the same as another row */
+};
+
+/* A message of the target, as a FETCH gave it. */
+struct intent_msg {
+	uint32_t uid;
+	uint64_t size;
+	time_t when;
+	const char *flags;      /* normalised */
+	const char *msgid;      /* intent_msgid()'s; NULL unusable */
+};
+
+/* Fills r from x for matching (strings borrowed from x). */
+void intent_row_init(struct intent_row *r, const struct db_intent *x);
+/* The rule above, for one row and one message. */
+bool intent_same(const struct intent_row *r, const struct intent_msg *m);
+/* Offers m to rows v[0..n): every row it is the same as counts it. A
+ * message offered twice counts twice (and so is ambiguous). */
+void intent_offer(struct intent_row *v, size_t n, const struct intent_msg *m);
+/* Once every message was offered: the UID of r's copy, or 0 (none, or
+ * not one-to-one). */
+uint32_t intent_match(const struct intent_row *r);
+
+/* Whether a row can still describe a copy the last run left in flight,
+ * st being the database's states of its mailbox, cur the UIDVALIDITYs
+ * the servers now give ([DB_LOCAL], [DB_REMOTE]; 0: not known), and
+ * suid_mapped whether its source UID is in a pair already. Stale: a
+ * UIDVALIDITY that is not both the database's and the server's (the
+ * mailbox was recreated: the UIDs mean other messages), a source UID
+ * below the source's UIDNEXT in the database or in a pair (a later
+ * sync, ours or the Perl program's, dealt with the message since). */
+bool intent_valid(const struct db_intent *x, const struct db_state st[2],
+    const uint32_t cur[2], bool suid_mapped);
+
+#endif
