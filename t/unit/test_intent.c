@@ -1,0 +1,517 @@
+/* The copies under way (issue 10): how a copy an interrupted APPEND made
+ * is told from the target's other messages (interimap/intent.c), when a
+ * record is stale (a UIDVALIDITY changed, a later run of ours or of the
+ * Perl program dealt with the message), and the table that keeps the
+ * records (interimap/db_intent.c): created at its first write only, its
+ * rows by mailbox, gone with their pairs, with --delete, forgotten on a
+ * rollback. The whole recovery against Dovecot is
+ * t/interimap/crash.sh's and sync.sh's. */
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "imap_data.h"
+#include "intent.h"
+#include "test.h"
+
+static char dir[] = "/tmp/test_intent.XXXXXX";
+
+/* ---- Message-ID fields ---- */
+
+static void
+test_msgid(void)
+{
+	static const char folded[] = "Message-ID:\r\n <a@b>\r\n\r\n";
+	static const char nul[] = "Message-ID: <a\0b>\r\n\r\n";
+	char big[INTENT_MSGID_MAX + 16];
+	char *s;
+
+	test_begin("intent: Message-ID fields folded, trimmed; none; unusable");
+	s = intent_msgid("Message-ID: <x@y>\r\n\r\n", 21);
+	test_assert_str(s, "Message-ID: <x@y>");
+	free(s);
+	s = intent_msgid(folded, sizeof(folded) - 1);
+	test_assert_str(s, "Message-ID: <a@b>");
+	free(s);
+	/* Two of them: both kept, in order. */
+	s = intent_msgid("Message-Id: <1@a>\r\nMessage-Id: <2@a>\r\n\r\n", 40);
+	test_assert_str(s, "Message-Id: <1@a> Message-Id: <2@a>");
+	free(s);
+	s = intent_msgid("\r\n", 2);
+	test_assert_str(s, "");
+	free(s);
+	s = intent_msgid("", 0);
+	test_assert_str(s, "");
+	free(s);
+	test_assert(intent_msgid(NULL, 0) == NULL);
+	test_assert(intent_msgid(nul, sizeof(nul) - 1) == NULL);
+	memset(big, 'x', sizeof(big));
+	test_assert(intent_msgid(big, INTENT_MSGID_MAX + 1) == NULL);
+	s = intent_msgid(big, INTENT_MSGID_MAX);
+	test_assert(s && strlen(s) == INTENT_MSGID_MAX);
+	free(s);
+	test_end();
+}
+
+/* ---- matching ---- */
+
+/* A record: source UID suid, the target's UIDNEXT 100 before. */
+static struct db_intent
+rec(uint32_t suid, uint64_t size, const char *date, const char *flags,
+    const char *msgid)
+{
+	struct db_intent x;
+
+	memset(&x, 0, sizeof(x));
+	x.target = DB_REMOTE;
+	x.uidvalidity = 7;
+	x.uidnext = 100;
+	x.s_uidvalidity = 3;
+	x.suid = suid;
+	x.size = size;
+	x.date = (char *)(uintptr_t)date;
+	x.flags = (char *)(uintptr_t)flags;
+	x.msgid = (char *)(uintptr_t)msgid;
+	return x;
+}
+
+static struct intent_msg
+msg(uint32_t uid, uint64_t size, const char *date, const char *flags,
+    const char *msgid)
+{
+	struct intent_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.uid = uid;
+	m.size = size;
+	if (imap_date_parse(date, &m.when, NULL) < 0)
+		abort();
+	m.flags = flags;
+	m.msgid = msgid;
+	return m;
+}
+
+#define D1 "01-Jan-2020 10:00:00 +0000"
+#define D1_ELSEWHERE "01-Jan-2020 11:00:00 +0100" /* the same instant */
+#define D2 "01-Jan-2020 10:00:01 +0000"
+
+/* Rows from recs[0..n), every message of ms[0..nm) offered: the matches
+ * in got[0..n). */
+static void
+run(const struct db_intent *recs, size_t n, const struct intent_msg *ms,
+    size_t nm, uint32_t *got)
+{
+	struct intent_row rows[8];
+
+	for (size_t i = 0; i < n; i++)
+		intent_row_init(&rows[i], &recs[i]);
+	for (size_t j = 0; j < nm; j++)
+		intent_offer(rows, n, &ms[j]);
+	for (size_t i = 0; i < n; i++)
+		got[i] = intent_match(&rows[i]);
+}
+
+static void
+test_match(void)
+{
+	uint32_t got[8];
+
+	test_begin("intent: a batch's copies found among foreign messages");
+	{
+		/* Three copies, a foreign delivery between them (another
+		 * Message-ID), one below the UIDNEXT that looks the same
+		 * (an older message: not a candidate), the date in
+		 * another zone. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
+			rec(11, 600, D1, "", "Message-ID: <b@x>"),
+			rec(12, 700, D2, "$Work", "Message-ID: <c@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(99, 500, D1, "\\Seen", "Message-ID: <a@x>"),
+			msg(100, 500, D1_ELSEWHERE, "", "Message-ID: <a@x>"),
+			msg(101, 600, D1, "", "Message-ID: <zzz@x>"),
+			msg(102, 600, D1, "", "Message-ID: <b@x>"),
+			msg(103, 700, D2, "$Work", "Message-ID: <c@x>"),
+		};
+		run(r, 3, m, 5, got);
+		test_assert(got[0] == 100 && got[1] == 102 && got[2] == 103);
+	}
+	{
+		/* What did not arrive (the APPEND cut off) is no match. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+			rec(11, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		run(r, 2, m, 1, got);
+		test_assert(got[0] == 100 && got[1] == 0);
+	}
+	test_end();
+
+	test_begin("intent: size, date, Message-ID must all be the same");
+	{
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 501, D1, "", "Message-ID: <a@x>"),
+			msg(101, 500, D2, "", "Message-ID: <a@x>"),
+			msg(102, 500, D1, "", "Message-ID: <A@x>"),
+			msg(103, 500, D1, "", ""),
+			msg(104, 500, D1, "", NULL),
+		};
+		run(r, 1, m, 5, got);
+		test_assert(got[0] == 0);
+	}
+	test_end();
+
+	test_begin("intent: ambiguous (two candidates, or a candidate of two "
+	    "rows): no pair");
+	{
+		/* A foreign delivery that looks the same as the copy. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+			msg(101, 500, D1, "\\Recent", "Message-ID: <a@x>"),
+		};
+		run(r, 1, m, 2, got);
+		test_assert(got[0] == 0);
+	}
+	{
+		/* The same message twice in the batch, both copied. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+			rec(11, 500, D1, "", "Message-ID: <a@x>"),
+			rec(12, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+			msg(101, 500, D1, "", "Message-ID: <a@x>"),
+			msg(102, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		run(r, 3, m, 3, got);
+		test_assert(got[0] == 0 && got[1] == 0 && got[2] == 102);
+	}
+	{
+		/* ... and only one copy arrived: it is either's. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+			rec(11, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		run(r, 2, m, 1, got);
+		test_assert(got[0] == 0 && got[1] == 0);
+	}
+	{
+		/* A message offered twice (a server repeating itself). */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+		};
+		run(r, 1, m, 2, got);
+		test_assert(got[0] == 0);
+	}
+	test_end();
+
+	test_begin("intent: without Message-ID, the flags the APPEND set");
+	{
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "$Work \\Seen", ""),
+			rec(11, 600, D1, "\\Flagged", ""),
+			rec(12, 700, D1, "", ""),
+		};
+		const struct intent_msg m[] = {
+			/* (a foreign delivery: no flags) */
+			msg(100, 500, D1, "", ""),
+			msg(101, 500, D1, "$work \\SEEN", ""),
+			/* flags changed since: a copy more, not a wrong pair */
+			msg(102, 600, D1, "\\Flagged \\Seen", ""),
+			msg(103, 700, D1, "", ""),
+		};
+		run(r, 3, m, 4, got);
+		test_assert(got[0] == 101 && got[1] == 0 && got[2] == 103);
+	}
+	{
+		/* With a Message-ID on one side only: no. */
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", ""),
+			rec(11, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", "Message-ID: <a@x>"),
+			msg(101, 600, D1, "", ""),
+		};
+		run(r, 2, m, 2, got);
+		test_assert(got[0] == 0 && got[1] == 0);
+	}
+	test_end();
+
+	test_begin("intent: an unusable record matches nothing");
+	{
+		const struct db_intent r[] = {
+			rec(10, 500, D1, "", NULL),
+			rec(11, 600, "yesterday", "", "Message-ID: <b@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", ""),
+			msg(101, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		run(r, 2, m, 2, got);
+		test_assert(got[0] == 0 && got[1] == 0);
+	}
+	test_end();
+}
+
+/* ---- stale records ---- */
+
+static void
+test_valid(void)
+{
+	/* The database: local UIDVALIDITY 3, UIDNEXT 10; remote 7, 100. */
+	const struct db_state st[2] = {{3, 10, 50}, {7, 100, 60}};
+	const uint32_t cur[2] = {3, 7}, unknown[2] = {0, 0};
+	struct db_intent x = rec(10, 500, D1, "", "");
+
+	test_begin("intent: a record of the last run is valid");
+	test_assert(intent_valid(&x, st, cur, false));
+	test_assert(intent_valid(&x, st, unknown, false));
+	x.suid = 25;
+	test_assert(intent_valid(&x, st, cur, false));
+	test_end();
+
+	test_begin("intent: stale after a UIDVALIDITY change");
+	x = rec(10, 500, D1, "", "");
+	{
+		/* The server's target, or source, recreated. */
+		const uint32_t t[2] = {3, 8}, s[2] = {4, 7};
+		test_assert(!intent_valid(&x, st, t, false));
+		test_assert(!intent_valid(&x, st, s, false));
+	}
+	{
+		/* The database's (the mailbox forgotten and synced anew). */
+		const struct db_state st2[2] = {{3, 10, 50}, {9, 100, 60}};
+		const struct db_state st3[2] = {{5, 10, 50}, {7, 100, 60}};
+		test_assert(!intent_valid(&x, st2, unknown, false));
+		test_assert(!intent_valid(&x, st3, unknown, false));
+	}
+	test_end();
+
+	test_begin("intent: stale once a later sync (the Perl program's) "
+	    "dealt with the message");
+	x = rec(10, 500, D1, "", "");
+	/* It copied it: a pair. */
+	test_assert(!intent_valid(&x, st, cur, true));
+	{
+		/* It completed the sync: the source's UIDNEXT passed it
+		 * (the message paired, or expunged since). */
+		const struct db_state st2[2] = {{3, 11, 50}, {7, 130, 60}};
+		test_assert(!intent_valid(&x, st2, cur, false));
+	}
+	/* The other direction: a copy to the local. */
+	x.target = DB_LOCAL;
+	x.uidvalidity = 3;
+	x.s_uidvalidity = 7;
+	x.uidnext = 10;
+	x.suid = 99;
+	test_assert(!intent_valid(&x, st, cur, false));
+	x.suid = 100;
+	test_assert(intent_valid(&x, st, cur, false));
+	test_end();
+}
+
+/* ---- the table ---- */
+
+static struct db *
+new_db(const char *name)
+{
+	struct err err;
+	char *path = xasprintf("%s/%s", dir, name), *msg = NULL;
+	struct db *db = db_open(path, 0, &err);
+
+	if (!db || db_schema(db, '/', '/', &msg, &err) < 0) {
+		fprintf(stderr, "# new_db %s: %s\n", path, err.msg);
+		db_close(&db);
+	}
+	free(msg);
+	free(path);
+	return db;
+}
+
+/* Whether the file holds the table (a second connection would wait for
+ * the lock: asked through db's own, read-only). */
+static int
+tables(const char *name)
+{
+	char *cmd = xasprintf("sqlite3 %s/%s \"SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'c_append_intent'\" 2>/dev/null", dir,
+	    name);
+	FILE *f = popen(cmd, "r");
+	int n = -1;
+
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	free(cmd);
+	return n;
+}
+
+static void
+test_table(void)
+{
+	struct db_intent v[3] = {
+		rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
+		rec(11, 600, D1, "", ""),
+		rec(12, 700, D2, "", NULL),
+	}, *got = NULL;
+	uint32_t del[2] = {10, 11};
+	struct err err;
+	int64_t idx, idx2;
+	struct db *db;
+	size_t n = 0;
+	bool has = true;
+
+	test_begin("intent table: none until the first record");
+	db = new_db("t.db");
+	test_assert(db != NULL);
+	if (!db) {
+		test_end();
+		return;
+	}
+	test_assert(db_mailbox_add(db, "INBOX", 5, true, &idx, &err) == 0);
+	test_assert(db_mailbox_add(db, "a", 1, true, &idx2, &err) == 0);
+	test_assert(db_state_add(db, idx, 3, 7, &err) == 0);
+	test_assert(db_state_add(db, idx2, 3, 7, &err) == 0);
+	test_assert(db_commit(db, &err) == 0);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && !has);
+	test_assert(db_intent_get(db, idx, &got, &n, &err) == 0 && n == 0);
+	/* Deleting from a table that is not there. */
+	test_assert(db_intent_delete(db, idx, DB_REMOTE, del, 2, &err) == 0);
+	test_assert(db_intent_clear(db, idx, &err) == 0);
+	test_assert(!db_in_transaction(db));
+	db_close(&db);
+	test_assert(tables("t.db") == 0);
+	test_end();
+
+	test_begin("intent table: records kept, read back, gone with their "
+	    "pairs");
+	db = new_db("t.db");
+	test_assert(db_intent_add(db, idx, v, 3, &err) == 0);
+	test_assert(db_commit(db, &err) == 0);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
+	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
+	db_close(&db);
+	test_assert(tables("t.db") == 1);
+	/* A new run reads what the last one left. */
+	db = new_db("t.db");
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
+	test_assert(db_intent_get(db, idx, &got, &n, &err) == 0 && n == 3);
+	if (n == 3) {
+		test_assert(got[0].target == DB_REMOTE &&
+		    got[0].uidvalidity == 7 && got[0].uidnext == 100 &&
+		    got[0].s_uidvalidity == 3 && got[0].suid == 10 &&
+		    got[0].size == 500);
+		test_assert_str(got[0].date, D1);
+		test_assert_str(got[0].flags, "\\Seen");
+		test_assert_str(got[0].msgid, "Message-ID: <a@x>");
+		test_assert_str(got[1].msgid, "");
+		test_assert(got[2].msgid == NULL && got[2].suid == 12);
+	}
+	db_intents_free(got, n);
+	/* The batch's pairs in, its records out, in one transaction. */
+	test_assert(db_map_add(db, idx, 1, 10, &err) == 0);
+	test_assert(db_intent_delete(db, idx, DB_REMOTE, del, 2, &err) == 0);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
+	/* (another target's rows are not these) */
+	test_assert(db_intent_delete(db, idx, DB_LOCAL, &v[2].suid, 1,
+	    &err) == 0);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
+	test_assert(db_intent_delete(db, idx, DB_REMOTE, &v[2].suid, 1,
+	    &err) == 0);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && !has);
+	test_assert(db_commit(db, &err) == 0);
+	test_end();
+
+	test_begin("intent table: a record replaces its like; a rollback is "
+	    "not believed");
+	test_assert(db_intent_add(db, idx, v, 1, &err) == 0);
+	v[0].size = 501;
+	test_assert(db_intent_add(db, idx, v, 1, &err) == 0);
+	test_assert(db_intent_get(db, idx, &got, &n, &err) == 0 && n == 1 &&
+	    got[0].size == 501);
+	db_intents_free(got, n);
+	db_rollback(db);
+	test_assert(db_intent_has(db, idx, &has, &err) == 0 && !has);
+	test_assert(db_intent_add(db, idx2, v, 2, &err) == 0);
+	test_assert(db_commit(db, &err) == 0);
+	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && has);
+	test_end();
+
+	test_begin("intent table: --delete takes the mailbox's records");
+	test_assert(db_mailbox_delete(db, idx2, &err) == 0);
+	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
+	test_assert(db_commit(db, &err) == 0);
+	db_close(&db);
+	db = new_db("t.db");
+	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
+	db_close(&db);
+	test_end();
+
+	test_begin("intent table: a mailbox the Perl program deleted");
+	{
+		/* Its DELETEs, foreign keys on: our rows do not stop them. */
+		char *cmd;
+		db = new_db("t.db");
+		test_assert(db_intent_add(db, idx, v, 1, &err) == 0);
+		test_assert(db_commit(db, &err) == 0);
+		db_close(&db);
+		cmd = xasprintf("sqlite3 %s/t.db \"PRAGMA foreign_keys = ON; "
+		    "BEGIN; DELETE FROM mapping WHERE idx = %lld; DELETE FROM "
+		    "local WHERE idx = %lld; DELETE FROM remote WHERE idx = "
+		    "%lld; DELETE FROM mailboxes WHERE idx = %lld; COMMIT;\"",
+		    dir, (long long)idx, (long long)idx, (long long)idx,
+		    (long long)idx);
+		test_assert(system(cmd) == 0);
+		free(cmd);
+		db = new_db("t.db");
+		test_assert(db_state_get(db, idx, (struct db_state[2]){{0}},
+		    &err) == 0);
+		/* Left to the reader to judge (intent_valid()). */
+		test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
+		db_close(&db);
+	}
+	test_end();
+}
+
+int
+main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	test_msgid();
+	test_match();
+	test_valid();
+	test_table();
+	{
+		char *cmd = xasprintf("rm -rf %s", dir);
+		if (system(cmd) != 0)
+			perror("rm");
+		free(cmd);
+	}
+	return test_exit();
+}
