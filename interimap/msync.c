@@ -198,10 +198,11 @@ status_clean(const struct msync_side *s, const struct db_state *st)
 /* What msync_check() and the sync read of a mailbox the database knows
  * (state st): the UIDVALIDITY check, the pairs of an interrupted copy
  * (*pairs_r, allocated, for the caller to free, also after a failure),
- * whether a copy under way was recorded (*intents_r) and whether both
- * sides' LIST-STATUS values match the database. */
+ * whether a copy under way was recorded (*intents_r; with prune, records
+ * no longer valid go first) and whether both sides' LIST-STATUS values
+ * match the database. */
 static int
-preflight(struct ms *ms, const struct db_state st[2],
+preflight(struct ms *ms, const struct db_state st[2], bool prune,
     struct db_pair **pairs_r, size_t *n_r, bool *intents_r, bool *clean_r)
 {
 	struct err e;
@@ -213,7 +214,8 @@ preflight(struct ms *ms, const struct db_state st[2],
 		return -1;
 	if (db_map_pending(ms->db, ms->idx, pairs_r, n_r, &e) < 0)
 		return ms_db_fail(ms, &e);
-	if (ms_intent_pending(ms, intents_r) < 0)
+	if ((prune ? ms_intent_prune(ms, st, intents_r)
+		   : ms_intent_pending(ms, intents_r)) < 0)
 		return -1;
 	*clean_r = status_clean(ms->b[DB_LOCAL].s, &st[DB_LOCAL]) &&
 	    status_clean(ms->b[DB_REMOTE].s, &st[DB_REMOTE]);
@@ -322,7 +324,8 @@ check_step(struct ms *ms, const struct db_state *st, void *ctx)
 	size_t n = 0;
 	int rc = 0;
 
-	if (st && (rc = preflight(ms, st, &pairs, &n, &intents, &clean)) == 0)
+	if (st && (rc = preflight(ms, st, false, &pairs, &n, &intents,
+	    &clean)) == 0)
 		*dirty = n > 0 || intents || !clean;
 	free(pairs);
 	return rc;
@@ -383,7 +386,7 @@ sync_step(struct ms *ms, const struct db_state *st, void *ctx)
 
 	(void)ctx;
 	if (st) {
-		rc = preflight(ms, st, &pairs, &n, &intents, &clean);
+		rc = preflight(ms, st, true, &pairs, &n, &intents, &clean);
 		/* A copy cut short: before or after its pairs came. */
 		resumed = n > 0 || intents;
 		if (rc == 0 && resumed)

@@ -372,6 +372,12 @@ int ms_intent_done(struct ms *ms, const struct ms_box *dst,
     const uint32_t *suids, size_t n);
 /* Whether the mailbox has records (a cut-short copy to look into). */
 int ms_intent_pending(struct ms *ms, bool *pending_r);
+/* The same, before anything is selected (st the database's states, the
+ * UIDVALIDITYs those of LIST-STATUS, if any), for the records still
+ * valid (intent_valid()): when none is, they all go (committed), and
+ * *left_r is false. */
+int ms_intent_prune(struct ms *ms, const struct db_state st[2],
+    bool *left_r);
 /* On a resumption, both sides selected, st the database's states: the
  * records still valid (intent_valid()) are looked for on their target
  * (UID FETCH from the lowest recorded UIDNEXT on: size, INTERNALDATE,

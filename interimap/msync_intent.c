@@ -90,6 +90,54 @@ ms_intent_pending(struct ms *ms, bool *pending_r)
 	return 0;
 }
 
+/* Whether x is valid (intent_valid()), with cur the UIDVALIDITYs to
+ * check. 1, 0, or -1 (ms_db_fail()). */
+static int
+valid(struct ms *ms, const struct db_intent *x, const struct db_state st[2],
+    const uint32_t cur[2])
+{
+	uint32_t other;
+	struct err e;
+	int m = db_map_get(ms->db, ms->idx,
+	    x->target == DB_LOCAL ? DB_REMOTE : DB_LOCAL, x->suid, &other, &e);
+
+	if (m < 0)
+		return ms_db_fail(ms, &e);
+	return intent_valid(x, st, cur, m > 0) ? 1 : 0;
+}
+
+int
+ms_intent_prune(struct ms *ms, const struct db_state st[2], bool *left_r)
+{
+	struct db_intent *v = NULL;
+	uint32_t cur[2];
+	size_t n = 0;
+	struct err e;
+	int k = 0;
+
+	*left_r = false;
+	if (ms_intent_pending(ms, left_r) < 0)
+		return -1;
+	if (!*left_r)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		cur[i] = ms->b[i].s->have_status ? ms->b[i].s->uidvalidity : 0;
+	if (db_intent_get(ms->db, ms->idx, &v, &n, &e) < 0)
+		return ms_db_fail(ms, &e);
+	for (size_t i = 0; i < n && k == 0; i++)
+		k = valid(ms, &v[i], st, cur);
+	db_intents_free(v, n);
+	if (k < 0)
+		return -1;
+	*left_r = k > 0;
+	/* What a later sync (the Perl program's) dealt with: no more a
+	 * reason to resume. */
+	if (k == 0 && (db_intent_clear(ms->db, ms->idx, &e) < 0 ||
+	    db_commit(ms->db, &e) < 0))
+		return ms_db_fail(ms, &e);
+	return 0;
+}
+
 /* ---- recovery ---- */
 
 /* The target's messages from the lowest recorded UIDNEXT on, offered to
@@ -270,17 +318,12 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 		struct ms_box *b = &ms->b[t];
 		size_t k = 0, got;
 		for (size_t i = 0; i < n; i++) {
-			uint32_t other;
 			int m;
 			if (v[i].target != b->s->side)
 				continue;
-			m = db_map_get(ms->db, ms->idx, (enum db_side)(1 - t),
-			    v[i].suid, &other, &e);
-			if (m < 0) {
-				ms_db_fail(ms, &e);
+			if ((m = valid(ms, &v[i], st, cur)) < 0)
 				goto out;
-			}
-			if (intent_valid(&v[i], st, cur, m > 0))
+			if (m > 0)
 				intent_row_init(&rows[k++], &v[i]);
 		}
 		if (k == 0)

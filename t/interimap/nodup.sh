@@ -1,0 +1,202 @@
+#!/bin/bash
+# nodup: the copies an APPEND made before a kill -9 are found by the next
+# run (issue 10), told apart from look-alikes, and the Perl interimap
+# running in between makes ours pair nothing wrongly.
+#
+# One setup (kept as a template, restored for each scenario): a local
+# Dovecot with 20 messages in INBOX (one without Message-ID), a remote
+# one with none; both through t/lib/killrelay.py. In each scenario ours
+# is first killed right after the remote's OK to its first APPEND: the 20
+# copies are on the remote, their pairs never committed, the records of
+# the copy under way (c_append_intent) left.
+# A. Ours again, with two more local messages that are the same (one
+#    message twice in the batch) and, on the remote, delivered meanwhile,
+#    a foreign message, a look-alike of one of the copies (same bytes,
+#    date and flags) and a message of the same size and date as another
+#    copy but another Message-ID: the copies that can be told apart are
+#    paired ("Recovered"), the three others copied again (a duplicate,
+#    not a wrong pair: "not told apart"), the foreign messages synced as
+#    new.
+# B. The Perl interimap in between, to its end (it ignores the records:
+#    copies everything again, both ways): ours then drops the records,
+#    says nothing, changes nothing.
+# C. The Perl interimap in between, killed after it paired the copies
+#    with its own copies of them (before its first APPEND to the remote):
+#    ours pairs none of them again, copies what is missing.
+# D. The Perl interimap in between, killed right after its first APPEND
+#    to the local (the copies back, unpaired): ours pairs the copies
+#    (they are its own), the Perl program's leftovers are new messages.
+# After each: both sides alike, the database consistent (every pair's
+# messages the same bytes, flags and date: no wrong pair), no record
+# left, a next run with nothing to do.
+# shellcheck disable=SC2016 # '\Seen': flags, not expansions
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_LIB/dovecot.sh"
+. "$T_LIB/interimap.sh"
+
+t_init interimap-nodup
+t_need_interimap
+dovecot_available || t_skip_all "dovecot not installed"
+command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
+command -v flock >/dev/null || t_skip_all "no flock command"
+
+dovecot_init "$T/l" >/dev/null || { t_fail "local Dovecot"; t_done; }
+LT=$DOVECOT_TUNNEL
+dovecot_init "$T/r" >/dev/null || { t_fail "remote Dovecot"; t_done; }
+RT="$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
+R=$T/relay
+mkdir "$R"
+cat >"$T/X.conf" <<EOF
+database = $T/X.db
+[local]
+type = tunnel
+command = $T_PYTHON $T_LIB/killrelay.py --name local --dir $R -- $LT
+[remote]
+type = tunnel
+compress = NO
+command = $T_PYTHON $T_LIB/killrelay.py --name remote --dir $R -- $RT
+EOF
+case "$(grep '^command' "$T/X.conf")" in
+*[\$\&\*\(\)\{\}\[\]\'\"\;\\\|\?\<\>\~\`]*)
+	t_skip_all "a shell metacharacter in the tunnel commands" ;;
+esac
+
+genmail --count 22 --out "$T/mail" --sizes small --seed nodup >/dev/null || { t_fail "genmail"; t_done; }
+m() { printf '%s/msg-%04d.eml' "$T/mail" "$1"; }
+t_eq "one message without Message-ID" "$(grep -Lic '^message-id:' "$T"/mail/msg-00[01]*.eml | wc -l)" 1
+fill() { sed 's/ *| */\t/g' | IMAP_TUNNEL=$1 imap_tool script >/dev/null; }
+fill "$LT" <<EOF || t_fail "local filled"
+append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX$(for i in $(seq 1 20); do printf ' | %s' "$(m "$i")"; done)
+EOF
+{ cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; } || t_fail "template kept"
+reset() {
+	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" &&
+		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
+}
+
+# run WHO NAME [PLAN]: WHO (ours, perl) on the setup, killed at PLAN
+# (killrelay.py's "CHANNEL DIR KIND K") if given; output in
+# $T/NAME.{out,err}, status in RC, the relay's record in KILLED.
+run() {
+	local bin=$INTERIMAP
+	[ "$1" = perl ] && bin=$INTERIMAP_PERL
+	printf '%s\n' "${3:-}" >"$R/plan"
+	rm -f "$R/killed"
+	{ timeout 60 "$bin" --config="$T/X.conf" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
+	RC=$?
+	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
+		t_fail "$2: the relays end"
+	KILLED=$(cat "$R/killed" 2>/dev/null)
+}
+q() { sqlite3 "$T/X.db" "$1"; }
+records() { q "SELECT count(*) FROM c_append_intent" 2>/dev/null || echo none; }
+# copies TUNNEL N: how many times message N is in INBOX there
+copies() { mail_digest "$1" INBOX | grep -c "	$(md5sum <"$(m "$2")" | cut -d' ' -f1) "; }
+
+# killed NAME: ours killed right after the remote's OK to its first
+# APPEND (the 20 copies made, not paired)
+killed() {
+	run ours "$1" "remote s appendok 1"
+	t_eq "$1: ours killed after the remote's OK" "$RC $(cut -d: -f1 <<<"$KILLED")" "137 remote s appendok 1"
+	t_eq "$1: the copies on the remote, no pair, their records left" \
+		"$(IMAP_TUNNEL=$RT imap_tool count INBOX) $(q 'SELECT count(*) FROM mapping') $(records)" "$2 0 $2"
+}
+# after NAME LOCAL REMOTE: the checks after a scenario: each side's
+# message count, both alike, the database consistent, no record left,
+# a next run with nothing to say
+after() {
+	local n=$1
+	t_eq "$n: messages on each side" "$(IMAP_TUNNEL=$LT imap_tool count INBOX) $(IMAP_TUNNEL=$RT imap_tool count INBOX)" "$2 $3"
+	mail_digest "$LT" >"$T/$n.l"
+	mail_digest "$RT" >"$T/$n.r"
+	t_same_file "$n: both sides alike" "$T/$n.l" "$T/$n.r"
+	if db_consistent "$T/X.db" "$LT" "$RT" >"$T/$n.db" 2>&1; then
+		t_ok "$n: database consistent: every pair the same message"
+	else
+		t_fail "$n: database consistent: every pair the same message" "$(grep -v '^stale: ' "$T/$n.db" | head -n 5)"
+	fi
+	t_eq "$n: no record left" "$(records)" 0
+	run ours "$n-idle"
+	t_eq "$n: the next run has nothing to do" "$RC:$(ilog_lines "$T/$n-idle.err")$(cat "$T/$n-idle.out")" "0:"
+}
+
+# ---------------------------------------------------------------------
+# A. Ours alone; one message twice, a foreign message and a look-alike.
+reset
+fill "$LT" <<EOF || t_fail "A: local filled"
+append | --flags | \Flagged | --date | 02-Feb-2022 02:02:02 +0200 | INBOX | $(m 21) | $(m 21)
+EOF
+killed A 22
+sed '/^Message-ID:/s/@genmail\.example>/@genmail.examplf>/' "$(m 3)" >"$T/other3.eml"
+t_eq "A: another Message-ID, the same size" \
+	"$(cmp -s "$(m 3)" "$T/other3.eml" || echo differ) $(stat -c %s "$(m 3)") $(stat -c %s "$T/other3.eml" | sed 's/^/= /')" \
+	"differ $(stat -c %s "$(m 3)") = $(stat -c %s "$(m 3)")"
+fill "$RT" <<EOF || t_fail "A: remote deliveries"
+append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX | $(m 1) | $T/other3.eml
+append | --date | 03-Mar-2023 03:03:03 +0000 | INBOX | $(m 22)
+EOF
+run ours A-2
+t_eq "A: the next run exits 0" "$RC" 0
+t_grep "A: it resumes" '^Resuming interrupted sync for INBOX$' "$T/A-2.err"
+t_grep "A: the copies told apart are paired (the one without Message-ID too)" \
+	'^remote\(INBOX\): Recovered 19 UID\(s\) 2:20 -> 2:20 copied before an interruption$' "$T/A-2.err"
+t_grep "A: the others are copied again" \
+	'^remote\(INBOX\): WARNING: 3 message\(s\) copied before an interruption not told apart from others \(UID\(s\) 1,21:22 on local\): copied again$' "$T/A-2.err"
+t_eq "A: nothing else recovered" "$(grep -c 'Recovered' "$T/A-2.err")" 1
+# (on each side: message 1 as the original, the copy, the look-alike;
+# message 21 as the two originals and their two copies; messages 22, 2
+# and 3 once)
+t_eq "A: message 1, 21, 22, 2, 3 on each side" \
+	"$(for s in "$LT" "$RT"; do for i in 1 21 22 2 3; do copies "$s" "$i"; done; done | paste -sd' ')" \
+	"3 4 1 1 1 3 4 1 1 1"
+t_eq "A: the recovered pairs are the copies (UID for UID)" \
+	"$(q "SELECT count(*) FROM mapping WHERE lUID = rUID AND lUID BETWEEN 2 AND 20")" 19
+after A 28 28
+
+# B. The Perl interimap to its end in between.
+if [ -x "$INTERIMAP_PERL" ]; then
+	reset
+	killed B 20
+	run perl B-perl
+	t_eq "B: the Perl interimap runs on the database with the records" "$RC" 0
+	t_eq "B: ... copies everything again, both ways; leaves the records" \
+		"$(IMAP_TUNNEL=$LT imap_tool count INBOX) $(IMAP_TUNNEL=$RT imap_tool count INBOX) $(records)" "40 40 20"
+	db_dump "$T/X.db" >"$T/B.before"
+	run ours B-2
+	t_eq "B: ours then: status 0, nothing said" "$RC:$(ilog_lines "$T/B-2.err")$(cat "$T/B-2.out")" "0:"
+	db_dump "$T/X.db" >"$T/B.after"
+	t_same_file "B: ... no pair made or changed" "$T/B.before" "$T/B.after"
+	after B 40 40
+
+	# C. The Perl interimap killed at its first APPEND to the remote:
+	# the copies are paired with its copies of them.
+	reset
+	killed C 20
+	run perl C-perl "remote c lit 1"
+	t_eq "C: the Perl interimap killed at its first APPEND to the remote" "$RC $(cut -d: -f1 <<<"$KILLED")" "137 remote c lit 1"
+	t_eq "C: ... the copies paired with its copies of them" "$(q 'SELECT count(*) FROM mapping WHERE rUID <= 20')" 20
+	run ours C-2
+	t_eq "C: ours then exits 0" "$RC" 0
+	t_no_grep "C: ... recovers nothing" 'Recovered|not told apart' "$T/C-2.err"
+	t_grep "C: ... copies the originals again" '^remote\(INBOX\): Added 20 UID\(s\) 1:20 -> 21:40$' "$T/C-2.err"
+	after C 40 40
+
+	# D. The Perl interimap killed right after its first APPEND to the
+	# local (the copies copied back, not paired).
+	reset
+	killed D 20
+	run perl D-perl "local s appendok 1"
+	t_eq "D: the Perl interimap killed after the local's OK" "$RC $(cut -d: -f1 <<<"$KILLED")" "137 local s appendok 1"
+	t_eq "D: ... nothing paired, the records left" "$(q 'SELECT count(*) FROM mapping') $(records)" "0 20"
+	run ours D-2
+	t_eq "D: ours then exits 0" "$RC" 0
+	t_grep "D: ... pairs its own copies" \
+		'^remote\(INBOX\): Recovered 20 UID\(s\) 1:20 -> 1:20 copied before an interruption$' "$T/D-2.err"
+	t_grep "D: ... the Perl program's leftovers are new local messages" '^remote\(INBOX\): Added 20 UID\(s\) 21:40 -> 21:40$' "$T/D-2.err"
+	after D 40 40
+else
+	t_skip "B, C, D: the Perl interimap in between" "no $INTERIMAP_PERL"
+fi
+
+t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/*.err | head -n 3)" ""
+t_done
