@@ -307,17 +307,17 @@ int db_summary_get(struct db *db, int64_t idx, struct db_summary *s_r,
 
 /* ---- Copies under way (c_append_intent: ours, not the reference's) ----- *
  *
- * What an APPEND batch is about to copy, recorded (and committed) before
- * the batch is sent, deleted in the transaction that adds its pairs: rows
- * left over say that a run ended between the two, and what to look for on
- * the target (interimap/msync_intent.c). The table is created by the
+ * What APPEND batches are about to copy, recorded (and committed) before
+ * the first is sent, each batch's rows deleted in the transaction that
+ * adds its pairs: rows left over say that a run ended between the two,
+ * and what to look for on the target (interimap/msync_intent.c). The table is created by the
  * first db_intent_add(), never by db_schema(): a database that never
  * copied anything stays the reference's, byte for byte. It has no foreign
  * key (the Perl program, which ignores it, deletes mailboxes), so rows
  * may outlive their mailbox or its UIDs: readers validate them.
  *
  *   c_append_intent (idx, target, UIDVALIDITY, UIDNEXT, sUIDVALIDITY,
- *                    sUID, size, internaldate, flags, messageid)
+ *                    sUID, size, internaldate, flags)
  *   PRIMARY KEY (idx, target, sUID)
  */
 struct db_intent {
@@ -329,9 +329,6 @@ struct db_intent {
 	uint64_t size;             /* RFC822.SIZE */
 	char *date;                /* INTERNALDATE, as the source gave it */
 	char *flags;               /* as APPENDed: ms_flags_norm()'s form */
-	/* The Message-ID fields (intent.h: intent_msgid()): "" for none,
-	 * NULL when unusable (the row then matches nothing). */
-	char *msgid;
 };
 void db_intents_free(struct db_intent *v, size_t n);
 

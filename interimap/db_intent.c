@@ -22,7 +22,6 @@
 	"size         UNSIGNED BIGINT NOT NULL, "                              \
 	"internaldate TEXT            NOT NULL, "                              \
 	"flags        TEXT            NOT NULL, "                              \
-	"messageid    TEXT, "                                                  \
 	"PRIMARY KEY (idx, target, sUID))"
 
 void
@@ -38,7 +37,6 @@ db_intents_free(struct db_intent *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].date);
 		free(v[i].flags);
-		free(v[i].msgid);
 	}
 	free(v);
 }
@@ -157,11 +155,6 @@ db_intent_add(struct db *db, int64_t idx, const struct db_intent *v,
 		sqlite3_bind_int64(st, 7, (sqlite3_int64)v[i].size);
 		sqlite3_bind_text(st, 8, v[i].date, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 9, v[i].flags, -1, SQLITE_TRANSIENT);
-		if (v[i].msgid)
-			sqlite3_bind_text(st, 10, v[i].msgid, -1,
-			    SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 10);
 		if (db_step_done(db, st, "recording a copy under way",
 			err) < 0)
 			return -1;
@@ -222,11 +215,9 @@ db_intent_get(struct db *db, int64_t idx, struct db_intent **v_r,
 		x.size = (uint64_t)size;
 		x.date = col_text(st, 6);
 		x.flags = col_text(st, 7);
-		x.msgid = col_text(st, 8);
 		if (!x.date || !x.flags) {
 			free(x.date);
 			free(x.flags);
-			free(x.msgid);
 			continue;
 		}
 		v = xgrow(v, &cap, n + 1, sizeof(*v));

@@ -93,10 +93,10 @@ static const char *const sql[Q_COUNT] = {
 	[Q_SUMMARY_ONE] = SUMMARY_SQL "WHERE m.idx = ?",
 	[Q_INTENT_ADD] = "INSERT OR REPLACE INTO c_append_intent (idx, target, "
 			 "UIDVALIDITY, UIDNEXT, sUIDVALIDITY, sUID, size, "
-			 "internaldate, flags, messageid) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			 "internaldate, flags) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_INTENT_GET] = "SELECT target, UIDVALIDITY, UIDNEXT, sUIDVALIDITY, "
-			 "sUID, size, internaldate, flags, messageid "
+			 "sUID, size, internaldate, flags "
 			 "FROM c_append_intent WHERE idx = ? "
 			 "ORDER BY target, sUID",
 	[Q_INTENT_DEL] = "DELETE FROM c_append_intent WHERE idx = ? "

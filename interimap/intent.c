@@ -39,22 +39,51 @@ intent_msgid(const char *p, size_t len)
 void
 intent_row_init(struct intent_row *r, const struct db_intent *x)
 {
-	int zone;
-
 	memset(r, 0, sizeof(*r));
 	r->suid = x->suid;
 	r->uidnext = x->uidnext;
 	r->size = x->size;
 	r->flags = x->flags;
-	r->msgid = x->msgid;
-	r->usable = x->msgid && x->flags &&
-	    imap_date_parse(x->date, &r->when, &zone) == 0;
+	r->dated = imap_date_parse(x->date, &r->when, NULL) == 0;
+}
+
+void
+intent_row_free(struct intent_row *r)
+{
+	free(r->msgid);
+	r->msgid = NULL;
+}
+
+struct intent_row *
+intent_row_find(struct intent_row *v, size_t n, uint32_t suid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].suid == suid)
+			return &v[mid];
+		if (v[mid].suid < suid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void
+intent_row_source(struct intent_row *r, const struct intent_msg *m)
+{
+	intent_row_free(r);
+	r->seen = r->dated && m->size == r->size && m->when == r->when;
+	if (r->seen && m->msgid)
+		r->msgid = xstrdup(m->msgid);
 }
 
 bool
 intent_same(const struct intent_row *r, const struct intent_msg *m)
 {
-	if (!r->usable || !m->msgid || m->uid < r->uidnext ||
+	if (!r->seen || !r->msgid || !m->msgid || m->uid < r->uidnext ||
 	    m->size != r->size || m->when != r->when ||
 	    strcmp(m->msgid, r->msgid) != 0)
 		return false;

@@ -3,14 +3,26 @@
 
 /* Which messages of a target mailbox are the copies an interrupted APPEND
  * made, from what was recorded before it was sent (db.h: struct
- * db_intent). Pure: no I/O; interimap/msync_intent.c feeds it the rows
- * and the target's messages and acts on the answer.
+ * db_intent) and what the source says of the message now. Pure: no I/O;
+ * interimap/msync_intent.c feeds it the rows, the source's messages and
+ * the target's, and acts on the answer.
+ *
+ * Why the Message-ID comes from the source only now: a message (a UID
+ * under a UIDVALIDITY) never changes, so asking the source after the
+ * interruption gives what asking before would have, and the copies that
+ * are never interrupted (nearly all) cost nothing more: the metadata
+ * FETCH stays the size and date Dovecot reads from the file's name and
+ * mtime, where the header would have it open every message once more.
+ * A message gone from the source since is looked for no more: its copy
+ * is then a new message of the target, as the reference has it.
  *
  * The rule. A row (a message being copied, the target's UIDNEXT as last
  * seen before) and a message of the target are the same when:
- * - the message's UID is at or above the row's UIDNEXT (the copy cannot
- *   be below: UIDs only grow), and the message is in no pair (the
- *   caller leaves those out);
+ * - the source still has the row's message, with the recorded size and
+ *   INTERNALDATE;
+ * - the target message's UID is at or above the row's UIDNEXT (the copy
+ *   cannot be below: UIDs only grow), and it is in no pair (the caller
+ *   leaves those out);
  * - RFC822.SIZE is the same, and INTERNALDATE is the same instant (we set
  *   it from the source's; servers may give it back in another zone);
  * - the Message-ID fields are the same (see intent_msgid()); a message
@@ -26,8 +38,8 @@
  * duplicate is better than a wrong pair, which would lose a message on
  * both sides.
  *
- * Memory: intent_row and intent_msg borrow their strings; nothing here
- * allocates but intent_msgid(). */
+ * Memory: intent_msg borrows its strings; intent_row borrows flags and
+ * owns msgid (intent_row_free()). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,32 +60,43 @@
  * INTENT_MSGID_MAX. Allocated. */
 char *intent_msgid(const char *p, size_t len);
 
+/* A message of the target or the source, as a FETCH gave it. */
+struct intent_msg {
+	uint32_t uid;
+	uint64_t size;
+	time_t when;
+	const char *flags;      /* normalised (the target's; NULL: not asked) */
+	const char *msgid;      /* intent_msgid()'s; NULL unusable */
+};
+
 /* One recorded copy, being matched. */
 struct intent_row {
 	/* from the record */
 	uint32_t suid, uidnext;
 	uint64_t size;
 	time_t when;
-	bool usable;            /* its INTERNALDATE and Message-ID are */
+	bool dated;             /* its INTERNALDATE is one */
 	const char *flags;      /* normalised */
-	const char *msgid;      /* "" none */
+	/* from the source, by intent_row_source() */
+	bool seen;              /* the message is there, as recorded */
+	char *msgid;            /* intent_msgid()'s: "" none, NULL unusable */
 	/* matching, by intent_offer() */
 	unsigned ncand;         /* messages the same as this row */
 	uint32_t cand;          /* the first of them */
 	bool shared;            /* one of them is the same as another row */
 };
 
-/* A message of the target, as a FETCH gave it. */
-struct intent_msg {
-	uint32_t uid;
-	uint64_t size;
-	time_t when;
-	const char *flags;      /* normalised */
-	const char *msgid;      /* intent_msgid()'s; NULL unusable */
-};
-
-/* Fills r from x for matching (strings borrowed from x). */
+/* Fills r from x for matching (flags borrowed from x). */
 void intent_row_init(struct intent_row *r, const struct db_intent *x);
+void intent_row_free(struct intent_row *r);
+/* The row of source UID suid in v[0..n), sorted by source UID, or
+ * NULL. */
+struct intent_row *intent_row_find(struct intent_row *v, size_t n,
+    uint32_t suid);
+/* The source's message of r as a FETCH gives it now (its UID r's): seen
+ * when its size and INTERNALDATE are the recorded ones, with its
+ * Message-ID fields (copied). Given twice: the last counts. */
+void intent_row_source(struct intent_row *r, const struct intent_msg *m);
 /* The rule above, for one row and one message. */
 bool intent_same(const struct intent_row *r, const struct intent_msg *m);
 /* Offers m to rows v[0..n): every row it is the same as counts it. A

@@ -34,7 +34,6 @@ ms_newmsgs_free(struct ms_newmsgs *m)
 		free(m->v[i].flags);
 		free(m->v[i].date);
 		free(m->v[i].from);
-		free(m->v[i].msgid);
 	}
 	free(m->v);
 	memset(m, 0, sizeof(*m));
@@ -95,7 +94,6 @@ collect_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
 	x->flags = xcalloc(f.flags.n ? f.flags.n : 1, sizeof(*x->flags));
 	for (size_t i = 0; i < f.flags.n; i++)
 		x->flags[x->nflags++] = xstrdup(f.flags.v[i].str);
-	x->msgid = ms_intent_msgid(r);
 	return 1;
 }
 
@@ -105,9 +103,8 @@ ms_fetch_new(struct ms *ms, struct ms_box *src, struct uidset *uids,
 {
 	struct collect c = {uids, envelope, out};
 	const char *items = envelope
-	    ? "(MODSEQ FLAGS INTERNALDATE RFC822.SIZE " MS_INTENT_FETCH
-	      " ENVELOPE)"
-	    : "(MODSEQ FLAGS INTERNALDATE RFC822.SIZE " MS_INTENT_FETCH ")";
+	    ? "(MODSEQ FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"
+	    : "(MODSEQ FLAGS INTERNALDATE RFC822.SIZE)";
 	struct err e;
 	int rc = 0;
 
@@ -151,13 +148,11 @@ xfer_dst_tagged(void *ctx, const struct imap_resp *tagged)
 	ms_observe_code(bs[1], tagged, &e);
 }
 
-/* One APPEND of msgs[0..n) (nm[0..n): the same messages) from src to
- * dst, the pairs committed with it; the new UIDs of dst are added to
- * added. */
+/* One APPEND of msgs[0..n) from src to dst, the pairs committed with it;
+ * the new UIDs of dst are added to added. */
 static int
 append_batch(struct ms *ms, struct ms_box *src, struct ms_box *dst,
-    const struct imap_xfer_msg *msgs, const struct ms_newmsg *const *nm,
-    size_t n, struct uidset *added)
+    const struct imap_xfer_msg *msgs, size_t n, struct uidset *added)
 {
 	struct ms_box *bs[2] = {src, dst};
 	struct imap_xfer x = {src->c, dst->c, dst->s->mailbox,
@@ -172,8 +167,6 @@ append_batch(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	size_t k = 0;
 	int rc = -1;
 
-	if (ms_intent_record(ms, src, dst, nm, n) < 0)
-		return -1;
 	if (imap_xfer_run(&x, msgs, n, &uidvalidity, &uids, &e) < 0) {
 		uidset_free(&uids);
 		return ms_fail_err(ms, dst->s->name, dst->s->mailbox, &e);
@@ -226,6 +219,7 @@ append_batch(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 		}
 		uidset_add(added, t[i], t[i]);
 	}
+	/* With its pairs, the batch is no more a copy under way. */
 	if (!ms->failed)
 		ms_intent_done(ms, dst, s, n);
 	free(t);
@@ -246,7 +240,6 @@ struct batch {
 	struct ms_box *src, *dst;
 	struct uidset *added;
 	struct imap_xfer_msg *v;
-	const struct ms_newmsg **nm; /* v's messages */
 	size_t n;
 	uint64_t bytes;
 	bool multi;
@@ -255,8 +248,7 @@ struct batch {
 static int
 batch_send(struct batch *b)
 {
-	int rc = append_batch(b->ms, b->src, b->dst, b->v,
-	    (const struct ms_newmsg *const *)b->nm, b->n, b->added);
+	int rc = append_batch(b->ms, b->src, b->dst, b->v, b->n, b->added);
 
 	if (rc == 0)
 		progress_copied(b->n, b->bytes);
@@ -268,8 +260,7 @@ batch_send(struct batch *b)
 /* Queues x (its strings borrowed until the batch is sent), sending the
  * batch first when it is full or x would take it past batch_bytes. */
 static int
-batch_add(struct batch *b, const struct imap_xfer_msg *x,
-    const struct ms_newmsg *m)
+batch_add(struct batch *b, const struct imap_xfer_msg *x)
 {
 	if (x->size == 0) {
 		/* NIL can't be APPENDed, and RFC 3502 §6.3.11 forbids
@@ -281,7 +272,6 @@ batch_add(struct batch *b, const struct imap_xfer_msg *x,
 	if (b->n > 0 && (b->n >= b->ms->batch_max ||
 	    b->bytes + x->size > b->ms->batch_bytes) && batch_send(b) < 0)
 		return -1;
-	b->nm[b->n] = m;
 	b->v[b->n++] = *x;
 	b->bytes += x->size;
 	/* Without MULTIAPPEND each message goes at once. */
@@ -305,6 +295,9 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	if (m->n == 0)
 		return 0;
 	qsort(m->v, m->n, sizeof(*m->v), by_uid);
+	/* Every batch's, durable before the first is sent. */
+	if (ms_intent_record(ms, src, dst, m->v, m->n) < 0)
+		return -1;
 	memset(&b, 0, sizeof(b));
 	b.ms = ms;
 	b.src = src;
@@ -313,8 +306,6 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	b.multi = imapc_capable(dst->c, "MULTIAPPEND");
 	b.v = xcalloc(ms->batch_max < m->n ? ms->batch_max : m->n,
 	    sizeof(*b.v));
-	b.nm = xcalloc(ms->batch_max < m->n ? ms->batch_max : m->n,
-	    sizeof(*b.nm));
 	for (size_t i = 0; i < m->n && rc == 0; i++) {
 		const struct ms_newmsg *x = &m->v[i];
 		struct imap_xfer_msg xm = {x->uid, x->size,
@@ -323,12 +314,11 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 			log_at(LOG_INFO, ms_prefix_mbx(src), "UID %" PRIu32
 			    " from <%s> (%s)", x->uid, x->from ? x->from : "",
 			    x->date);
-		rc = batch_add(&b, &xm, x);
+		rc = batch_add(&b, &xm);
 	}
 	if (rc == 0 && b.n > 0)
 		rc = batch_send(&b);
 	free(b.v);
-	free(b.nm);
 	return rc;
 }
 

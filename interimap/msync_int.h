@@ -318,7 +318,6 @@ struct ms_newmsg {
 	size_t nflags;
 	char *date;
 	char *from; /* with the envelope: "mailbox@host" or ""; else NULL */
-	char *msgid; /* ms_intent_msgid() */
 };
 
 struct ms_newmsgs {
@@ -326,8 +325,8 @@ struct ms_newmsgs {
 	size_t n, cap;
 };
 
-/* UID FETCH uids (MODSEQ FLAGS INTERNALDATE RFC822.SIZE, the Message-ID
- * fields, and ENVELOPE when envelope) on src, waited for: the messages of uids it reports
+/* UID FETCH uids (MODSEQ FLAGS INTERNALDATE RFC822.SIZE, and ENVELOPE
+ * when envelope) on src, waited for: the messages of uids it reports
  * are added to *out (the rest goes to the caches); freed by
  * ms_newmsgs_free(), also after a failure. */
 int ms_fetch_new(struct ms *ms, struct ms_box *src, struct uidset *uids,
@@ -336,9 +335,10 @@ void ms_newmsgs_free(struct ms_newmsgs *m);
 /* Copies m's messages from src to dst in UID order, in the reference's
  * batches (callback_new_message, I:1151: batch_max messages, or what
  * fits batch_bytes, one a batch without MULTIAPPEND; a 0-length message
- * skipped with its warning); each batch's pairs committed with it
- * (callback_new_message_flush, I:1184), "Added" logged, the new UIDs of
- * dst added to added. announce: each message is first logged as "UID n
+ * skipped with its warning), recorded as copies under way first
+ * (ms_intent_record()); each batch's pairs committed with it
+ * (callback_new_message_flush, I:1184), its records gone with them,
+ * "Added" logged, the new UIDs of dst added to added. announce: each message is first logged as "UID n
  * from <ADDRESS> (DATE)" (download_missing). */
 int ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct ms_newmsgs *m, bool announce, struct uidset *added);
@@ -354,18 +354,11 @@ int ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
  * APPEND and the commit of its pairs copies nothing twice (db.h: "Copies
  * under way"; intent.h: the matching). */
 
-/* The Message-ID fields, as the metadata FETCH asks for them and as the
- * response names them. */
-#define MS_INTENT_FETCH "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
-#define MS_INTENT_ITEM "BODY[HEADER.FIELDS (MESSAGE-ID)]"
-
-/* intent_msgid() of r's MS_INTENT_ITEM (NULL without one). Allocated. */
-char *ms_intent_msgid(const struct imap_resp *r);
-/* Before a batch m[0..n) goes from src to dst: the records, committed
- * (with whatever else the transaction held). Nothing when a UIDVALIDITY
- * is not known. -1 with ms_db_fail(). */
+/* Before m[0..n) (but those of size 0, never sent) go from src to dst:
+ * the records, committed (with whatever else the transaction held).
+ * Nothing when a UIDVALIDITY is not known. -1 with ms_db_fail(). */
 int ms_intent_record(struct ms *ms, const struct ms_box *src,
-    const struct ms_box *dst, const struct ms_newmsg *const *m, size_t n);
+    const struct ms_box *dst, const struct ms_newmsg *m, size_t n);
 /* The batch's pairs are in: its records go, in the same transaction (not
  * committed). suids[0..n): its source UIDs. */
 int ms_intent_done(struct ms *ms, const struct ms_box *dst,
@@ -380,11 +373,12 @@ int ms_intent_prune(struct ms *ms, const struct db_state st[2],
     bool *left_r);
 /* On a resumption, both sides selected, st the database's states: the
  * records still valid (intent_valid()) are looked for on their target
- * (UID FETCH from the lowest recorded UIDNEXT on: size, INTERNALDATE,
- * flags, Message-ID; nothing is changed on a server), the copies found
- * become pairs, logged as "Recovered N UID(s) ...", the rest will be
- * copied again; every record of the mailbox goes; committed. Returns the
- * number of pairs made, or -1 (ms_fail()). */
+ * (intent.h; both at once: UID FETCH of the recorded UIDs on the source,
+ * from the lowest recorded UIDNEXT on on the target: size, INTERNALDATE,
+ * the Message-ID fields, the target's flags; nothing is changed on a
+ * server), the copies found become pairs, logged as "Recovered N UID(s)
+ * ...", the rest will be copied again; every record of the mailbox goes;
+ * committed. Returns the number of pairs made, or -1 (ms_fail()). */
 int ms_intent_recover(struct ms *ms, const struct db_state st[2]);
 
 /* ---- msync_repair.c ---- */

@@ -12,15 +12,20 @@
 #include "log.h"
 #include "msync_int.h"
 
-/* Copies under way (msync_int.h): recorded before each APPEND batch,
+/* Copies under way (msync_int.h): recorded before the APPEND batches,
  * looked for after an interruption. The reference copies again what a
  * kill between an APPEND's OK and its commit left unknown (notes §4.9):
  * a duplicate of the whole batch on the target. */
 
-char *
-ms_intent_msgid(const struct imap_resp *r)
+/* The Message-ID fields, as asked for and as the response names them. */
+#define MSGID_FETCH "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+#define MSGID_ITEM "BODY[HEADER.FIELDS (MESSAGE-ID)]"
+
+/* intent_msgid() of r's MSGID_ITEM (NULL without one). Allocated. */
+static char *
+fetch_msgid(const struct imap_resp *r)
 {
-	const struct imap_arg *a = imap_fetch_item(r, MS_INTENT_ITEM);
+	const struct imap_arg *a = imap_fetch_item(r, MSGID_ITEM);
 
 	if (!a || (a->type != IMAP_ARG_STRING && a->type != IMAP_ARG_LITERAL))
 		return NULL;
@@ -39,31 +44,35 @@ target_uidnext(const struct ms_box *dst)
 
 int
 ms_intent_record(struct ms *ms, const struct ms_box *src,
-    const struct ms_box *dst, const struct ms_newmsg *const *m, size_t n)
+    const struct ms_box *dst, const struct ms_newmsg *m, size_t n)
 {
 	struct db_intent *v;
 	struct err e;
+	size_t k = 0;
 	int rc = 0;
 
 	if (n == 0 || src->uidvalidity == 0 || dst->uidvalidity == 0)
 		return 0;
 	v = xcalloc(n, sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
-		v[i].target = dst->s->side;
-		v[i].uidvalidity = dst->uidvalidity;
-		v[i].uidnext = target_uidnext(dst);
-		v[i].s_uidvalidity = src->uidvalidity;
-		v[i].suid = m[i]->uid;
-		v[i].size = m[i]->size;
-		v[i].date = m[i]->date;
-		v[i].flags = ms_flags_norm_v(m[i]->flags, m[i]->nflags);
-		v[i].msgid = m[i]->msgid;
+		if (m[i].size == 0)
+			continue;
+		v[k].target = dst->s->side;
+		v[k].uidvalidity = dst->uidvalidity;
+		/* The later batches' copies are above it too. */
+		v[k].uidnext = target_uidnext(dst);
+		v[k].s_uidvalidity = src->uidvalidity;
+		v[k].suid = m[i].uid;
+		v[k].size = m[i].size;
+		v[k].date = m[i].date;
+		v[k].flags = ms_flags_norm_v(m[i].flags, m[i].nflags);
+		k++;
 	}
 	/* Durable before the first byte of the APPEND. */
-	if (db_intent_add(ms->db, ms->idx, v, n, &e) < 0 ||
-	    db_commit(ms->db, &e) < 0)
+	if (k > 0 && (db_intent_add(ms->db, ms->idx, v, k, &e) < 0 ||
+	    db_commit(ms->db, &e) < 0))
 		rc = ms_db_fail(ms, &e);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < k; i++)
 		free(v[i].flags);
 	free(v);
 	return rc;
@@ -140,25 +149,28 @@ ms_intent_prune(struct ms *ms, const struct db_state st[2], bool *left_r)
 
 /* ---- recovery ---- */
 
-/* The target's messages from the lowest recorded UIDNEXT on, offered to
- * its rows as the FETCH answers (nothing kept but the rows' counts). */
+/* A side's messages as the recovery's FETCHes give them: of the source,
+ * the recorded ones (rows' UIDs), fed to their rows; of the target, from
+ * the lowest recorded UIDNEXT on, less those in a pair, offered to the
+ * rows as they come (nothing kept but the rows' counts). */
 struct look {
-	struct intent_row *rows;
+	struct intent_row *rows;  /* sorted by source UID */
 	size_t n;
-	uint32_t from;
-	struct uidset *mapped;    /* target UIDs in a pair: not candidates */
+	bool target;
+	uint32_t from;            /* target: the lowest UIDNEXT */
+	struct uidset *mapped;    /* target: UIDs in a pair, no candidates */
 };
 
 static int
 look_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
 {
-	const unsigned need = IMAP_FETCH_UID | IMAP_FETCH_SIZE |
-	    IMAP_FETCH_INTERNALDATE | IMAP_FETCH_FLAGS;
 	struct look *l = q->ctx;
+	const unsigned need = IMAP_FETCH_UID | IMAP_FETCH_SIZE |
+	    IMAP_FETCH_INTERNALDATE | (l->target ? IMAP_FETCH_FLAGS : 0);
+	struct intent_row *row;
 	struct intent_msg m;
 	struct imap_fetch f;
-	char *flags, *msgid;
-	int zone;
+	char *flags = NULL, *msgid;
 
 	if (imap_data_kind(r) != IMAP_DATA_FETCH)
 		return 0;
@@ -169,69 +181,94 @@ look_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
 	}
 	/* Anything else (a flag change of another message) is the
 	 * caches'. */
-	if ((f.have & need) != need || !imap_fetch_item(r, MS_INTENT_ITEM))
+	if ((f.have & need) != need || !imap_fetch_item(r, MSGID_ITEM))
 		return 0;
 	ms_observe_fetch(q->b, &f);
-	if (f.uid < l->from || uidset_has(l->mapped, f.uid) ||
-	    imap_date_parse(f.internaldate, &m.when, &zone) < 0)
-		return 1;
+	memset(&m, 0, sizeof(m));
 	m.uid = f.uid;
 	m.size = f.size;
+	if (imap_date_parse(f.internaldate, &m.when, NULL) < 0)
+		return 1;
+	if (!l->target) {
+		if ((row = intent_row_find(l->rows, l->n, f.uid)) != NULL) {
+			m.msgid = msgid = fetch_msgid(r);
+			intent_row_source(row, &m);
+			free(msgid);
+		}
+		return 1;
+	}
+	if (f.uid < l->from || uidset_has(l->mapped, f.uid))
+		return 1;
 	m.flags = flags = ms_flags_norm(&f.flags);
-	m.msgid = msgid = ms_intent_msgid(r);
+	m.msgid = msgid = fetch_msgid(r);
 	intent_offer(l->rows, l->n, &m);
 	free(flags);
 	free(msgid);
 	return 1;
 }
 
-/* Looks for the copies of rows[0..n) (all of target b) on b: their
- * matches in rows[i].cand (intent_match()). */
+/* Submits the FETCHes of set on b, its responses to look_own(l). */
 static int
-look_for(struct ms *ms, struct ms_box *b, struct intent_row *rows, size_t n)
+look_submit(struct ms_box *b, struct uidset *set, const char *items,
+    struct look *l)
 {
-	struct uidset range = UIDSET_INIT, mapped = UIDSET_INIT;
+	struct err e;
+
+	uidset_normalise(set);
+	for (size_t pos = 0; pos < set->n;) {
+		struct imap_cmd *cmd;
+		if (imap_verb_uid_fetch(set, &pos, items, IMAP_VERB_NO_MODSEQ,
+		    false, &cmd, &e) < 0)
+			return ms_box_fail(b, e.kind, "%s", e.msg);
+		ms_submit(b, cmd, look_own, l);
+	}
+	return 0;
+}
+
+/* The source's messages of l's rows (of target t), asked for on the
+ * other side; set holds their UIDs (caller's, freed by it). */
+static int
+look_source(struct ms *ms, int t, struct look *l, struct uidset *set)
+{
+	for (size_t i = 0; i < l->n; i++)
+		uidset_add(set, l->rows[i].suid, l->rows[i].suid);
+	return look_submit(&ms->b[1 - t], set, "(UID RFC822.SIZE INTERNALDATE "
+	    MSGID_FETCH ")", l);
+}
+
+/* The target's messages from l's lowest UIDNEXT on, asked for on target
+ * t; set and mapped (caller's, freed by it) are filled here. */
+static int
+look_target(struct ms *ms, int t, struct look *l, struct uidset *set,
+    struct uidset *mapped)
+{
+	struct ms_box *b = &ms->b[t];
 	struct db_pair *pairs = NULL;
-	struct look l = {rows, n, UINT32_MAX, &mapped};
 	size_t np = 0;
 	struct err e;
-	int rc = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].uidnext < l.from)
-			l.from = rows[i].uidnext;
-	if (l.from == 0)
-		l.from = 1;
-	uidset_add(&range, l.from, UINT32_MAX);
-	if (db_map_find(ms->db, ms->idx, b->s->side, &range, &pairs, &np,
-	    &e) < 0) {
-		rc = ms_db_fail(ms, &e);
-		goto out;
-	}
+	l->target = true;
+	l->from = UINT32_MAX;
+	l->mapped = mapped;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->rows[i].uidnext < l->from)
+			l->from = l->rows[i].uidnext;
+	if (l->from == 0)
+		l->from = 1;
+	/* 2^32-1, not "*": "*" is the highest UID even below l->from. */
+	uidset_add(set, l->from, UINT32_MAX);
+	if (db_map_find(ms->db, ms->idx, b->s->side, set, &pairs, &np,
+	    &e) < 0)
+		return ms_db_fail(ms, &e);
 	for (size_t i = 0; i < np; i++) {
 		uint32_t u = b->s->side == DB_LOCAL ? pairs[i].luid
 						    : pairs[i].ruid;
-		uidset_add(&mapped, u, u);
+		uidset_add(mapped, u, u);
 	}
-	uidset_normalise(&mapped);
-	/* 2^32-1, not "*": "*" is the highest UID even below l.from. */
-	for (size_t pos = 0; pos < range.n && rc == 0;) {
-		struct imap_cmd *cmd;
-		if (imap_verb_uid_fetch(&range, &pos, "(UID RFC822.SIZE "
-		    "INTERNALDATE FLAGS " MS_INTENT_FETCH ")",
-		    IMAP_VERB_NO_MODSEQ, false, &cmd, &e) < 0)
-			rc = ms_box_fail(b, e.kind, "%s", e.msg);
-		else
-			ms_submit(b, cmd, look_own, &l);
-	}
-	if (ms_wait(ms) < 0)
-		rc = -1;
-	ms_cmds_free(ms);
-out:
 	free(pairs);
-	uidset_free(&range);
-	uidset_free(&mapped);
-	return rc;
+	uidset_normalise(mapped);
+	return look_submit(b, set, "(UID RFC822.SIZE INTERNALDATE FLAGS "
+	    MSGID_FETCH ")", l);
 }
 
 /* Pairs the matched rows of target b (made, not committed) and logs them
@@ -298,9 +335,12 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 {
 	struct db_intent *v = NULL;
 	struct intent_row *rows = NULL;
+	struct look l[2];
+	struct uidset set[2] = {UIDSET_INIT, UIDSET_INIT};
+	struct uidset mapped[2] = {UIDSET_INIT, UIDSET_INIT};
 	uint32_t cur[2] = {ms->b[DB_LOCAL].uidvalidity,
 	    ms->b[DB_REMOTE].uidvalidity};
-	size_t n = 0, made = 0;
+	size_t n = 0, k = 0, made = 0, got;
 	bool pending;
 	struct err e;
 	int rc = -1;
@@ -313,23 +353,44 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 		ms_db_fail(ms, &e);
 		goto out;
 	}
+	/* The valid rows of each target, by source UID (as read). */
 	rows = xcalloc(n ? n : 1, sizeof(*rows));
 	for (int t = 0; t < 2; t++) {
-		struct ms_box *b = &ms->b[t];
-		size_t k = 0, got;
+		l[t].rows = rows + k;
+		l[t].n = 0;
+		l[t].target = false;
 		for (size_t i = 0; i < n; i++) {
 			int m;
-			if (v[i].target != b->s->side)
+			if (v[i].target != ms->b[t].s->side)
 				continue;
 			if ((m = valid(ms, &v[i], st, cur)) < 0)
 				goto out;
 			if (m > 0)
 				intent_row_init(&rows[k++], &v[i]);
 		}
-		if (k == 0)
+		l[t].n = (size_t)(rows + k - l[t].rows);
+	}
+	/* The sources first (what their messages are), then the targets
+	 * (offered as they come): both sides at once each time. */
+	for (int t = 0; t < 2; t++)
+		if (l[t].n > 0 && look_source(ms, t, &l[t], &set[1 - t]) < 0)
+			goto wait;
+	if (ms_wait(ms) < 0)
+		goto wait;
+	ms_cmds_free(ms);
+	for (int t = 0; t < 2; t++) {
+		uidset_clear(&set[t]);
+		if (l[t].n > 0 && look_target(ms, t, &l[t], &set[t],
+		    &mapped[t]) < 0)
+			goto wait;
+	}
+	if (ms_wait(ms) < 0)
+		goto wait;
+	ms_cmds_free(ms);
+	for (int t = 0; t < 2; t++) {
+		if (l[t].n == 0)
 			continue;
-		if (look_for(ms, b, rows, k) < 0 ||
-		    pair_up(ms, b, rows, k, &got) < 0)
+		if (pair_up(ms, &ms->b[t], l[t].rows, l[t].n, &got) < 0)
 			goto out;
 		made += got;
 	}
@@ -340,7 +401,18 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 		goto out;
 	}
 	rc = (int)(made > INT32_MAX ? INT32_MAX : made);
+	goto out;
+wait:
+	/* Nothing of ours may run once l is gone. */
+	ms_wait(ms);
+	ms_cmds_free(ms);
 out:
+	for (size_t i = 0; i < k; i++)
+		intent_row_free(&rows[i]);
+	for (int t = 0; t < 2; t++) {
+		uidset_free(&set[t]);
+		uidset_free(&mapped[t]);
+	}
 	db_intents_free(v, n);
 	free(rows);
 	return rc;

@@ -60,10 +60,17 @@ test_msgid(void)
 
 /* ---- matching ---- */
 
-/* A record: source UID suid, the target's UIDNEXT 100 before. */
+/* A record (source UID suid, the target's UIDNEXT 100 before), and what
+ * the source says of the message now: its Message-ID fields (NULL:
+ * unusable), or that it is gone. */
+struct trec {
+	struct db_intent x;
+	const char *msgid;
+	bool gone;
+};
+
 static struct db_intent
-rec(uint32_t suid, uint64_t size, const char *date, const char *flags,
-    const char *msgid)
+rec_x(uint32_t suid, uint64_t size, const char *date, const char *flags)
 {
 	struct db_intent x;
 
@@ -76,8 +83,22 @@ rec(uint32_t suid, uint64_t size, const char *date, const char *flags,
 	x.size = size;
 	x.date = (char *)(uintptr_t)date;
 	x.flags = (char *)(uintptr_t)flags;
-	x.msgid = (char *)(uintptr_t)msgid;
 	return x;
+}
+
+static struct trec
+rec(uint32_t suid, uint64_t size, const char *date, const char *flags,
+    const char *msgid)
+{
+	struct trec r = {rec_x(suid, size, date, flags), msgid, false};
+	return r;
+}
+
+static struct trec
+gone(uint32_t suid, uint64_t size, const char *date, const char *flags)
+{
+	struct trec r = {rec_x(suid, size, date, flags), NULL, true};
+	return r;
 }
 
 static struct intent_msg
@@ -100,20 +121,39 @@ msg(uint32_t uid, uint64_t size, const char *date, const char *flags,
 #define D1_ELSEWHERE "01-Jan-2020 11:00:00 +0100" /* the same instant */
 #define D2 "01-Jan-2020 10:00:01 +0000"
 
-/* Rows from recs[0..n), every message of ms[0..nm) offered: the matches
- * in got[0..n). */
+/* Rows from recs[0..n) (by source UID), the source's messages given
+ * (as recorded but those gone), every message of ms[0..nm) offered: the
+ * matches in got[0..n). */
 static void
-run(const struct db_intent *recs, size_t n, const struct intent_msg *ms,
+run(const struct trec *recs, size_t n, const struct intent_msg *ms,
     size_t nm, uint32_t *got)
 {
 	struct intent_row rows[8];
 
 	for (size_t i = 0; i < n; i++)
-		intent_row_init(&rows[i], &recs[i]);
+		intent_row_init(&rows[i], &recs[i].x);
+	for (size_t i = 0; i < n; i++) {
+		struct intent_msg src;
+		struct intent_row *r;
+		if (recs[i].gone)
+			continue;
+		memset(&src, 0, sizeof(src));
+		src.uid = recs[i].x.suid;
+		src.size = recs[i].x.size;
+		/* (a record's date that is none: any instant) */
+		imap_date_parse(recs[i].x.date, &src.when, NULL);
+		src.msgid = recs[i].msgid;
+		r = intent_row_find(rows, n, recs[i].x.suid);
+		if (!r)
+			abort();
+		intent_row_source(r, &src);
+	}
 	for (size_t j = 0; j < nm; j++)
 		intent_offer(rows, n, &ms[j]);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		got[i] = intent_match(&rows[i]);
+		intent_row_free(&rows[i]);
+	}
 }
 
 static void
@@ -127,7 +167,7 @@ test_match(void)
 		 * Message-ID), one below the UIDNEXT that looks the same
 		 * (an older message: not a candidate), the date in
 		 * another zone. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
 			rec(11, 600, D1, "", "Message-ID: <b@x>"),
 			rec(12, 700, D2, "$Work", "Message-ID: <c@x>"),
@@ -144,7 +184,7 @@ test_match(void)
 	}
 	{
 		/* What did not arrive (the APPEND cut off) is no match. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 			rec(11, 600, D1, "", "Message-ID: <b@x>"),
 		};
@@ -158,7 +198,7 @@ test_match(void)
 
 	test_begin("intent: size, date, Message-ID must all be the same");
 	{
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 		};
 		const struct intent_msg m[] = {
@@ -177,7 +217,7 @@ test_match(void)
 	    "rows): no pair");
 	{
 		/* A foreign delivery that looks the same as the copy. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 		};
 		const struct intent_msg m[] = {
@@ -189,7 +229,7 @@ test_match(void)
 	}
 	{
 		/* The same message twice in the batch, both copied. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 			rec(11, 500, D1, "", "Message-ID: <a@x>"),
 			rec(12, 600, D1, "", "Message-ID: <b@x>"),
@@ -204,7 +244,7 @@ test_match(void)
 	}
 	{
 		/* ... and only one copy arrived: it is either's. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 			rec(11, 500, D1, "", "Message-ID: <a@x>"),
 		};
@@ -216,7 +256,7 @@ test_match(void)
 	}
 	{
 		/* A message offered twice (a server repeating itself). */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", "Message-ID: <a@x>"),
 		};
 		const struct intent_msg m[] = {
@@ -230,7 +270,7 @@ test_match(void)
 
 	test_begin("intent: without Message-ID, the flags the APPEND set");
 	{
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "$Work \\Seen", ""),
 			rec(11, 600, D1, "\\Flagged", ""),
 			rec(12, 700, D1, "", ""),
@@ -248,7 +288,7 @@ test_match(void)
 	}
 	{
 		/* With a Message-ID on one side only: no. */
-		const struct db_intent r[] = {
+		const struct trec r[] = {
 			rec(10, 500, D1, "", ""),
 			rec(11, 600, D1, "", "Message-ID: <b@x>"),
 		};
@@ -261,9 +301,37 @@ test_match(void)
 	}
 	test_end();
 
-	test_begin("intent: an unusable record matches nothing");
+	test_begin("intent: a message gone from the source, or unusable, "
+	    "matches nothing");
 	{
-		const struct db_intent r[] = {
+		/* Expunged since: its copy is a new message (the
+		 * reference's way), not paired to be expunged in turn. */
+		const struct trec r[] = {
+			gone(10, 500, D1, ""),
+			rec(11, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		const struct intent_msg m[] = {
+			msg(100, 500, D1, "", ""),
+			msg(101, 600, D1, "", "Message-ID: <b@x>"),
+		};
+		run(r, 2, m, 2, got);
+		test_assert(got[0] == 0 && got[1] == 101);
+	}
+	{
+		/* The source's message is not what was recorded (no
+		 * server would do that to a UID). */
+		struct intent_row row;
+		struct db_intent x = rec_x(10, 500, D1, "");
+		struct intent_msg src = msg(10, 501, D1, NULL, "");
+		struct intent_msg m = msg(100, 500, D1, "", "");
+		intent_row_init(&row, &x);
+		intent_row_source(&row, &src);
+		intent_offer(&row, 1, &m);
+		test_assert(!row.seen && intent_match(&row) == 0);
+		intent_row_free(&row);
+	}
+	{
+		const struct trec r[] = {
 			rec(10, 500, D1, "", NULL),
 			rec(11, 600, "yesterday", "", "Message-ID: <b@x>"),
 		};
@@ -285,7 +353,7 @@ test_valid(void)
 	/* The database: local UIDVALIDITY 3, UIDNEXT 10; remote 7, 100. */
 	const struct db_state st[2] = {{3, 10, 50}, {7, 100, 60}};
 	const uint32_t cur[2] = {3, 7}, unknown[2] = {0, 0};
-	struct db_intent x = rec(10, 500, D1, "", "");
+	struct db_intent x = rec_x(10, 500, D1, "");
 
 	test_begin("intent: a record of the last run is valid");
 	test_assert(intent_valid(&x, st, cur, false));
@@ -295,7 +363,7 @@ test_valid(void)
 	test_end();
 
 	test_begin("intent: stale after a UIDVALIDITY change");
-	x = rec(10, 500, D1, "", "");
+	x = rec_x(10, 500, D1, "");
 	{
 		/* The server's target, or source, recreated. */
 		const uint32_t t[2] = {3, 8}, s[2] = {4, 7};
@@ -313,7 +381,7 @@ test_valid(void)
 
 	test_begin("intent: stale once a later sync (the Perl program's) "
 	    "dealt with the message");
-	x = rec(10, 500, D1, "", "");
+	x = rec_x(10, 500, D1, "");
 	/* It copied it: a pair. */
 	test_assert(!intent_valid(&x, st, cur, true));
 	{
@@ -375,9 +443,9 @@ static void
 test_table(void)
 {
 	struct db_intent v[3] = {
-		rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
-		rec(11, 600, D1, "", ""),
-		rec(12, 700, D2, "", NULL),
+		rec_x(10, 500, D1, "\\Seen"),
+		rec_x(11, 600, D1, ""),
+		rec_x(12, 700, D2, ""),
 	}, *got = NULL;
 	uint32_t del[2] = {10, 11};
 	struct err err;
@@ -428,9 +496,8 @@ test_table(void)
 		    got[0].size == 500);
 		test_assert_str(got[0].date, D1);
 		test_assert_str(got[0].flags, "\\Seen");
-		test_assert_str(got[0].msgid, "Message-ID: <a@x>");
-		test_assert_str(got[1].msgid, "");
-		test_assert(got[2].msgid == NULL && got[2].suid == 12);
+		test_assert_str(got[1].flags, "");
+		test_assert(got[2].suid == 12);
 	}
 	db_intents_free(got, n);
 	/* The batch's pairs in, its records out, in one transaction. */
