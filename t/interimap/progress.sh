@@ -18,7 +18,9 @@
 # the file. 5. A sync that cannot end by itself (the remote, reached
 # through t/lib/trickle.py, never answers an APPEND) stopped once the
 # line is shown: by SIGTERM, by SIGINT, by an error (the relay gone);
-# the screen is left without the line each time.
+# the screen is left without the line each time. (The relay passes the
+# APPEND on, only its answer never comes: each run finds the last one's
+# copies, "Recovered", and is given new messages to stall on.)
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
 . "$T_LIB/interimap.sh"
@@ -234,8 +236,14 @@ stalled() {
 }
 stalled term TERM
 t_eq "SIGTERM: status 0" "$(cat "$T/term.rc")" 0
+pair_apply l A <<EOF || t_fail "stop: more changes"
+append | stalled$(fs 21 40)
+EOF
 stalled int INT
 t_eq "SIGINT: status 1" "$(cat "$T/int.rc")" 1
+pair_apply l A <<EOF || t_fail "stop: more changes"
+append | stalled$(fs 41 60)
+EOF
 stalled lost relay
 t_ne "relay gone: an error status" "$(cat "$T/lost.rc")" 0
 for n in term int lost; do
@@ -244,6 +252,7 @@ for n in term int lost; do
 	t_no_grep "$n: nothing of the line left" 'mailbox(es)?\]' "$T/$n.screen"
 done
 t_grep "SIGINT: the reference's line on the screen" '^Interrupted system call$' "$T/int.screen"
+t_grep "SIGINT: the copies the APPEND before made are found" '^remote\(stalled\): Recovered 20 UID\(s\) ' "$T/int.screen"
 t_grep "relay gone: the error on the screen" 'ERROR' "$T/lost.screen"
 
 t_done
