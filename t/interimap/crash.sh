@@ -33,7 +33,7 @@
 # vary.
 #
 # Loop, per program: fresh setups until CRASH_KILLS (default 100; the
-# Perl interimap: CRASH_PERL_KILLS, default the same) kills really
+# Perl interimap: CRASH_PERL_KILLS, default 60) kills really
 # happened (status 137 and the relay's record), both phases counted. In
 # a setup, each phase: runs with the next kill point until one is not
 # killed (the sync is then complete: status 0), then the checks; the
@@ -60,7 +60,8 @@ command -v flock >/dev/null || t_skip_all "no flock command"
 T0=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 KILLS=${CRASH_KILLS:-100}
-PERL_KILLS=${CRASH_PERL_KILLS:-$KILLS}
+# (the Perl program's figures are reported, not judged: fewer, for time)
+PERL_KILLS=${CRASH_PERL_KILLS:-60}
 SEED=${CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 t_log "seed $SEED (CRASH_SEED=$SEED replays this schedule), $KILLS kills for ours, $PERL_KILLS for the Perl interimap"
 # (bounds: a setup ends after 40 kills with a run that is not killed;
