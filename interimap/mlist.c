@@ -302,19 +302,15 @@ add_pattern(struct imap_cmd *cmd, const char *p, size_t len,
 	return imap_cmd_astring(cmd, p, len, err);
 }
 
-/* The LIST of one side. pat holds the patterns as they go out (NULs
- * already replaced). */
+/* The LIST command of one side. pat holds the patterns as they go out
+ * (NULs already replaced). */
 static int
-list_side(struct side *s, struct mlist_side *ls, char **pat,
-    const size_t *patlen, size_t npat, const struct mlist_opts *o,
-    struct ierr *ie)
+list_cmd(struct side *s, char **pat, const size_t *patlen, size_t npat,
+    const struct mlist_opts *o, struct imap_cmd **cmd_r, struct ierr *ie)
 {
-	struct collect c = { ls, 0, '\0' };
-	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
 	const char *ref = s->conf->list_reference;
 	struct imap_cmd *cmd = imap_cmd_new("LIST");
 	struct err err;
-	int rc;
 
 	if (o->select_opts && *o->select_opts) {
 		char *t = xasprintf("(%s)", o->select_opts);
@@ -339,16 +335,39 @@ list_side(struct side *s, struct mlist_side *ls, char **pat,
 		imap_cmd_raw(cmd, o->status ? "RETURN (SUBSCRIBED STATUS "
 		    "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ))" :
 		    "RETURN (SUBSCRIBED)");
-	if ((rc = side_run(s, cmd, &h, ie)) < 0)
-		return -1;
-	if (rc > 0)
-		return ierr_fail(ie, s->name, "LIST: %s", s->refusal);
-	sort_merge(ls);
+	*cmd_r = cmd;
 	return 0;
 
 bad:
 	imap_cmd_free(&cmd);
 	return ierr_wrap(ie, s->name, &err);
+}
+
+/* The end of a LIST: rc as side_run() returns it. */
+static int
+list_end(struct side *s, struct mlist_side *ls, int rc, struct ierr *ie)
+{
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return ierr_fail(ie, s->name, "LIST: %s", s->refusal);
+	sort_merge(ls);
+	return 0;
+}
+
+/* The LIST of one side. */
+static int
+list_side(struct side *s, struct mlist_side *ls, char **pat,
+    const size_t *patlen, size_t npat, const struct mlist_opts *o,
+    struct ierr *ie)
+{
+	struct collect c = { ls, 0, '\0' };
+	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
+	struct imap_cmd *cmd;
+
+	if (list_cmd(s, pat, patlen, npat, o, &cmd, ie) < 0)
+		return -1;
+	return list_end(s, ls, side_run(s, cmd, &h, ie), ie);
 }
 
 int
@@ -402,16 +421,80 @@ delimiters(struct side *s, struct mlist_side *ls, struct ierr *ie)
 	return 0;
 }
 
+/* A hierarchy cannot be mirrored into a flat namespace (I:323). */
+static int
+same_kind(struct side *s[2], struct ierr *ie)
+{
+	char a[5], b[5];
+
+	if ((s[0]->delim == '\0') == (s[1]->delim == '\0'))
+		return 0;
+	return ierr_fail(ie, NULL, "Local and remote namespaces are neither "
+	    "both flat nor both hierarchical (local %s, remote %s).",
+	    mlist_delim_str(s[0]->delim, a), mlist_delim_str(s[1]->delim, b));
+}
+
+/* The side's delimiter from its listing, logged when it was not known
+ * before the listing (was_known). */
+static int
+side_delimiter(struct side *sd, struct mlist_side *ls, bool was_known,
+    struct ierr *ie)
+{
+	char a[5];
+
+	if (delimiters(sd, ls, ie) < 0)
+		return -1;
+	if (!was_known)
+		log_at(LOG_DEBUG, ilog_prefix(sd->name, NULL), "Using %s as "
+		    "hierarchy delimiter", mlist_delim_str(sd->delim, a));
+	return 0;
+}
+
+/* Without patterns ("*") neither LIST needs the other's answer: both go
+ * at once, and are read local first, as the reference sends them. */
+static int
+list_both(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
+    struct ierr *ie)
+{
+	struct collect c[2];
+	struct imapc_handlers h[2];
+	struct side_cmd q[2];
+	struct imap_cmd *cmd;
+	bool known[2] = { s[0]->delim_known, s[1]->delim_known };
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		c[k] = (struct collect){ &ml->side[k], 0, '\0' };
+		h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL,
+			NULL, &c[k] };
+		if (list_cmd(s[k], NULL, NULL, 0, o, &cmd, ie) < 0)
+			break;
+		side_start(s[k], cmd, &h[k], &q[k]);
+	}
+	/* The outcomes say what failed. */
+	(void)side_wait(s, (size_t)k);
+	if (k < 2)
+		return -1;
+	for (k = 0; k < 2; k++)
+		if (list_end(s[k], &ml->side[k], side_result(&q[k], ie),
+		    ie) < 0 || side_delimiter(s[k], &ml->side[k], known[k],
+		    ie) < 0)
+			return -1;
+	return same_kind(s, ie);
+}
+
 int
 mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
     struct ierr *ie)
 {
-	char **pat = xcalloc(o->npat + 1, sizeof(*pat));
+	char **pat;
 	bool nul = false;
 	int rc = -1;
-	char a[5], b[5];
 
 	mlist_free(ml);
+	if (o->npat == 0)
+		return list_both(ml, s, o, ie);
+	pat = xcalloc(o->npat + 1, sizeof(*pat));
 	for (size_t i = 0; i < o->npat; i++) {
 		pat[i] = xmalloc(o->patlen[i] + 1);
 		memcpy(pat[i], o->pat[i], o->patlen[i]);
@@ -461,19 +544,11 @@ mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
 			rc = list_side(sd, &ml->side[k], pat, o->patlen,
 			    o->npat, o, ie);
 		}
-		if (rc < 0 || (rc = delimiters(sd, &ml->side[k], ie)) < 0)
+		if (rc < 0 ||
+		    (rc = side_delimiter(sd, &ml->side[k], was_known, ie)) < 0)
 			goto out;
-		if (!was_known)
-			log_at(LOG_DEBUG, ilog_prefix(sd->name, NULL), "Using %s "
-			    "as hierarchy delimiter", mlist_delim_str(sd->delim,
-			    a));
 	}
-	/* A hierarchy cannot be mirrored into a flat namespace (I:323). */
-	if ((s[0]->delim == '\0') != (s[1]->delim == '\0'))
-		rc = ierr_fail(ie, NULL, "Local and remote namespaces are "
-		    "neither both flat nor both hierarchical (local %s, "
-		    "remote %s).", mlist_delim_str(s[0]->delim, a),
-		    mlist_delim_str(s[1]->delim, b));
+	rc = same_kind(s, ie);
 out:
 	for (size_t i = 0; i < o->npat; i++)
 		free(pat[i]);

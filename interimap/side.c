@@ -32,20 +32,13 @@ side_prefix(const struct side *s)
 	return ilog_prefix(s->name, s->mailbox);
 }
 
-/* side_run()'s wrapping of the caller's handlers: the tagged reply is
- * needed for the refusal's text, and a handler's failure must not pass
- * for the server's refusal. */
-struct run {
-	struct side *s;
-	const struct imapc_handlers *h;
-	bool handler_failed;
-	bool refused;
-};
-
+/* The wrapping of the caller's handlers (side_run(), side_start()): the
+ * tagged reply is needed for the refusal's text, and a handler's failure
+ * must not pass for the server's refusal. */
 static int
 run_untagged(void *ctx, const struct imap_resp *r, struct err *err)
 {
-	struct run *x = ctx;
+	struct side_cmd *x = ctx;
 	int rc = x->h && x->h->untagged ?
 	    x->h->untagged(x->h->ctx, r, err) : 0;
 	if (rc < 0)
@@ -58,7 +51,7 @@ run_literal(void *ctx, const struct imap_resp *partial,
     const struct imap_arg *container, size_t count, uint64_t size,
     struct err *err)
 {
-	struct run *x = ctx;
+	struct side_cmd *x = ctx;
 	int rc = x->h && x->h->literal ? x->h->literal(x->h->ctx, partial,
 	    container, count, size, err) : 0;
 	if (rc < 0)
@@ -69,7 +62,7 @@ run_literal(void *ctx, const struct imap_resp *partial,
 static int
 run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
 {
-	struct run *x = ctx;
+	struct side_cmd *x = ctx;
 	int rc = x->h && x->h->continuation ?
 	    x->h->continuation(x->h->ctx, r, err) : 0;
 	if (rc < 0)
@@ -80,12 +73,18 @@ run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
 static void
 run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 {
-	struct run *x = ctx;
+	struct side_cmd *x = ctx;
+
+	x->done = true;
+	x->ok = err == NULL;
+	x->cancelled = x->s->cancelling;
+	if (err)
+		x->err = *err;
 	if (tagged && tagged->status && strcmp(tagged->status, "OK") != 0) {
 		/* The reference quotes the line after the tag: "NO [CODE
 		 * args] text". */
-		char *r = x->s->refusal;
-		size_t size = sizeof(x->s->refusal);
+		char *r = x->refusal;
+		size_t size = sizeof(x->refusal);
 		x->refused = true;
 		if (tagged->code && tagged->code_raw && *tagged->code_raw)
 			snprintf(r, size, "%s [%s %s]", tagged->status,
@@ -104,21 +103,85 @@ run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 		x->h->done(x->h->ctx, tagged, err);
 }
 
+static void
+cmd_init(struct side_cmd *q, struct side *s, const struct imapc_handlers *h,
+    struct imapc_handlers *w)
+{
+	memset(q, 0, sizeof(*q));
+	q->s = s;
+	q->h = h;
+	*w = (struct imapc_handlers){ run_untagged, run_literal,
+		run_continuation, run_done, q };
+}
+
+int
+side_result(struct side_cmd *q, struct ierr *ie)
+{
+	struct side *s = q->s;
+
+	snprintf(s->refusal, sizeof(s->refusal), "%s", q->refusal);
+	if (q->ok)
+		return 0;
+	if (q->refused && !q->handler_failed && imapc_usable(s->imap))
+		return 1;
+	/* Cut short by side_wait(): its reason, not "abandoned". */
+	if (!q->done || q->cancelled)
+		return ierr_wrap(ie, s->name, &s->broke);
+	return ierr_wrap(ie, s->name, &q->err);
+}
+
 int
 side_run(struct side *s, struct imap_cmd *cmd, const struct imapc_handlers *h,
     struct ierr *ie)
 {
-	struct run x = { s, h, false, false };
-	struct imapc_handlers w = { run_untagged, run_literal,
-		run_continuation, run_done, &x };
-	struct err err;
+	struct side_cmd q;
+	struct imapc_handlers w;
 
-	s->refusal[0] = '\0';
-	if (imapc_run(s->imap, cmd, &w, SIDE_TIMEOUT_MS, &err) == 0)
+	cmd_init(&q, s, h, &w);
+	if (imapc_run(s->imap, cmd, &w, SIDE_TIMEOUT_MS, &s->broke) == 0)
+		return side_result(&q, ie);
+	/* imapc_run()'s error is done()'s, or a timeout's or an
+	 * interruption's: then the engine failed the command with it. */
+	if (!q.done)
+		q.err = s->broke;
+	return side_result(&q, ie);
+}
+
+void
+side_start(struct side *s, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, struct side_cmd *q)
+{
+	struct imapc_handlers w;
+
+	cmd_init(q, s, h, &w);
+	imapc_submit(s->imap, cmd, &w);
+}
+
+int
+side_wait(struct side *const *s, size_t n)
+{
+	struct imapc *cs[2] = { NULL, NULL };
+	struct err err;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < 2; i++)
+		if (s[i]->imap != NULL)
+			cs[k++] = s[i]->imap;
+	if (k == 0 || imapc_drive(cs, k, NULL, SIDE_TIMEOUT_MS, &err) == 0)
 		return 0;
-	if (x.refused && !x.handler_failed && imapc_usable(s->imap))
-		return 1;
-	return ierr_wrap(ie, s->name, &err);
+	/* A connection failed (its commands are done with the failure), or
+	 * a wait ended (timeout, stop request): whatever is still in flight
+	 * is given up, with that reason. */
+	for (size_t i = 0; i < n; i++) {
+		struct side *sd = s[i];
+		if (sd->imap == NULL || imapc_in_flight(sd->imap) == 0)
+			continue;
+		sd->broke = err;
+		sd->cancelling = true;
+		imapc_cancel(sd->imap);
+		sd->cancelling = false;
+	}
+	return -1;
 }
 
 /* ENABLE's untagged handler: *ctx is "QRESYNC was enabled". */

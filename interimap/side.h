@@ -54,8 +54,22 @@ struct side {
 	bool delim_known;
 	char delim;                    /* '\0' (DB_DELIM_NIL): flat */
 	char *mailbox;                 /* for the prefix, or NULL */
-	/* The last refusal side_run() returned 1 for: "NO [CODE] text", as
-	 * the reference quotes it. */
+	/* The last refusal side_run() or side_result() returned 1 for: "NO
+	 * [CODE] text", as the reference quotes it. */
+	char refusal[512];
+	/* Why side_wait() gave up the commands in flight (or why side_run()
+	 * failed), and a flag for its cancellation. */
+	struct err broke;
+	bool cancelling;
+};
+
+/* A command of the side run alongside others (side_start()); its
+ * outcome is side_result()'s. Members are private. */
+struct side_cmd {
+	struct side *s;
+	const struct imapc_handlers *h;
+	bool done, ok, refused, handler_failed, cancelled;
+	struct err err;
 	char refusal[512];
 };
 
@@ -74,6 +88,24 @@ int side_connect(struct side *s, bool notify, struct ierr *ie);
  * connection did (fail, the side's prefix). */
 int side_run(struct side *s, struct imap_cmd *cmd,
     const struct imapc_handlers *h, struct ierr *ie);
+
+/* Both sides at once (what does not depend on the other side's answer:
+ * the logins, the two LISTs, CREATEs...). side_start() submits cmd
+ * (taken) on the session without waiting; q, the caller's, records its
+ * outcome and must stay in place until side_wait() returned; h as
+ * side_run()'s. side_wait() drives the sessions of s[0..n) (n <= 2)
+ * until none has a command in flight, SIDE_TIMEOUT_MS per wait without
+ * progress: 0; or -1 when a connection failed, or a wait timed out or was
+ * interrupted: whatever was still in flight is then cancelled (the
+ * connection unusable). Either way each command's outcome is then
+ * side_result()'s, as side_run() returns it: 0 OK; 1 the server said NO
+ * or BAD (s->refusal); -1 with ie (the failure, the side's prefix). The
+ * caller reads the outcomes in the order the reference would have met
+ * them (local first): the first failure it meets is the one to report. */
+void side_start(struct side *s, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, struct side_cmd *q);
+int side_wait(struct side *const *s, size_t n);
+int side_result(struct side_cmd *q, struct ierr *ie);
 
 /* The mailbox the side's lines are about (copied; NULL: none). */
 void side_set_mailbox(struct side *s, const char *mailbox);
