@@ -292,10 +292,9 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	if (*dbp == NULL)
 		return ierr_wrap(ie, NULL, &err);
 
-	/* Step 3: local, then remote. */
-	for (int k = 0; k < 2; k++)
-		if (side_connect(s[k], o->notify, ie) < 0)
-			return -1;
+	/* Step 3: both at once, read local first (side.h). */
+	if (side_open(s, 2, o->notify, ie) < 0)
+		return -1;
 
 	/* Step 4. */
 	mlist_init(&ml);

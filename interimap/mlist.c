@@ -656,55 +656,144 @@ add_mailbox(struct db *db, struct side *local, const struct uname *u,
 	return 0;
 }
 
-/* One name of the union (§4.4, I:664-721). */
-static int
-sync_one(struct db *db, struct side *s[2], const struct uname *u,
-    struct pair *p, struct mlist_mbx *m, struct ierr *ie)
-{
-	bool sub[2] = { mlist_subscribed(p->e[0]), mlist_subscribed(p->e[1]) };
-	bool dbsub = false;
-	int64_t idx = 0;
-	struct err err;
-	int known;
+/* Names whose commands may be in flight ahead of the one being
+ * recorded: enough to keep both servers busy, few enough that a failure
+ * (which stops the sequential run where it happens) leaves little done
+ * beyond it: mailboxes created or subscriptions changed that the next
+ * run finds on both sides and records. */
+#define AHEAD 64
 
-	if ((known = db_mailbox_get(db, u->name, u->len, &idx, &dbsub,
-	    &err)) < 0)
+/* One name of the union (§4.4, I:664-721): what is to be done, decided
+ * from the listings and the database before anything is sent, and the
+ * commands sent ahead. */
+struct plan {
+	const struct uname *u;
+	struct pair p;
+	int known;
+	int64_t idx;
+	bool dbsub;
+	bool sub[2];
+	/* The commands, in the order their lines come. */
+	struct pop {
+		int side;
+		bool create;      /* else SUBSCRIBE (sub) or UNSUBSCRIBE */
+		bool sub;
+		struct side_cmd q;
+	} op[2];
+	size_t nop;
+};
+
+static void
+plan_op(struct plan *pl, int side, bool create, bool sub)
+{
+	struct pop *o = &pl->op[pl->nop++];
+
+	o->side = side;
+	o->create = create;
+	o->sub = sub;
+}
+
+/* Decides what the name needs (the cases of sync_one()). */
+static int
+plan_name(struct db *db, const struct uname *u, struct plan *pl,
+    struct ierr *ie)
+{
+	struct pair *p = &pl->p;
+	struct err err;
+
+	pl->u = u;
+	pl->sub[0] = mlist_subscribed(p->e[0]);
+	pl->sub[1] = mlist_subscribed(p->e[1]);
+	if ((pl->known = db_mailbox_get(db, u->name, u->len, &pl->idx,
+	    &pl->dbsub, &err)) < 0)
 		return db_fail(ie, &err);
 	if (p->exists[0] && p->exists[1]) {
-		if (known && sub[0] != sub[1]) {
+		if (pl->known && pl->sub[0] != pl->sub[1]) {
 			/* One side changed since the last run: the database
 			 * says which. */
-			int k = dbsub ? (sub[0] ? 0 : 1) : (sub[0] ? 1 : 0);
-			if (side_subscribe(s[k], p->wire[k], !dbsub, ie) < 0)
+			int k = pl->dbsub ? (pl->sub[0] ? 0 : 1) :
+			    (pl->sub[0] ? 1 : 0);
+			plan_op(pl, k, false, !pl->dbsub);
+		} else if (!pl->known) {
+			for (int k = 0; k < 2; k++)
+				if ((pl->sub[0] || pl->sub[1]) && !pl->sub[k])
+					plan_op(pl, k, false, true);
+		}
+	} else {
+		/* On one side only, unknown (known was refused before).
+		 * Only the leaf: the server makes the parents it needs. */
+		int k = p->exists[0] ? 0 : 1, o = 1 - k;
+		plan_op(pl, o, true, false);
+		if (pl->sub[k])
+			plan_op(pl, o, false, true);
+	}
+	return 0;
+}
+
+static void
+plan_send(struct side *s[2], struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nop; i++) {
+		struct pop *o = &pl->op[i];
+		const char *wire = pl->p.wire[o->side];
+		if (o->create)
+			side_create_start(s[o->side], wire, &o->q);
+		else
+			side_subscribe_start(s[o->side], wire, o->sub, &o->q);
+	}
+}
+
+/* The outcome of the name's i-th command, once it is done. */
+static int
+plan_end(struct side *s[2], struct plan *pl, size_t i, struct ierr *ie)
+{
+	struct pop *o = &pl->op[i];
+	const char *wire = pl->p.wire[o->side];
+
+	(void)side_wait_for(s, 2, &o->q);
+	if (o->create)
+		return side_create_end(&o->q, wire, ie);
+	return side_subscribe_end(&o->q, wire, o->sub, ie);
+}
+
+/* Records the name as the reference does, its commands' outcomes read as
+ * their lines come, and commits. */
+static int
+sync_one(struct db *db, struct side *s[2], struct plan *pl,
+    struct mlist_mbx *m, struct ierr *ie)
+{
+	struct pair *p = &pl->p;
+	const struct uname *u = pl->u;
+	bool dbsub = pl->dbsub;
+	int64_t idx = pl->idx;
+	struct err err;
+
+	if (p->exists[0] && p->exists[1]) {
+		if (pl->known && pl->sub[0] != pl->sub[1]) {
+			if (plan_end(s, pl, 0, ie) < 0)
 				return -1;
 			dbsub = !dbsub;
 			if (db_mailbox_set_subscribed(db, idx, dbsub, &err) < 0)
 				return db_fail(ie, &err);
-		} else if (known && sub[0] != dbsub) {
-			dbsub = sub[0];
+		} else if (pl->known && pl->sub[0] != dbsub) {
+			dbsub = pl->sub[0];
 			if (db_mailbox_set_subscribed(db, idx, dbsub, &err) < 0)
 				return db_fail(ie, &err);
-		} else if (!known) {
-			dbsub = sub[0] || sub[1];
+		} else if (!pl->known) {
+			dbsub = pl->sub[0] || pl->sub[1];
 			if (add_mailbox(db, s[0], u, dbsub, &idx, ie) < 0)
 				return -1;
-			for (int k = 0; k < 2; k++)
-				if (dbsub && !sub[k] &&
-				    side_subscribe(s[k], p->wire[k], true, ie) < 0)
-					return -1;
 		}
 	} else {
-		/* On one side only, unknown (known was refused before). */
-		int k = p->exists[0] ? 0 : 1, o = 1 - k;
-		dbsub = sub[k];
+		dbsub = pl->sub[p->exists[0] ? 0 : 1];
 		if (add_mailbox(db, s[0], u, dbsub, &idx, ie) < 0)
 			return -1;
-		/* Only the leaf: the server makes the parents it needs. */
-		if (side_create(s[o], p->wire[o], ie) < 0)
-			return -1;
-		if (dbsub && side_subscribe(s[o], p->wire[o], true, ie) < 0)
-			return -1;
 	}
+	/* What is left: the commands that follow the database line. */
+	for (size_t i = pl->known && pl->sub[0] != pl->sub[1] ? 1 : 0;
+	    i < pl->nop; i++)
+		if (plan_end(s, pl, i, ie) < 0)
+			return -1;
 	if (db_commit(db, &err) < 0)
 		return db_fail(ie, &err);
 
@@ -730,6 +819,7 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 {
 	struct uname *u = NULL;
 	struct mlist_mbx *v = NULL;
+	struct plan *pl = NULL;
 	size_t nu = 0, n = 0;
 	struct err err;
 
@@ -765,28 +855,48 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < nu; i++) {
-		struct pair p;
+	/* Each name in turn, the commands of the next ones in flight
+	 * (AHEAD): both servers work while the lines and the database
+	 * follow the reference's order. */
+	pl = xcalloc(nu + 1, sizeof(*pl));
+	for (size_t i = 0; i < nu; i++)
+		pair_get(ml, s, &u[i], &pl[i].p);
+	for (size_t i = 0, sent = 0; i < nu; i++) {
 		int rc;
-		pair_get(ml, s, &u[i], &p);
-		if (!p.exists[0] && !p.exists[1]) {
-			pair_free(&p);
-			continue;
+		for (; sent < nu && sent < i + AHEAD; sent++) {
+			if (!pl[sent].p.exists[0] && !pl[sent].p.exists[1])
+				continue;
+			if (plan_name(db, &u[sent], &pl[sent], ie) < 0)
+				goto fail;
+			plan_send(s, &pl[sent]);
 		}
-		rc = sync_one(db, s, &u[i], &p, &v[n], ie);
-		pair_free(&p);
+		if (!pl[i].p.exists[0] && !pl[i].p.exists[1])
+			continue;
+		rc = sync_one(db, s, &pl[i], &v[n], ie);
 		if (rc < 0) {
 			db_rollback(db);
 			goto fail;
 		}
 		n++;
 	}
+	/* Nothing left in flight (after a failure, what was sent ahead
+	 * is let through: nothing of it is recorded). */
+	(void)side_wait(s, 2);
+	for (size_t i = 0; i < nu; i++)
+		pair_free(&pl[i].p);
+	free(pl);
 	free(u);
 	*v_r = v;
 	*n_r = n;
 	return 0;
 
 fail:
+	if (pl != NULL) {
+		(void)side_wait(s, 2);
+		for (size_t i = 0; i < nu; i++)
+			pair_free(&pl[i].p);
+		free(pl);
+	}
 	free(u);
 	mlist_mbx_free(v, n);
 	return -1;

@@ -39,8 +39,8 @@ static int
 run_untagged(void *ctx, const struct imap_resp *r, struct err *err)
 {
 	struct side_cmd *x = ctx;
-	int rc = x->h && x->h->untagged ?
-	    x->h->untagged(x->h->ctx, r, err) : 0;
+	int rc = x->h.untagged ?
+	    x->h.untagged(x->h.ctx, r, err) : 0;
 	if (rc < 0)
 		x->handler_failed = true;
 	return rc;
@@ -52,7 +52,7 @@ run_literal(void *ctx, const struct imap_resp *partial,
     struct err *err)
 {
 	struct side_cmd *x = ctx;
-	int rc = x->h && x->h->literal ? x->h->literal(x->h->ctx, partial,
+	int rc = x->h.literal ? x->h.literal(x->h.ctx, partial,
 	    container, count, size, err) : 0;
 	if (rc < 0)
 		x->handler_failed = true;
@@ -63,8 +63,8 @@ static int
 run_continuation(void *ctx, const struct imap_resp *r, struct err *err)
 {
 	struct side_cmd *x = ctx;
-	int rc = x->h && x->h->continuation ?
-	    x->h->continuation(x->h->ctx, r, err) : 0;
+	int rc = x->h.continuation ?
+	    x->h.continuation(x->h.ctx, r, err) : 0;
 	if (rc < 0)
 		x->handler_failed = true;
 	return rc;
@@ -99,8 +99,8 @@ run_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 			snprintf(r + n, size - n, " %s", tagged->text);
 		}
 	}
-	if (x->h && x->h->done)
-		x->h->done(x->h->ctx, tagged, err);
+	if (x->h.done)
+		x->h.done(x->h.ctx, tagged, err);
 }
 
 static void
@@ -109,7 +109,8 @@ cmd_init(struct side_cmd *q, struct side *s, const struct imapc_handlers *h,
 {
 	memset(q, 0, sizeof(*q));
 	q->s = s;
-	q->h = h;
+	if (h != NULL)
+		q->h = *h;
 	*w = (struct imapc_handlers){ run_untagged, run_literal,
 		run_continuation, run_done, q };
 }
@@ -160,6 +161,12 @@ side_start(struct side *s, struct imap_cmd *cmd,
 int
 side_wait(struct side *const *s, size_t n)
 {
+	return side_wait_for(s, n, NULL);
+}
+
+int
+side_wait_for(struct side *const *s, size_t n, const struct side_cmd *q)
+{
 	struct imapc *cs[2] = { NULL, NULL };
 	struct err err;
 	size_t k = 0;
@@ -167,7 +174,8 @@ side_wait(struct side *const *s, size_t n)
 	for (size_t i = 0; i < n && k < 2; i++)
 		if (s[i]->imap != NULL)
 			cs[k++] = s[i]->imap;
-	if (k == 0 || imapc_drive(cs, k, NULL, SIDE_TIMEOUT_MS, &err) == 0)
+	if (k == 0 || (q != NULL && q->done) || imapc_drive(cs, k,
+	    q != NULL ? &q->done : NULL, SIDE_TIMEOUT_MS, &err) == 0)
 		return 0;
 	/* A connection failed (its commands are done with the failure), or
 	 * a wait ended (timeout, stop request): whatever is still in flight
@@ -191,49 +199,87 @@ enabled_untagged(void *ctx, const struct imap_resp *r, struct err *err)
 	return imap_verb_enabled_check(r, "QRESYNC", ctx, err);
 }
 
-int
-side_connect(struct side *s, bool notify, struct ierr *ie)
+/* One side being opened (side_open()). */
+struct opening {
+	struct side *s;
+	struct imap_login *l;
+	enum { O_LOGIN, O_CMDS, O_FAILED } phase;
+	struct ierr ie;            /* the failure, O_FAILED */
+	bool compress, enable;     /* COMPRESS, ENABLE sent */
+	bool enabled;              /* QRESYNC came in ENABLED */
+	struct side_cmd qc, qe;
+};
+
+static void
+open_failed(struct opening *op, const struct err *err)
+{
+	op->phase = O_FAILED;
+	ierr_wrap(&op->ie, op->s->name, err);
+	imap_login_free(&op->l);
+}
+
+/* Logged in: COMPRESS (the reference compresses at once, before
+ * anything else is said; RFC 4978 §3: after authentication), then
+ * ENABLE QRESYNC behind it (the engine holds it until COMPRESS's reply),
+ * unless the capabilities already say it will fail. */
+static void
+open_logged_in(struct opening *op)
 {
 	static const char *const qresync[] = { "QRESYNC" };
-	static const char *const needed[] = { "LIST-EXTENDED", "UIDPLUS",
-		"LIST-STATUS" };
-	const struct imap_opts *o = &s->conf->imap;
-	bool enabled = false;
+	struct side *s = op->s;
 	struct imapc_handlers h = { enabled_untagged, NULL, NULL, NULL,
-		&enabled };
-	/* The reference's tags and trace, under the log-prefix (nothing
-	 * selected yet: "local: "); msync changes the prefix around its
-	 * SELECTs as the reference's state changes. */
-	struct imapc_opts eo = { ilog_prefix(s->name, NULL), IMAPC_TRACE_WIRE,
-		true };
-	struct err err;
-	int rc;
+		&op->enabled };
+	struct imap_cmd *cmd;
 
-	s->imap = imap_login(o, s->name, &eo, SIDE_TIMEOUT_MS, &err);
-	if (s->imap == NULL)
-		return ierr_wrap(ie, s->name, &err);
+	s->imap = imap_login_take(&op->l);
+	op->phase = O_CMDS;
 	/* A stop signal ends every wait (main.c): the reference's handlers
 	 * drop the connections whatever is in flight; what was not
 	 * committed is rolled back. */
 	conn_set_interruptible(imapc_conn(s->imap), true);
-	/* The reference compresses at once, before anything else is said
-	 * (RFC 4978 §3: after authentication). */
-	if (imap_compress(s->imap, o, SIDE_TIMEOUT_MS, &err) < 0)
-		return ierr_wrap(ie, s->name, &err);
+	if ((cmd = imap_compress_cmd(s->imap, &s->conf->imap)) != NULL) {
+		op->compress = true;
+		side_start(s, cmd, NULL, &op->qc);
+	}
+	if (imapc_capable(s->imap, "ENABLE") &&
+	    imapc_capable(s->imap, "QRESYNC")) {
+		op->enable = true;
+		side_start(s, imap_verb_enable(qresync, 1), &h, &op->qe);
+	}
+}
 
+/* The outcome of one side's opening, in the reference's order of
+ * checks. */
+static int
+open_result(struct opening *op, bool notify, struct ierr *ie)
+{
+	static const char *const needed[] = { "LIST-EXTENDED", "UIDPLUS",
+		"LIST-STATUS" };
+	struct side *s = op->s;
+	struct err err;
+	int rc;
+
+	if (op->phase == O_FAILED) {
+		*ie = op->ie;
+		return -1;
+	}
+	if (op->compress) {
+		const struct err *e = op->qc.ok ? NULL :
+		    !op->qc.done || op->qc.cancelled ? &s->broke : &op->qc.err;
+		if (imap_compress_end(s->imap, e, &err) < 0)
+			return ierr_wrap(ie, s->name, &err);
+	}
 	if (!imapc_capable(s->imap, "ENABLE"))
 		return ierr_fail(ie, s->name, "Server did not advertise "
 		    "ENABLE (RFC 5161) capability.");
 	if (!imapc_capable(s->imap, "QRESYNC"))
 		return ierr_fail(ie, s->name, "Server did not advertise "
 		    "QRESYNC capability.");
-	rc = side_run(s, imap_verb_enable(qresync, 1), &h, ie);
-	if (rc < 0)
+	if ((rc = side_result(&op->qe, ie)) < 0)
 		return -1;
 	/* A refused ENABLE enables nothing: the same words. */
-	if (rc > 0 || !enabled)
+	if (rc > 0 || !op->enabled)
 		return ierr_fail(ie, s->name, "Couldn't ENABLE QRESYNC");
-
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		/* --notify learns of changes by NOTIFY's STATUS instead. */
 		if (notify && strcmp(needed[i], "LIST-STATUS") == 0)
@@ -245,13 +291,144 @@ side_connect(struct side *s, bool notify, struct ierr *ie)
 	return 0;
 }
 
-/* One mailbox verb; the reference's log line on OK; on a refusal, a
- * warning when try, else a failure: "Couldn't WHAT MAILBOX: NO ...". */
+/* Gives up a side the reference would not have opened yet (the local
+ * one failed first): no traffic line for it. */
+static void
+open_drop(struct opening *op)
+{
+	struct side *s = op->s;
+
+	imap_login_free(&op->l);
+	if (s->imap != NULL) {
+		s->cancelling = true;
+		imapc_cancel(s->imap);
+		s->cancelling = false;
+		imapc_free(&s->imap);
+	}
+	op->phase = O_FAILED;
+}
+
+/* Steps the logins of op[0..n) until none has anything to do but wait
+ * for the server. Returns true while some login waits. */
+static bool
+open_step(struct opening *op, size_t n)
+{
+	bool waiting = false;
+	struct err err;
+
+	for (size_t k = 0; k < n; k++) {
+		int r;
+		if (op[k].phase != O_LOGIN)
+			continue;
+		r = imap_login_step(op[k].l, &err);
+		if (r < 0)
+			open_failed(&op[k], &err);
+		else if (r > 0)
+			open_logged_in(&op[k]);
+		else
+			waiting = true;
+	}
+	return waiting;
+}
+
+int
+side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
+{
+	struct opening op[2];
+	bool wake = false;
+	struct err err;
+	size_t k;
+	int rc = 0;
+
+	memset(op, 0, sizeof(op));
+	/* Connecting waits (TCP, TLS handshake): meanwhile the tunnel
+	 * started first makes its way to its greeting. */
+	for (k = 0; k < n && k < 2; k++) {
+		/* The reference's tags and trace, under the log-prefix
+		 * (nothing selected yet: "local: "); msync changes the
+		 * prefix around its SELECTs as the reference's state
+		 * changes. */
+		struct imapc_opts eo = { ilog_prefix(s[k]->name, NULL),
+			IMAPC_TRACE_WIRE, true };
+		op[k].s = s[k];
+		op[k].l = imap_login_start(&s[k]->conf->imap, s[k]->name, &eo,
+		    SIDE_TIMEOUT_MS, &wake, &err);
+		if (op[k].l == NULL) {
+			open_failed(&op[k], &err);
+			if (k == 0)
+				break;
+		}
+	}
+	while (op[0].phase != O_FAILED && open_step(op, k)) {
+		struct imapc *cs[2];
+		size_t nc = 0;
+
+		bool lost = false;
+
+		for (size_t i = 0; i < k; i++) {
+			struct imapc *c = op[i].phase == O_LOGIN ?
+			    imap_login_engine(op[i].l) : op[i].s->imap;
+			if (op[i].phase == O_LOGIN || (op[i].phase == O_CMDS &&
+			    imapc_usable(c) && imapc_in_flight(c) > 0))
+				cs[nc++] = c;
+		}
+		wake = false;
+		if (imapc_drive(cs, nc, &wake, SIDE_TIMEOUT_MS, &err) == 0)
+			continue;
+		/* A connection failed: its login or commands say so. Else
+		 * a wait ended (timeout, stop request): every side still
+		 * busy fails with that. */
+		for (size_t i = 0; i < nc; i++)
+			lost = lost || !imapc_usable(cs[i]);
+		if (lost)
+			continue;
+		for (size_t i = 0; i < k; i++) {
+			struct side *sd = op[i].s;
+			if (op[i].phase == O_LOGIN) {
+				open_failed(&op[i], &err);
+			} else if (op[i].phase == O_CMDS &&
+			    imapc_in_flight(sd->imap) > 0) {
+				sd->broke = err;
+				sd->cancelling = true;
+				imapc_cancel(sd->imap);
+				sd->cancelling = false;
+			}
+		}
+		break;
+	}
+	/* The reference opens the local side first: a local failure is
+	 * all it would have met. */
+	if (op[0].phase == O_FAILED) {
+		for (size_t i = 1; i < k; i++)
+			open_drop(&op[i]);
+		*ie = op[0].ie;
+		return -1;
+	}
+	(void)side_wait(s, k);
+	for (size_t i = 0; i < k; i++) {
+		if ((rc = open_result(&op[i], notify, ie)) == 0)
+			continue;
+		/* The reference would not have opened the rest yet. */
+		for (size_t j = i + 1; j < k; j++)
+			open_drop(&op[j]);
+		break;
+	}
+	return rc;
+}
+
+int
+side_connect(struct side *s, bool notify, struct ierr *ie)
+{
+	return side_open(&s, 1, notify, ie);
+}
+
+/* The end of a mailbox verb whose outcome is rc (side_run()'s): on a
+ * refusal, a warning when try, else a failure: "Couldn't WHAT MAILBOX:
+ * NO ...". */
 static int
-verb(struct side *s, struct imap_cmd *cmd, bool try, const char *what,
+verb_end(struct side *s, int rc, bool try, const char *what,
     const char *mailbox, struct ierr *ie)
 {
-	int rc = side_run(s, cmd, NULL, ie);
 	if (rc <= 0)
 		return rc;
 	if (try) {
@@ -263,6 +440,15 @@ verb(struct side *s, struct imap_cmd *cmd, bool try, const char *what,
 	    s->refusal);
 }
 
+/* One mailbox verb, run; the reference's log line is the caller's. */
+static int
+verb(struct side *s, struct imap_cmd *cmd, bool try, const char *what,
+    const char *mailbox, struct ierr *ie)
+{
+	return verb_end(s, side_run(s, cmd, NULL, ie), try, what, mailbox,
+	    ie);
+}
+
 static struct imap_cmd *
 mailbox_cmd(const char *name, const char *mailbox)
 {
@@ -272,10 +458,10 @@ mailbox_cmd(const char *name, const char *mailbox)
 	return cmd;
 }
 
-int
-side_create(struct side *s, const char *mailbox, struct ierr *ie)
+/* side_create()'s reading of rc. */
+static int
+create_end(struct side *s, int rc, const char *mailbox)
 {
-	int rc = side_run(s, mailbox_cmd("CREATE", mailbox), NULL, ie);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -284,6 +470,25 @@ side_create(struct side *s, const char *mailbox, struct ierr *ie)
 		log_at(LOG_WARN, side_prefix(s), "Couldn't create mailbox %s: "
 		    "%s", mailbox, s->refusal);
 	return 0;
+}
+
+int
+side_create(struct side *s, const char *mailbox, struct ierr *ie)
+{
+	return create_end(s, side_run(s, mailbox_cmd("CREATE", mailbox), NULL,
+	    ie), mailbox);
+}
+
+void
+side_create_start(struct side *s, const char *mailbox, struct side_cmd *q)
+{
+	side_start(s, mailbox_cmd("CREATE", mailbox), NULL, q);
+}
+
+int
+side_create_end(struct side_cmd *q, const char *mailbox, struct ierr *ie)
+{
+	return create_end(q->s, side_result(q, ie), mailbox);
 }
 
 int
@@ -311,17 +516,45 @@ side_rename(struct side *s, const char *from, const char *to,
 	return rc;
 }
 
-int
-side_subscribe(struct side *s, const char *mailbox, bool subscribe,
+/* side_subscribe()'s reading of rc. */
+static int
+subscribe_end(struct side *s, int rc, const char *mailbox, bool subscribe,
     struct ierr *ie)
 {
-	int rc = verb(s, mailbox_cmd(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE",
-	    mailbox), false, subscribe ? "subscribe to" : "unsubscribe to",
-	    mailbox, ie);
+	rc = verb_end(s, rc, false, subscribe ? "subscribe to" :
+	    "unsubscribe to", mailbox, ie);
 	if (rc == 0)
 		log_at(LOG_INFO, side_prefix(s), "%s to %s", subscribe ?
 		    "Subscribe" : "Unsubscribe", mailbox);
 	return rc;
+}
+
+static struct imap_cmd *
+subscribe_cmd(const char *mailbox, bool subscribe)
+{
+	return mailbox_cmd(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE", mailbox);
+}
+
+int
+side_subscribe(struct side *s, const char *mailbox, bool subscribe,
+    struct ierr *ie)
+{
+	return subscribe_end(s, side_run(s, subscribe_cmd(mailbox, subscribe),
+	    NULL, ie), mailbox, subscribe, ie);
+}
+
+void
+side_subscribe_start(struct side *s, const char *mailbox, bool subscribe,
+    struct side_cmd *q)
+{
+	side_start(s, subscribe_cmd(mailbox, subscribe), NULL, q);
+}
+
+int
+side_subscribe_end(struct side_cmd *q, const char *mailbox, bool subscribe,
+    struct ierr *ie)
+{
+	return subscribe_end(q->s, side_result(q, ie), mailbox, subscribe, ie);
 }
 
 /* The reference's _kibi(). */

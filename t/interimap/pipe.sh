@@ -57,4 +57,62 @@ before "LIST: the remote LIST is sent before the local LIST's reply" \
 t_grep "LIST: the local delimiter, as before" '^local: Using "/" as hierarchy delimiter$' "$T/list.err"
 t_grep "LIST: the remote delimiter, as before" '^remote: Using "/" as hierarchy delimiter$' "$T/list.err"
 
+# ---------------------------------------------------------------------
+# 3. The mailbox list: the CREATEs of the next names go before the first
+# one's reply; the lines are the reference's, in its order.
+pair_apply l A <<'EOF'
+create | d
+create | e
+create | f
+EOF
+pair_run ours A create --debug
+t_eq "CREATE: status" "$?" 0
+before "CREATE: the last one is sent before the first one's reply" \
+	'^remote: C: [0-9]+ CREATE f$' '^remote: S: [0-9]+ OK .*Create' "$T/create.err"
+t_eq "CREATE: the lines, in the reference's order" "$(grep -E 'Created mailbox [def]$' "$T/create.err")" "database: Created mailbox d
+remote: Created mailbox d
+database: Created mailbox e
+remote: Created mailbox e
+database: Created mailbox f
+remote: Created mailbox f"
+
+# ---------------------------------------------------------------------
+# 2. The logins: the remote session is opened while the local tunnel has
+# not greeted yet. The local tunnel waits (at most 10 s) for a marker
+# that the remote tunnel leaves when it starts, then notes whether it
+# came: a program opening the sides one after the other starts the remote
+# tunnel only after the local greeting, and the local one notes a
+# timeout.
+cat >"$T/slow-local.sh" <<EOF
+#!/bin/sh
+i=0
+while [ ! -e "$T/remote-started" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done
+if [ -e "$T/remote-started" ]; then echo came >"$T/local-saw"; else echo timeout >"$T/local-saw"; fi
+exec $AL
+EOF
+cat >"$T/mark-remote.sh" <<EOF
+#!/bin/sh
+touch "$T/remote-started"
+exec $AR
+EOF
+chmod +x "$T/slow-local.sh" "$T/mark-remote.sh"
+tunnel_conf "$T/L.conf" "$T/L.db" "$T/slow-local.sh" "$T/mark-remote.sh"
+rm -f "$T/remote-started" "$T/local-saw"
+pair_run ours L login --debug
+t_eq "login: status" "$?" 0
+t_eq "login: the remote tunnel started before the local greeting" "$(cat "$T/local-saw" 2>/dev/null)" came
+t_grep "login: local ENABLE" '^local: C: [0-9]+ ENABLE QRESYNC$' "$T/login.err"
+t_grep "login: remote ENABLE" '^remote: C: [0-9]+ ENABLE QRESYNC$' "$T/login.err"
+# A local failure is all the reference would have met: nothing of the
+# remote side, even though it was opened too.
+cat >"$T/bad-local.sh" <<EOF
+#!/bin/sh
+echo '* BYE go away'
+EOF
+chmod +x "$T/bad-local.sh"
+tunnel_conf "$T/B.conf" "$T/B.db" "$T/bad-local.sh" "$T/mark-remote.sh"
+pair_run ours B badlocal
+t_eq "local failure: status 1" "$?" 1
+t_eq "local failure: its line alone" "$(cat "$T/badlocal.err")" "local: ERROR: server refused the connection: go away"
+
 t_done
