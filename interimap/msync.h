@@ -55,9 +55,14 @@
  *
  * Concurrency. The two SELECTs, the two sides' expunges, all flag
  * updates, and each batch's FETCH and APPEND are in flight at once; the
- * results are then read in the reference's order (local before remote),
- * so the database, the servers and the log lines are those of its
- * sequential run. (The reference's iteration orders that are Perl hash
+ * next batch's FETCH and APPEND follow while the previous APPEND waits
+ * for its OK, all but the APPEND's last byte, which goes once that batch
+ * is recorded (imap_xfer_start(): never more than one batch copied and
+ * not recorded, as in the sequential run; the lines the sequential run
+ * logs between two "Added" lines wait for the first one). The results
+ * are read in the reference's order (local before remote), so the
+ * database, the servers and the log lines are those of its sequential
+ * run. (The reference's iteration orders that are Perl hash
  * orders are made deterministic: UIDs ascending, flag groups by first
  * UID.)
  *
