@@ -504,6 +504,93 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 
 /* ---- pull_new_messages ---- */
 
+struct ms_pre {
+	struct uidset range;
+	struct ms_newmsgs m;
+	struct collect c;
+};
+
+/* The UIDs from b's persistent UIDNEXT on, but those of ignore. *first_r:
+ * the lowest, 0 when none. */
+static void
+new_range(const struct ms_box *b, struct uidset *ignore, struct uidset *range,
+    uint32_t *first_r)
+{
+	uint64_t since = b->p_uidnext ? b->p_uidnext : 1;
+	uint32_t first = 0;
+
+	if (ignore != NULL) {
+		uidset_normalise(ignore);
+		for (size_t i = 0; i < ignore->n; i++) {
+			const struct uidrange *g = &ignore->r[i];
+			if (g->hi < since)
+				continue;
+			if (since < g->lo) {
+				uidset_add(range, (uint32_t)since, g->lo - 1);
+				if (!first)
+					first = (uint32_t)since;
+			}
+			since = (uint64_t)g->hi + 1;
+		}
+	}
+	/* 2^32-1, not "*": the highest UID may be known already. */
+	if (since <= UINT32_MAX) {
+		uidset_add(range, (uint32_t)since, UINT32_MAX);
+		if (!first)
+			first = (uint32_t)since;
+	}
+	*first_r = first;
+}
+
+void
+ms_prefetch(struct ms *ms, struct ms_box *b)
+{
+	struct ms_pre *p = xcalloc(1, sizeof(*p));
+	uint32_t first;
+	struct err e;
+
+	p->range = (struct uidset)UIDSET_INIT;
+	new_range(b, NULL, &p->range, &first);
+	uidset_normalise(&p->range);
+	p->c = (struct collect){&p->range, false, &p->m};
+	b->pre = p;
+	for (size_t pos = 0; pos < p->range.n;) {
+		struct imap_cmd *cmd;
+		if (imap_verb_uid_fetch(&p->range, &pos, "(MODSEQ FLAGS "
+		    "INTERNALDATE RFC822.SIZE)", IMAP_VERB_NO_MODSEQ, false,
+		    &cmd, &e) < 0) {
+			ms_box_fail(b, e.kind, "%s", e.msg);
+			return;
+		}
+		ms_submit(b, cmd, collect_own, &p->c);
+	}
+	(void)ms;
+}
+
+void
+ms_pre_free(struct ms_box *b)
+{
+	if (b->pre == NULL)
+		return;
+	ms_newmsgs_free(&b->pre->m);
+	uidset_free(&b->pre->range);
+	free(b->pre);
+	b->pre = NULL;
+}
+
+static bool
+same_set(struct uidset *a, struct uidset *b)
+{
+	uidset_normalise(a);
+	uidset_normalise(b);
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->r[i].lo != b->r[i].lo || a->r[i].hi != b->r[i].hi)
+			return false;
+	return true;
+}
+
 int
 ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct uidset *ignore, struct uidset *added)
@@ -513,37 +600,30 @@ ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	do {
 		struct uidset range = UIDSET_INIT;
 		struct ms_newmsgs m = {NULL, 0, 0};
-		uint64_t since = src->p_uidnext ? src->p_uidnext : 1;
 		uint32_t first = 0;
+		bool fetch;
 		int rc = 0;
 
-		uidset_normalise(ignore);
-		for (size_t i = 0; i < ignore->n; i++) {
-			const struct uidrange *g = &ignore->r[i];
-			if (g->hi < since)
-				continue;
-			if (since < g->lo) {
-				uidset_add(&range, (uint32_t)since, g->lo - 1);
-				if (!first)
-					first = (uint32_t)since;
-			}
-			since = (uint64_t)g->hi + 1;
-		}
-		/* 2^32-1, not "*": the highest UID may be known already. */
-		if (since <= UINT32_MAX) {
-			uidset_add(&range, (uint32_t)since, UINT32_MAX);
-			if (!first)
-				first = (uint32_t)since;
-		}
+		new_range(src, ignore, &range, &first);
 		if (src->uidnext == 0) {
 			uidset_free(&range);
+			ms_pre_free(src);
 			return ms_box_fail(src, ERR_PROTO, "Unknown UIDNEXT value "
 			    "- non-compliant server?");
 		}
 		uidnext = src->uidnext;
-		if (!ms_set_empty(&range) &&
-		    (first < uidnext || src->new_mail)) {
+		fetch = !ms_set_empty(&range) &&
+		    (first < uidnext || src->new_mail);
+		if (fetch && src->pre != NULL && same_set(&range,
+		    &src->pre->range)) {
+			/* Asked already, with the SELECT: its answer. */
+			m = src->pre->m;
+			src->pre->m = (struct ms_newmsgs){NULL, 0, 0};
+		} else if (fetch) {
 			rc = ms_fetch_new(ms, src, &range, false, &m);
+		}
+		ms_pre_free(src);
+		if (fetch) {
 			for (size_t i = 0; i < m.n; i++)
 				if (uidnext <= m.v[i].uid)
 					uidnext = m.v[i].uid < UINT32_MAX

@@ -69,6 +69,8 @@ struct ms_box {
 	/* persistent cache */
 	uint32_t p_uidvalidity, p_uidnext;
 	uint64_t p_hms;
+	/* The first metadata FETCH, sent with the SELECT (ms_prefetch()). */
+	struct ms_pre *pre;
 };
 
 struct ms {
@@ -102,6 +104,7 @@ struct ms_cmd {
 	    struct err *err);
 	void *ctx;
 	bool done, failed;
+	bool select;              /* ms_submit_select()'s */
 	struct uidset modified;   /* [MODIFIED] of its tagged reply */
 };
 
@@ -222,6 +225,10 @@ void ms_set_minus(struct uidset *s, struct uidset *t);
  * else as the reference's plain select() calls. Fails as the reference
  * does without MODSEQ support. */
 int ms_open(struct ms *ms, const struct db_state *st, bool sample);
+/* The same for a mailbox new to the database, its first metadata
+ * FETCHes sent with the SELECTs where the LIST-STATUS values promise
+ * them (ms_prefetch()). */
+int ms_open_new(struct ms *ms);
 /* sync_messages (I:1222): the new messages both ways (lign, rign: local
  * and remote UIDs not to copy, may be NULL), the known ones, then both
  * sides' state committed. */
@@ -339,9 +346,18 @@ int ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct ms_newmsgs *m, bool announce, struct uidset *added);
 /* pull_new_messages (L:1283) from src, copied to dst: the UIDs from the
  * persistent UIDNEXT on, less those of ignore (copies just made on src),
- * again while src's UIDNEXT moves; the new UIDs of dst added to added. */
+ * again while src's UIDNEXT moves; the new UIDs of dst added to added.
+ * Its first metadata FETCH is the one ms_prefetch() sent, when that
+ * asked for the same UIDs. */
 int ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct uidset *ignore, struct uidset *added);
+/* Submits, without waiting (right after b's SELECT), the metadata FETCH
+ * ms_pull_new() would send first with nothing to ignore: the UIDs from
+ * the persistent UIDNEXT on. The caller knows it will be sent (the
+ * LIST-STATUS UIDNEXT is beyond them, and nothing will be copied to b
+ * before). ms_pre_free() forgets it (NULL-safe: nothing sent). */
+void ms_prefetch(struct ms *ms, struct ms_box *b);
+void ms_pre_free(struct ms_box *b);
 
 /* ---- msync_repair.c ---- */
 

@@ -77,6 +77,37 @@ database: Created mailbox f
 remote: Created mailbox f"
 
 # ---------------------------------------------------------------------
+# 4. A new mailbox: the first metadata FETCH goes with the SELECT, before
+# its reply (the remote one holds messages), traced under the selected
+# mailbox's prefix as the reference traces it; the second batch's APPEND
+# (two messages of 700 KiB: the reference's batches end at 1 MiB) goes
+# before the first one's OK.
+big() { # FILE SIZE-KB: a message of about SIZE-KB KiB
+	{
+		printf 'From: a@example.org\r\nSubject: big %s\r\n\r\n' "$1"
+		head -c $(($2 * 1024)) /dev/zero | tr '\0' 'y' | fold -w 76 | sed 's/$/\r/'
+	} >"$1"
+}
+big "$T/b1.eml" 700
+big "$T/b2.eml" 700
+pair_apply r A <<EOF
+create | fresh
+append | fresh | $T/b1.eml | $T/b2.eml
+EOF
+pair_run ours A fresh --debug
+t_eq "new mailbox: status" "$?" 0
+before "new mailbox: the metadata FETCH goes before the SELECT's reply" \
+	'^remote\(fresh\): C: [0-9]+ UID FETCH 1:4294967295 \(MODSEQ FLAGS INTERNALDATE RFC822\.SIZE\)$' \
+	'^remote: S: [0-9]+ OK \[READ-WRITE\] Select' "$T/fresh.err"
+t_eq "new mailbox: one FETCH of the metadata" "$(grep -c '^remote(fresh): C: [0-9]* UID FETCH 1:4294967295 (MODSEQ' "$T/fresh.err")" 1
+t_eq "new mailbox: two batches, as the reference cuts them" \
+	"$(grep -E 'Added' "$T/fresh.err")" "local(fresh): Added 1 UID(s) 1 <- 1
+local(fresh): Added 1 UID(s) 2 <- 2"
+t_eq "new mailbox: the second APPEND goes before the first one's OK" \
+	"$(grep -E '^local\(fresh\): (C: [0-9]+ APPEND|S: [0-9]+ OK \[APPENDUID)' "$T/fresh.err" |
+		sed -E 's/^[^:]*: ([CS]): .*/\1/' | tr -d '\n')" CCSS
+
+# ---------------------------------------------------------------------
 # 2. The logins: the remote session is opened while the local tunnel has
 # not greeted yet. The local tunnel waits (at most 10 s) for a marker
 # that the remote tunnel leaves when it starts, then notes whether it
