@@ -673,20 +673,25 @@ struct plan {
 	int64_t idx;
 	bool dbsub;
 	bool sub[2];
-	/* The commands, in the order their lines come. */
+	/* The commands, in the order their lines come (allocated while
+	 * they are in flight: a side_cmd is a kilobyte). */
 	struct pop {
 		int side;
 		bool create;      /* else SUBSCRIBE (sub) or UNSUBSCRIBE */
 		bool sub;
 		struct side_cmd q;
-	} op[2];
+	} *op;
 	size_t nop;
 };
 
 static void
 plan_op(struct plan *pl, int side, bool create, bool sub)
 {
-	struct pop *o = &pl->op[pl->nop++];
+	struct pop *o;
+
+	if (pl->op == NULL)
+		pl->op = xcalloc(2, sizeof(*pl->op));
+	o = &pl->op[pl->nop++];
 
 	o->side = side;
 	o->create = create;
@@ -873,6 +878,8 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 		if (!pl[i].p.exists[0] && !pl[i].p.exists[1])
 			continue;
 		rc = sync_one(db, s, &pl[i], &v[n], ie);
+		free(pl[i].op);
+		pl[i].op = NULL;
 		if (rc < 0) {
 			db_rollback(db);
 			goto fail;
@@ -882,8 +889,10 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 	/* Nothing left in flight (after a failure, what was sent ahead
 	 * is let through: nothing of it is recorded). */
 	(void)side_wait(s, 2);
-	for (size_t i = 0; i < nu; i++)
+	for (size_t i = 0; i < nu; i++) {
 		pair_free(&pl[i].p);
+		free(pl[i].op);
+	}
 	free(pl);
 	free(u);
 	*v_r = v;
@@ -893,8 +902,10 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 fail:
 	if (pl != NULL) {
 		(void)side_wait(s, 2);
-		for (size_t i = 0; i < nu; i++)
+		for (size_t i = 0; i < nu; i++) {
 			pair_free(&pl[i].p);
+			free(pl[i].op);
+		}
 		free(pl);
 	}
 	free(u);
