@@ -167,8 +167,8 @@ deflate_params(struct conn *c, int strategy, bool queue, struct err *err)
 			z->out_pending = true;
 		if (len > 0 && queue)
 			conn_wq_append(c, (const char *)z->wout, len);
-		else if (len > 0 && conn_raw_write(c, (const char *)z->wout, len,
-		    err) < 0)
+		else if (len > 0 && conn_raw_write(c, (const char *)z->wout,
+		    len, err) < 0)
 			return -1;
 	}
 	return r == Z_OK ? 1 : 0;

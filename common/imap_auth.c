@@ -345,8 +345,8 @@ advance(struct imap_login *l, struct err *err)
 				    "refused the connection: %s", name,
 				    l->greeting);
 			if (l->not_imap)
-				return err_set(err, ERR_PROTO, "%s: not an IMAP "
-				    "greeting", name);
+				return err_set(err, ERR_PROTO, "%s: not an "
+				    "IMAP greeting", name);
 			l->step = L_CAPABILITY;
 			if (o->type != IMAP_TYPE_IMAP || !o->starttls)
 				break;

@@ -7,8 +7,9 @@
  * Opening (side_connect, side_open): the login (connection, greeting,
  * STARTTLS, authentication), COMPRESS=DEFLATE when the side's `compress`
  * says so (iconf.h: NO for local, YES for remote by default), `ENABLE
- * QRESYNC` checked against the server's ENABLED reply (RFC 5161 §3.1: the tagged
- * OK proves nothing), then the capabilities interimap cannot do without.
+ * QRESYNC` checked against the server's ENABLED reply (RFC 5161 §3.1:
+ * the tagged OK proves nothing), then the capabilities interimap cannot
+ * do without.
  * The reference's words and ways (notes-interimap.md §4.2):
  *   no ENABLE      fail "Server did not advertise ENABLE (RFC 5161)
  *                  capability." (status 1, the side's prefix)
@@ -102,11 +103,12 @@ int side_run(struct side *s, struct imap_cmd *cmd,
  * the logins, the two LISTs, CREATEs...). side_start() submits cmd
  * (taken) on the session without waiting; q, the caller's, records its
  * outcome and must stay in place until side_wait() returned; h (copied,
- * may be NULL) as side_run()'s, its ctx the caller's to keep as long. side_wait() drives the sessions of s[0..n) (n <= 2)
- * until none has a command in flight, SIDE_TIMEOUT_MS per wait without
- * progress: 0; or -1 when a connection failed, or a wait timed out or was
- * interrupted: whatever was still in flight is then cancelled (the
- * connection unusable). Either way each command's outcome is then
+ * may be NULL) as side_run()'s, its ctx the caller's to keep as long.
+ * side_wait() drives the sessions of s[0..n) (n <= 2) until none has a
+ * command in flight, SIDE_TIMEOUT_MS per wait without progress: 0; or -1
+ * when a connection failed, or a wait timed out or was interrupted:
+ * whatever was still in flight is then cancelled (the connection
+ * unusable). Either way each command's outcome is then
  * side_result()'s, as side_run() returns it: 0 OK; 1 the server said NO
  * or BAD (s->refusal); -1 with ie (the failure, the side's prefix). The
  * caller reads the outcomes in the order the reference would have met
