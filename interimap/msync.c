@@ -183,7 +183,7 @@ ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign)
 			struct ms_box *dst = &ms->b[i == 0 ? DB_LOCAL : DB_REMOTE];
 			struct uidset added = UIDSET_INIT;
 			if (ms_pull_new(ms, src, dst, &ign[src->s->side],
-			    &added) < 0) {
+			    &added, &ign[dst->s->side]) < 0) {
 				uidset_free(&added);
 				goto out;
 			}

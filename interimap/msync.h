@@ -59,7 +59,13 @@
  * for its OK, all but the APPEND's last byte, which goes once that batch
  * is recorded (imap_xfer_start(): never more than one batch copied and
  * not recorded, as in the sequential run; the lines the sequential run
- * logs between two "Added" lines wait for the first one). The results
+ * logs between two "Added" lines wait for the first one). The metadata
+ * FETCH a pass sends first goes ahead of its turn where it can be
+ * foreseen: with the SELECT of a mailbox new to the database (when the
+ * LIST-STATUS values promise it), and behind the last APPEND of a copy to
+ * that side, its UIDs predicted (the copies take the next ones; a client
+ * appending meanwhile breaks the prediction, and the pass asks again).
+ * The results
  * are read in the reference's order (local before remote), so the
  * database, the servers and the log lines are those of its sequential
  * run. (The reference's iteration orders that are Perl hash

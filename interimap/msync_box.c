@@ -257,6 +257,8 @@ ms_observe(struct ms_box *b, const struct imap_resp *r, struct err *err)
 			return ms_fail_err(b->ms, b->s->name,
 			    b->selected ? b->s->mailbox : NULL, err);
 		}
+		if (ms_pre_take(b, &f))
+			break;
 		ms_observe_fetch(b, &f);
 		/* New mail (a body) or an envelope is not a flag change;
 		 * nor is a FETCH without UID (RFC 7162 §3.2.4). */

@@ -61,18 +61,41 @@ envelope_from(const struct imap_arg *env)
 	return xstrdup("");
 }
 
-/* The metadata FETCH's own responses: a message asked for, with its size
- * and date (and envelope, an address of "" without it). Anything else (an
- * unsolicited FETCH) is the caches'. */
-static int
-collect_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
+/* A metadata FETCH's response f for c: a message asked for, with its
+ * size and date (and envelope, an address of "" without it), added to
+ * c->out; false for anything else (an unsolicited FETCH is the
+ * caches'). */
+static bool
+collect(struct ms_box *b, struct collect *c, const struct imap_fetch *f)
 {
 	const unsigned need = IMAP_FETCH_UID | IMAP_FETCH_SIZE |
 	    IMAP_FETCH_INTERNALDATE;
-	struct collect *c = q->ctx;
 	struct ms_newmsgs *m = c->out;
-	struct imap_fetch f;
 	struct ms_newmsg *x;
+
+	if ((f->have & need) != need || !uidset_has(c->asked, f->uid))
+		return false;
+	ms_observe_fetch(b, f);
+	m->v = xgrow(m->v, &m->cap, m->n + 1, sizeof(*m->v));
+	x = &m->v[m->n++];
+	x->uid = f->uid;
+	x->size = f->size;
+	x->date = xstrdup(f->internaldate);
+	x->from = !c->envelope ? NULL
+	    : (f->have & IMAP_FETCH_ENVELOPE) ? envelope_from(f->envelope)
+	    : xstrdup("");
+	x->nflags = 0;
+	x->flags = xcalloc(f->flags.n ? f->flags.n : 1, sizeof(*x->flags));
+	for (size_t i = 0; i < f->flags.n; i++)
+		x->flags[x->nflags++] = xstrdup(f->flags.v[i].str);
+	return true;
+}
+
+/* The metadata FETCH's own responses (collect()). */
+static int
+collect_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
+{
+	struct imap_fetch f;
 
 	if (imap_data_kind(r) != IMAP_DATA_FETCH)
 		return 0;
@@ -81,22 +104,7 @@ collect_own(struct ms_cmd *q, const struct imap_resp *r, struct err *err)
 		return ms_fail_err(q->b->ms, q->b->s->name, q->b->s->mailbox,
 		    err);
 	}
-	if ((f.have & need) != need || !uidset_has(c->asked, f.uid))
-		return 0;
-	ms_observe_fetch(q->b, &f);
-	m->v = xgrow(m->v, &m->cap, m->n + 1, sizeof(*m->v));
-	x = &m->v[m->n++];
-	x->uid = f.uid;
-	x->size = f.size;
-	x->date = xstrdup(f.internaldate);
-	x->from = !c->envelope ? NULL
-	    : (f.have & IMAP_FETCH_ENVELOPE) ? envelope_from(f.envelope)
-	    : xstrdup("");
-	x->nflags = 0;
-	x->flags = xcalloc(f.flags.n ? f.flags.n : 1, sizeof(*x->flags));
-	for (size_t i = 0; i < f.flags.n; i++)
-		x->flags[x->nflags++] = xstrdup(f.flags.v[i].str);
-	return 1;
+	return collect(q->b, q->ctx, &f) ? 1 : 0;
 }
 
 int
@@ -266,10 +274,18 @@ copy_flush(struct copy *cp, size_t index, bool drop)
 	cp->nlines -= k;
 }
 
+/* A batch given up cancels its destination: what else of msync's was in
+ * flight there (a FETCH sent ahead) fails with it, and that is no news
+ * (the caller reports the batch's failure). */
 static void
 flight_free(struct flight *f)
 {
+	struct ms *ms = f->cp->ms;
+	bool was = ms->cancelling;
+
+	ms->cancelling = true;
 	imap_xfer_abort(&f->xb);
+	ms->cancelling = was;
 	free(f->v);
 	free(f);
 }
@@ -286,16 +302,20 @@ flight_finish(struct copy *cp)
 	struct uidset uids = UIDSET_INIT;
 	uint32_t uidvalidity, *t, *s;
 	const struct imap_xfer_msg *msgs = f->v;
-	size_t n = f->n, k = 0;
+	size_t n = f->n;
 	char *ts, *ss;
 	struct err e;
 	bool ok = true;
-	int rc = -1;
+	int rc = -1, k;
 
 	cp->fl[0] = cp->fl[1];
 	cp->fl[1] = NULL;
 	cp->nfl--;
-	if (imap_xfer_finish(&f->xb, &uidvalidity, &uids, &e) < 0) {
+	/* (As flight_free(): a failure cancels the destination.) */
+	ms->cancelling = true;
+	k = imap_xfer_finish(&f->xb, &uidvalidity, &uids, &e);
+	ms->cancelling = false;
+	if (k < 0) {
 		ms_fail_err(ms, dst->s->name, dst->s->mailbox, &e);
 		goto out;
 	}
@@ -313,9 +333,9 @@ flight_finish(struct copy *cp)
 	t = xcalloc(n, sizeof(*t));
 	s = xcalloc(n, sizeof(*s));
 	uidset_normalise(&uids);
-	for (size_t r = 0; r < uids.n; r++)
-		for (uint64_t u = uids.r[r].lo; u <= uids.r[r].hi && k < n; u++)
-			t[k++] = (uint32_t)u;
+	for (size_t r = 0, j = 0; r < uids.n; r++)
+		for (uint64_t u = uids.r[r].lo; u <= uids.r[r].hi && j < n; u++)
+			t[j++] = (uint32_t)u;
 	for (size_t i = 0; i < n; i++)
 		s[i] = msgs[i].uid;
 	if (dst->uidnext <= t[n - 1])
@@ -463,11 +483,33 @@ by_uid(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-int
-ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
-    struct ms_newmsgs *m, bool announce, struct uidset *added)
+/* The UIDs the next pull from dst will ask for once m is copied, the
+ * copies taking the UIDs from dst's UIDNEXT on (RFC 3501 §2.3.1.1:
+ * ascending, above every UID assigned before), besides dst_ignore. */
+static void
+predict(struct ms *ms, struct ms_box *dst, uint32_t uidnext,
+    const struct ms_newmsgs *m, struct uidset *dst_ignore)
+{
+	struct uidset ign = UIDSET_INIT;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		n += m->v[i].size > 0;
+	if (n == 0 || uidnext == 0 || uidnext + n - 1 > UINT32_MAX)
+		return;
+	ms_set_copy(&ign, dst_ignore);
+	uidset_add(&ign, uidnext, (uint32_t)(uidnext + n - 1));
+	ms_prefetch_ignoring(ms, dst, &ign);
+	uidset_free(&ign);
+}
+
+static int
+copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct ms_newmsgs *m, bool announce, struct uidset *added,
+    struct uidset *dst_ignore)
 {
 	struct copy cp;
+	uint32_t uidnext = dst->uidnext; /* before the copies */
 	int rc = 0;
 
 	if (m->n == 0)
@@ -493,6 +535,12 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	}
 	if (rc == 0 && cp.n > 0)
 		rc = batch_send(&cp);
+	/* Behind the last APPEND, the pull that follows a copy: one round
+	 * trip less (a server that sends no EXISTS for the copies would not
+	 * have been asked: its new mail is what moves that pull). */
+	if (rc == 0 && dst_ignore != NULL && dst->have_exists &&
+	    dst->pre == NULL && cp.started > 0)
+		predict(ms, dst, uidnext, m, dst_ignore);
 	if (rc == 0)
 		rc = copy_drain(&cp);
 	else
@@ -502,8 +550,25 @@ ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	return rc;
 }
 
+int
+ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct ms_newmsgs *m, bool announce, struct uidset *added)
+{
+	return copy_new(ms, src, dst, m, announce, added, NULL);
+}
+
+int
+ms_copy_new_ahead(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct ms_newmsgs *m, struct uidset *added, struct uidset *dst_ignore)
+{
+	return copy_new(ms, src, dst, m, false, added, dst_ignore);
+}
+
 /* ---- pull_new_messages ---- */
 
+/* A FETCH sent ahead and its answer. Should one of its commands fail,
+ * the sync does (ms->failed, also when the failure was cancelling's: the
+ * cancelled copy failed), and nothing takes the answer. */
 struct ms_pre {
 	struct uidset range;
 	struct ms_newmsgs m;
@@ -545,12 +610,18 @@ new_range(const struct ms_box *b, struct uidset *ignore, struct uidset *range,
 void
 ms_prefetch(struct ms *ms, struct ms_box *b)
 {
+	ms_prefetch_ignoring(ms, b, NULL);
+}
+
+void
+ms_prefetch_ignoring(struct ms *ms, struct ms_box *b, struct uidset *ignore)
+{
 	struct ms_pre *p = xcalloc(1, sizeof(*p));
 	uint32_t first;
 	struct err e;
 
 	p->range = (struct uidset)UIDSET_INIT;
-	new_range(b, NULL, &p->range, &first);
+	new_range(b, ignore, &p->range, &first);
 	uidset_normalise(&p->range);
 	p->c = (struct collect){&p->range, false, &p->m};
 	b->pre = p;
@@ -565,6 +636,12 @@ ms_prefetch(struct ms *ms, struct ms_box *b)
 		ms_submit(b, cmd, collect_own, &p->c);
 	}
 	(void)ms;
+}
+
+bool
+ms_pre_take(struct ms_box *b, const struct imap_fetch *f)
+{
+	return b->pre != NULL && collect(b, &b->pre->c, f);
 }
 
 void
@@ -593,10 +670,15 @@ same_set(struct uidset *a, struct uidset *b)
 
 int
 ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
-    struct uidset *ignore, struct uidset *added)
+    struct uidset *ignore, struct uidset *added, struct uidset *dst_ignore)
 {
 	uint32_t uidnext;
 
+	/* A FETCH sent ahead is read once it is done. */
+	if (src->pre != NULL && ms_wait(ms) < 0) {
+		ms_pre_free(src);
+		return -1;
+	}
 	do {
 		struct uidset range = UIDSET_INIT;
 		struct ms_newmsgs m = {NULL, 0, 0};
@@ -631,8 +713,8 @@ ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 			src->new_mail = 0;
 			src->p_uidnext = uidnext;
 			if (rc == 0)
-				rc = ms_copy_new(ms, src, dst, &m, false,
-				    added);
+				rc = ms_copy_new_ahead(ms, src, dst, &m, added,
+				    dst_ignore);
 		} else {
 			src->p_uidnext = uidnext;
 			src->new_mail = 0;

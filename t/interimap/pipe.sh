@@ -106,6 +106,12 @@ local(fresh): Added 1 UID(s) 2 <- 2"
 t_eq "new mailbox: the second APPEND goes before the first one's OK" \
 	"$(grep -E '^local\(fresh\): (C: [0-9]+ APPEND|S: [0-9]+ OK \[APPENDUID)' "$T/fresh.err" |
 		sed -E 's/^[^:]*: ([CS]): .*/\1/' | tr -d '\n')" CCSS
+# The local pass's FETCH (the UIDs the copies did not take) goes behind
+# the last APPEND, before its OK.
+before "new mailbox: the next pass's FETCH goes before the last APPEND's OK" \
+	'^local\(fresh\): C: [0-9]+ UID FETCH 3:4294967295 \(MODSEQ FLAGS INTERNALDATE RFC822\.SIZE\)$' \
+	'^local\(fresh\): S: [0-9]+ OK \[APPENDUID [0-9]+ 2\]' "$T/fresh.err"
+t_eq "new mailbox: that FETCH once" "$(grep -c '^local(fresh): C: [0-9]* UID FETCH' "$T/fresh.err")" 1
 
 # ---------------------------------------------------------------------
 # 2. The logins: the remote session is opened while the local tunnel has
