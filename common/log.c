@@ -13,6 +13,11 @@ bool log_quiet;
 static const char *prefix_sep = ": ";
 static log_tee_fn *tee_fn;
 static void *tee_ctx;
+static log_stderr_fn *stderr_fn;
+static void *stderr_ctx;
+/* log_last_error()'s; what_error is how emit() tells an error line. */
+static const char what_error[] = "ERROR: ";
+static char last_error[LOG_LAST_ERROR_MAX];
 
 void
 log_set_prefix_sep(const char *sep)
@@ -25,6 +30,13 @@ log_set_tee(log_tee_fn *fn, void *ctx)
 {
 	tee_fn = fn;
 	tee_ctx = ctx;
+}
+
+void
+log_set_stderr_hook(log_stderr_fn *fn, void *ctx)
+{
+	stderr_fn = fn;
+	stderr_ctx = ctx;
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
@@ -143,10 +155,20 @@ emit(bool debug, const char *prefix, const char *what, const char *text,
 		memcpy(line + o, " [...]", 6);
 		o += 6;
 	}
+	if (what == what_error) {
+		size_t n_err = o < sizeof(last_error) ? o :
+		    sizeof(last_error) - 1;
+		memcpy(last_error, line, n_err);
+		last_error[n_err] = '\0';
+	}
 	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, o))
 		return;
 	line[o++] = '\n';
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, true);
 	fwrite(line, 1, o, stderr);
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, false);
 }
 
 void
@@ -155,7 +177,7 @@ log_vat(enum log_level level, const char *prefix, const char *fmt,
 {
 	char text[LOG_LINE_MAX + 1];
 	const char *what = level == LOG_WARN ? "WARNING: " :
-	    level == LOG_ERROR ? "ERROR: " : NULL;
+	    level == LOG_ERROR ? what_error : NULL;
 	int n;
 
 	if ((level == LOG_INFO && log_quiet) ||
@@ -211,4 +233,10 @@ void
 log_trace(const char *dir, const char *data, size_t len)
 {
 	log_trace_at(NULL, dir, data, len);
+}
+
+const char *
+log_last_error(void)
+{
+	return last_error;
 }

@@ -32,6 +32,13 @@ void log_at(enum log_level level, const char *prefix, const char *fmt, ...)
 void log_vat(enum log_level level, const char *prefix, const char *fmt,
     va_list ap) ATTR_PRINTF(3, 0);
 
+/* The last LOG_ERROR line, as printed (prefix included, escaped, without
+ * its newline, cut to LOG_LAST_ERROR_MAX - 1 bytes), or "" when there was
+ * none: what a program records of how it failed. Valid until the next
+ * line. */
+#define LOG_LAST_ERROR_MAX 1024
+const char *log_last_error(void);
+
 /* The same without a prefix. */
 void log_info(const char *fmt, ...) ATTR_PRINTF(1, 2);     /* suppressed by --quiet */
 void log_notice(const char *fmt, ...) ATTR_PRINTF(1, 2);   /* always shown */
@@ -56,5 +63,13 @@ void log_set_prefix_sep(const char *sep);
  * only. */
 typedef bool log_tee_fn(void *ctx, bool debug, const char *line, size_t len);
 void log_set_tee(log_tee_fn *fn, void *ctx);
+
+/* Called around each line written to stderr (not those the tee keeps):
+ * with before true just before the line, false just after it. For a
+ * status line kept on the terminal below the log (interimap's progress
+ * line): erased before, drawn again after, so that the log reads as
+ * without it. fn must not log. NULL: none. */
+typedef void log_stderr_fn(void *ctx, bool before);
+void log_set_stderr_hook(log_stderr_fn *fn, void *ctx);
 
 #endif

@@ -10,6 +10,7 @@
 #include "sigwait.h"
 
 static sigset_t watched, saved;
+static bool watched_init;
 
 void
 sigwait_install(const int *sigs, void (*handler)(int))
@@ -19,7 +20,12 @@ sigwait_install(const int *sigs, void (*handler)(int))
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
-	sigemptyset(&watched);
+	/* Static storage starts as an empty set on Linux, but not by
+	 * contract. */
+	if (!watched_init) {
+		sigemptyset(&watched);
+		watched_init = true;
+	}
 	for (; *sigs != 0; sigs++) {
 		sigaction(*sigs, &sa, NULL);
 		sigaddset(&watched, *sigs);
@@ -76,4 +82,26 @@ sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	/* saved: the mask before sigwait_block(), the watched signals
 	 * unblocked (unless the caller had blocked them itself). */
 	return ppoll(fds, nfds, tsp, &saved);
+}
+
+void
+sigwait_nap(unsigned ms, const volatile sig_atomic_t *stop,
+    const volatile sig_atomic_t *wake)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		bool done;
+
+		sigwait_block();
+		done = (stop && *stop) || (wake && *wake) || now >= end;
+		if (!done) {
+			sigwait_test_hook();
+			sigwait_poll(NULL, 0, (int)(end - now));
+		}
+		sigwait_unblock();
+		if (done)
+			return;
+	}
 }

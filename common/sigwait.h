@@ -19,9 +19,11 @@
  * runs at once anywhere else (and interrupts other waits with EINTR). */
 
 #include <poll.h>
+#include <signal.h>
 
 /* Installs handler, without SA_RESTART, for each signal of sigs (a list
- * ending with 0), and remembers them as the signals to block. */
+ * ending with 0), and adds them to the signals to block: a program with
+ * two handlers calls it once per handler. */
 void sigwait_install(const int *sigs, void (*handler)(int));
 
 /* Block / restore the installed signals (no-ops when none are). Not
@@ -36,6 +38,11 @@ void sigwait_unblock(void);
  * testing the flags. Returns poll's result: -1 with errno EINTR when a
  * signal was handled. */
 int sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/* Sleeps ms milliseconds, or less when *stop or *wake (each may be NULL)
+ * is set meanwhile, whenever the signal setting it comes. */
+void sigwait_nap(unsigned ms, const volatile sig_atomic_t *stop,
+    const volatile sig_atomic_t *wake);
 
 /* Test hook, called right before sigwait_poll() by the waits of a
  * long-running program (IDLE, the sleeps between polls and before

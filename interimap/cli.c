@@ -10,11 +10,11 @@ enum arg_kind { ARG_NONE, ARG_REQUIRED, ARG_OPT_INT };
 
 enum opt_id {
 	OPT_CONFIG, OPT_QUIET, OPT_TARGET, OPT_DEBUG, OPT_HELP, OPT_WATCH,
-	OPT_NOTIFY, OPT_REPAIR, OPT_DELETE, OPT_RENAME, OPT_VERSION,
+	OPT_NOTIFY, OPT_REPAIR, OPT_DELETE, OPT_RENAME, OPT_STATUS, OPT_VERSION,
 };
 
-/* Every long name the reference accepts, and nothing else: Getopt::Long
- * gives each alias of "quiet|q" and "help|h" a long form too. */
+/* Every long name the reference accepts (Getopt::Long gives each alias
+ * of "quiet|q" and "help|h" a long form too), and --status, ours. */
 static const struct {
 	const char *name;
 	enum arg_kind arg;
@@ -32,6 +32,7 @@ static const struct {
 	{ "repair", ARG_NONE, OPT_REPAIR },
 	{ "delete", ARG_NONE, OPT_DELETE },
 	{ "rename", ARG_NONE, OPT_RENAME },
+	{ "status", ARG_NONE, OPT_STATUS },
 	{ "version", ARG_NONE, OPT_VERSION },
 };
 
@@ -44,7 +45,7 @@ struct parser {
 	FILE *err;
 	int errors;
 	bool help, version;
-	bool commands[3];   /* --repair, --delete, --rename seen */
+	bool commands[4];   /* --repair, --delete, --rename, --status seen */
 	bool watch_given;
 	unsigned watch_val;
 	const char **targets; /* the --target values, borrowed */
@@ -75,7 +76,9 @@ icli_usage(FILE *f)
 	    "       interimap [OPTIONS] --repair [MAILBOX ...]\n"
 	    "       interimap [OPTIONS] --delete MAILBOX ...\n"
 	    "       interimap [OPTIONS] --rename SOURCE DEST\n"
+	    "       interimap [OPTIONS] --status [MAILBOX ...]\n"
 	    "Synchronise the mailboxes of two IMAP servers, both ways.\n"
+	    "--status shows what the database knows, without connecting.\n"
 	    "Options: --config=FILE, --watch[=SECONDS], --notify, -q|--quiet,\n"
 	    "  --debug, --target=local,remote,database (--delete and --rename\n"
 	    "  only), -h|--help, --version. See interimap(1).\n", f);
@@ -168,6 +171,7 @@ apply(struct parser *p, enum opt_id id, const char *value)
 	case OPT_REPAIR:
 	case OPT_DELETE:
 	case OPT_RENAME:
+	case OPT_STATUS:
 		p->commands[id - OPT_REPAIR] = true;
 		break;
 	case OPT_VERSION:
@@ -320,18 +324,19 @@ static int
 check_usage(struct parser *p, size_t n_args)
 {
 	static const char *const names[] = { "--repair", "--delete",
-		"--rename" };
+		"--rename", "--status" };
 	const char *why;
 	char buf[64];
 	int i, n = 0;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < (int)ARRAY_LEN(names); i++)
 		if (p->commands[i]) {
 			n++;
 			p->o->command = (enum icli_command)(ICLI_REPAIR + i);
 		}
 	if (n > 1)
-		why = "--repair, --delete and --rename exclude each other";
+		why = "--repair, --delete, --rename and --status exclude each "
+		    "other";
 	else if (p->o->command == ICLI_DELETE && n_args == 0)
 		why = "--delete needs at least one MAILBOX";
 	else if (p->o->command == ICLI_RENAME && n_args != 2)

@@ -20,7 +20,9 @@
  *  - "--version" prints the version and exits 0 at once, even after an
  *    unknown option; every other problem is reported, parsing goes on,
  *    and the short usage follows with status 1.
- * Our messages are worded our way; the exit statuses are the reference's. */
+ * Our messages are worded our way; the exit statuses are the reference's.
+ * One option is ours: --status, a command (the reference refuses it as an
+ * unknown option, status 1). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +33,7 @@ enum icli_command {
 	ICLI_REPAIR, /* --repair [MAILBOX...] */
 	ICLI_DELETE, /* --delete MAILBOX... */
 	ICLI_RENAME, /* --rename SOURCE DEST */
+	ICLI_STATUS, /* --status [MAILBOX...] (ours: istatus.h) */
 };
 
 /* --target values, as bits. */
@@ -71,9 +74,9 @@ struct icli {
  *  - 1 for a usage error: a message per problem, then the 2-line short
  *    usage, on err: unknown option, a value given to or missing from an
  *    option, --watch=NOT-A-NUMBER (or out of 0..ICLI_WATCH_MAX), two
- *    commands, --delete without MAILBOX, --rename without exactly two,
- *    a command with --watch or --notify, --target without --delete or
- *    --rename;
+ *    commands (--status is one), --delete without MAILBOX, --rename
+ *    without exactly two, a command with --watch or --notify, --target
+ *    without --delete or --rename;
  *  - 64 (EX_USAGE, the reference dies with 255) for a --target value
  *    other than local, remote, database (comma-separated, repeatable) or
  *    an empty list, and for a MAILBOX that is empty or has a byte outside

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +100,69 @@ db_open(const char *path, unsigned flags, struct err *err)
 fail:
 	db_close(&db);
 	return NULL;
+}
+
+int
+db_open_peek(const char *path, struct db **dbp, struct err *err)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	int version;
+	bool tables;
+
+	*dbp = NULL;
+	db->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		err_set(err, ERR_DB, "%s: %s", path,
+		    db->db ? sqlite3_errmsg(db->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db->db, 0);
+	/* Never wait: a run holds its lock for as long as it lasts. */
+	sqlite3_busy_timeout(db->db, 0);
+	if (db_schema_read(db, &version, &tables, err) < 0) {
+		/* A hot journal that a read-only connection cannot roll
+		 * back. */
+		if (sqlite3_errcode(db->db) == SQLITE_READONLY)
+			err_set(err, ERR_TEMP, "%s: holds the unfinished "
+			    "transaction of a run that was killed (the next "
+			    "run rolls it back)", path);
+		goto fail;
+	}
+	*dbp = db;
+	return tables ? 1 : 0;
+fail:
+	db_close(&db);
+	return -1;
+}
+
+/* SQLite's os_unix.c: the pending byte at 1 GiB, then the reserved
+ * byte and the 510 bytes of the shared range. */
+#define LOCK_FIRST 0x40000000
+#define LOCK_BYTES 512
+
+long
+db_lock_holder(const char *path)
+{
+	struct flock fl;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = LOCK_FIRST;
+	fl.l_len = LOCK_BYTES;
+	if (fcntl(fd, F_GETLK, &fl) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	/* (0: a holder in another PID namespace.) */
+	return fl.l_pid > 0 ? (long)fl.l_pid : -1;
 }
 
 void

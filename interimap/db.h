@@ -107,6 +107,32 @@ struct db *db_open(const char *path, unsigned flags, struct err *err);
 void db_close(struct db **dbp);
 const char *db_path(const struct db *db);
 
+/* Opens the database at path to read it beside whoever holds it
+ * (--status): read-only (never created, never written), in SQLite's
+ * normal locking mode (a shared lock for each read only), busy timeout
+ * 0, foreign keys untouched, the schema as it is (no upgrade). Returns 1
+ * with *dbp when the file holds tables, 0 with *dbp when it holds none
+ * (an empty file: a run stopped before its schema step), or -1 with err,
+ * *dbp NULL: ERR_LOCKED when a run holds it (interimap's and the Perl
+ * one's exclusive locking mode keep readers out for the whole run);
+ * ERR_TEMP when it holds a transaction left by a killed run, which the
+ * next run rolls back (a read-only reader cannot); ERR_DB for a missing
+ * file or one that is not a database. Reads only db_summary_*() then,
+ * and db_close() it. A reader may delay the Perl interimap's commit by
+ * as long as one of its reads lasts (a few ms; it waits 250 ms). */
+int db_open_peek(const char *path, struct db **dbp, struct err *err);
+
+/* The process that holds a lock on the database at path: its pid, 0
+ * when none does, -1 when that cannot be told (or the holder cannot be
+ * named). SQLite's unix VFS locks
+ * bytes of the file (fcntl(2) record locks from 0x40000000); F_GETLK
+ * names the holder of one that conflicts, taking none. A run holds such
+ * a lock from its start (both programs' exclusive locking mode), a
+ * --status reader for a read only. Call it while this process has no
+ * connection to the file: closing its descriptor would drop the
+ * process's own locks on it (fcntl(2)). */
+long db_lock_holder(const char *path);
+
 /* Hierarchy delimiter value for a flat namespace (LIST's NIL): NUL is
  * never a delimiter (RFC 3501 QUOTED-CHAR). */
 #define DB_DELIM_NIL '\0'
@@ -246,6 +272,34 @@ int db_map_pending(struct db *db, int64_t idx, struct db_pair **pairs_r,
  * idx has no pair (send no match data). */
 int db_map_sample(struct db *db, int64_t idx, enum db_side side,
     uint32_t *seq_lo_r, uint32_t *seq_hi_r, struct uidset *uids,
+    struct err *err);
+
+/* ---- Summaries (interimap --status, istatus.h) ------------------------- */
+
+/* What the database says of a mailbox, for a person. */
+struct db_summary {
+	int64_t idx;
+	char *name;              /* as struct db_mbx: len bytes, then NUL */
+	size_t len;
+	bool synced;             /* it has state rows; else st is zeroes */
+	struct db_state st[2];   /* [DB_LOCAL], [DB_REMOTE] */
+	uint64_t pairs;          /* its mapping rows */
+	uint64_t pending;        /* of them, those of an interrupted copy
+	                          * (see the mapping table above) */
+};
+void db_summary_free(struct db_summary *v, size_t n);
+
+/* Every mailbox of the mailboxes table, with or without state rows, in
+ * bytewise order of the internal names, as one statement (one consistent
+ * read). count: with the pairs, at the cost of a scan of the mapping
+ * table's index (some 70 ms for a million pairs, when cached); else
+ * pairs and pending are 0 and the mapping table is not read. */
+int db_summary_list(struct db *db, bool count, struct db_summary **v_r,
+    size_t *n_r, struct err *err);
+/* The same for one mailbox: 1 with *s_r (its name allocated:
+ * db_summary_free(s_r, 0) does not free it, free(s_r->name) does), or 0
+ * when idx is not in the mailboxes table. */
+int db_summary_get(struct db *db, int64_t idx, struct db_summary *s_r,
     struct err *err);
 
 #endif

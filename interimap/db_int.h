@@ -9,6 +9,7 @@
  *   db_mailbox.c  the mailboxes table
  *   db_state.c    the local and remote tables, the mailbox lists
  *   db_map.c      the mapping table, QRESYNC's sample
+ *   db_summary.c  what --status shows of each mailbox
  * Not for other users: they have db.h.
  *
  * Errors as in db.h: functions returning int return -1 with err set
@@ -63,6 +64,9 @@ enum db_q {
 	Q_MAP_PENDING,
 	Q_MAP_LAST_L,
 	Q_MAP_LAST_R,
+	Q_SUMMARY_ALL,
+	Q_SUMMARY_STATES,
+	Q_SUMMARY_ONE,
 	Q_COUNT
 };
 

@@ -13,6 +13,18 @@
 	"l.UIDVALIDITY, l.UIDNEXT, l.HIGHESTMODSEQ, "                          \
 	"r.UIDVALIDITY, r.UIDNEXT, r.HIGHESTMODSEQ"
 
+/* Columns: idx, mailbox, STATE_COLS (NULL without state rows), pairs,
+ * pending pairs. */
+#define SUMMARY_SQL                                                            \
+	"SELECT m.idx, m.mailbox, " STATE_COLS ", "                            \
+	"(SELECT COUNT(*) FROM mapping p WHERE p.idx = m.idx), "               \
+	"(SELECT COUNT(*) FROM mapping p WHERE p.idx = m.idx "                 \
+	"AND p.lUID >= l.UIDNEXT) + "                                          \
+	"(SELECT COUNT(*) FROM mapping p WHERE p.idx = m.idx "                 \
+	"AND p.rUID >= r.UIDNEXT AND p.lUID < l.UIDNEXT) "                     \
+	"FROM mailboxes m LEFT JOIN local l ON l.idx = m.idx "                 \
+	"LEFT JOIN remote r ON r.idx = m.idx "
+
 static const char *const sql[Q_COUNT] = {
 	[Q_MBX_GET] = "SELECT idx, subscribed FROM mailboxes WHERE mailbox = ?",
 	[Q_MBX_ADD] = "INSERT INTO mailboxes (mailbox, subscribed) VALUES (?, ?)",
@@ -71,6 +83,14 @@ static const char *const sql[Q_COUNT] = {
 			 "ORDER BY lUID DESC LIMIT " DB_SAMPLE_ROWS,
 	[Q_MAP_LAST_R] = "SELECT rUID FROM mapping WHERE idx = ? "
 			 "ORDER BY rUID DESC LIMIT " DB_SAMPLE_ROWS,
+	/* The interrupted copy's pairs in two range scans (one per index)
+	 * rather than a scan of every pair with an OR. */
+	[Q_SUMMARY_ALL] = SUMMARY_SQL "ORDER BY m.mailbox",
+	[Q_SUMMARY_STATES] = "SELECT m.idx, m.mailbox, " STATE_COLS ", 0, 0 "
+			     "FROM mailboxes m LEFT JOIN local l ON l.idx = m.idx "
+			     "LEFT JOIN remote r ON r.idx = m.idx "
+			     "ORDER BY m.mailbox",
+	[Q_SUMMARY_ONE] = SUMMARY_SQL "WHERE m.idx = ?",
 };
 
 sqlite3_stmt *

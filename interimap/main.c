@@ -7,16 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "cli.h"
 #include "conn.h"
 #include "db.h"
 #include "iconf.h"
 #include "ierr.h"
 #include "ilog.h"
+#include "istatus.h"
 #include "log.h"
 #include "mcmd.h"
 #include "mlist.h"
 #include "msync.h"
+#include "progress.h"
 #include "side.h"
 #include "sigwait.h"
 #include "watch.h"
@@ -30,11 +33,20 @@
  * its errno). Here every wait on a server ends at once ("interrupted",
  * conn.h), and the run unwinds without a word (msync_opts.stop). */
 static volatile sig_atomic_t stop_sig;
+/* SIGHUP or SIGUSR1 during --watch or --notify: a round now, with the
+ * mailbox lists. */
+static volatile sig_atomic_t wake_sig;
 
 static void
 on_stop(int sig)
 {
 	stop_sig = sig;
+}
+
+static void
+on_wake(int sig)
+{
+	wake_sig = sig;
 }
 
 /* Step 4's LIST: the command-line names (--delete, --rename: those only,
@@ -128,9 +140,12 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 		ms[k].uidnext = m->st[k].uidnext;
 		ms[k].highestmodseq = m->st[k].highestmodseq;
 	}
+	progress_mailbox(pretty ? pretty : m->wire[0]);
 	rc = (repair ? msync_repair : msync_mailbox)(db, m->idx,
 	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
+	progress_mailbox_done();
 	free(pretty);
+	istatus_synced(db, s[0], m->idx);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
 }
 
@@ -205,6 +220,10 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			continue;
 		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0)
 			return -1;
+		/* News of the selected mailbox: its last LIST-STATUS is
+		 * stale, and msync would believe it. */
+		if (w != NULL && w->changed[i])
+			mv[i].st[0].have = mv[i].st[1].have = false;
 		if (w != NULL)
 			watch_clear(w, i);
 		if (!dirty)
@@ -222,6 +241,40 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 /* --watch and --notify after the first round (§4.14): wait, then sync
  * what changed, until a stop request (returns 0) or an error (-1 with
  * ie: the reference's watch dies on the first one). */
+/* --watch between two rounds: the interval, INBOX watched with IDLE
+ * meanwhile where both servers can (a change there synced at once),
+ * then the mailbox released for the LIST-STATUS of the next round. */
+static int
+watch_between(const struct icli *o, struct db *db, struct side *s[2],
+    struct mlist_mbx *mv, size_t nm, struct watch *w, struct ierr *ie)
+{
+	uint64_t end = now_ms() + (uint64_t)o->watch_secs * 1000;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int r;
+
+		if (stop_sig || wake_sig || now >= end)
+			break;
+		if (!watch_can_idle(w)) {
+			if (watch_release(w, ie) < 0 ||
+			    watch_wait(w, end - now, false, ie) < 0)
+				return -1;
+			break;
+		}
+		if ((r = watch_idle(w, end - now, ie)) < 0)
+			return -1;
+		if (r == 0 || stop_sig)
+			break;
+		if (sync_round(db, s, mv, nm, w, false, ie) < 0)
+			return -1;
+	}
+	return stop_sig ? 0 : watch_release(w, ie);
+}
+
+/* --notify: the longest wait without a command (see watch_loop()). */
+#define NOTIFY_SLICE_MS 30000
+
 static int
 watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db *db, struct mlist *ml, struct mlist_mbx **mvp, size_t *nmp,
@@ -234,23 +287,55 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 
 	list_opts(o, ic, &lo, &pat, &patlen);
 	while (rc == 0 && !stop_sig) {
+		bool full = true;
+
+		istatus_round(s[0]);
 		if (o->notify) {
-			/* Until a notification, or a NOOP every N s (some
-			 * servers send them with a command's reply only). */
-			rc = watch_wait(w, o->watch_secs, true, ie);
-			if (rc == 0 && !stop_sig)
-				rc = watch_noop(w, ie);
-			if (rc >= 0 && !stop_sig)
-				rc = sync_round(db, s, *mvp, *nmp, w, false, ie);
-			continue;
-		}
-		if ((rc = watch_release(w, ie)) < 0 ||
-		    watch_wait(w, o->watch_secs, false, ie) < 0) {
+			/* Until a notification (INBOX watched with IDLE:
+			 * Dovecot's NOTIFY news come with a command's reply
+			 * only, the IDLE's DONE included), or N s. */
+			uint64_t end = now_ms() + (uint64_t)o->watch_secs * 1000;
+			int r;
+
+			/* In slices: each ends with a command (DONE, else a
+			 * NOOP) and brings what the server held back. */
+			do {
+				uint64_t now = now_ms(), ms = end > now ?
+				    end - now : 0;
+				if (ms > NOTIFY_SLICE_MS)
+					ms = NOTIFY_SLICE_MS;
+				/* (and no longer than a command may take: a
+				 * dead peer found as soon) */
+				if (ms > (uint64_t)SIDE_TIMEOUT_MS)
+					ms = (uint64_t)SIDE_TIMEOUT_MS;
+				if (watch_can_idle(w))
+					r = watch_idle(w, ms, ie);
+				else if ((r = watch_wait(w, ms, true, ie)) == 0 &&
+				    !stop_sig && !wake_sig)
+					r = watch_noop(w, ie) < 0 ? -1
+					    : (w->any || w->relist);
+			} while (r == 0 && !stop_sig && !wake_sig &&
+			    now_ms() < end);
+			if (r < 0) {
+				rc = -1;
+				break;
+			}
+			/* A mailbox created, renamed, deleted, (un)subscribed,
+			 * a signal, or the interval: the lists again, and
+			 * NOTIFY SET STATUS's word on every mailbox (news a
+			 * server failed to send are found so). */
+			full = r == 0 || w->relist || wake_sig;
+		} else if (watch_between(o, db, s, *mvp, *nmp, w, ie) < 0) {
 			rc = -1;
 			break;
 		}
 		if (stop_sig)
 			break;
+		wake_sig = 0;
+		if (!full) {
+			rc = sync_round(db, s, *mvp, *nmp, w, false, ie);
+			continue;
+		}
 		/* The list again: mailboxes created meanwhile join. */
 		watch_set_mailboxes(w, NULL, 0);
 		mlist_mbx_free(*mvp, *nmp);
@@ -263,6 +348,12 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 			break;
 		}
 		watch_set_mailboxes(w, *mvp, *nmp);
+		/* NOTIFY's list is the new one; its STATUS replies say what
+		 * changed (the LIST had no STATUS). */
+		if (o->notify && watch_notify(w, ie) < 0) {
+			rc = -1;
+			break;
+		}
 		rc = sync_round(db, s, *mvp, *nmp, w, true, ie);
 	}
 	free(pat);
@@ -270,10 +361,104 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 	return rc < 0 ? -1 : 0;
 }
 
+/* --watch and --notify: what a reconnection may cure (the network, a
+ * server restarting, a dead connection, a server talking nonsense);
+ * configuration, authentication and the reference's data errors
+ * (UIDVALIDITY, a mailbox on one side only, refusals) end the run. */
+static bool
+transient(const struct ierr *ie)
+{
+	return ie->e.kind == ERR_TEMP || ie->e.kind == ERR_PROTO;
+}
+
+/* Steps 3 to 12, on the database *dbp holds. *synced: a round was
+ * completed (the connections worked). */
+static int
+session(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db **dbp, bool *synced, struct ierr *ie);
+
+/* --notify with a server that lacks NOTIFY but has LIST-STATUS: --watch's
+ * ways instead (INBOX watched with IDLE, the lists with LIST-STATUS at
+ * each interval), after a warning per such side, where the reference
+ * stops (issue 10). Without LIST-STATUS either, the reference's error
+ * comes at step 11. Returns o, or *eff (a copy, notify off). */
+static const struct icli *
+notify_fallback(const struct icli *o, struct side *s[2], struct icli *eff)
+{
+	bool fallback = false;
+
+	if (!o->notify)
+		return o;
+	for (int k = 0; k < 2; k++)
+		if (!imapc_capable(s[k]->imap, "LIST-STATUS"))
+			return o;
+	for (int k = 0; k < 2; k++) {
+		if (imapc_capable(s[k]->imap, "NOTIFY"))
+			continue;
+		log_at(LOG_WARN, ilog_prefix(s[k]->name, NULL), "Server did "
+		    "not advertise NOTIFY (RFC 5465) capability: watching "
+		    "INBOX with IDLE and listing every %u s instead",
+		    o->watch_secs);
+		fallback = true;
+	}
+	if (!fallback)
+		return o;
+	*eff = *o;
+	eff->notify = false;
+	return eff;
+}
+
+/* Step 2, then the session; with --watch or --notify, again after an
+ * error a reconnection may cure, with a growing delay (backoff.h), the
+ * database held all along. */
 static int
 run(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, struct ierr *ie)
 {
+	struct backoff bo = BACKOFF_INIT;
+	struct err err;
+
+	/* Step 2: the lock before any network traffic, so that a second
+	 * instance fails at once. --watch and --notify, long-lived, never
+	 * start a new database. */
+	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
+	if (*dbp == NULL)
+		return ierr_wrap(ie, NULL, &err);
+	istatus_begin(*dbp, o);
+	for (;;) {
+		bool synced = false;
+		unsigned ms;
+
+		if (session(o, ic, s, dbp, &synced, ie) == 0 || stop_sig)
+			return 0;
+		if (!o->watch || !transient(ie))
+			return -1;
+		if (synced)
+			backoff_reset(&bo);
+		ms = backoff_next(&bo);
+		/* One line: the error as a warning, and what comes next. */
+		if (ie->logged)
+			log_at(LOG_WARN, ilog_prefix(NULL, NULL),
+			    "reconnecting in %.1f s", ms / 1000.0);
+		else
+			log_at(LOG_WARN, ilog_prefix(ie->who, NULL),
+			    "%s; reconnecting in %.1f s", ie->e.msg,
+			    ms / 1000.0);
+		memset(ie, 0, sizeof(*ie));
+		side_drop(s[0]);
+		side_drop(s[1]);
+		sigwait_nap(ms, &stop_sig, &wake_sig);
+		wake_sig = 0;
+		if (stop_sig)
+			return 0;
+	}
+}
+
+static int
+session(const struct icli *o, struct iconf *ic, struct side *s[2],
+    struct db **dbp, bool *synced, struct ierr *ie)
+{
+	struct icli eff;
 	struct mlist ml;
 	struct mlist_opts lo;
 	struct mlist_mbx *mv = NULL;
@@ -285,16 +470,13 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	char *msg = NULL;
 	int rc = -1;
 
-	/* Step 2: the lock before any network traffic, so that a second
-	 * instance fails at once. --watch and --notify, long-lived, never
-	 * start a new database. */
-	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
-	if (*dbp == NULL)
-		return ierr_wrap(ie, NULL, &err);
-
 	/* Step 3: both at once, read local first (side.h). */
 	if (side_open(s, 2, o->notify, ie) < 0)
 		return -1;
+	/* A dead peer found out without waiting for a round. */
+	for (int k = 0; o->watch && k < 2; k++)
+		conn_set_keepalive(imapc_conn(s[k]->imap));
+	o = notify_fallback(o, s, &eff);
 
 	/* Step 4. */
 	mlist_init(&ml);
@@ -331,7 +513,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	    ie) < 0)
 		goto out;
 	if (o->watch) {
-		watch_init(&w, s, &stop_sig);
+		watch_init(&w, s, &stop_sig, &wake_sig);
 		watch_set_mailboxes(&w, mv, nm);
 		wp = &w;
 	}
@@ -343,13 +525,17 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	{
 		bool *done = xcalloc(nm + 1, sizeof(*done));
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
-		size_t i = 0;
+		size_t i = 0, todo = 0;
 
 		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0)
 			for (i = 0; i < nm; i++)
 				if (!done[i] && needs_sync(*dbp, s, &mv[i],
 					&dirty[i], ie) < 0)
 					break;
+		/* (the progress line's total; --notify's is not known) */
+		for (size_t j = 0; j < nm && !o->notify; j++)
+			todo += done[j] + (o->command == ICLI_REPAIR || dirty[j]);
+		progress_total(todo);
 		if (i == nm && o->command == ICLI_REPAIR) {
 			for (size_t j = 0; j < nm; j++)
 				if (sync_messages(*dbp, s, &mv[j], true,
@@ -367,9 +553,11 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 		}
 		free(done);
 		free(dirty);
+		progress_stop();
 		if (ie->e.kind != ERR_NONE)
 			goto out;
 	}
+	*synced = true;
 	if (wp != NULL && !stop_sig &&
 	    watch_loop(o, ic, s, *dbp, &ml, &mv, &nm, wp, ie) < 0)
 		goto out;
@@ -402,12 +590,25 @@ main(int argc, char **argv)
 	if ((rc = icli_parse(&o, argc, argv, stdout, stderr)) >= 0)
 		return rc;
 	log_quiet = o.quiet;
+	/* The tests' knob (side.h). */
+	if (getenv("INTERIMAP_TIMEOUT_MS")) {
+		uint32_t ms;
+		if (parse_u32_str(getenv("INTERIMAP_TIMEOUT_MS"), &ms) == 0 &&
+		    ms > 0 && ms < 3600000)
+			side_timeout_ms = (int)ms;
+	}
 	log_debug_level = o.debug;
 
 	if (iconf_load(o.config, &ic, &err) < 0) {
 		fprintf(stderr, "interimap: %s\n", err.msg);
 		icli_free(&o);
 		return err_exitcode(err.kind);
+	}
+	if (o.command == ICLI_STATUS) {
+		rc = istatus_main(&o, &ic);
+		iconf_free(&ic);
+		icli_free(&o);
+		return rc;
 	}
 	ilog_set_format(ic.log_prefix);
 	if (ic.logfile != NULL && ilog_open_file(ic.logfile, &err) < 0) {
@@ -426,12 +627,18 @@ main(int argc, char **argv)
 		/* Installed over an inherited SIG_IGN too (a background job
 		 * of a shell ignores SIGINT), as the reference's. */
 		static const int sigs[] = { SIGTERM, SIGINT, 0 };
+		static const int wakes[] = { SIGHUP, SIGUSR1, 0 };
 		sigwait_install(sigs, on_stop);
+		/* Only a long-lived run has a use for them; a one-shot run
+		 * keeps their default (the reference's). */
+		if (o.watch)
+			sigwait_install(wakes, on_wake);
 		sigwait_set_test_env("INTERIMAP_TEST_WAIT_SIGNAL");
 		conn_set_interrupt(&stop_sig);
 	}
+	progress_start(!o.quiet && o.debug == 0);
 	rc = run(&o, &ic, s, &db, &ie) < 0 ? ie.status : 0;
-	if (stop_sig == SIGINT) {
+	if (stop_sig == SIGINT && !o.watch) {
 		/* The reference prints its $!, EINTR when a wait was cut
 		 * short (unprefixed, even with -q). */
 		log_at(LOG_NOTICE, ilog_prefix(NULL, NULL), "%s",
@@ -442,6 +649,7 @@ main(int argc, char **argv)
 	} else if (rc != 0) {
 		ierr_report(&ie);
 	}
+	istatus_end(&sd[0], rc, stop_sig, &ie);
 	/* The traffic summaries, after the error as the reference's. */
 	side_close(&sd[0]);
 	side_close(&sd[1]);

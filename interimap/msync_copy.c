@@ -13,6 +13,7 @@
 #include "imapc.h"
 #include "log.h"
 #include "msync_int.h"
+#include "progress.h"
 
 /* New messages are copied to the other side: the reference's
  * pull_new_messages (L:1283), callback_new_message (I:1151),
@@ -177,6 +178,7 @@ struct flight {
 	size_t index;             /* of the batches started */
 	struct imap_xfer_msg *v;
 	size_t n;
+	uint64_t bytes;
 	struct imap_xfer_batch *xb;
 	/* Something fatal was seen before its OK came: its UIDs are not
 	 * recorded (what came after belongs to the next batch's time). */
@@ -373,6 +375,7 @@ flight_finish(struct copy *cp)
 		ok = false;
 	}
 	if (ok) {
+		progress_copied(f->n, f->bytes);
 		copy_flush(cp, f->index, false);
 		/* Recorded: the next batch's APPEND may end (its last byte
 		 * waited for this, imap_xfer_start()). */
@@ -423,6 +426,7 @@ batch_send(struct copy *cp)
 
 	f->cp = cp;
 	f->n = cp->n;
+	f->bytes = cp->bytes;
 	f->v = xcalloc(cp->n, sizeof(*f->v));
 	memcpy(f->v, cp->v, cp->n * sizeof(*f->v));
 	f->index = cp->started;

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "side.h"
 
+int side_timeout_ms = 30000;
+
 void
 side_init(struct side *s, const char *name, const struct iconf_side *conf)
 {
@@ -233,6 +235,7 @@ open_logged_in(struct opening *op)
 
 	s->imap = imap_login_take(&op->l);
 	op->phase = O_CMDS;
+	conn_budget_stop(imapc_conn(s->imap));
 	/* A stop signal ends every wait (main.c): the reference's handlers
 	 * drop the connections whatever is in flight; what was not
 	 * committed is rolled back. */
@@ -331,6 +334,87 @@ open_step(struct opening *op, size_t n)
 	return waiting;
 }
 
+/* A wait that ran out on a side: its error, named after its
+ * connection. */
+static void
+timed_out(struct imapc *c, struct err *err)
+{
+	err_set(err, ERR_TEMP, "%s: timeout (%g s without an answer)",
+	    conn_name(imapc_conn(c)), SIDE_TIMEOUT_MS / 1000.0);
+}
+
+/* One wait of side_open() over the sessions still busy opening. Each
+ * login's waits are bounded as imap_login()'s are (conn.h's budget: the
+ * timeout plus 1 s per KiB moved, "too slow" once spent), a stop request
+ * ends them: a side whose budget or timeout ran out fails, every side on
+ * a stop. */
+static void
+open_wait(struct opening *op, size_t k, bool *wake)
+{
+	struct imapc *cs[2];
+	size_t nc = 0;
+	int t = SIDE_TIMEOUT_MS, r;
+	uint64_t t0, el;
+	struct err err, e;
+	bool lost = false, stop = false;
+
+	for (size_t i = 0; i < k; i++) {
+		struct imapc *c = op[i].phase == O_LOGIN ?
+		    imap_login_engine(op[i].l) : op[i].s->imap;
+		if (op[i].phase == O_LOGIN &&
+		    conn_budget_clamp(imapc_conn(c), &t, &err) < 0) {
+			open_failed(&op[i], &err);
+			return;
+		}
+		if (op[i].phase == O_LOGIN || (op[i].phase == O_CMDS &&
+		    imapc_usable(c) && imapc_in_flight(c) > 0))
+			cs[nc++] = c;
+	}
+	*wake = false;
+	t0 = now_ms();
+	r = imapc_drive(cs, nc, wake, t, &err);
+	el = now_ms() - t0;
+	for (size_t i = 0; i < k; i++)
+		if (op[i].phase == O_LOGIN)
+			conn_budget_spend(imapc_conn(imap_login_engine(op[i].l)),
+			    el);
+	if (r == 0)
+		return;
+	/* A connection failed: its login or commands say so. */
+	for (size_t i = 0; i < nc; i++) {
+		lost = lost || !imapc_usable(cs[i]);
+		stop = stop || conn_interrupted(imapc_conn(cs[i]));
+	}
+	if (lost && !stop)
+		return;
+	for (size_t i = 0; i < k; i++) {
+		struct side *sd = op[i].s;
+		if (op[i].phase == O_LOGIN) {
+			struct imapc *c = imap_login_engine(op[i].l);
+			int tt = -1;
+			if (stop) {
+				open_failed(&op[i], &err);
+			} else if (conn_budget_clamp(imapc_conn(c), &tt,
+			    &e) < 0) {
+				open_failed(&op[i], &e);
+			} else if (el >= (uint64_t)SIDE_TIMEOUT_MS) {
+				timed_out(c, &e);
+				open_failed(&op[i], &e);
+			}
+		} else if (op[i].phase == O_CMDS &&
+		    imapc_in_flight(sd->imap) > 0 &&
+		    (stop || el >= (uint64_t)SIDE_TIMEOUT_MS)) {
+			if (stop)
+				sd->broke = err;
+			else
+				timed_out(sd->imap, &sd->broke);
+			sd->cancelling = true;
+			imapc_cancel(sd->imap);
+			sd->cancelling = false;
+		}
+	}
+}
+
 int
 side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
 {
@@ -357,45 +441,14 @@ side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
 			open_failed(&op[k], &err);
 			if (k == 0)
 				break;
-		}
-	}
-	while (op[0].phase != O_FAILED && open_step(op, k)) {
-		struct imapc *cs[2];
-		size_t nc = 0;
-
-		bool lost = false;
-
-		for (size_t i = 0; i < k; i++) {
-			struct imapc *c = op[i].phase == O_LOGIN ?
-			    imap_login_engine(op[i].l) : op[i].s->imap;
-			if (op[i].phase == O_LOGIN || (op[i].phase == O_CMDS &&
-			    imapc_usable(c) && imapc_in_flight(c) > 0))
-				cs[nc++] = c;
-		}
-		wake = false;
-		if (imapc_drive(cs, nc, &wake, SIDE_TIMEOUT_MS, &err) == 0)
 			continue;
-		/* A connection failed: its login or commands say so. Else
-		 * a wait ended (timeout, stop request): every side still
-		 * busy fails with that. */
-		for (size_t i = 0; i < nc; i++)
-			lost = lost || !imapc_usable(cs[i]);
-		if (lost)
-			continue;
-		for (size_t i = 0; i < k; i++) {
-			struct side *sd = op[i].s;
-			if (op[i].phase == O_LOGIN) {
-				open_failed(&op[i], &err);
-			} else if (op[i].phase == O_CMDS &&
-			    imapc_in_flight(sd->imap) > 0) {
-				sd->broke = err;
-				sd->cancelling = true;
-				imapc_cancel(sd->imap);
-				sd->cancelling = false;
-			}
 		}
-		break;
+		/* The login is an exchange (conn.h's budget), as
+		 * imap_login()'s. */
+		conn_budget_start(imapc_conn(imap_login_engine(op[k].l)));
 	}
+	while (op[0].phase != O_FAILED && open_step(op, k))
+		open_wait(op, k, &wake);
 	/* The reference opens the local side first: a local failure is
 	 * all it would have met. */
 	if (op[0].phase == O_FAILED) {
@@ -619,8 +672,14 @@ side_close(struct side *s)
 		side_traffic_format(line, sizeof(line), in, win, out, wout,
 		    conn_is_deflate(conn));
 		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
-		imapc_free(&s->imap);
 	}
+	side_drop(s);
+}
+
+void
+side_drop(struct side *s)
+{
+	imapc_free(&s->imap);
 	free(s->mailbox);
 	s->mailbox = NULL;
 }

@@ -44,8 +44,12 @@
 #include "iconf.h"
 #include "imapc.h"
 
-/* Every wait on a server: the reference's socket timeout (30 s). */
-#define SIDE_TIMEOUT_MS 30000
+/* Every wait on a server: the reference's socket timeout (30 s). The
+ * end-to-end tests lower it (main.c reads INTERIMAP_TIMEOUT_MS, a test
+ * knob left out of the documentation on purpose) so that a frozen
+ * network costs them seconds, not minutes. */
+extern int side_timeout_ms;
+#define SIDE_TIMEOUT_MS side_timeout_ms
 
 struct side {
 	const char *name;              /* "local" or "remote" (static) */
@@ -173,5 +177,8 @@ char *side_traffic_format(char *buf, size_t size, unsigned long long in,
  * session, without LOGOUT; then frees the rest of s. NULL-safe on an
  * unopened side. */
 void side_close(struct side *s);
+/* The same without the summary: a --watch that reconnects. The side can
+ * be opened again with side_connect(). */
+void side_drop(struct side *s);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "ilog.h"
 #include "imap_data.h"
+#include "imap_idle.h"
 #include "imap_verbs.h"
 #include "log.h"
 #include "sigwait.h"
@@ -90,6 +91,9 @@ on_event(struct watch *w, int k, const struct imap_resp *r)
 	case IMAP_DATA_STATUS:
 		on_status(w, k, r);
 		break;
+	case IMAP_DATA_LIST:
+		w->relist = true;
+		break;
 	case IMAP_DATA_EXISTS:
 	case IMAP_DATA_EXPUNGE:
 	case IMAP_DATA_VANISHED:
@@ -117,12 +121,14 @@ on_remote(void *ctx, const struct imap_resp *r)
 }
 
 void
-watch_init(struct watch *w, struct side *s[2], volatile sig_atomic_t *stop)
+watch_init(struct watch *w, struct side *s[2], volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *wake)
 {
 	memset(w, 0, sizeof(*w));
 	w->s[0] = s[0];
 	w->s[1] = s[1];
 	w->stop = stop;
+	w->wake = wake;
 	imapc_set_events(s[0]->imap, on_local, w);
 	imapc_set_events(s[1]->imap, on_remote, w);
 }
@@ -148,6 +154,7 @@ watch_set_mailboxes(struct watch *w, struct mlist_mbx *mv, size_t nm)
 	w->notified = xcalloc(nm + 1, sizeof(*w->notified));
 	w->changed = xcalloc(nm + 1, sizeof(*w->changed));
 	w->any = false;
+	w->relist = false;
 }
 
 void
@@ -283,11 +290,10 @@ drain(struct watch *w, int k, struct ierr *ie)
 }
 
 int
-watch_wait(struct watch *w, unsigned secs, bool until_marked,
-    struct ierr *ie)
+watch_wait(struct watch *w, uint64_t ms, bool until_marked, struct ierr *ie)
 {
 	struct imapc *cs[2] = { w->s[0]->imap, w->s[1]->imap };
-	uint64_t deadline = now_ms() + (uint64_t)secs * 1000;
+	uint64_t deadline = now_ms() + ms;
 
 	for (;;) {
 		uint64_t now;
@@ -297,15 +303,16 @@ watch_wait(struct watch *w, unsigned secs, bool until_marked,
 		for (int k = 0; k < 2; k++)
 			if (drain(w, k, ie) < 0)
 				return -1;
-		if (until_marked && w->any)
+		if ((until_marked && (w->any || w->relist)) ||
+		    (w->wake && *w->wake))
 			return 1;
 		now = now_ms();
 		if (*w->stop || now >= deadline)
 			return 0;
-		/* The flag tested again with the signals blocked (sigwait.h):
-		 * a SIGTERM from now on ends the wait at once. */
+		/* The flags tested again with the signals blocked (sigwait.h):
+		 * a signal from now on ends the wait at once. */
 		sigwait_block();
-		if (!*w->stop) {
+		if (!*w->stop && !(w->wake && *w->wake)) {
 			uint64_t left = deadline - now;
 			sigwait_test_hook();
 			r = imapc_wait(cs, 2, left > INT32_MAX ? INT32_MAX
@@ -315,4 +322,98 @@ watch_wait(struct watch *w, unsigned secs, bool until_marked,
 		if (r < 0)
 			return ierr_wrap(ie, NULL, &err);
 	}
+}
+
+/* The mailbox watched with IDLE between rounds: INBOX, where new mail
+ * lands, when both sides have it in the list; else -1. */
+static ssize_t
+idle_mailbox(const struct watch *w)
+{
+	for (size_t i = 0; i < w->nm; i++)
+		if (w->mv[i].wire[0] && w->mv[i].wire[1] &&
+		    strcmp(w->mv[i].wire[0], "INBOX") == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+bool
+watch_can_idle(const struct watch *w)
+{
+	return idle_mailbox(w) >= 0 && imapc_capable(w->s[0]->imap, "IDLE") &&
+	    imapc_capable(w->s[1]->imap, "IDLE");
+}
+
+/* EXAMINE's answers are its own: an EXISTS there is no news. */
+static int
+take_all(void *ctx, const struct imap_resp *r, struct err *err)
+{
+	(void)ctx;
+	(void)r;
+	(void)err;
+	return 1;
+}
+
+/* Side k has mailbox i selected (EXAMINE when not). */
+static int
+examine(struct watch *w, int k, size_t i, struct ierr *ie)
+{
+	struct imapc *c = w->s[k]->imap;
+	const char *name = w->mv[i].wire[k];
+	const char *sel = imapc_selected(c)->name;
+	struct imapc_handlers h = { take_all, NULL, NULL, NULL, NULL };
+	struct imap_cmd *cmd;
+	struct err err;
+
+	if (sel != NULL && strcmp(sel, name) == 0)
+		return 0;
+	if (imap_verb_examine(name, NULL, &cmd, &err) < 0)
+		return ierr_wrap(ie, w->s[k]->name, &err);
+	imapc_submit_select(c, cmd, name, &h);
+	if (imapc_sync(c, SIDE_TIMEOUT_MS, &err) < 0 ||
+	    imapc_selected(c)->name == NULL) {
+		if (err.kind == ERR_NONE)
+			err_set(&err, ERR_TEMP, "EXAMINE %s failed", name);
+		return ierr_wrap(ie, w->s[k]->name, &err);
+	}
+	imapc_set_log_prefix(c, ilog_prefix(w->s[k]->name, name));
+	return 0;
+}
+
+int
+watch_idle(struct watch *w, uint64_t ms, struct ierr *ie)
+{
+	ssize_t i = idle_mailbox(w);
+	struct imap_idle idle[2];
+	struct err err;
+	int rc = 0, started = 0;
+
+	memset(idle, 0, sizeof(idle));
+	if (i < 0)
+		return 0;
+	for (int k = 0; k < 2; k++)
+		if (examine(w, k, (size_t)i, ie) < 0)
+			return -1;
+	/* A change seen since the last sync of INBOX left its mark: the
+	 * wait returns at once. */
+	for (; started < 2; started++)
+		if (imap_idle_start(&idle[started], w->s[started]->imap,
+		    SIDE_TIMEOUT_MS, &err) < 0) {
+			rc = ierr_wrap(ie, w->s[started]->name, &err);
+			break;
+		}
+	if (rc == 0)
+		rc = watch_wait(w, ms, true, ie);
+	for (int k = 0; k < started; k++) {
+		/* A stop request ends the run at once, an error with the
+		 * connections: no DONE; the IDLE ends here, while its
+		 * handlers' idle[k] exists. */
+		if (*w->stop || rc < 0)
+			imapc_cancel(w->s[k]->imap);
+		else if (imap_idle_done(&idle[k], SIDE_TIMEOUT_MS, &err) < 0 &&
+		    rc >= 0)
+			rc = ierr_wrap(ie, w->s[k]->name, &err);
+	}
+	if (rc < 0)
+		return -1;
+	return w->any || w->relist ? 1 : 0;
 }

@@ -15,8 +15,8 @@
  * MessageExpunge and FlagChange events on them (STATUS responses) and on
  * the selected mailbox (EXISTS, VANISHED, FETCH), then NOTIFY SET adds
  * MailboxName and SubscriptionChange (personal) as the reference does;
- * LIST notifications are not acted upon (the reference's list is fixed
- * for the run: a mailbox created meanwhile waits for a restart). Between
+ * a LIST notification sets relist: unlike the reference, whose list is
+ * fixed for the run, the caller lists and syncs the lists again. Between
  * rounds, interimap reads both connections until a notification marks a
  * mailbox or N seconds pass, then sends a NOOP to each (some servers,
  * Dovecot among them, deliver notifications only with a command's
@@ -40,6 +40,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ierr.h"
 #include "mlist.h"
@@ -54,13 +55,18 @@ struct watch {
 	bool *notified;
 	bool *changed;
 	bool any;                      /* one of the above is set */
+	/* A LIST notification came (RFC 5465 MailboxName,
+	 * SubscriptionChange): the lists are to be synced again. */
+	bool relist;
 	volatile sig_atomic_t *stop;
+	volatile sig_atomic_t *wake;   /* "a round now" (SIGHUP, SIGUSR1) */
 	struct ierr fail;              /* an event's error, kind ERR_NONE */
 };
 
-/* Attaches w to both sides' connections (their events). */
+/* Attaches w to both sides' connections (their events). stop and wake
+ * are flags set by signal handlers (sigwait.h); wake may be NULL. */
 void watch_init(struct watch *w, struct side *s[2],
-    volatile sig_atomic_t *stop);
+    volatile sig_atomic_t *stop, volatile sig_atomic_t *wake);
 /* Detaches w and frees what it holds. */
 void watch_free(struct watch *w);
 
@@ -81,12 +87,24 @@ int watch_notify(struct watch *w, struct ierr *ie);
  * mailbox is selected on either side. 0, or -1 with ie. */
 int watch_release(struct watch *w, struct ierr *ie);
 
-/* Reads both connections for at most secs seconds, and until a
- * notification marked a mailbox when until_marked. Returns 1 when a
- * mailbox is marked, 0 when the time ran out or a stop was requested,
- * -1 with ie (a connection lost, a server's BYE, an event's error). */
-int watch_wait(struct watch *w, unsigned secs, bool until_marked,
+/* Reads both connections for at most ms milliseconds, until *wake is set,
+ * and, when until_marked, until a notification marked a mailbox or asked
+ * for the lists (relist). Returns 1 when one of those happened, 0 when
+ * the time ran out or a stop was requested, -1 with ie (a connection
+ * lost, a server's BYE, an event's error). */
+int watch_wait(struct watch *w, uint64_t ms, bool until_marked,
     struct ierr *ie);
+
+/* --watch between two rounds, when both servers have IDLE (RFC 2177) and
+ * INBOX is in the list (watch_can_idle()): INBOX selected on both sides
+ * (EXAMINE, unless it is), IDLE on both, and the wait above until INBOX
+ * changes on either side (or, with NOTIFY, any mailbox is marked or the
+ * lists asked for), *wake, a stop request, or ms milliseconds. Returns 1
+ * when a mailbox is marked (INBOX "changed": a new message there is
+ * synced within a second, not at the next round), 0 otherwise, -1 with
+ * ie. */
+bool watch_can_idle(const struct watch *w);
+int watch_idle(struct watch *w, uint64_t ms, struct ierr *ie);
 
 /* A NOOP on each side (its responses go through the events). 0, or -1
  * with ie. */

@@ -1,9 +1,6 @@
 #include "util.h"
 
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-
+#include "backoff.h"
 #include "conn.h"
 #include "imap_idle.h"
 #include "imapc.h"
@@ -19,26 +16,10 @@ fatal(enum err_kind k)
 	    k == ERR_USAGE || k == ERR_SYS || k == ERR_INTERNAL;
 }
 
-/* Sleep ms unless a signal asks for something sooner, whenever it comes:
- * the flags are tested with the signals blocked (sigwait.h). */
 static void
 nap(const struct pull_run_opts *o, unsigned ms)
 {
-	uint64_t end = now_ms() + ms;
-	for (;;) {
-		uint64_t now = now_ms();
-		bool done;
-
-		sigwait_block();
-		done = *o->stop || *o->wake || now >= end;
-		if (!done) {
-			sigwait_test_hook();
-			sigwait_poll(NULL, 0, (int)(end - now));
-		}
-		sigwait_unblock();
-		if (done)
-			break;
-	}
+	sigwait_nap(ms, o->stop, o->wake);
 }
 
 int
@@ -46,7 +27,7 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
     struct err *err)
 {
 	struct pull p;
-	unsigned backoff = 0;
+	struct backoff backoff = BACKOFF_INIT;
 	uint64_t last_purge = 0;
 	bool warned_idle = false;
 	/* Here, not in the loop: a connection that fails later (logout)
@@ -59,7 +40,6 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 	/* A SIGTERM while (re)connecting to a server that does not answer
 	 * must not wait for the timeout. */
 	conn_set_interrupt(o->stop);
-	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	while (!*o->stop) {
 		bool purge_now;
 		int r = 0;
@@ -81,7 +61,7 @@ pull_idle(const struct pull_conf *pc, const struct pull_run_opts *o,
 			*err = p.stop_err;
 			goto failed;
 		}
-		backoff = 0;
+		backoff_reset(&backoff);
 		if (!imapc_capable(p.imap, "IDLE")) {
 			/* No IDLE (RFC 2177): poll at the interval instead. */
 			if (!warned_idle)
@@ -111,13 +91,8 @@ failed:
 		pull_session_close(&p);
 		if (*o->stop)
 			break;
-		backoff = backoff ? (backoff * 2 > 300000 ? 300000 : backoff * 2)
-				  : 1000;
 		{
-			/* +-20% jitter, so that many clients do not come back
-			 * at once after a server restart. */
-			unsigned j = backoff / 5;
-			unsigned ms = backoff - j + (unsigned)(random() % (2 * j + 1));
+			unsigned ms = backoff_next(&backoff);
 			plog_warnx("%s; reconnecting in %.1f s", err->msg,
 			    ms / 1000.0);
 			nap(o, ms);

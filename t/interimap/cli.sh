@@ -134,6 +134,11 @@ row "--notify with --delete" 1 good --notify --delete x
 row "--watch=0 with --rename" 1 good --watch=0 --rename a b
 row "--target without command" 1 good --target=local
 row "--target with --repair" 1 good --target=local --repair
+# --status is ours: a usage error with another command or --watch here,
+# an unknown option there.
+row "--status with --repair" 1 good --status --repair
+row "--status with --watch" 1 good --status --watch
+row "--status with --target" 1 good --status --target=local
 row "invalid target" X good --target=foo --delete x
 row "empty field in --target" X good --target=local,,remote --delete x
 row "non-ASCII mailbox" X good $'caf\xc3\xa9'
@@ -202,11 +207,24 @@ t_match "usage error: short usage" "$(sed -n 2p "$T/h.err")" '^Usage: interimap 
 runs "$INTERIMAP" "$T/h"
 t_eq "valid run: the tunnel's end, as the reference's fail()" "$(cat "$T/h.err")" 'local: ERROR: tunnel command `false` exited with status 1'
 t_eq "valid run: database directory made 0700" "$(stat -c %a "$T/h/.local/share/interimap")" 700
-t_eq "valid run: database created (0600) before connecting" "$(cd "$T/h/.local/share/interimap" && stat -c '%n %a' *)" "localhost.db 600"
+t_eq "valid run: database created (0600) before connecting, the status snapshot beside it (0600)" "$(cd "$T/h/.local/share/interimap" && stat -c '%n %a' *)" "localhost.db 600
+localhost.db.status 600"
 prepare "$T/h" good
 runs "$INTERIMAP" "$T/h" --watch
 t_match "--watch: no database, no run" "$(cat "$T/h.err")" 'localhost.db: no such database'
 t_eq "--watch: nothing created" "$(ls "$T/h/.local/share/interimap")" ""
+
+prepare "$T/h" good
+runs "$INTERIMAP" "$T/h" --status
+t_eq "--status, no database: status 0" "$?" 0
+t_eq "--status, no database: one line" "$(cat "$T/h.out")" "no database yet: $T/h/.local/share/interimap/localhost.db (interimap has not run with this configuration)"
+t_eq "--status, no database: nothing on stderr" "$(cat "$T/h.err")" ""
+t_eq "--status, no database: none created" "$(ls "$T/h/.local/share/interimap")" ""
+: >"$T/h/.local/share/interimap/localhost.db.status"
+echo "not a database" >"$T/h/.local/share/interimap/localhost.db"
+runs "$INTERIMAP" "$T/h" --status
+t_eq "--status, not a database: 69 (EX_UNAVAILABLE)" "$?" 69
+t_match "--status, not a database: said on stderr" "$(cat "$T/h.err")" '^interimap: .*localhost\.db: .*not a database'
 
 prepare "$T/h" none
 runs "$INTERIMAP" "$T/h"

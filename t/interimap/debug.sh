@@ -30,29 +30,11 @@ command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
 
-# setup X: local Dovecot $T/Xl (tunnel in XL), remote $T/Xr over IMAPS as
-# dest (XR: its tunnel, for the test's own commands); $T/X.conf, and
-# $T/X.login.conf the same with auth = LOGIN.
+# setup X: pair_setup's pair X, and besides $T/X.conf, $T/X.login.conf
+# the same with auth = LOGIN, $T/X.log.conf with a logfile.
 setup() {
-	local x=$1 lt
-	dovecot_init "$T/${x}l" >/dev/null || return 1
-	lt=$DOVECOT_TUNNEL
-	printf -v "${x}L" '%s' "$lt"
-	dovecot_init "$T/${x}r" >/dev/null && dovecot_start || return 1
-	printf -v "${x}R" '%s' "$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
-	cat >"$T/$x.conf" <<EOF
-database = $T/$x.db
-[local]
-type = tunnel
-command = $lt
-[remote]
-type = imaps
-host = $DOVECOT_HOST
-port = $DOVECOT_IMAPS_PORT
-username = $DOVECOT_DEST_USER
-password = $DOVECOT_DEST_PASS
-SSL_CAfile = $DOVECOT_CA
-EOF
+	local x=$1
+	pair_setup "$x" || return 1
 	sed 's/^\[remote\]$/&\nauth = LOGIN/' "$T/$x.conf" >"$T/$x.login.conf"
 	# logfile and a log-prefix of our own; no trailing space (the
 	# reference's parser would keep it, ours too, but a reader would not
@@ -62,7 +44,7 @@ EOF
 		echo "log-prefix = <%n%?m?|%m?>"
 		cat "$T/$x.conf"
 	} >"$T/$x.log.conf"
-	chmod 600 "$T/$x.conf" "$T/$x.login.conf" "$T/$x.log.conf"
+	chmod 600 "$T/$x.login.conf" "$T/$x.log.conf"
 }
 setup A && setup B || { t_fail "four Dovecots"; t_done; }
 

@@ -363,6 +363,22 @@ read_banner() {
 	printf '%s\n' "${line%$'\r'}"
 }
 
+# socks_start VAR [MICROSOCKS-OPTION...]: a SOCKSv5 proxy (microsocks) on
+# a free loopback port, stopped when the test exits; its port in VAR, its
+# log (a line "client[N] ADDR: connected to HOST:PORT" per connection it
+# carried) in $T/socks-PORT.log. Status 1 if it does not start (or
+# microsocks is not installed).
+socks_start() {
+	local var="$1" port
+	shift
+	command -v microsocks >/dev/null || return 1
+	port=$(free_port) || return 1
+	microsocks -i 127.0.0.1 -p "$port" "$@" >"$T/socks-$port.log" 2>&1 &
+	t_cleanup_add "t_kill_pid $!"
+	wait_port 127.0.0.1 "$port" 10 || return 1
+	printf -v "$var" '%s' "$port"
+}
+
 # wait_file PATH [TIMEOUT]: wait (default 10 s) until PATH exists.
 wait_file() {
 	local path="$1" timeout="${2:-10}" i n

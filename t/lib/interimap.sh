@@ -318,14 +318,14 @@ twin_same_mail() {
 # command in XL, for the tests' own commands too) and a remote one
 # $T/Xr, its master started, reached over IMAPS as the destination user
 # (XR: its tunnel as that user, for the tests' commands); $T/X.conf with
-# database $T/X.db. $PAIR_LOCAL_DOVECOT: configuration lines for the local
-# Dovecot (e.g. imap_capability).
+# database $T/X.db. $PAIR_LOCAL_DOVECOT, $PAIR_REMOTE_DOVECOT: configuration
+# lines for the local, the remote Dovecot (e.g. imap_capability).
 pair_setup() {
 	local x=$1 lt
 	DOVECOT_EXTRA_CONF=${PAIR_LOCAL_DOVECOT:-} dovecot_init "$T/${x}l" >/dev/null || return 1
 	lt=$DOVECOT_TUNNEL
 	printf -v "${x}L" '%s' "$lt"
-	dovecot_init "$T/${x}r" >/dev/null && dovecot_start || return 1
+	DOVECOT_EXTRA_CONF=${PAIR_REMOTE_DOVECOT:-} dovecot_init "$T/${x}r" >/dev/null && dovecot_start || return 1
 	printf -v "${x}R" '%s' "$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
 	cat >"$T/$x.conf" <<EOF
 database = $T/$x.db

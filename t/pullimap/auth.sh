@@ -4,65 +4,18 @@
 # password-command together, the permission warning for a readable config
 # holding a password, and XOAUTH2 / OAUTHBEARER (RFC 7628) checked by
 # Dovecot's oauth2 passdb against a token endpoint served by Python on
-# loopback: good token delivers, bad token is refused (77) with the
-# server's RFC 7628 status, --debug hides the token.
+# loopback (t/lib/oauth.sh): good token delivers, bad token is refused
+# (77) with the server's RFC 7628 status, --debug hides the token.
 . "$TOP/t/lib/common.sh"
 . "$TOP/t/lib/dovecot.sh"
+. "$TOP/t/lib/oauth.sh"
 t_init auth
 t_need_pullimap
 dovecot_available || t_skip_all "dovecot not available"
 
-GOOD_TOKEN="good-token.$RANDOM.$RANDOM"
-TOKEN_PORT=$(free_port 1) || t_skip_all "no free port"
-
-# The token endpoint: tokeninfo_url + token; 200 with the user's name for
-# the good token, 401 otherwise. Every token it sees goes to tokens.log.
-cat >"$T/tokeninfo.py" <<'PYEOF'
-import http.server, json, sys, urllib.parse
-port, good, user, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        q = urllib.parse.urlparse(self.path)
-        tok = urllib.parse.parse_qs(q.query).get("access_token", [""])[0]
-        with open(log, "a") as f:
-            f.write(tok + "\n")
-        if tok == good:
-            code, body = 200, {"username": user, "active": "true"}
-        else:
-            code, body = 401, {"error": "invalid_token"}
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PYEOF
-: >"$T/tokens.log"
-chmod 666 "$T/tokens.log"
-timeout -k 5 "$T_SERVER_MAX" "$T_PYTHON" "$T/tokeninfo.py" "$TOKEN_PORT" \
-	"$GOOD_TOKEN" "$DOVECOT_USER" "$T/tokens.log" >"$T/tokeninfo.log" 2>&1 &
-TOKEN_PID=$!
-t_cleanup_add 't_kill_pid "$TOKEN_PID" 2'
-wait_port 127.0.0.1 "$TOKEN_PORT" 10 || t_skip_all "token endpoint does not start"
-
-mkdir -p "$T/oauth"
-cat >"$T/oauth/dovecot-oauth2.conf.ext" <<EOF2
-tokeninfo_url = http://127.0.0.1:$TOKEN_PORT/tokeninfo?access_token=
-username_attribute = username
-active_attribute = active
-active_value = true
-EOF2
-chmod 755 "$T/oauth"
-chmod 644 "$T/oauth/dovecot-oauth2.conf.ext"
-DOVECOT_EXTRA_CONF="auth_mechanisms = plain login xoauth2 oauthbearer
-passdb {
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = $T/oauth/dovecot-oauth2.conf.ext
-}"
+oauth_start "$DOVECOT_USER" || t_skip_all "token endpoint does not start"
+GOOD_TOKEN=$OAUTH_TOKEN
+DOVECOT_EXTRA_CONF=$OAUTH_DOVECOT_CONF
 export DOVECOT_EXTRA_CONF
 dovecot_init "$T/dc" || t_skip_all "dovecot not available"
 dovecot_start || t_skip_all "dovecot does not start"
@@ -124,11 +77,11 @@ if grep -qF "$DOVECOT_PASS" "$T/last.err"; then t_fail "cmd-login: --debug hides
 
 # XOAUTH2 / OAUTHBEARER through Dovecot's oauth2 passdb.
 delivers xoauth2
-t_grep "xoauth2: the endpoint saw the token" "^$GOOD_TOKEN\$" "$T/tokens.log"
+t_grep "xoauth2: the endpoint saw the token" "^$GOOD_TOKEN\$" "$OAUTH_LOG"
 delivers oauthbearer
 expect_fail "xoauth2 bad token" 77 'authentication failed: NO .*\(status [^)]+\)$' xoauth2-bad
 expect_fail "oauthbearer bad token" 77 'authentication failed: NO .*\(status invalid_token\)$' oauthbearer-bad
-t_grep "the endpoint saw the bad token" '^bad-token$' "$T/tokens.log"
+t_grep "the endpoint saw the bad token" '^bad-token$' "$OAUTH_LOG"
 t_run "$PULLIMAP" --config="$T/config" --debug xoauth2
 t_grep "xoauth2: --debug redacts" 'AUTHENTICATE XOAUTH2 \[REDACTED\]' "$T/last.err"
 if grep -qF "$GOOD_TOKEN" "$T/last.err"; then t_fail "xoauth2: --debug hides the token"; else t_ok "xoauth2: --debug hides the token"; fi

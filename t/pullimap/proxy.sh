@@ -13,21 +13,9 @@ command -v microsocks >/dev/null || t_skip_all "microsocks not installed"
 dovecot_init "$T/dc" || t_skip_all "dovecot not available"
 dovecot_start || t_skip_all "dovecot does not start"
 
-# socks_start VAR [microsocks options]: a proxy on a free loopback port,
-# stopped (by PID) at exit; its port in VAR.
-socks_start() {
-	local var="$1" port pid
-	shift
-	port=$(free_port) || t_skip_all "no free port"
-	microsocks -i 127.0.0.1 -p "$port" "$@" >"$T/socks-$port.log" 2>&1 &
-	pid=$!
-	t_cleanup_add "t_kill_pid $pid"
-	wait_port 127.0.0.1 "$port" 10 || t_skip_all "microsocks does not start"
-	printf -v "$var" '%s' "$port"
-}
-socks_start PORT_OPEN
+socks_start PORT_OPEN || t_skip_all "microsocks does not start"
 PROXY_PASS='s3cr;et@pw'
-socks_start PORT_AUTH -u proxyuser -P "$PROXY_PASS"
+socks_start PORT_AUTH -u proxyuser -P "$PROXY_PASS" || t_skip_all "microsocks does not start"
 PORT_DOWN=$(free_port) || t_skip_all "no free port"
 
 genmail --count 3 --sizes small --seed 5 --out "$T/mail" >/dev/null

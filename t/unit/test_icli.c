@@ -108,6 +108,15 @@ static const struct ok_case ok_cases[] = {
 	    NULL, false, 0, 0, false, ICLI_RENAME, ICLI_TARGET_REMOTE, "x|y" },
 	{ "control bytes in a name", { "a\x01" "b", NULL }, NULL, false, 0, 0,
 	    false, ICLI_SYNC, ICLI_TARGET_ALL, "a\x01" "b" },
+	/* ours: --status, a command */
+	{ "status (ours)", { "--status", NULL }, NULL, false, 0, 0, false,
+	    ICLI_STATUS, ICLI_TARGET_ALL, "" },
+	{ "status with patterns (ours)", { "-q", "--status", "inbox", "a/%",
+	    NULL }, NULL, true, 0, 0, false, ICLI_STATUS, ICLI_TARGET_ALL,
+	    "INBOX|a/%" },
+	{ "status with config and debug (ours)", { "--status",
+	    "--config=x", "--debug", NULL }, "x", false, 1, 0, false,
+	    ICLI_STATUS, ICLI_TARGET_ALL, "" },
 };
 
 /* rc >= 0: what was printed. usage: the short usage ends err. */
@@ -124,6 +133,8 @@ static const struct exit_case exit_cases[] = {
 	{ "help", { "--help", NULL }, 0, NULL, "--rename SOURCE DEST", false },
 	{ "-h", { "-h", NULL }, 0, NULL, "Usage: interimap [OPTIONS] "
 	    "[MAILBOX ...]\n", false },
+	{ "help names --status (ours)", { "--help", NULL }, 0, NULL,
+	    "interimap [OPTIONS] --status [MAILBOX ...]\n", false },
 	{ "--h", { "--h", NULL }, 0, NULL, "--delete MAILBOX ...", false },
 	{ "-qh", { "-qh", NULL }, 0, NULL, "--repair [MAILBOX ...]", false },
 	{ "help before the command checks",
@@ -187,6 +198,21 @@ static const struct exit_case exit_cases[] = {
 	    "unknown option --bogus", true },
 	{ "two commands", { "--repair", "--delete", "x", NULL }, 1, NULL,
 	    "exclude each other", true },
+	{ "status and repair (ours)", { "--status", "--repair", NULL }, 1,
+	    NULL, "--repair, --delete, --rename and --status exclude each "
+	    "other", true },
+	{ "status and rename (ours)", { "--rename", "--status", "a", "b",
+	    NULL }, 1, NULL, "exclude each other", true },
+	{ "status and watch (ours)", { "--status", "--watch=5", NULL }, 1,
+	    NULL, "--status can't be used with --watch or --notify", true },
+	{ "status and notify (ours)", { "--notify", "--status", NULL }, 1,
+	    NULL, "--status can't be used with --watch or --notify", true },
+	{ "status and target (ours)", { "--status", "--target=local", NULL },
+	    1, NULL, "--target only goes with --delete or --rename", true },
+	{ "status takes no value (ours)", { "--status=x", NULL }, 1, NULL,
+	    "option --status takes no value", true },
+	{ "status: a non-ASCII pattern (ours)", { "--status", "\xff", NULL },
+	    64, NULL, "invalid mailbox name", false },
 	{ "delete without mailbox", { "--delete", NULL }, 1, NULL,
 	    "--delete needs at least one MAILBOX", true },
 	{ "rename with one", { "--rename", "a", NULL }, 1, NULL,
@@ -384,7 +410,7 @@ main(void)
 			"--watch[=SECONDS]", "--notify", "-q|--quiet",
 			"--debug", "--target=local,remote,database",
 			"-h|--help", "--version", "--repair", "--delete",
-			"--rename" };
+			"--rename", "--status" };
 
 		if (f == NULL)
 			abort();

@@ -54,6 +54,17 @@ keep_tee(void *ctx, bool debug, const char *line, size_t len)
 	return debug && *claim_debug;
 }
 
+/* A stderr hook that marks where it was called: "<" before a line, ">"
+ * after. */
+static void
+mark_hook(void *ctx, bool before)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	fputs(before ? "<" : ">", stderr);
+}
+
 static const struct {
 	const char *name, *in, *want;
 } cases[] = {
@@ -205,6 +216,65 @@ main(void)
 		test_assert(tee_calls == 4);
 		log_quiet = false;
 		log_debug_level = 0;
+	}
+	test_end();
+
+	test_begin("log_set_stderr_hook: around each line stderr gets, only");
+	{
+		bool claim = true;
+		int calls = 0;
+
+		log_set_stderr_hook(mark_hook, &calls);
+		log_set_tee(keep_tee, &claim);
+		log_debug_level = 1;
+		capture_begin();
+		log_at(LOG_NOTICE, "p", "a");
+		log_at(LOG_DEBUG, "p", "teed only");
+		log_trace_at("p", "C", "x", 1);
+		log_warnx("w");
+		test_assert_str(capture_end(), "<p: a\n><WARNING: w\n>");
+		test_assert(calls == 4);
+		log_set_tee(NULL, NULL);
+		log_set_stderr_hook(NULL, NULL);
+		capture_begin();
+		log_notice("n");
+		test_assert_str(capture_end(), "n\n");
+		test_assert(calls == 4);
+		log_debug_level = 0;
+	}
+	test_end();
+
+	test_begin("log_last_error: the last ERROR line as printed, only");
+	{
+		char *big = xmalloc(3000), *before = xstrdup(log_last_error());
+
+		capture_begin();
+		log_at(LOG_WARN, "p", "a warning");
+		log_at(LOG_NOTICE, "p", "a notice");
+		capture_end();
+		test_assert_str(log_last_error(), before);
+		free(before);
+		capture_begin();
+		log_at(LOG_ERROR, "local(INBOX)", "bad\nthing");
+		capture_end();
+		test_assert_str(log_last_error(),
+		    "local(INBOX): ERROR: bad\\nthing");
+		capture_begin();
+		log_at(LOG_WARN, "p", "later warning");
+		log_trace_at("p", "S", "* BYE", 5);
+		capture_end();
+		test_assert_str(log_last_error(),
+		    "local(INBOX): ERROR: bad\\nthing");
+		/* Cut, not dropped. */
+		memset(big, 'x', 2999);
+		big[2999] = '\0';
+		capture_begin();
+		log_errorx("%s", big);
+		capture_end();
+		test_assert(strlen(log_last_error()) ==
+		    LOG_LAST_ERROR_MAX - 1);
+		test_assert(strncmp(log_last_error(), "ERROR: xxx", 10) == 0);
+		free(big);
 	}
 	test_end();
 
