@@ -35,32 +35,68 @@ imap_opts_init(struct imap_opts *o)
 	o->tls.verify = true;
 }
 
+/* The steps of a login, each taken when nothing of the login is in
+ * flight (see advance()). */
+enum lstep {
+	L_GREETING,       /* until the greeting */
+	L_STARTTLS,       /* STARTTLS offered? (CAPABILITY asked first) */
+	L_HANDSHAKE,      /* STARTTLS said OK: TLS, then CAPABILITY */
+	L_CAPABILITY,     /* CAPABILITY unless some came */
+	L_AUTHENTICATE,
+	L_POSTLOGIN,      /* CAPABILITY unless the login's reply had them */
+	L_DONE,
+};
+
+/* How a command's refusal reads (cmd_done()). */
+enum lcmd {
+	LCMD_PLAIN,       /* the engine's message */
+	LCMD_LOGIN,       /* "authentication failed: ...", ERR_AUTH */
+	LCMD_SASL,        /* AUTHENTICATE: auth_done()'s message */
+};
+
 /* The session being opened. */
-struct login {
+struct imap_login {
 	const struct imap_opts *o;
 	struct imapc *c;
+	char *name;
 	int timeout_ms;
+	bool *wake;           /* the caller's, or NULL */
+	enum lstep step;
+	/* the command in flight, and its outcome */
+	enum lcmd cmd;
+	bool busy;
+	bool ready;           /* advance() has something to do */
+	bool failed;
+	struct err cmd_err;
+	unsigned gen;         /* capability lists before the login */
 	/* the greeting */
 	bool greeted, preauth, bye;
 	bool not_imap;
 	char greeting[256];
 	/* AUTHENTICATE */
 	enum imap_auth mech;
-	const char *cred;     /* base64 initial response */
+	char *cred;           /* base64 initial response */
 	bool cred_sent;
 	char status[128];     /* RFC 7628 error status, if the server sent one */
-	bool auth_done;
-	struct err auth_err;
 };
+
+static void
+wake_up(struct imap_login *l)
+{
+	l->ready = true;
+	if (l->wake)
+		*l->wake = true;
+}
 
 static void
 on_greeting(void *ctx, const struct imap_resp *r)
 {
-	struct login *l = ctx;
+	struct imap_login *l = ctx;
 
 	if (l->greeted)
 		return;
 	l->greeted = true;
+	wake_up(l);
 	if (r->kind != IMAP_RESP_UNTAGGED || !r->status) {
 		l->not_imap = true;
 		return;
@@ -69,12 +105,6 @@ on_greeting(void *ctx, const struct imap_resp *r)
 	l->bye = strcmp(r->status, "BYE") == 0;
 	l->not_imap = !l->preauth && !l->bye && strcmp(r->status, "OK") != 0;
 	snprintf(l->greeting, sizeof(l->greeting), "%s", r->text);
-}
-
-static int
-simple(struct login *l, const char *verb, struct err *err)
-{
-	return imapc_run(l->c, imap_cmd_new(verb), NULL, l->timeout_ms, err);
 }
 
 /* The name after AUTHENTICATE (and in the AUTH= capability). */
@@ -103,7 +133,7 @@ mech_name(enum imap_auth m)
 static int
 auth_continue(void *ctx, const struct imap_resp *r, struct err *err)
 {
-	struct login *l = ctx;
+	struct imap_login *l = ctx;
 	size_t n;
 	unsigned char *json;
 	(void)err;
@@ -124,65 +154,96 @@ auth_continue(void *ctx, const struct imap_resp *r, struct err *err)
 }
 
 static void
-auth_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+forget_cred(struct imap_login *l)
 {
-	struct login *l = ctx;
-
-	l->auth_done = true;
-	if (!err)
+	if (l->cred == NULL)
 		return;
-	if (!tagged) {
-		l->auth_err = *err;
-		return;
-	}
-	err_set(&l->auth_err, ERR_AUTH,
-	    "%s: authentication failed: %s %s%s%s%s%s%s%s", imapc_name(l->c),
-	    tagged->status ? tagged->status : "?", tagged->code ? "[" : "",
-	    tagged->code ? tagged->code : "", tagged->code ? "] " : "",
-	    tagged->text, l->status[0] ? " (status " : "", l->status,
-	    l->status[0] ? ")" : "");
+	explicit_zero(l->cred, strlen(l->cred));
+	free(l->cred);
+	l->cred = NULL;
 }
 
-static int
-authenticate_sasl(struct login *l, const char *secret, struct err *err)
+static void
+cmd_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
+{
+	struct imap_login *l = ctx;
+
+	l->busy = false;
+	wake_up(l);
+	if (l->cmd == LCMD_SASL)
+		forget_cred(l);
+	if (!err)
+		return;
+	l->failed = true;
+	l->cmd_err = *err;
+	if (!tagged)
+		return; /* the connection's failure */
+	if (l->cmd == LCMD_LOGIN && err->kind == ERR_REFUSED) {
+		l->cmd_err.kind = ERR_AUTH;
+		err_prefix(&l->cmd_err, "authentication failed");
+	} else if (l->cmd == LCMD_SASL) {
+		err_set(&l->cmd_err, ERR_AUTH,
+		    "%s: authentication failed: %s %s%s%s%s%s%s%s",
+		    imapc_name(l->c), tagged->status ? tagged->status : "?",
+		    tagged->code ? "[" : "", tagged->code ? tagged->code : "",
+		    tagged->code ? "] " : "", tagged->text,
+		    l->status[0] ? " (status " : "", l->status,
+		    l->status[0] ? ")" : "");
+	}
+}
+
+/* Submits one command of the login; advance() waits for its done(). */
+static void
+submit(struct imap_login *l, struct imap_cmd *cmd, enum lcmd kind)
+{
+	struct imapc_handlers h = {NULL, NULL, NULL, cmd_done, l};
+
+	if (kind == LCMD_SASL)
+		h.continuation = auth_continue;
+	l->cmd = kind;
+	l->busy = true;
+	l->ready = false;
+	imapc_submit(l->c, cmd, &h);
+}
+
+static void
+submit_verb(struct imap_login *l, const char *verb)
+{
+	submit(l, imap_cmd_new(verb), LCMD_PLAIN);
+}
+
+static void
+submit_sasl(struct imap_login *l, const char *secret)
 {
 	const struct imap_opts *o = l->o;
 	bool tunnel = o->type == IMAP_TYPE_TUNNEL;
-	struct imapc_handlers h = {NULL, NULL, auth_continue, auth_done, l};
 	struct imap_cmd *cmd = imap_cmd_new("AUTHENTICATE");
-	char *cred;
-	int rc;
 
 	if (l->mech == IMAP_AUTH_PLAIN)
-		cred = sasl_plain(o->username, secret);
+		l->cred = sasl_plain(o->username, secret);
 	else if (l->mech == IMAP_AUTH_XOAUTH2)
-		cred = sasl_xoauth2(o->username, secret);
+		l->cred = sasl_xoauth2(o->username, secret);
 	else
-		cred = sasl_oauthbearer(o->username, tunnel ? NULL : o->host,
+		l->cred = sasl_oauthbearer(o->username, tunnel ? NULL : o->host,
 		    tunnel ? NULL : o->port, secret);
 	imap_cmd_atom(cmd, mech_name(l->mech));
-	l->cred = cred;
 	l->cred_sent = imapc_capable(l->c, "SASL-IR");
 	if (l->cred_sent) {
 		imap_cmd_set_secret(cmd);
-		imap_cmd_atom(cmd, cred);
+		imap_cmd_atom(cmd, l->cred);
 	}
-	rc = imapc_run(l->c, cmd, &h, l->timeout_ms, err);
-	explicit_zero(cred, strlen(cred));
-	free(cred);
-	l->cred = NULL;
-	if (rc < 0 && l->auth_err.kind != ERR_NONE)
-		*err = l->auth_err;
-	return rc;
+	submit(l, cmd, LCMD_SASL);
 }
 
+/* Picks the mechanism, gets the secret, and submits LOGIN or
+ * AUTHENTICATE. */
 static int
-authenticate(struct login *l, struct err *err)
+authenticate(struct imap_login *l, struct err *err)
 {
 	const struct imap_opts *o = l->o;
 	const char *name = imapc_name(l->c);
 	char *secret = NULL;
-	int rc = -1;
+	int rc = 0;
 
 	/* The first configured mechanism the server offers; LOGIN is the
 	 * LOGIN command, always there unless LOGINDISABLED. */
@@ -224,16 +285,12 @@ authenticate(struct login *l, struct err *err)
 			err) < 0 ||
 		    imap_cmd_astring(cmd, secret, strlen(secret), err) < 0) {
 			imap_cmd_free(&cmd);
-			err_prefix(err, "%s: LOGIN", name);
+			rc = err_prefix(err, "%s: LOGIN", name);
 		} else {
-			rc = imapc_run(l->c, cmd, NULL, l->timeout_ms, err);
-			if (rc < 0 && err->kind == ERR_REFUSED) {
-				err->kind = ERR_AUTH;
-				err_prefix(err, "authentication failed");
-			}
+			submit(l, cmd, LCMD_LOGIN);
 		}
 	} else {
-		rc = authenticate_sasl(l, secret, err);
+		submit_sasl(l, secret);
 	}
 	explicit_zero(secret, strlen(secret));
 	free(secret);
@@ -242,7 +299,7 @@ authenticate(struct login *l, struct err *err)
 
 /* The handshake is an exchange like a command (conn.h's budget). */
 static int
-start_tls(struct login *l, struct err *err)
+start_tls(struct imap_login *l, struct err *err)
 {
 	struct conn *conn = imapc_conn(l->c);
 	int r;
@@ -264,131 +321,260 @@ connect_to(const struct imap_opts *o, int timeout_ms, struct err *err)
 	return conn_connect_tcp(o->host, o->port, timeout_ms, err);
 }
 
+/* Takes the login's next steps, as far as they go without an answer:
+ * 1 logged in, 0 waiting (a command or the greeting), -1 with err. */
 static int
-login(struct login *l, struct err *err)
+advance(struct imap_login *l, struct err *err)
 {
 	const struct imap_opts *o = l->o;
 	const char *name = imapc_name(l->c);
 
-	imapc_set_events(l->c, on_greeting, l);
-	if (imapc_run_until(l->c, &l->greeted, l->timeout_ms, err) < 0)
-		return -1;
-	if (l->bye)
-		return err_set(err, ERR_TEMP, "%s: server refused the "
-		    "connection: %s", name, l->greeting);
-	if (l->not_imap)
-		return err_set(err, ERR_PROTO, "%s: not an IMAP greeting", name);
-	if (o->type == IMAP_TYPE_IMAP && o->starttls) {
-		if (l->preauth)
-			/* RFC 2595 §5.1: a PREAUTH greeting leaves no chance
-			 * to upgrade; on plaintext that smells of a MITM. */
-			return err_set(err, ERR_REFUSED, "%s: PREAUTH greeting "
-			    "on a plaintext connection; refusing (set STARTTLS "
-			    "= NO to allow it)", name);
-		if (imapc_caps_gen(l->c) == 0 &&
-		    simple(l, "CAPABILITY", err) < 0)
+	for (;;) {
+		if (l->failed) {
+			*err = l->cmd_err;
 			return -1;
-		if (!imapc_capable(l->c, "STARTTLS"))
-			return err_set(err, ERR_REFUSED, "%s: server does not "
-			    "advertise STARTTLS (set STARTTLS = NO to connect "
-			    "without TLS)", name);
-		if (simple(l, "STARTTLS", err) < 0 || start_tls(l, err) < 0)
-			return -1;
-		/* Capabilities sent before TLS may have been forged. */
-		imapc_caps_forget(l->c);
-		if (simple(l, "CAPABILITY", err) < 0)
-			return -1;
+		}
+		if (l->busy)
+			return 0;
+		switch (l->step) {
+		case L_GREETING:
+			if (!l->greeted)
+				return 0;
+			if (l->bye)
+				return err_set(err, ERR_TEMP, "%s: server "
+				    "refused the connection: %s", name,
+				    l->greeting);
+			if (l->not_imap)
+				return err_set(err, ERR_PROTO, "%s: not an "
+				    "IMAP greeting", name);
+			l->step = L_CAPABILITY;
+			if (o->type != IMAP_TYPE_IMAP || !o->starttls)
+				break;
+			if (l->preauth)
+				/* RFC 2595 §5.1: a PREAUTH greeting leaves no
+				 * chance to upgrade; on plaintext that smells
+				 * of a MITM. */
+				return err_set(err, ERR_REFUSED, "%s: PREAUTH "
+				    "greeting on a plaintext connection; "
+				    "refusing (set STARTTLS = NO to allow it)",
+				    name);
+			l->step = L_STARTTLS;
+			if (imapc_caps_gen(l->c) == 0)
+				submit_verb(l, "CAPABILITY");
+			break;
+		case L_STARTTLS:
+			if (!imapc_capable(l->c, "STARTTLS"))
+				return err_set(err, ERR_REFUSED, "%s: server "
+				    "does not advertise STARTTLS (set STARTTLS "
+				    "= NO to connect without TLS)", name);
+			submit_verb(l, "STARTTLS");
+			l->step = L_HANDSHAKE;
+			break;
+		case L_HANDSHAKE:
+			if (start_tls(l, err) < 0)
+				return -1;
+			/* Capabilities sent before TLS may have been
+			 * forged. */
+			imapc_caps_forget(l->c);
+			submit_verb(l, "CAPABILITY");
+			l->step = L_CAPABILITY;
+			break;
+		case L_CAPABILITY:
+			if (imapc_caps_gen(l->c) == 0) {
+				submit_verb(l, "CAPABILITY");
+				break;
+			}
+			if (!imapc_capable(l->c, "IMAP4rev1"))
+				return err_set(err, ERR_PROTO, "%s: server "
+				    "lacks IMAP4rev1 capability", name);
+			l->step = l->preauth ? L_DONE : L_AUTHENTICATE;
+			break;
+		case L_AUTHENTICATE:
+			l->gen = imapc_caps_gen(l->c);
+			if (authenticate(l, err) < 0)
+				return -1;
+			l->step = L_POSTLOGIN;
+			break;
+		case L_POSTLOGIN:
+			/* Post-login capabilities differ (RFC 3501
+			 * §6.2.3); the login's OK often carries them
+			 * already. */
+			if (imapc_caps_gen(l->c) == l->gen)
+				submit_verb(l, "CAPABILITY");
+			l->step = L_DONE;
+			break;
+		case L_DONE:
+			return 1;
+		}
 	}
-	if (imapc_caps_gen(l->c) == 0 && simple(l, "CAPABILITY", err) < 0)
-		return -1;
-	if (!imapc_capable(l->c, "IMAP4rev1"))
-		return err_set(err, ERR_PROTO, "%s: server lacks IMAP4rev1 "
-		    "capability", name);
-	if (!l->preauth) {
-		unsigned gen = imapc_caps_gen(l->c);
-		if (authenticate(l, err) < 0)
-			return -1;
-		/* Post-login capabilities differ (RFC 3501 §6.2.3); the
-		 * login's OK often carries them already. */
-		if (imapc_caps_gen(l->c) == gen &&
-		    simple(l, "CAPABILITY", err) < 0)
-			return -1;
-	}
-	return 0;
 }
 
-struct imapc *
-imap_login(const struct imap_opts *o, const char *name_opt,
-    const struct imapc_opts *eo, int timeout_ms, struct err *err)
+struct imap_login *
+imap_login_start(const struct imap_opts *o, const char *name_opt,
+    const struct imapc_opts *eo, int timeout_ms, bool *wake, struct err *err)
 {
-	struct login l = {0};
+	struct imap_login *l = xcalloc(1, sizeof(*l));
 	struct conn *conn;
-	char *name = name_opt ? xstrdup(name_opt) :
+
+	l->o = o;
+	l->timeout_ms = timeout_ms;
+	l->wake = wake;
+	l->name = name_opt ? xstrdup(name_opt) :
 	    o->type == IMAP_TYPE_TUNNEL ? xstrdup("tunnel") :
 	    xasprintf("%s:%s", o->host, o->port);
-
-	l.o = o;
-	l.timeout_ms = timeout_ms;
 	err_clear(err);
 	conn = connect_to(o, timeout_ms, err);
 	if (!conn) {
 		if (name_opt)
-			err_prefix(err, "%s", name);
+			err_prefix(err, "%s", l->name);
 		goto fail;
 	}
 	/* Until logged in, nothing is lost when a stop request drops the
 	 * connection (conn_set_interrupt()). */
 	conn_set_interruptible(conn, true);
-	l.c = imapc_new(conn, name);
-	imapc_configure(l.c, eo);
-	if (o->type == IMAP_TYPE_IMAPS && start_tls(&l, err) < 0)
+	l->c = imapc_new(conn, l->name);
+	imapc_configure(l->c, eo);
+	if (o->type == IMAP_TYPE_IMAPS && start_tls(l, err) < 0)
 		goto fail;
-	if (login(&l, err) < 0)
-		goto fail;
-	imapc_set_events(l.c, NULL, NULL);
-	conn_set_interruptible(conn, false);
-	free(name);
-	return l.c;
+	imapc_set_events(l->c, on_greeting, l);
+	return l;
 fail:
 	if (!err->msg[0])
-		err_set(err, ERR_TEMP, "%s: connection failed", name);
-	if (l.c)
-		imapc_abandon(l.c);
-	imapc_free(&l.c);
-	free(name);
+		err_set(err, ERR_TEMP, "%s: connection failed", l->name);
+	imap_login_free(&l);
 	return NULL;
 }
 
-int
-imap_compress(struct imapc *c, const struct imap_opts *o, int timeout_ms,
-    struct err *err)
+struct imapc *
+imap_login_engine(const struct imap_login *l)
 {
-	struct err ce;
+	return l->c;
+}
+
+int
+imap_login_step(struct imap_login *l, struct err *err)
+{
+	int r;
+
+	/* A lost connection, unless what came says more: a command's
+	 * failure, the greeting (BYE, or not IMAP). */
+	if (!l->failed && !(l->step == L_GREETING && l->greeted) &&
+	    l->step != L_DONE && !imapc_usable(l->c)) {
+		*err = *imapc_failure(l->c);
+		return -1;
+	}
+	r = advance(l, err);
+	if (r < 0 && !err->msg[0])
+		err_set(err, ERR_TEMP, "%s: connection failed", l->name);
+	return r;
+}
+
+struct imapc *
+imap_login_take(struct imap_login **lp)
+{
+	struct imap_login *l = *lp;
+	struct imapc *c;
+
+	if (l == NULL || l->step != L_DONE || l->busy)
+		return NULL;
+	c = l->c;
+	l->c = NULL;
+	imapc_set_events(c, NULL, NULL);
+	conn_set_interruptible(imapc_conn(c), false);
+	imap_login_free(lp);
+	return c;
+}
+
+void
+imap_login_free(struct imap_login **lp)
+{
+	struct imap_login *l = *lp;
+
+	if (l == NULL)
+		return;
+	if (l->c) {
+		/* No handler of ours may outlive l. */
+		imapc_cancel(l->c);
+		imapc_free(&l->c);
+	}
+	forget_cred(l);
+	free(l->name);
+	free(l);
+	*lp = NULL;
+}
+
+struct imapc *
+imap_login(const struct imap_opts *o, const char *name,
+    const struct imapc_opts *eo, int timeout_ms, struct err *err)
+{
+	struct imap_login *l = imap_login_start(o, name, eo, timeout_ms, NULL,
+	    err);
+	struct imapc *c;
+	int r;
+
+	if (l == NULL)
+		return NULL;
+	while ((r = imap_login_step(l, err)) == 0)
+		if (imapc_run_until(l->c, &l->ready, timeout_ms, err) < 0)
+			break;
+	if (r < 0 || !(c = imap_login_take(&l))) {
+		if (!err->msg[0])
+			err_set(err, ERR_TEMP, "%s: connection failed",
+			    imapc_name(l->c));
+		imap_login_free(&l);
+		return NULL;
+	}
+	return c;
+}
+
+struct imap_cmd *
+imap_compress_cmd(struct imapc *c, const struct imap_opts *o)
+{
+	struct imap_cmd *cmd;
 
 	/* COMPRESS is a command-auth (RFC 4978 §5): valid once logged in,
 	 * with or without a selected mailbox; only the post-login
 	 * capabilities count. */
 	if (!o->compress || conn_is_deflate(imapc_conn(c)) ||
 	    !imapc_capable(c, "COMPRESS=DEFLATE"))
+		return NULL;
+	cmd = imap_cmd_new("COMPRESS");
+	imap_cmd_atom(cmd, "DEFLATE");
+	return cmd;
+}
+
+int
+imap_compress_end(struct imapc *c, const struct err *done_err,
+    struct err *err)
+{
+	/* On OK the engine compresses from there on. */
+	if (done_err == NULL)
 		return 0;
-	{
-		struct imap_cmd *cmd = imap_cmd_new("COMPRESS");
-		imap_cmd_atom(cmd, "DEFLATE");
-		/* On OK the engine compresses from there on. */
-		if (imapc_run(c, cmd, NULL, timeout_ms, &ce) == 0)
-			return 0;
-	}
 	if (!imapc_usable(c)) {
-		*err = ce;
+		*err = *done_err;
 		return -1;
 	}
 	/* Compression is an optimisation: a refusal is no reason to give
 	 * up the session. [COMPRESSIONACTIVE] (RFC 4978 §3) says the link
 	 * is compressed already (e.g. by TLS). */
-	if (strstr(ce.msg, "[COMPRESSIONACTIVE]") == NULL)
+	if (strstr(done_err->msg, "[COMPRESSIONACTIVE]") == NULL)
 		log_at(LOG_WARN, imapc_log_prefix(c), "%s; going on "
-		    "uncompressed", ce.msg);
+		    "uncompressed", done_err->msg);
 	return 0;
+}
+
+int
+imap_compress(struct imapc *c, const struct imap_opts *o, int timeout_ms,
+    struct err *err)
+{
+	struct imap_cmd *cmd = imap_compress_cmd(c, o);
+	struct err ce;
+
+	if (cmd == NULL)
+		return 0;
+	if (imapc_run(c, cmd, NULL, timeout_ms, &ce) == 0)
+		return 0;
+	return imap_compress_end(c, &ce, err);
 }
 
 void

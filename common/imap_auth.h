@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "err.h"
 
+struct imap_cmd;
 struct imapc;
 struct imapc_opts;
 
@@ -84,12 +85,49 @@ void imap_opts_init(struct imap_opts *o);
 struct imapc *imap_login(const struct imap_opts *o, const char *name,
     const struct imapc_opts *eo, int timeout_ms, struct err *err);
 
+/* imap_login() in steps, for a caller that opens several sessions at
+ * once and drives their engines itself (imapc_drive()).
+ *
+ * imap_login_start() connects as imap_login() does (a tunnel is started,
+ * TCP connected and, for imaps, the TLS handshake made: these wait) and
+ * returns the session being opened, or NULL with err (as imap_login()).
+ * The greeting, STARTTLS, the authentication and the capabilities follow
+ * in imap_login_step(), which takes the next steps as far as they go
+ * without an answer: 1 logged in, 0 waiting for the server (step and
+ * wait on imap_login_engine()), -1 with err (imap_login()'s errors,
+ * the connection's failure). wake (may be NULL) is set to true whenever
+ * imap_login_step() has something to do again (an answer came): a flag
+ * for imapc_drive(), which the caller resets. STARTTLS's handshake and
+ * password-command wait inside imap_login_step().
+ *
+ * imap_login_take() hands the engine over once logged in (1 from
+ * imap_login_step()) and frees the rest, or returns NULL (nothing
+ * freed); imap_login_free() gives the session up, engine included
+ * (NULL-safe, sets *lp to NULL). */
+struct imap_login;
+struct imap_login *imap_login_start(const struct imap_opts *o,
+    const char *name, const struct imapc_opts *eo, int timeout_ms,
+    bool *wake, struct err *err);
+int imap_login_step(struct imap_login *l, struct err *err);
+struct imapc *imap_login_engine(const struct imap_login *l);
+struct imapc *imap_login_take(struct imap_login **lp);
+void imap_login_free(struct imap_login **lp);
+
 /* Starts COMPRESS=DEFLATE (RFC 4978) when o->compress and the server
  * offers it and the link is not compressed yet; a no-op otherwise. Call
  * it before a command that transfers much (a session with nothing to
  * fetch saves the round trip), once per session. A refusal is a warning,
  * not an error. -1 with err only when the connection failed. */
 int imap_compress(struct imapc *c, const struct imap_opts *o, int timeout_ms,
+    struct err *err);
+
+/* imap_compress() for a caller driving the engine itself: the command
+ * to submit, or NULL when imap_compress() would send nothing; then, with
+ * the err its done() got (NULL on OK), imap_compress_end(): 0 (on OK the
+ * engine compresses already; a refusal is logged as imap_compress()
+ * logs it), or -1 with err when the connection failed. */
+struct imap_cmd *imap_compress_cmd(struct imapc *c, const struct imap_opts *o);
+int imap_compress_end(struct imapc *c, const struct err *done_err,
     struct err *err);
 
 /* Sends LOGOUT when the connection is usable (waiting at most 5 s,

@@ -14,12 +14,18 @@
 
 struct xfer;
 
+/* The handle: the batch's state is freed when it is finished. */
+struct imap_xfer_batch {
+	struct xfer *x;
+};
+
 struct xmsg {
 	struct xfer *x;
 	const struct imap_xfer_msg *m;
 };
 
 struct xfer {
+	struct imap_xfer o_copy;  /* the caller's, copied */
 	const struct imap_xfer *o;
 	struct xmsg *msgs;
 	size_t n;
@@ -29,10 +35,25 @@ struct xfer {
 	const char *cur_mem;  /* its bytes when they came inline */
 	bool starved;         /* a source found none of the FETCH's bytes */
 	bool src_done, dst_done;
+	bool finished;        /* both done, or failed */
 	bool failed;          /* err holds the first failure */
 	struct err err;
 	uint32_t uidvalidity;
-	struct uidset *uids;
+	struct uidset uids;
+	/* The batch started before and the one started after (the FETCH
+	 * order, below). */
+	struct xfer *prev, *later;
+	/* held: the APPEND's very last byte waits for imap_xfer_go()
+	 * (released); once the FETCH offered it, it waits in last. */
+	bool held, released;
+	char last;
+	/* The FETCH waits for prev's FETCH to end: a server may interleave
+	 * the responses of two FETCHes (Dovecot does), while the APPENDs
+	 * must take the messages in order. */
+	struct imap_cmd *fetch;
+	struct imapc_handlers hs;
+	struct imap_cmd *app;
+	struct uidset set;
 };
 
 static void
@@ -42,6 +63,14 @@ fail(struct xfer *x, const struct err *e)
 		x->failed = true;
 		x->err = *e;
 	}
+	x->finished = true;
+}
+
+/* xm is the batch's last message and its last byte is still held. */
+static bool
+holding(const struct xfer *x, const struct xmsg *xm)
+{
+	return x->held && !x->released && xm == &x->msgs[x->n - 1];
 }
 
 /* --- the APPEND's literal sources ------------------------------------ */
@@ -57,6 +86,9 @@ msg_source(void *ctx, char *buf, size_t n, struct err *err)
 		return IMAP_SOURCE_AGAIN; /* the FETCH has not offered it */
 	if (n > x->cur_left)
 		n = (size_t)x->cur_left;
+	/* The batch's very last byte waits (imap_xfer_start()). */
+	if (n == x->cur_left && holding(x, xm) && --n == 0)
+		return IMAP_SOURCE_AGAIN;
 	if (x->cur_mem) {
 		memcpy(buf, x->cur_mem, n);
 		x->cur_mem += n;
@@ -122,11 +154,12 @@ static int
 feed(struct xfer *x, struct xmsg *xm, const char *mem, struct err *err)
 {
 	const struct imap_xfer *o = x->o;
+	bool hold = holding(x, xm);
 
 	x->cur = xm;
 	x->cur_left = xm->m->size;
 	x->cur_mem = mem;
-	while (x->cur_left > 0) {
+	while (x->cur_left > (hold ? 1 : 0)) {
 		struct imapc *ws[2] = {o->dst, o->src};
 		int r;
 
@@ -137,7 +170,7 @@ feed(struct xfer *x, struct xmsg *xm, const char *mem, struct err *err)
 				*err = x->err;
 			return -1;
 		}
-		if (x->cur_left == 0)
+		if (x->cur_left <= (hold ? 1 : 0))
 			break;
 		if (x->dst_done)
 			return err_set(err, ERR_PROTO, "%s: APPEND ended before "
@@ -155,8 +188,25 @@ feed(struct xfer *x, struct xmsg *xm, const char *mem, struct err *err)
 			    o->timeout_ms / 1000.0, xm->m->uid,
 			    imapc_name(o->src), imapc_name(o->dst));
 	}
-	x->cur = NULL;
 	x->next++;
+	if (x->cur_left == 0) {
+		x->cur = NULL;
+		return 0;
+	}
+	/* The held byte: kept here, the literal read to its end, so that
+	 * the FETCH goes on; the source gives it once released. */
+	if (x->cur_mem != NULL) {
+		x->last = *x->cur_mem;
+	} else {
+		ssize_t k = imapc_literal_read(o->src, &x->last, 1, err);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			return err_set(err, ERR_PROTO, "%s: UID %" PRIu32 ": "
+			    "literal ended early", imapc_name(o->src),
+			    xm->m->uid);
+	}
+	x->cur_mem = &x->last;
 	return 0;
 }
 
@@ -238,6 +288,8 @@ src_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 		    x->msgs[x->next].m->uid);
 		fail(x, &e);
 	}
+	if (x->dst_done)
+		x->finished = true;
 }
 
 /* --- the APPEND ------------------------------------------------------ */
@@ -257,20 +309,22 @@ dst_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 	int k;
 
 	x->dst_done = true;
+	if (x->src_done)
+		x->finished = true;
 	if (err) {
 		fail(x, err);
 		return;
 	}
 	if (x->o->dst_tagged)
 		x->o->dst_tagged(x->o->ctx, tagged);
-	k = imap_code_appenduid(tagged, &x->uidvalidity, x->uids, &e);
+	k = imap_code_appenduid(tagged, &x->uidvalidity, &x->uids, &e);
 	if (k < 0) {
 		err_prefix(&e, "%s", imapc_name(x->o->dst));
 		fail(x, &e);
-	} else if (k > 0 && uidset_count(x->uids) != x->n) {
+	} else if (k > 0 && uidset_count(&x->uids) != x->n) {
 		err_set(&e, ERR_PROTO, "%s: APPENDUID lists %" PRIu64 " UIDs "
 		    "for %zu messages", imapc_name(x->o->dst),
-		    uidset_count(x->uids), x->n);
+		    uidset_count(&x->uids), x->n);
 		fail(x, &e);
 	}
 }
@@ -321,63 +375,162 @@ quiesce(struct xfer *x)
 
 	if (!x->dst_done)
 		imapc_cancel(o->dst);
+	if (x->fetch != NULL)
+		return; /* never sent */
 	if (!x->src_done && (!imapc_usable(o->src) ||
 	    imapc_drive(&o->src, 1, &x->src_done, o->timeout_ms, &e) < 0 ||
 	    !x->src_done))
 		imapc_cancel(o->src);
 }
 
+/* The FETCH goes once the one before is done (struct xfer). */
+static void
+send_fetch(struct xfer *x)
+{
+	if (x->fetch == NULL || (x->prev != NULL && !x->prev->src_done))
+		return;
+	imapc_submit(x->o->src, x->fetch, &x->hs);
+	x->fetch = NULL;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	if (x->later != NULL)
+		x->later->prev = NULL;
+	if (x->prev != NULL)
+		x->prev->later = NULL;
+	imap_cmd_free(&x->app);
+	imap_cmd_free(&x->fetch);
+	uidset_free(&x->set);
+	uidset_free(&x->uids);
+	free(x->msgs);
+	free(x);
+}
+
+struct imap_xfer_batch *
+imap_xfer_start(const struct imap_xfer *o, const struct imap_xfer_msg *msgs,
+    size_t n, struct imap_xfer_batch *after, struct err *err)
+{
+	struct xfer *x = xcalloc(1, sizeof(*x));
+	struct imapc_handlers hs = {src_untagged, src_literal, NULL, src_done,
+	    x};
+	struct imapc_handlers hd = {dst_untagged, NULL, NULL, dst_done, x};
+
+	x->o_copy = *o;
+	x->o = &x->o_copy;
+	x->n = n;
+	x->uids = (struct uidset)UIDSET_INIT;
+	x->set = (struct uidset)UIDSET_INIT;
+	x->msgs = xcalloc(n, sizeof(*x->msgs));
+	for (size_t i = 0; i < n; i++) {
+		x->msgs[i].x = x;
+		x->msgs[i].m = &msgs[i];
+		uidset_add(&x->set, msgs[i].uid, msgs[i].uid);
+	}
+	if (build_append(x, &x->app, err) < 0) {
+		xfer_free(x);
+		return NULL;
+	}
+	if (after != NULL) {
+		x->held = true;
+		x->prev = after->x;
+		after->x->later = x;
+	}
+	x->fetch = imap_cmd_new("UID FETCH");
+	imap_cmd_uidset(x->fetch, &x->set);
+	imap_cmd_raw(x->fetch, "(BODY.PEEK[])");
+	x->hs = hs;
+	imapc_submit(o->dst, x->app, &hd);
+	x->app = NULL;
+	send_fetch(x);
+	{
+		struct imap_xfer_batch *b = xcalloc(1, sizeof(*b));
+		b->x = x;
+		return b;
+	}
+}
+
+const bool *
+imap_xfer_done_flag(const struct imap_xfer_batch *b)
+{
+	return &b->x->finished;
+}
+
+void
+imap_xfer_go(struct imap_xfer_batch *b)
+{
+	/* The source is asked again at the destination's next step. */
+	b->x->released = true;
+}
+
+int
+imap_xfer_finish(struct imap_xfer_batch **bp, uint32_t *uidvalidity_r,
+    struct uidset *uids, struct err *err)
+{
+	struct imap_xfer_batch *b = *bp;
+	struct xfer *x = b->x;
+	const struct imap_xfer *o = x->o;
+	struct imapc *both[2] = {o->src, o->dst};
+	int rc = 0;
+
+	*bp = NULL;
+	*uidvalidity_r = 0;
+	x->released = true;
+	send_fetch(x);
+	while (!x->failed && (!x->src_done || !x->dst_done)) {
+		bool *done = !x->src_done ? &x->src_done : &x->dst_done;
+		struct err e;
+		/* Until one of them is done, then the other (a failure
+		 * ends the loop at once); the next batch's FETCH goes as
+		 * soon as this one's ended. */
+		if (imapc_drive(both, 2, done, o->timeout_ms, &e) < 0)
+			fail(x, &e);
+		if (!x->failed && x->src_done && x->later != NULL)
+			send_fetch(x->later);
+	}
+	if (!x->failed && x->later != NULL)
+		send_fetch(x->later);
+	if (x->failed) {
+		quiesce(x);
+		*err = x->err;
+		rc = -1;
+	} else {
+		*uidvalidity_r = x->uidvalidity;
+		for (size_t i = 0; i < x->uids.n; i++)
+			uidset_add(uids, x->uids.r[i].lo, x->uids.r[i].hi);
+	}
+	xfer_free(x);
+	free(b);
+	return rc;
+}
+
+void
+imap_xfer_abort(struct imap_xfer_batch **bp)
+{
+	struct imap_xfer_batch *b = *bp;
+
+	if (b == NULL)
+		return;
+	*bp = NULL;
+	if (!b->x->finished)
+		fail(b->x, &(struct err){ ERR_TEMP, "copy abandoned" });
+	/* Its APPEND is cut short whatever it sent: the server never
+	 * carries out a command it did not wholly receive. */
+	imapc_cancel(b->x->o->dst);
+	quiesce(b->x);
+	xfer_free(b->x);
+	free(b);
+}
+
 int
 imap_xfer_run(const struct imap_xfer *o, const struct imap_xfer_msg *msgs,
     size_t n, uint32_t *uidvalidity_r, struct uidset *uids, struct err *err)
 {
-	struct xfer x;
-	struct imapc_handlers hs = {src_untagged, src_literal, NULL, src_done,
-	    &x};
-	struct imapc_handlers hd = {dst_untagged, NULL, NULL, dst_done, &x};
-	struct uidset set = UIDSET_INIT;
-	struct imap_cmd *app = NULL, *fetch;
-	struct imapc *both[2] = {o->src, o->dst};
+	struct imap_xfer_batch *b = imap_xfer_start(o, msgs, n, NULL, err);
 
-	memset(&x, 0, sizeof(x));
-	x.o = o;
-	x.n = n;
-	x.uids = uids;
-	x.msgs = xcalloc(n, sizeof(*x.msgs));
 	*uidvalidity_r = 0;
-	for (size_t i = 0; i < n; i++) {
-		x.msgs[i].x = &x;
-		x.msgs[i].m = &msgs[i];
-		uidset_add(&set, msgs[i].uid, msgs[i].uid);
-	}
-	if (build_append(&x, &app, err) < 0) {
-		free(x.msgs);
-		uidset_free(&set);
+	if (b == NULL)
 		return -1;
-	}
-	fetch = imap_cmd_new("UID FETCH");
-	imap_cmd_uidset(fetch, &set);
-	imap_cmd_raw(fetch, "(BODY.PEEK[])");
-	uidset_free(&set);
-	imapc_submit(o->dst, app, &hd);
-	imapc_submit(o->src, fetch, &hs);
-	while (!x.failed && (!x.src_done || !x.dst_done)) {
-		bool *done = !x.src_done ? &x.src_done : &x.dst_done;
-		struct err e;
-		/* Until one of them is done, then the other (a failure
-		 * ends the loop at once). */
-		if (imapc_drive(both, 2, done, o->timeout_ms, &e) < 0)
-			fail(&x, &e);
-	}
-	if (x.failed) {
-		quiesce(&x);
-		*err = x.err;
-		uidset_clear(uids);
-		*uidvalidity_r = 0;
-		free(x.msgs);
-		return -1;
-	}
-	*uidvalidity_r = x.uidvalidity;
-	free(x.msgs);
-	return 0;
+	return imap_xfer_finish(&b, uidvalidity_r, uids, err);
 }

@@ -91,4 +91,43 @@ struct imap_xfer {
 int imap_xfer_run(const struct imap_xfer *x, const struct imap_xfer_msg *msgs,
     size_t n, uint32_t *uidvalidity_r, struct uidset *uids, struct err *err);
 
+/* imap_xfer_run() in halves, so that the batches of a copy follow one
+ * another without a pause: imap_xfer_start() builds and submits the
+ * batch's FETCH and APPEND and returns at once, NULL with err when
+ * nothing could be sent (a refused flag or date); the copy goes on
+ * whenever the caller drives both engines (imapc_drive(), until
+ * *imap_xfer_done_flag() is true: both commands done, or the batch
+ * failed). msgs, x's strings and its ctx are borrowed until the batch is
+ * finished.
+ *
+ * after: the batch of the same copy started before (NULL: none). This
+ * one's APPEND then holds back its very last byte until the caller
+ * releases it (imap_xfer_go(), once after's outcome is recorded; at the
+ * latest imap_xfer_finish() of this one): a server never carries out a
+ * command it did not wholly receive, so that when after fails, or the
+ * program dies before recording it, this one has copied nothing (give it
+ * up with imap_xfer_abort()): no more copies are ever made without being
+ * recorded than one batch, as when batches go one at a time. Its FETCH
+ * goes once after's FETCH ended (a server may interleave the responses
+ * of two FETCHes, the APPENDs take the messages in order):
+ * imap_xfer_finish(after) sends it. Everything else (the bodies but one
+ * byte, kept in memory) flows meanwhile. Batches are finished in the
+ * order they were started.
+ *
+ * imap_xfer_finish() drives both engines until the batch is done and
+ * returns as imap_xfer_run() does (uids must come in empty); it frees
+ * the batch and sets *bp to NULL. imap_xfer_abort() gives a batch up at
+ * once: the destination engine is cancelled (imapc_cancel(): the caller
+ * drops that connection), the source drained or cancelled, the batch
+ * freed; NULL-safe. */
+struct imap_xfer_batch;
+struct imap_xfer_batch *imap_xfer_start(const struct imap_xfer *x,
+    const struct imap_xfer_msg *msgs, size_t n,
+    struct imap_xfer_batch *after, struct err *err);
+const bool *imap_xfer_done_flag(const struct imap_xfer_batch *b);
+void imap_xfer_go(struct imap_xfer_batch *b);
+int imap_xfer_finish(struct imap_xfer_batch **bp, uint32_t *uidvalidity_r,
+    struct uidset *uids, struct err *err);
+void imap_xfer_abort(struct imap_xfer_batch **bp);
+
 #endif

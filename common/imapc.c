@@ -122,6 +122,8 @@ imapc_submit(struct imapc *c, struct imap_cmd *cmd,
 	    strcmp(imap_cmd_verb(cmd), "AUTHENTICATE") == 0;
 	if (h)
 		q->h = *h;
+	if (c->submit_prefix)
+		q->trace_prefix = xstrdup(c->submit_prefix);
 	if (c->tail)
 		c->tail->next = q;
 	else
@@ -226,6 +228,7 @@ finish(struct imapc *c, struct cmd *q, const struct imap_resp *tagged,
 		q->h.done(q->h.ctx, tagged, err);
 	imap_cmd_free(&q->cmd);
 	free(q->select);
+	free(q->trace_prefix);
 	free(q);
 }
 
@@ -674,6 +677,13 @@ imapc_set_log_prefix(struct imapc *c, const char *prefix)
 	c->log_prefix = prefix ? xstrdup(prefix) : NULL;
 }
 
+void
+imapc_set_submit_prefix(struct imapc *c, const char *prefix)
+{
+	free(c->submit_prefix);
+	c->submit_prefix = prefix ? xstrdup(prefix) : NULL;
+}
+
 const char *
 imapc_log_prefix(const struct imapc *c)
 {
@@ -703,6 +713,8 @@ imapc_free(struct imapc **cp)
 	conn_free(&c->conn);
 	free(c->box_name);
 	free(c->log_prefix);
+	free(c->submit_prefix);
+	free(c->out_prefix);
 	free(c->name);
 	free(c);
 	*cp = NULL;

@@ -169,6 +169,11 @@ const char *imapc_name(const struct imapc *c);
  * imapc_trace_style). */
 void imapc_set_log_prefix(struct imapc *c, const char *prefix);
 const char *imapc_log_prefix(const struct imapc *c);
+/* The prefix the trace lines of the commands submitted from now on go
+ * under (copied; NULL, the default: the connection's when they go out),
+ * e.g. for a command sent while a SELECT is in flight, traced as a
+ * program waiting for its OK would trace it. */
+void imapc_set_submit_prefix(struct imapc *c, const char *prefix);
 
 /* How the --debug trace (log_debug_level > 0) of a connection reads.
  * PARSED (pullimap's): "PREFIX: NAME: C: TAG COMMAND", literals as

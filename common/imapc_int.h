@@ -51,6 +51,9 @@ struct cmd {
 	/* Its literal source returned IMAP_SOURCE_AGAIN and the writer has
 	 * produced nothing since: no POLLOUT for it (see has_output()). */
 	bool src_blocked;
+	/* The prefix of its trace lines (imapc_set_submit_prefix()), or
+	 * NULL: the connection's. */
+	char *trace_prefix;
 };
 
 struct line {
@@ -87,6 +90,10 @@ struct imapc {
 	unsigned changes;         /* EXISTS/EXPUNGE/VANISHED seen */
 	unsigned caps_gen;        /* capability lists received */
 	char *log_prefix;         /* imapc_set_log_prefix() */
+	char *submit_prefix;      /* imapc_set_submit_prefix() */
+	/* The prefix of the command going out, for its trace lines; NULL:
+	 * log_prefix. */
+	char *out_prefix;
 	enum imapc_trace_style trace;
 	bool ref_tags;
 	/* The WIRE trace: what went out, what came in; and the tag of the

@@ -22,12 +22,19 @@ wire(const struct imapc *c)
 	return c->trace == IMAPC_TRACE_WIRE && log_debug_level > 0;
 }
 
+/* The prefix of what goes out: the command's own, if it has one. */
+static const char *
+out_prefix(const struct imapc *c)
+{
+	return c->out_prefix ? c->out_prefix : c->log_prefix;
+}
+
 static void
 sent_line(void *ctx, const char *line, size_t len)
 {
 	struct imapc *c = ctx;
 	if (c->hush[0] == '\0')
-		log_trace_at(c->log_prefix, "C", line, len);
+		log_trace_at(out_prefix(c), "C", line, len);
 }
 
 /* While a login is hidden, only its tagged OK shows, its tag masked: the
@@ -101,14 +108,18 @@ imapc_trace_command(struct imapc *c, const struct cmd *q)
 
 	if (log_debug_level <= 0)
 		return;
+	/* The lines of q go out under its prefix, until another command
+	 * starts (a copy: q may be gone before its last line is split). */
+	free(c->out_prefix);
+	c->out_prefix = q->trace_prefix ? xstrdup(q->trace_prefix) : NULL;
 	if (c->trace == IMAPC_TRACE_PARSED) {
 		char *t = imap_cmd_trace(q->cmd, log_debug_level > 1);
-		log_at(LOG_DEBUG, c->log_prefix, "%s: C: %s %s", c->name,
+		log_at(LOG_DEBUG, out_prefix(c), "%s: C: %s %s", c->name,
 		    q->tag, t);
 		free(t);
 	} else if (log_debug_level < 2 &&
 	    login_words(q, words, sizeof(words))) {
-		log_at(LOG_DEBUG, c->log_prefix, "C: xxx %s [REDACTED]", words);
+		log_at(LOG_DEBUG, out_prefix(c), "C: xxx %s [REDACTED]", words);
 		snprintf(c->hush, sizeof(c->hush), "%s", q->tag);
 	}
 }
@@ -131,7 +142,7 @@ imapc_trace_sent(struct imapc *c, const char *data, size_t len, bool secret)
 	if (!secret || log_debug_level > 1)
 		imap_trace_wire_feed(&c->tr_out, data, len);
 	else if (c->hush[0] == '\0')
-		log_at(LOG_DEBUG, c->log_prefix, "C: [REDACTED]");
+		log_at(LOG_DEBUG, out_prefix(c), "C: [REDACTED]");
 }
 
 void

@@ -478,14 +478,12 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 	char *msg = NULL;
 	int rc = -1;
 
-	/* Step 3: local, then remote. */
-	for (int k = 0; k < 2; k++) {
-		if (side_connect(s[k], o->notify, ie) < 0)
-			return -1;
-		/* A dead peer found out without waiting for a round. */
-		if (o->watch)
-			conn_set_keepalive(imapc_conn(s[k]->imap));
-	}
+	/* Step 3: both at once, read local first (side.h). */
+	if (side_open(s, 2, o->notify, ie) < 0)
+		return -1;
+	/* A dead peer found out without waiting for a round. */
+	for (int k = 0; o->watch && k < 2; k++)
+		conn_set_keepalive(imapc_conn(s[k]->imap));
 	o = notify_fallback(o, s, &eff);
 
 	/* Step 4. */

@@ -302,19 +302,15 @@ add_pattern(struct imap_cmd *cmd, const char *p, size_t len,
 	return imap_cmd_astring(cmd, p, len, err);
 }
 
-/* The LIST of one side. pat holds the patterns as they go out (NULs
- * already replaced). */
+/* The LIST command of one side. pat holds the patterns as they go out
+ * (NULs already replaced). */
 static int
-list_side(struct side *s, struct mlist_side *ls, char **pat,
-    const size_t *patlen, size_t npat, const struct mlist_opts *o,
-    struct ierr *ie)
+list_cmd(struct side *s, char **pat, const size_t *patlen, size_t npat,
+    const struct mlist_opts *o, struct imap_cmd **cmd_r, struct ierr *ie)
 {
-	struct collect c = { ls, 0, '\0' };
-	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
 	const char *ref = s->conf->list_reference;
 	struct imap_cmd *cmd = imap_cmd_new("LIST");
 	struct err err;
-	int rc;
 
 	if (o->select_opts && *o->select_opts) {
 		char *t = xasprintf("(%s)", o->select_opts);
@@ -339,16 +335,39 @@ list_side(struct side *s, struct mlist_side *ls, char **pat,
 		imap_cmd_raw(cmd, o->status ? "RETURN (SUBSCRIBED STATUS "
 		    "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ))" :
 		    "RETURN (SUBSCRIBED)");
-	if ((rc = side_run(s, cmd, &h, ie)) < 0)
-		return -1;
-	if (rc > 0)
-		return ierr_fail(ie, s->name, "LIST: %s", s->refusal);
-	sort_merge(ls);
+	*cmd_r = cmd;
 	return 0;
 
 bad:
 	imap_cmd_free(&cmd);
 	return ierr_wrap(ie, s->name, &err);
+}
+
+/* The end of a LIST: rc as side_run() returns it. */
+static int
+list_end(struct side *s, struct mlist_side *ls, int rc, struct ierr *ie)
+{
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return ierr_fail(ie, s->name, "LIST: %s", s->refusal);
+	sort_merge(ls);
+	return 0;
+}
+
+/* The LIST of one side. */
+static int
+list_side(struct side *s, struct mlist_side *ls, char **pat,
+    const size_t *patlen, size_t npat, const struct mlist_opts *o,
+    struct ierr *ie)
+{
+	struct collect c = { ls, 0, '\0' };
+	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
+	struct imap_cmd *cmd;
+
+	if (list_cmd(s, pat, patlen, npat, o, &cmd, ie) < 0)
+		return -1;
+	return list_end(s, ls, side_run(s, cmd, &h, ie), ie);
 }
 
 int
@@ -402,16 +421,80 @@ delimiters(struct side *s, struct mlist_side *ls, struct ierr *ie)
 	return 0;
 }
 
+/* A hierarchy cannot be mirrored into a flat namespace (I:323). */
+static int
+same_kind(struct side *s[2], struct ierr *ie)
+{
+	char a[5], b[5];
+
+	if ((s[0]->delim == '\0') == (s[1]->delim == '\0'))
+		return 0;
+	return ierr_fail(ie, NULL, "Local and remote namespaces are neither "
+	    "both flat nor both hierarchical (local %s, remote %s).",
+	    mlist_delim_str(s[0]->delim, a), mlist_delim_str(s[1]->delim, b));
+}
+
+/* The side's delimiter from its listing, logged when it was not known
+ * before the listing (was_known). */
+static int
+side_delimiter(struct side *sd, struct mlist_side *ls, bool was_known,
+    struct ierr *ie)
+{
+	char a[5];
+
+	if (delimiters(sd, ls, ie) < 0)
+		return -1;
+	if (!was_known)
+		log_at(LOG_DEBUG, ilog_prefix(sd->name, NULL), "Using %s as "
+		    "hierarchy delimiter", mlist_delim_str(sd->delim, a));
+	return 0;
+}
+
+/* Without patterns ("*") neither LIST needs the other's answer: both go
+ * at once, and are read local first, as the reference sends them. */
+static int
+list_both(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
+    struct ierr *ie)
+{
+	struct collect c[2];
+	struct imapc_handlers h[2];
+	struct side_cmd q[2];
+	struct imap_cmd *cmd;
+	bool known[2] = { s[0]->delim_known, s[1]->delim_known };
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		c[k] = (struct collect){ &ml->side[k], 0, '\0' };
+		h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL,
+			NULL, &c[k] };
+		if (list_cmd(s[k], NULL, NULL, 0, o, &cmd, ie) < 0)
+			break;
+		side_start(s[k], cmd, &h[k], &q[k]);
+	}
+	/* The outcomes say what failed. */
+	(void)side_wait(s, (size_t)k);
+	if (k < 2)
+		return -1;
+	for (k = 0; k < 2; k++)
+		if (list_end(s[k], &ml->side[k], side_result(&q[k], ie),
+		    ie) < 0 || side_delimiter(s[k], &ml->side[k], known[k],
+		    ie) < 0)
+			return -1;
+	return same_kind(s, ie);
+}
+
 int
 mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
     struct ierr *ie)
 {
-	char **pat = xcalloc(o->npat + 1, sizeof(*pat));
+	char **pat;
 	bool nul = false;
 	int rc = -1;
-	char a[5], b[5];
 
 	mlist_free(ml);
+	if (o->npat == 0)
+		return list_both(ml, s, o, ie);
+	pat = xcalloc(o->npat + 1, sizeof(*pat));
 	for (size_t i = 0; i < o->npat; i++) {
 		pat[i] = xmalloc(o->patlen[i] + 1);
 		memcpy(pat[i], o->pat[i], o->patlen[i]);
@@ -461,19 +544,11 @@ mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
 			rc = list_side(sd, &ml->side[k], pat, o->patlen,
 			    o->npat, o, ie);
 		}
-		if (rc < 0 || (rc = delimiters(sd, &ml->side[k], ie)) < 0)
+		if (rc < 0 ||
+		    (rc = side_delimiter(sd, &ml->side[k], was_known, ie)) < 0)
 			goto out;
-		if (!was_known)
-			log_at(LOG_DEBUG, ilog_prefix(sd->name, NULL), "Using %s "
-			    "as hierarchy delimiter", mlist_delim_str(sd->delim,
-			    a));
 	}
-	/* A hierarchy cannot be mirrored into a flat namespace (I:323). */
-	if ((s[0]->delim == '\0') != (s[1]->delim == '\0'))
-		rc = ierr_fail(ie, NULL, "Local and remote namespaces are "
-		    "neither both flat nor both hierarchical (local %s, "
-		    "remote %s).", mlist_delim_str(s[0]->delim, a),
-		    mlist_delim_str(s[1]->delim, b));
+	rc = same_kind(s, ie);
 out:
 	for (size_t i = 0; i < o->npat; i++)
 		free(pat[i]);
@@ -581,55 +656,149 @@ add_mailbox(struct db *db, struct side *local, const struct uname *u,
 	return 0;
 }
 
-/* One name of the union (§4.4, I:664-721). */
-static int
-sync_one(struct db *db, struct side *s[2], const struct uname *u,
-    struct pair *p, struct mlist_mbx *m, struct ierr *ie)
-{
-	bool sub[2] = { mlist_subscribed(p->e[0]), mlist_subscribed(p->e[1]) };
-	bool dbsub = false;
-	int64_t idx = 0;
-	struct err err;
-	int known;
+/* Names whose commands may be in flight ahead of the one being
+ * recorded: enough to keep both servers busy, few enough that a failure
+ * (which stops the sequential run where it happens) leaves little done
+ * beyond it: mailboxes created or subscriptions changed that the next
+ * run finds on both sides and records. */
+#define AHEAD 64
 
-	if ((known = db_mailbox_get(db, u->name, u->len, &idx, &dbsub,
-	    &err)) < 0)
+/* One name of the union (§4.4, I:664-721): what is to be done, decided
+ * from the listings and the database before anything is sent, and the
+ * commands sent ahead. */
+struct plan {
+	const struct uname *u;
+	struct pair p;
+	int known;
+	int64_t idx;
+	bool dbsub;
+	bool sub[2];
+	/* The commands, in the order their lines come (allocated while
+	 * they are in flight: a side_cmd is a kilobyte). */
+	struct pop {
+		int side;
+		bool create;      /* else SUBSCRIBE (sub) or UNSUBSCRIBE */
+		bool sub;
+		struct side_cmd q;
+	} *op;
+	size_t nop;
+};
+
+static void
+plan_op(struct plan *pl, int side, bool create, bool sub)
+{
+	struct pop *o;
+
+	if (pl->op == NULL)
+		pl->op = xcalloc(2, sizeof(*pl->op));
+	o = &pl->op[pl->nop++];
+
+	o->side = side;
+	o->create = create;
+	o->sub = sub;
+}
+
+/* Decides what the name needs (the cases of sync_one()). */
+static int
+plan_name(struct db *db, const struct uname *u, struct plan *pl,
+    struct ierr *ie)
+{
+	struct pair *p = &pl->p;
+	struct err err;
+
+	pl->u = u;
+	pl->sub[0] = mlist_subscribed(p->e[0]);
+	pl->sub[1] = mlist_subscribed(p->e[1]);
+	if ((pl->known = db_mailbox_get(db, u->name, u->len, &pl->idx,
+	    &pl->dbsub, &err)) < 0)
 		return db_fail(ie, &err);
 	if (p->exists[0] && p->exists[1]) {
-		if (known && sub[0] != sub[1]) {
+		if (pl->known && pl->sub[0] != pl->sub[1]) {
 			/* One side changed since the last run: the database
 			 * says which. */
-			int k = dbsub ? (sub[0] ? 0 : 1) : (sub[0] ? 1 : 0);
-			if (side_subscribe(s[k], p->wire[k], !dbsub, ie) < 0)
+			int k = pl->dbsub ? (pl->sub[0] ? 0 : 1) :
+			    (pl->sub[0] ? 1 : 0);
+			plan_op(pl, k, false, !pl->dbsub);
+		} else if (!pl->known) {
+			for (int k = 0; k < 2; k++)
+				if ((pl->sub[0] || pl->sub[1]) && !pl->sub[k])
+					plan_op(pl, k, false, true);
+		}
+	} else {
+		/* On one side only, unknown (known was refused before).
+		 * Only the leaf: the server makes the parents it needs. */
+		int k = p->exists[0] ? 0 : 1, o = 1 - k;
+		plan_op(pl, o, true, false);
+		if (pl->sub[k])
+			plan_op(pl, o, false, true);
+	}
+	return 0;
+}
+
+static void
+plan_send(struct side *s[2], struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nop; i++) {
+		struct pop *o = &pl->op[i];
+		const char *wire = pl->p.wire[o->side];
+		if (o->create)
+			side_create_start(s[o->side], wire, &o->q);
+		else
+			side_subscribe_start(s[o->side], wire, o->sub, &o->q);
+	}
+}
+
+/* The outcome of the name's i-th command, once it is done. */
+static int
+plan_end(struct side *s[2], struct plan *pl, size_t i, struct ierr *ie)
+{
+	struct pop *o = &pl->op[i];
+	const char *wire = pl->p.wire[o->side];
+
+	(void)side_wait_for(s, 2, &o->q);
+	if (o->create)
+		return side_create_end(&o->q, wire, ie);
+	return side_subscribe_end(&o->q, wire, o->sub, ie);
+}
+
+/* Records the name as the reference does, its commands' outcomes read as
+ * their lines come, and commits. */
+static int
+sync_one(struct db *db, struct side *s[2], struct plan *pl,
+    struct mlist_mbx *m, struct ierr *ie)
+{
+	struct pair *p = &pl->p;
+	const struct uname *u = pl->u;
+	bool dbsub = pl->dbsub;
+	int64_t idx = pl->idx;
+	struct err err;
+
+	if (p->exists[0] && p->exists[1]) {
+		if (pl->known && pl->sub[0] != pl->sub[1]) {
+			if (plan_end(s, pl, 0, ie) < 0)
 				return -1;
 			dbsub = !dbsub;
 			if (db_mailbox_set_subscribed(db, idx, dbsub, &err) < 0)
 				return db_fail(ie, &err);
-		} else if (known && sub[0] != dbsub) {
-			dbsub = sub[0];
+		} else if (pl->known && pl->sub[0] != dbsub) {
+			dbsub = pl->sub[0];
 			if (db_mailbox_set_subscribed(db, idx, dbsub, &err) < 0)
 				return db_fail(ie, &err);
-		} else if (!known) {
-			dbsub = sub[0] || sub[1];
+		} else if (!pl->known) {
+			dbsub = pl->sub[0] || pl->sub[1];
 			if (add_mailbox(db, s[0], u, dbsub, &idx, ie) < 0)
 				return -1;
-			for (int k = 0; k < 2; k++)
-				if (dbsub && !sub[k] &&
-				    side_subscribe(s[k], p->wire[k], true, ie) < 0)
-					return -1;
 		}
 	} else {
-		/* On one side only, unknown (known was refused before). */
-		int k = p->exists[0] ? 0 : 1, o = 1 - k;
-		dbsub = sub[k];
+		dbsub = pl->sub[p->exists[0] ? 0 : 1];
 		if (add_mailbox(db, s[0], u, dbsub, &idx, ie) < 0)
 			return -1;
-		/* Only the leaf: the server makes the parents it needs. */
-		if (side_create(s[o], p->wire[o], ie) < 0)
-			return -1;
-		if (dbsub && side_subscribe(s[o], p->wire[o], true, ie) < 0)
-			return -1;
 	}
+	/* What is left: the commands that follow the database line. */
+	for (size_t i = pl->known && pl->sub[0] != pl->sub[1] ? 1 : 0;
+	    i < pl->nop; i++)
+		if (plan_end(s, pl, i, ie) < 0)
+			return -1;
 	if (db_commit(db, &err) < 0)
 		return db_fail(ie, &err);
 
@@ -655,6 +824,7 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 {
 	struct uname *u = NULL;
 	struct mlist_mbx *v = NULL;
+	struct plan *pl = NULL;
 	size_t nu = 0, n = 0;
 	struct err err;
 
@@ -690,28 +860,54 @@ mlist_sync(struct mlist *ml, struct side *s[2], struct db *db,
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < nu; i++) {
-		struct pair p;
+	/* Each name in turn, the commands of the next ones in flight
+	 * (AHEAD): both servers work while the lines and the database
+	 * follow the reference's order. */
+	pl = xcalloc(nu + 1, sizeof(*pl));
+	for (size_t i = 0; i < nu; i++)
+		pair_get(ml, s, &u[i], &pl[i].p);
+	for (size_t i = 0, sent = 0; i < nu; i++) {
 		int rc;
-		pair_get(ml, s, &u[i], &p);
-		if (!p.exists[0] && !p.exists[1]) {
-			pair_free(&p);
-			continue;
+		for (; sent < nu && sent < i + AHEAD; sent++) {
+			if (!pl[sent].p.exists[0] && !pl[sent].p.exists[1])
+				continue;
+			if (plan_name(db, &u[sent], &pl[sent], ie) < 0)
+				goto fail;
+			plan_send(s, &pl[sent]);
 		}
-		rc = sync_one(db, s, &u[i], &p, &v[n], ie);
-		pair_free(&p);
+		if (!pl[i].p.exists[0] && !pl[i].p.exists[1])
+			continue;
+		rc = sync_one(db, s, &pl[i], &v[n], ie);
+		free(pl[i].op);
+		pl[i].op = NULL;
 		if (rc < 0) {
 			db_rollback(db);
 			goto fail;
 		}
 		n++;
 	}
+	/* Nothing left in flight (after a failure, what was sent ahead
+	 * is let through: nothing of it is recorded). */
+	(void)side_wait(s, 2);
+	for (size_t i = 0; i < nu; i++) {
+		pair_free(&pl[i].p);
+		free(pl[i].op);
+	}
+	free(pl);
 	free(u);
 	*v_r = v;
 	*n_r = n;
 	return 0;
 
 fail:
+	if (pl != NULL) {
+		(void)side_wait(s, 2);
+		for (size_t i = 0; i < nu; i++) {
+			pair_free(&pl[i].p);
+			free(pl[i].op);
+		}
+		free(pl);
+	}
 	free(u);
 	mlist_mbx_free(v, n);
 	return -1;

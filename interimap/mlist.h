@@ -12,9 +12,12 @@
  * (no reference, ".") are both "a\0b". INBOX, case-insensitive (RFC 3501
  * §5.1), is always written INBOX. Internal names come with a length.
  *
- * Listing (mlist_list): local first, then remote, one LIST each,
+ * Listing (mlist_list): one LIST each,
  *   LIST [(SELECT-OPTS) ]REF PATTERN|(P1 P2 ...) [RETURN (SUBSCRIBED
  *        [STATUS (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)])]
+ * both at once without patterns ("*"), else local first, then remote
+ * (the remote patterns depend on the local answer); either way the
+ * answers are read local first, as the reference meets them.
  * A NUL in a pattern stands for the delimiter: the side's delimiter is
  * then asked first with LIST REF "" (once per process), and a flat
  * namespace there fails "Mailbox name contains null characters but the

@@ -64,8 +64,41 @@ select_cmd(struct ms *ms, struct ms_box *b, bool sample,
 	return 0;
 }
 
+static int
+open_both(struct ms *ms, const struct db_state *st, bool sample,
+    bool prefetch);
+
 int
 ms_open(struct ms *ms, const struct db_state *st, bool sample)
+{
+	return open_both(ms, st, sample, false);
+}
+
+int
+ms_open_new(struct ms *ms)
+{
+	return open_both(ms, NULL, true, true);
+}
+
+/* Will the first metadata FETCH of b be sent? Its LIST-STATUS says there
+ * are messages beyond the persistent UIDNEXT (UIDNEXT never goes down),
+ * and nothing is copied to b before: b is the remote side (its pass comes
+ * first), or the remote side has nothing to copy. */
+static bool
+will_fetch(const struct ms *ms, const struct ms_box *b)
+{
+	const struct ms_box *r = &ms->b[DB_REMOTE];
+	uint32_t since = b->p_uidnext ? b->p_uidnext : 1;
+	uint32_t rsince = r->p_uidnext ? r->p_uidnext : 1;
+
+	if (!b->s->have_status || b->s->uidnext <= since)
+		return false;
+	return b == r || (r->s->have_status && r->s->uidnext <= rsince);
+}
+
+static int
+open_both(struct ms *ms, const struct db_state *st, bool sample,
+    bool prefetch)
 {
 	for (int i = 0; i < 2; i++) {
 		struct ms_box *b = &ms->b[i];
@@ -97,6 +130,18 @@ ms_open(struct ms *ms, const struct db_state *st, bool sample)
 		 * state): its trace and errors say "local: ". */
 		imapc_set_log_prefix(b->c, ilog_prefix(b->s->name, NULL));
 		ms_submit_select(b, cmd);
+	}
+	/* What the first pass would ask next, in the same round trip;
+	 * traced as sent in the selected state, as the reference sends
+	 * it. */
+	for (int i = 0; prefetch && i < 2; i++) {
+		struct ms_box *b = &ms->b[i];
+		if (!will_fetch(ms, b))
+			continue;
+		imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name,
+		    b->s->mailbox));
+		ms_prefetch(ms, b);
+		imapc_set_submit_prefix(b->c, NULL);
 	}
 	if (ms_wait(ms) < 0)
 		return -1;
@@ -138,7 +183,7 @@ ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign)
 			struct ms_box *dst = &ms->b[i == 0 ? DB_LOCAL : DB_REMOTE];
 			struct uidset added = UIDSET_INIT;
 			if (ms_pull_new(ms, src, dst, &ign[src->s->side],
-			    &added) < 0) {
+			    &added, &ign[dst->s->side]) < 0) {
 				uidset_free(&added);
 				goto out;
 			}
@@ -270,6 +315,7 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 	for (int i = 0; i < 2; i++) {
 		uidset_free(&ms->b[i].vanished);
 		ms_mods_clear(&ms->b[i].mods);
+		ms_pre_free(&ms->b[i]);
 	}
 	if (rc < 0 || ms->failed) {
 		if (!ms->failed)
@@ -353,7 +399,7 @@ sync_first(struct ms *ms, const struct db_state *st)
 	bool update;
 	struct err e;
 
-	if (ms_open(ms, st, true) < 0)
+	if ((st ? ms_open(ms, st, true) : ms_open_new(ms)) < 0)
 		return -1;
 	if (!st) {
 		/* Committed with the first pairs, not before. */

@@ -55,9 +55,20 @@
  *
  * Concurrency. The two SELECTs, the two sides' expunges, all flag
  * updates, and each batch's FETCH and APPEND are in flight at once; the
- * results are then read in the reference's order (local before remote),
- * so the database, the servers and the log lines are those of its
- * sequential run. (The reference's iteration orders that are Perl hash
+ * next batch's FETCH and APPEND follow while the previous APPEND waits
+ * for its OK, all but the APPEND's last byte, which goes once that batch
+ * is recorded (imap_xfer_start(): never more than one batch copied and
+ * not recorded, as in the sequential run; the lines the sequential run
+ * logs between two "Added" lines wait for the first one). The metadata
+ * FETCH a pass sends first goes ahead of its turn where it can be
+ * foreseen: with the SELECT of a mailbox new to the database (when the
+ * LIST-STATUS values promise it), and behind the last APPEND of a copy to
+ * that side, its UIDs predicted (the copies take the next ones; a client
+ * appending meanwhile breaks the prediction, and the pass asks again).
+ * The results
+ * are read in the reference's order (local before remote), so the
+ * database, the servers and the log lines are those of its sequential
+ * run. (The reference's iteration orders that are Perl hash
  * orders are made deterministic: UIDs ascending, flag groups by first
  * UID.)
  *

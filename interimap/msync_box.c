@@ -257,6 +257,8 @@ ms_observe(struct ms_box *b, const struct imap_resp *r, struct err *err)
 			return ms_fail_err(b->ms, b->s->name,
 			    b->selected ? b->s->mailbox : NULL, err);
 		}
+		if (ms_pre_take(b, &f))
+			break;
 		ms_observe_fetch(b, &f);
 		/* New mail (a body) or an envelope is not a flag change;
 		 * nor is a FETCH without UID (RFC 7162 §3.2.4). */
@@ -330,6 +332,12 @@ cmd_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
 		    b->selected ? b->s->mailbox : NULL, err);
 		return;
 	}
+	/* Selected: what comes next is traced under the mailbox's prefix,
+	 * as the reference's state changes (ms_open() makes it so for the
+	 * rest once both SELECTs are done). */
+	if (q->select)
+		imapc_set_log_prefix(b->c, ilog_prefix(b->s->name,
+		    b->s->mailbox));
 	/* The reference reads the tagged reply's code too (_recv). */
 	if (ms_observe_code(b, tagged, &e) < 0) {
 		q->failed = true;
@@ -382,6 +390,7 @@ ms_submit_select(struct ms_box *b, struct imap_cmd *cmd)
 	struct imapc_handlers h;
 	struct ms_cmd *q = cmd_new(b, NULL, NULL, &h);
 
+	q->select = true;
 	imapc_submit_select(b->c, cmd, b->s->mailbox, &h);
 	return q;
 }

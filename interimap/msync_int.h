@@ -69,6 +69,8 @@ struct ms_box {
 	/* persistent cache */
 	uint32_t p_uidvalidity, p_uidnext;
 	uint64_t p_hms;
+	/* The first metadata FETCH, sent with the SELECT (ms_prefetch()). */
+	struct ms_pre *pre;
 };
 
 struct ms {
@@ -102,6 +104,7 @@ struct ms_cmd {
 	    struct err *err);
 	void *ctx;
 	bool done, failed;
+	bool select;              /* ms_submit_select()'s */
 	struct uidset modified;   /* [MODIFIED] of its tagged reply */
 };
 
@@ -224,6 +227,10 @@ void ms_set_minus(struct uidset *s, struct uidset *t);
  * else as the reference's plain select() calls. Fails as the reference
  * does without MODSEQ support. */
 int ms_open(struct ms *ms, const struct db_state *st, bool sample);
+/* The same for a mailbox new to the database, its first metadata
+ * FETCHes sent with the SELECTs where the LIST-STATUS values promise
+ * them (ms_prefetch()). */
+int ms_open_new(struct ms *ms);
 /* sync_messages (I:1222): the new messages both ways (lign, rign: local
  * and remote UIDs not to copy, may be NULL), the known ones, then both
  * sides' state committed. */
@@ -342,11 +349,37 @@ void ms_newmsgs_free(struct ms_newmsgs *m);
  * from <ADDRESS> (DATE)" (download_missing). */
 int ms_copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
     struct ms_newmsgs *m, bool announce, struct uidset *added);
+/* The same, and, when dst_ignore is not NULL (the UIDs of dst the next
+ * pull from dst ignores besides those this copy adds), the metadata FETCH
+ * that pull sends first is submitted behind the last APPEND (as
+ * ms_prefetch()), its UIDs predicted from dst's UIDNEXT: the copies take
+ * the next ones. The pull uses its answer when it asks for the same UIDs
+ * (a client appending meanwhile breaks the prediction: it asks again). */
+int ms_copy_new_ahead(struct ms *ms, struct ms_box *src, struct ms_box *dst,
+    struct ms_newmsgs *m, struct uidset *added, struct uidset *dst_ignore);
 /* pull_new_messages (L:1283) from src, copied to dst: the UIDs from the
  * persistent UIDNEXT on, less those of ignore (copies just made on src),
- * again while src's UIDNEXT moves; the new UIDs of dst added to added. */
+ * again while src's UIDNEXT moves; the new UIDs of dst added to added.
+ * Its first metadata FETCH is the one ms_prefetch() or a copy to src
+ * sent (ms_copy_new_ahead()), when that asked for the same UIDs;
+ * dst_ignore: ms_copy_new_ahead()'s. */
 int ms_pull_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
-    struct uidset *ignore, struct uidset *added);
+    struct uidset *ignore, struct uidset *added, struct uidset *dst_ignore);
+/* Submits, without waiting (right after b's SELECT), the metadata FETCH
+ * ms_pull_new() would send first with nothing to ignore: the UIDs from
+ * the persistent UIDNEXT on. The caller knows it will be sent (the
+ * LIST-STATUS UIDNEXT is beyond them, and nothing will be copied to b
+ * before). ms_pre_free() forgets it (NULL-safe: nothing sent). */
+void ms_prefetch(struct ms *ms, struct ms_box *b);
+/* A FETCH response that belongs to the FETCH sent ahead, offered to the
+ * caches first because a command before it is still in flight (a server
+ * may start on the FETCH before the APPEND's OK): true when taken. */
+bool ms_pre_take(struct ms_box *b, const struct imap_fetch *f);
+/* The same for the UIDs of b from its persistent UIDNEXT on but those of
+ * ignore. */
+void ms_prefetch_ignoring(struct ms *ms, struct ms_box *b,
+    struct uidset *ignore);
+void ms_pre_free(struct ms_box *b);
 
 /* ---- msync_intent.c ---- */
 

@@ -4,11 +4,12 @@
 /* One side of interimap ("local" or "remote"): its IMAP session, as the
  * reference opens and uses it.
  *
- * Opening (side_connect): imap_login() (connection, greeting, STARTTLS,
- * authentication), COMPRESS=DEFLATE when the side's `compress` says so
- * (iconf.h: NO for local, YES for remote by default), `ENABLE QRESYNC`
- * checked against the server's ENABLED reply (RFC 5161 §3.1: the tagged
- * OK proves nothing), then the capabilities interimap cannot do without.
+ * Opening (side_connect, side_open): the login (connection, greeting,
+ * STARTTLS, authentication), COMPRESS=DEFLATE when the side's `compress`
+ * says so (iconf.h: NO for local, YES for remote by default), `ENABLE
+ * QRESYNC` checked against the server's ENABLED reply (RFC 5161 §3.1:
+ * the tagged OK proves nothing), then the capabilities interimap cannot
+ * do without.
  * The reference's words and ways (notes-interimap.md §4.2):
  *   no ENABLE      fail "Server did not advertise ENABLE (RFC 5161)
  *                  capability." (status 1, the side's prefix)
@@ -58,8 +59,22 @@ struct side {
 	bool delim_known;
 	char delim;                    /* '\0' (DB_DELIM_NIL): flat */
 	char *mailbox;                 /* for the prefix, or NULL */
-	/* The last refusal side_run() returned 1 for: "NO [CODE] text", as
-	 * the reference quotes it. */
+	/* The last refusal side_run() or side_result() returned 1 for: "NO
+	 * [CODE] text", as the reference quotes it. */
+	char refusal[512];
+	/* Why side_wait() gave up the commands in flight (or why side_run()
+	 * failed), and a flag for its cancellation. */
+	struct err broke;
+	bool cancelling;
+};
+
+/* A command of the side run alongside others (side_start()); its
+ * outcome is side_result()'s. Members are private. */
+struct side_cmd {
+	struct side *s;
+	struct imapc_handlers h;  /* the caller's, copied */
+	bool done, ok, refused, handler_failed, cancelled;
+	struct err err;
 	char refusal[512];
 };
 
@@ -70,6 +85,15 @@ void side_init(struct side *s, const char *name,
 /* Opens the session as described at the top; notify: --notify (then
  * LIST-STATUS is not needed). 0, or -1 with ie. */
 int side_connect(struct side *s, bool notify, struct ierr *ie);
+/* The same for s[0..n) (n <= 2: local, remote) at once: each connection
+ * is made in turn (TCP, the TLS handshake wait; a tunnel's command starts
+ * and makes its way meanwhile), then the greetings, logins, COMPRESS and
+ * ENABLE of both are in flight together. The outcome is the reference's,
+ * which opens the local side first: a local failure is the one reported,
+ * and the remote session is then dropped without a word (no traffic
+ * line: the reference never opened it); else the remote one's. */
+int side_open(struct side *const *s, size_t n, bool notify,
+    struct ierr *ie);
 
 /* Runs cmd (taken) on the session, waiting for its end (SIDE_TIMEOUT_MS
  * without progress). h may be NULL; its handlers are called as the
@@ -78,6 +102,27 @@ int side_connect(struct side *s, bool notify, struct ierr *ie);
  * connection did (fail, the side's prefix). */
 int side_run(struct side *s, struct imap_cmd *cmd,
     const struct imapc_handlers *h, struct ierr *ie);
+
+/* Both sides at once (what does not depend on the other side's answer:
+ * the logins, the two LISTs, CREATEs...). side_start() submits cmd
+ * (taken) on the session without waiting; q, the caller's, records its
+ * outcome and must stay in place until side_wait() returned; h (copied,
+ * may be NULL) as side_run()'s, its ctx the caller's to keep as long.
+ * side_wait() drives the sessions of s[0..n) (n <= 2) until none has a
+ * command in flight, SIDE_TIMEOUT_MS per wait without progress: 0; or -1
+ * when a connection failed, or a wait timed out or was interrupted:
+ * whatever was still in flight is then cancelled (the connection
+ * unusable). Either way each command's outcome is then
+ * side_result()'s, as side_run() returns it: 0 OK; 1 the server said NO
+ * or BAD (s->refusal); -1 with ie (the failure, the side's prefix). The
+ * caller reads the outcomes in the order the reference would have met
+ * them (local first): the first failure it meets is the one to report. */
+void side_start(struct side *s, struct imap_cmd *cmd,
+    const struct imapc_handlers *h, struct side_cmd *q);
+int side_wait(struct side *const *s, size_t n);
+int side_result(struct side_cmd *q, struct ierr *ie);
+/* side_wait() until q is done (the others may still be in flight). */
+int side_wait_for(struct side *const *s, size_t n, const struct side_cmd *q);
 
 /* The mailbox the side's lines are about (copied; NULL: none). */
 void side_set_mailbox(struct side *s, const char *mailbox);
@@ -105,6 +150,19 @@ int side_rename(struct side *s, const char *from, const char *to,
     struct ierr *ie);
 int side_subscribe(struct side *s, const char *mailbox, bool subscribe,
     struct ierr *ie);
+
+/* side_create() and side_subscribe() in two halves, for commands sent
+ * ahead: *_start() submits (side_start()), *_end() reads q's outcome
+ * once it is done (side_wait()) and logs or fails as side_create() and
+ * side_subscribe() do. */
+void side_create_start(struct side *s, const char *mailbox,
+    struct side_cmd *q);
+int side_create_end(struct side_cmd *q, const char *mailbox,
+    struct ierr *ie);
+void side_subscribe_start(struct side *s, const char *mailbox,
+    bool subscribe, struct side_cmd *q);
+int side_subscribe_end(struct side_cmd *q, const char *mailbox,
+    bool subscribe, struct ierr *ie);
 
 /* The summary line's text after the prefix, the reference's:
  * "IMAP traffic (bytes): recv IN sent OUT", each count as an integer

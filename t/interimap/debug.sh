@@ -86,13 +86,17 @@ trace() { grep -E '^(local|remote)(\([^)]*\))?: [CS]: ' "$1"; }
 # clock) masked, LIST's \Marked and \UnMarked left out (Dovecot's guess
 # from file times, to the second), and so is the "* OK [HIGHESTMODSEQ n]"
 # Dovecot may or may not send after an APPEND into the selected mailbox
-# (see db_consistent in t/lib/interimap.sh; SELECT's are kept); sorted,
-# without duplicates.
+# (see db_consistent in t/lib/interimap.sh; SELECT's are kept), and the
+# same code on a FETCH's OK: ours sends the FETCH that follows a copy
+# behind its last APPEND (doc/interimap.1, CONCURRENCY), and Dovecot,
+# running both, reports there that the APPEND moved HIGHESTMODSEQ;
+# sorted, without duplicates.
 masked() {
 	trace "$1" | grep -Ev '^[a-z]+\([^)]*\): S: \* OK \[HIGHESTMODSEQ [0-9]+\] Highest$' | sed -E \
 	    -e 's/^([^:]*: [CS]: )[0-9]{6} /\1TAG /' \
 	    -e 's/\(([0-9]+\.[0-9]+ \+ )+[0-9]+\.[0-9]+ secs\)/(T secs)/' \
 	    -e 's/\b[0-9]{9,10}\b/N/g' \
+	    -e 's/^([^:]*: S: TAG OK) \[HIGHESTMODSEQ [0-9]+\] (Fetch completed)/\1 \2/' \
 	    -e '/: S: \* LIST /{s/ ?\\(Un)?Marked//g; s/\( /(/;}' | LC_ALL=C sort -u
 }
 # exact FILE: masked without what ours does its own way: its UID FETCH

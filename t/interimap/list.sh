@@ -394,20 +394,22 @@ t_no_grep "command-line names: nothing else" 'Created mailbox (INBOX|JunkFood|Ju
 
 # ---------------------------------------------------------------------
 # 7. One instance at a time: a second one fails at once, before any
-# traffic, while the first holds the database.
+# traffic, while the first holds the database. (The first one starts
+# both tunnels at once: one directory of markers each.)
 hang_tunnel "$T/hang.sh" "$T/hang"
-tunnel_conf "$T/h.conf" "$T/h.db" "$T/hang.sh" "$T/hang.sh"
+hang_tunnel "$T/hang2.sh" "$T/hang2"
+tunnel_conf "$T/h.conf" "$T/h.db" "$T/hang.sh" "$T/hang2.sh"
 "$INTERIMAP" --config="$T/h.conf" >"$T/h1.out" 2>"$T/h1.err" &
 h_pid=$!
 t_cleanup_add "t_kill_pid $h_pid"
-wait_until 10 sh -c "ls '$T'/hang/* >/dev/null 2>&1" || t_fail "first instance starts"
+wait_until 10 sh -c "ls '$T'/hang/* '$T'/hang2/* >/dev/null 2>&1" || t_fail "first instance starts"
 start=$(date +%s%N)
 ours "$T/h.conf" h2
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 t_ne "second instance refused" "$rc" 0
 t_grep "second instance: database is locked" 'database is locked' "$T/h2.err"
-t_eq "second instance: no connection" "$(ls "$T"/hang | wc -l)" 1
+t_eq "second instance: no connection" "$(ls "$T"/hang | wc -l) $(ls "$T"/hang2 | wc -l)" "1 1"
 t_no_grep "second instance: no traffic" 'IMAP traffic' "$T/h2.err"
 if [ "$ms" -lt 2000 ]; then t_ok "second instance: at once ($ms ms)"; else t_fail "second instance: at once" "$ms ms"; fi
 t_kill_pid "$h_pid"

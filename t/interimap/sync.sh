@@ -318,7 +318,8 @@ t_log "step 4 done: $(elapsed)"
 # holds setup A's database, a second one (each of them) fails at once,
 # before any connection.
 hang_tunnel "$T/hang.sh" "$T/hang"
-tunnel_conf "$T/H.conf" "$T/A.db" "$T/hang.sh" "$T/hang.sh"
+hang_tunnel "$T/hang2.sh" "$T/hang2"
+tunnel_conf "$T/H.conf" "$T/A.db" "$T/hang.sh" "$T/hang2.sh"
 sqlite3 "$T/A.db" .dump >"$T/lock.before"
 # The holder is then stopped by a signal, as the reference handles them
 # (I:155-156): SIGTERM, status 0; SIGINT, status 1 and the line
@@ -330,11 +331,18 @@ for sig in TERM INT; do
 		n="$sig-$holder"
 		bin=$INTERIMAP
 		[ $holder = perl ] && bin=$PERL
-		rm -f "$T"/hang/*
+		rm -f "$T"/hang/* "$T"/hang2/*
 		"$bin" --config="$T/H.conf" >"$T/$n.out" 2>"$T/$n.err" &
 		h_pid=$!
 		t_cleanup_add "t_kill_pid $h_pid"
 		wait_until 10 sh -c "ls '$T'/hang/* >/dev/null 2>&1" || t_fail "lock: $holder holds the database"
+		# (ours opens the remote side too meanwhile, the Perl
+		# program only once the local one greeted: never here)
+		held="1 0"
+		if [ $holder = ours ]; then
+			wait_until 10 sh -c "ls '$T'/hang2/* >/dev/null 2>&1" || t_fail "lock: ours opens both sides"
+			held="1 1"
+		fi
 		for second in ours perl; do
 			[ $sig = TERM ] || break
 			m="lock-$holder-$second"
@@ -344,7 +352,7 @@ for sig in TERM INT; do
 			ms=$(( ($(date +%s%N) - start) / 1000000 ))
 			t_eq "$m: refused (status neither 0 nor 1)" "$(exit_class $rc)" X
 			t_grep "$m: database is locked" 'database is locked' "$T/$m.err"
-			t_eq "$m: no connection" "$(ls "$T"/hang | wc -l)" 1
+			t_eq "$m: no connection" "$(ls "$T"/hang | wc -l) $(ls "$T"/hang2 | wc -l)" "$held"
 			if [ "$ms" -lt 2000 ]; then t_ok "$m: at once ($ms ms)"; else t_fail "$m: at once" "$ms ms"; fi
 		done
 		kill -"$sig" "$h_pid"
