@@ -132,23 +132,17 @@ check_pair(struct ms *ms, const struct db_state st[2], struct ms_pulled h[2],
 			log_at(LOG_WARN, ilog_prefix(NULL, NULL), "Pair "
 			    "(lUID,rUID) = (%" PRIu32 ",%" PRIu32 ") vanished "
 			    "from %s. Repairing.", l, r, ms->display);
-	} else if (!lm) {
-		if (lgone) {
-			uidset_add(&p->rm[DB_REMOTE], r, r);
-		} else {
-			log_at(LOG_WARN, ms_prefix_mbx(&ms->b[DB_LOCAL]), "UID %"
-			    PRIu32 " disappeared. Redownloading remote UID %"
-			    PRIu32 ".", l, r);
-			uidset_add(&p->missing[DB_REMOTE], r, r);
-		}
 	} else {
-		if (rgone) {
-			uidset_add(&p->rm[DB_LOCAL], l, l);
+		/* One is gone, side k's; side o still has its copy. */
+		int k = lm ? DB_REMOTE : DB_LOCAL, o = 1 - k;
+		uint32_t uid[2] = { l, r };
+		if (k == DB_LOCAL ? lgone : rgone) {
+			uidset_add(&p->rm[o], uid[o], uid[o]);
 		} else {
-			log_at(LOG_WARN, ms_prefix_mbx(&ms->b[DB_REMOTE]), "UID %"
-			    PRIu32 " disappeared. Redownloading local UID %"
-			    PRIu32 ".", r, l);
-			uidset_add(&p->missing[DB_LOCAL], l, l);
+			log_at(LOG_WARN, ms_prefix_mbx(&ms->b[k]), "UID %"
+			    PRIu32 " disappeared. Redownloading %s UID %"
+			    PRIu32 ".", uid[k], ms->b[o].s->name, uid[o]);
+			uidset_add(&p->missing[o], uid[o], uid[o]);
 		}
 	}
 }

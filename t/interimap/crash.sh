@@ -71,27 +71,7 @@ MAX_SETUPS=60
 
 # ---------------------------------------------------------------------
 # The setup, filled once, kept as a template.
-dovecot_init "$T/l" >/dev/null || { t_fail "local Dovecot"; t_done; }
-LT=$DOVECOT_TUNNEL
-dovecot_init "$T/r" >/dev/null || { t_fail "remote Dovecot"; t_done; }
-RT="$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
-R=$T/relay
-mkdir "$R"
-cat >"$T/X.conf" <<EOF
-database = $T/X.db
-[local]
-type = tunnel
-command = $T_PYTHON $T_LIB/killrelay.py --name local --dir $R -- $LT
-[remote]
-type = tunnel
-compress = NO
-command = $T_PYTHON $T_LIB/killrelay.py --name remote --dir $R -- $RT
-EOF
-case "$(grep '^command' "$T/X.conf")" in
-*[\$\&\*\(\)\{\}\[\]\'\"\;\\\|\?\<\>\~\`]*)
-	# (the relays must be the clients' own children)
-	t_skip_all "a shell metacharacter in the tunnel commands" ;;
-esac
+killrelay_pair
 
 if ! genmail --count 405 --out "$T/mail" --sizes small --seed crash >/dev/null ||
 	! genmail --count 300 --out "$T/inc" --sizes small --seed crash-inc >/dev/null ||

@@ -41,26 +41,7 @@ dovecot_available || t_skip_all "dovecot not installed"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 command -v flock >/dev/null || t_skip_all "no flock command"
 
-dovecot_init "$T/l" >/dev/null || { t_fail "local Dovecot"; t_done; }
-LT=$DOVECOT_TUNNEL
-dovecot_init "$T/r" >/dev/null || { t_fail "remote Dovecot"; t_done; }
-RT="$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
-R=$T/relay
-mkdir "$R"
-cat >"$T/X.conf" <<EOF
-database = $T/X.db
-[local]
-type = tunnel
-command = $T_PYTHON $T_LIB/killrelay.py --name local --dir $R -- $LT
-[remote]
-type = tunnel
-compress = NO
-command = $T_PYTHON $T_LIB/killrelay.py --name remote --dir $R -- $RT
-EOF
-case "$(grep '^command' "$T/X.conf")" in
-*[\$\&\*\(\)\{\}\[\]\'\"\;\\\|\?\<\>\~\`]*)
-	t_skip_all "a shell metacharacter in the tunnel commands" ;;
-esac
+killrelay_pair
 
 genmail --count 22 --out "$T/mail" --sizes small --seed nodup >/dev/null || { t_fail "genmail"; t_done; }
 m() { printf '%s/msg-%04d.eml' "$T/mail" "$1"; }

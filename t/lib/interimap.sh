@@ -23,6 +23,7 @@
 #   pair_run WHO X NAME [ARGS...]     ours or perl, one-shot
 #   pair_start WHO X NAME [ARGS...]   the same in the background
 #   pair_stop X SIGNAL        its end, the status in STOPPED
+#   killrelay_pair            two Dovecots through t/lib/killrelay.py, $T/X.conf
 # Twin pairs: a program under test and the Perl interimap on two
 # identical pairs of Dovecots, every change made to both alike:
 #   twins_init                the four Dovecots, l1 r1 l2 r2 lb rb
@@ -398,4 +399,33 @@ pair_stop() {
 pair_ended() {
 	local pid=PID_$1
 	! kill -0 "${!pid}" 2>/dev/null || [ "$(ps -o stat= -p "${!pid}" 2>/dev/null | cut -c1)" = Z ]
+}
+
+# killrelay_pair: a local Dovecot $T/l (LT: its tunnel) and a remote one
+# $T/r (RT: its tunnel as the destination user), both reached through
+# t/lib/killrelay.py (relay directory R=$T/relay, created), without
+# COMPRESS (the relays read the protocol); $T/X.conf with database
+# $T/X.db. Skips the test when a tunnel command holds a shell
+# metacharacter: the relays must be the client's own children.
+killrelay_pair() {
+	dovecot_init "$T/l" >/dev/null || { t_fail "local Dovecot"; t_done; }
+	LT=$DOVECOT_TUNNEL
+	dovecot_init "$T/r" >/dev/null || { t_fail "remote Dovecot"; t_done; }
+	RT="$DOVECOT_TUNNEL $DOVECOT_DEST_USER"
+	R=$T/relay
+	mkdir "$R"
+	cat >"$T/X.conf" <<EOF
+database = $T/X.db
+[local]
+type = tunnel
+command = $T_PYTHON $T_LIB/killrelay.py --name local --dir $R -- $LT
+[remote]
+type = tunnel
+compress = NO
+command = $T_PYTHON $T_LIB/killrelay.py --name remote --dir $R -- $RT
+EOF
+	case "$(grep '^command' "$T/X.conf")" in
+	*[\$\&\*\(\)\{\}\[\]\'\"\;\\\|\?\<\>\~\`]*)
+		t_skip_all "a shell metacharacter in the tunnel commands" ;;
+	esac
 }
