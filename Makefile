@@ -20,8 +20,9 @@ endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libcurl is dlopen()ed on first use (common/curl_lazy.c): not linked.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)))
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap -Iinterimap \
+# (-pthread: interimap's lanes, interimap/lanes.h)
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -pthread
+ALL_CFLAGS  = -std=c11 -pthread -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Icommon -Ipullimap -Iinterimap \
               $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined

@@ -54,7 +54,9 @@ poll_fd(int fd, short events, int timeout_ms, bool interruptible)
 			if (stop)
 				return -2;
 		} else {
+			sigwait_hook(true);
 			r = poll(&p, 1, t);
+			sigwait_hook(false);
 		}
 		if (r > 0)
 			return 1;

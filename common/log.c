@@ -15,6 +15,12 @@ static log_tee_fn *tee_fn;
 static void *tee_ctx;
 static log_stderr_fn *stderr_fn;
 static void *stderr_ctx;
+/* log_set_hold()'s, per thread. */
+static _Thread_local log_hold_fn *hold_fn;
+static _Thread_local void *hold_ctx;
+/* Bytes of text per line, before escaping; longer ones are cut and end in
+ * " [...]". Room for a --debug trace of a long response. */
+#define LOG_LINE_MAX 4096
 /* log_last_error()'s; what_error is how emit() tells an error line. */
 static const char what_error[] = "ERROR: ";
 static char last_error[LOG_LAST_ERROR_MAX];
@@ -37,6 +43,37 @@ log_set_stderr_hook(log_stderr_fn *fn, void *ctx)
 {
 	stderr_fn = fn;
 	stderr_ctx = ctx;
+}
+
+void
+log_set_hold(log_hold_fn *fn, void *ctx)
+{
+	hold_fn = fn;
+	hold_ctx = ctx;
+}
+
+void
+log_put_line(bool debug, bool error, const char *line, size_t len)
+{
+	char buf[4 * LOG_LINE_MAX + 16];
+
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	if (error) {
+		size_t n = len < sizeof(last_error) ? len :
+		    sizeof(last_error) - 1;
+		memcpy(last_error, line, n);
+		last_error[n] = '\0';
+	}
+	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, len))
+		return;
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, true);
+	fwrite(buf, 1, len, stderr);
+	if (stderr_fn != NULL)
+		stderr_fn(stderr_ctx, false);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
@@ -123,10 +160,6 @@ escape(char *out, size_t cap, const char *s, size_t len)
 	return o;
 }
 
-/* Bytes of text per line, before escaping; longer ones are cut and end in
- * " [...]". Room for a --debug trace of a long response. */
-#define LOG_LINE_MAX 4096
-
 /* Prints "PREFIX: ", what and text (len bytes), escaped, as one line: one
  * write per line, so that concurrent writers to the same journal do not
  * interleave within a line. The tee sees the line first. */
@@ -155,20 +188,10 @@ emit(bool debug, const char *prefix, const char *what, const char *text,
 		memcpy(line + o, " [...]", 6);
 		o += 6;
 	}
-	if (what == what_error) {
-		size_t n_err = o < sizeof(last_error) ? o :
-		    sizeof(last_error) - 1;
-		memcpy(last_error, line, n_err);
-		last_error[n_err] = '\0';
-	}
-	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, o))
+	if (hold_fn != NULL &&
+	    hold_fn(hold_ctx, debug, what == what_error, line, o))
 		return;
-	line[o++] = '\n';
-	if (stderr_fn != NULL)
-		stderr_fn(stderr_ctx, true);
-	fwrite(line, 1, o, stderr);
-	if (stderr_fn != NULL)
-		stderr_fn(stderr_ctx, false);
+	log_put_line(debug, what == what_error, line, o);
 }
 
 void

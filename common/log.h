@@ -72,4 +72,17 @@ void log_set_tee(log_tee_fn *fn, void *ctx);
 typedef void log_stderr_fn(void *ctx, bool before);
 void log_set_stderr_hook(log_stderr_fn *fn, void *ctx);
 
+/* Lines held back by the calling thread (interimap's lanes, lanes.h,
+ * keep those of a mailbox synced ahead until the mailboxes before it are
+ * done, so that the log reads as a sequential run's): fn gets each line
+ * that passes the filters, escaped, without its newline (debug: a
+ * LOG_DEBUG line or a trace; error: a LOG_ERROR line); when it returns
+ * true the line is the caller's to write later with log_put_line(), which
+ * writes it as emitted now (log_last_error(), the tee, stderr). The hook
+ * is the calling thread's own; NULL: none. */
+typedef bool log_hold_fn(void *ctx, bool debug, bool error, const char *line,
+    size_t len);
+void log_set_hold(log_hold_fn *fn, void *ctx);
+void log_put_line(bool debug, bool error, const char *line, size_t len);
+
 #endif

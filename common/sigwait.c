@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,12 @@
 
 #include "sigwait.h"
 
-static sigset_t watched, saved;
+static sigset_t watched;
 static bool watched_init;
+/* Each thread's mask before its sigwait_block(). */
+static _Thread_local sigset_t saved;
+static sigwait_hook_fn *hook_fn;
+static void *hook_ctx;
 
 void
 sigwait_install(const int *sigs, void (*handler)(int))
@@ -35,14 +40,14 @@ sigwait_install(const int *sigs, void (*handler)(int))
 void
 sigwait_block(void)
 {
-	sigprocmask(SIG_BLOCK, &watched, &saved);
+	pthread_sigmask(SIG_BLOCK, &watched, &saved);
 }
 
 void
 sigwait_unblock(void)
 {
 	int e = errno;
-	sigprocmask(SIG_SETMASK, &saved, NULL);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	errno = e;
 }
 
@@ -69,10 +74,28 @@ sigwait_test_hook(void)
 		kill(getpid(), (int)sig);
 }
 
+void
+sigwait_set_hook(sigwait_hook_fn *fn, void *ctx)
+{
+	hook_fn = fn;
+	hook_ctx = ctx;
+}
+
+void
+sigwait_hook(bool before)
+{
+	int e = errno;
+
+	if (hook_fn != NULL)
+		hook_fn(hook_ctx, before);
+	errno = e;
+}
+
 int
 sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
 	struct timespec ts, *tsp = NULL;
+	int r, e;
 
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
@@ -81,7 +104,12 @@ sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	}
 	/* saved: the mask before sigwait_block(), the watched signals
 	 * unblocked (unless the caller had blocked them itself). */
-	return ppoll(fds, nfds, tsp, &saved);
+	sigwait_hook(true);
+	r = ppoll(fds, nfds, tsp, &saved);
+	e = errno;
+	sigwait_hook(false);
+	errno = e;
+	return r;
 }
 
 void

@@ -16,10 +16,13 @@
  *	sigwait_unblock();
  *
  * Outside these windows the signals stay unblocked, so a handler still
- * runs at once anywhere else (and interrupts other waits with EINTR). */
+ * runs at once anywhere else (and interrupts other waits with EINTR).
+ *
+ * Masks are per thread: each thread blocks and waits on its own. */
 
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 
 /* Installs handler, without SA_RESTART, for each signal of sigs (a list
  * ending with 0), and adds them to the signals to block: a program with
@@ -38,6 +41,15 @@ void sigwait_unblock(void);
  * testing the flags. Returns poll's result: -1 with errno EINTR when a
  * signal was handled. */
 int sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/* Called with before true right before each blocking wait (every
+ * sigwait_poll(), and the other waits on a server: conn.c's), false
+ * right after it: a program running threads one at a time (interimap's
+ * lanes, lanes.h) lets another run meanwhile. errno is kept. One hook per
+ * process, set while no other thread runs; NULL: none. */
+typedef void sigwait_hook_fn(void *ctx, bool before);
+void sigwait_set_hook(sigwait_hook_fn *fn, void *ctx);
+void sigwait_hook(bool before);
 
 /* Sleeps ms milliseconds, or less when *stop or *wake (each may be NULL)
  * is set meanwhile, whenever the signal setting it comes. */

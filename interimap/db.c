@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "db_int.h"
+#include "sigwait.h"
 
 /* The reference's: a second instance gives up after this long. */
 #define BUSY_TIMEOUT_MS 250
@@ -191,21 +192,65 @@ db_path(const struct db *db)
 
 /* ---- Transactions ------------------------------------------------------ */
 
+void
+db_set_txn_hook(struct db *db, const struct db_txn_hook *h)
+{
+	db->txn_hook = h;
+}
+
+bool
+db_serialized(void)
+{
+	return sqlite3_threadsafe() == 1;
+}
+
+/* The transaction is the caller's to end (always without a hook). */
+static bool
+txn_owned(const struct db *db)
+{
+	return db->txn_hook == NULL || db->txn_hook->owned(db->txn_hook->ctx);
+}
+
+static void
+txn_release(const struct db *db)
+{
+	if (db->txn_hook != NULL)
+		db->txn_hook->release(db->txn_hook->ctx);
+}
+
 int
 db_begin(struct db *db, struct err *err)
 {
+	if (db->txn_hook != NULL)
+		db->txn_hook->acquire(db->txn_hook->ctx);
 	if (db_in_transaction(db))
 		return 0;
-	return db_exec(db, "BEGIN IMMEDIATE", "starting a transaction", err);
+	if (db_exec(db, "BEGIN IMMEDIATE", "starting a transaction",
+	    err) == 0)
+		return 0;
+	txn_release(db);
+	return -1;
 }
 
 int
 db_commit(struct db *db, struct err *err)
 {
-	if (!db_in_transaction(db))
+	int r;
+
+	if (!db_in_transaction(db) || !txn_owned(db))
 		return 0;
-	if (db_exec(db, "COMMIT", "committing", err) == 0)
+	/* A COMMIT waits on the disk (fsync): a wait like a server's, during
+	 * which another thread may run (sigwait.h's hook; lanes.h). SQLite
+	 * serialises the connection: a thread calling it meanwhile waits for
+	 * the COMMIT's end, and this one needs nothing of the others until
+	 * then. */
+	sigwait_hook(true);
+	r = db_exec(db, "COMMIT", "committing", err);
+	sigwait_hook(false);
+	if (r == 0) {
+		txn_release(db);
 		return 0;
+	}
 	/* A failed COMMIT may leave the transaction open; the next write,
 	 * believed to start a new one, would join it and go with it. */
 	db_rollback(db);
@@ -215,9 +260,10 @@ db_commit(struct db *db, struct err *err)
 void
 db_rollback(struct db *db)
 {
-	if (db_in_transaction(db)) {
+	if (db_in_transaction(db) && txn_owned(db)) {
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 		db_intent_forget(db);
+		txn_release(db);
 	}
 }
 

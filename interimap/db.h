@@ -180,6 +180,26 @@ int db_commit(struct db *db, struct err *err);
 void db_rollback(struct db *db);
 bool db_in_transaction(const struct db *db);
 
+/* Several threads sharing the connection one at a time (interimap's
+ * lanes, lanes.h), each with writes of its own: SQLite has one
+ * transaction per connection, and a thread's commit would make another's
+ * half-done writes durable. With a hook set, db_begin() calls acquire()
+ * first, which returns once the calling thread owns the transaction
+ * (letting the others run until then); db_commit() and db_rollback() do
+ * nothing unless owned() says the caller owns it, and call release() once
+ * it ended. h (borrowed, NULL: none) must outlive its use; set while no
+ * transaction is open. */
+struct db_txn_hook {
+	void (*acquire)(void *ctx);
+	bool (*owned)(void *ctx);
+	void (*release)(void *ctx);
+	void *ctx;
+};
+void db_set_txn_hook(struct db *db, const struct db_txn_hook *h);
+/* Whether the SQLite library serialises each connection (its default
+ * build): without, no second thread may touch one. */
+bool db_serialized(void);
+
 /* ---- Mailboxes --------------------------------------------------------- */
 /* name, len: the internal name (delimiters as NUL bytes), never empty. */
 

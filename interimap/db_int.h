@@ -88,6 +88,8 @@ struct db {
 	int intent_state;
 	int64_t *intent_idx;
 	size_t intent_n, intent_cap;
+	/* db_set_txn_hook()'s, or NULL. */
+	const struct db_txn_hook *txn_hook;
 };
 
 /* ---- db.c -------------------------------------------------------------- */

@@ -167,8 +167,9 @@ ilog_render(const char *fmt, const char *name, const char *mailbox)
 }
 
 static char *format;
-/* The last prefix rendered, for the same name and mailbox. */
-static char *last, *last_name, *last_mailbox;
+/* The last prefix rendered, for the same name and mailbox: each thread's
+ * (lanes.h), valid until that thread's next call. */
+static _Thread_local char *last, *last_name, *last_mailbox;
 
 static void
 forget_last(void)
@@ -177,6 +178,12 @@ forget_last(void)
 	free(last_name);
 	free(last_mailbox);
 	last = last_name = last_mailbox = NULL;
+}
+
+void
+ilog_thread_end(void)
+{
+	forget_last();
 }
 
 void

@@ -44,8 +44,12 @@ char *ilog_render(const char *fmt, const char *name, const char *mailbox);
  * common/log.c write prefixes as they are. */
 void ilog_set_format(const char *fmt);
 
-/* ilog_render() with the process's format. Valid until the next call. */
+/* ilog_render() with the process's format. Valid until the calling
+ * thread's next call (each thread has its own: lanes.h). */
 const char *ilog_prefix(const char *name, const char *mailbox);
+/* Frees what ilog_prefix() keeps for the calling thread, before it
+ * ends. */
+void ilog_thread_end(void);
 
 /* Opens the logfile: appended to (created 0666 less the umask), closed on
  * exec. From then on every line also goes to it, preceded by

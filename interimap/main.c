@@ -15,6 +15,7 @@
 #include "ierr.h"
 #include "ilog.h"
 #include "istatus.h"
+#include "lanes.h"
 #include "log.h"
 #include "mcmd.h"
 #include "mlist.h"
@@ -37,10 +38,19 @@ static volatile sig_atomic_t stop_sig;
  * mailbox lists. */
 static volatile sig_atomic_t wake_sig;
 
+/* Pairs of sessions for the first round (lanes.h): 2, or 1 with --debug
+ * (a trace as the reference's), with an SQLite built without its
+ * connection mutex, or with INTERIMAP_LANES=1 (a test knob). */
+static unsigned n_lanes = 2;
+
 static void
 on_stop(int sig)
 {
+	bool first = stop_sig == 0;
+
 	stop_sig = sig;
+	if (first)
+		lanes_kick(sig);
 }
 
 static void
@@ -147,6 +157,21 @@ sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 	free(pretty);
 	istatus_synced(db, s[0], m->idx);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
+}
+
+/* lanes_run()'s callback over the first round's dirty mailboxes. */
+struct first_round {
+	struct db *db;
+	const struct mlist_mbx *mv;
+};
+
+static int
+lane_sync(void *ctx, struct side *const s[2], size_t i, struct ierr *ie)
+{
+	const struct first_round *r = ctx;
+	struct side *sv[2] = { s[0], s[1] };
+
+	return sync_messages(r->db, sv, &r->mv[i], false, ie);
 }
 
 /* Step 8: mailboxes of the working list whose last copy was cut short
@@ -554,10 +579,14 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 			if (watch_notify(wp, ie) == 0)
 				sync_round(*dbp, s, mv, nm, wp, true, ie);
 		} else if (i == nm) {
+			struct first_round r = { *dbp, mv };
+			size_t *items = xcalloc(nm + 1, sizeof(*items)), k = 0;
+
 			for (size_t j = 0; j < nm; j++)
-				if (dirty[j] && sync_messages(*dbp, s, &mv[j],
-				    false, ie) < 0)
-					break;
+				if (dirty[j])
+					items[k++] = j;
+			lanes_run(*dbp, s, n_lanes, items, k, lane_sync, &r, ie);
+			free(items);
 		}
 		free(done);
 		free(dirty);
@@ -606,6 +635,9 @@ main(int argc, char **argv)
 			side_timeout_ms = (int)ms;
 	}
 	log_debug_level = o.debug;
+	if (o.debug > 0 || !db_serialized() || (getenv("INTERIMAP_LANES") &&
+	    strcmp(getenv("INTERIMAP_LANES"), "1") == 0))
+		n_lanes = 1;
 
 	if (iconf_load(o.config, &ic, &err) < 0) {
 		fprintf(stderr, "interimap: %s\n", err.msg);

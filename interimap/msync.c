@@ -161,6 +161,20 @@ open_both(struct ms *ms, const struct db_state *st, bool sample,
 	return 0;
 }
 
+int
+ms_state_write(struct ms *ms)
+{
+	struct err e;
+
+	if (!ms->state_new)
+		return 0;
+	if (db_state_add(ms->db, ms->idx, ms->b[DB_LOCAL].uidvalidity,
+	    ms->b[DB_REMOTE].uidvalidity, &e) < 0)
+		return ms_db_fail(ms, &e);
+	ms->state_new = false;
+	return 0;
+}
+
 /* ---- sync_messages (I:1222) ---- */
 
 int
@@ -195,6 +209,8 @@ ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign)
 	if (ms_sync_known(ms, &update) < 0)
 		goto out;
 	/* Only now: a crash before re-examines the new messages. */
+	if (ms_state_write(ms) < 0)
+		goto out;
 	for (int i = 0; i < 2; i++)
 		if (db_state_set(ms->db, (enum db_side)i, ms->idx,
 		    ms->b[i].p_uidnext, ms->b[i].p_hms, &e) < 0) {
@@ -402,10 +418,9 @@ sync_first(struct ms *ms, const struct db_state *st)
 	if ((st ? ms_open(ms, st, true) : ms_open_new(ms)) < 0)
 		return -1;
 	if (!st) {
-		/* Committed with the first pairs, not before. */
-		if (db_state_add(ms->db, ms->idx, ms->b[DB_LOCAL].uidvalidity,
-		    ms->b[DB_REMOTE].uidvalidity, &e) < 0)
-			return ms_db_fail(ms, &e);
+		/* Committed with the first intent records or pairs, not
+		 * before. */
+		ms->state_new = true;
 	} else {
 		if (ms_sync_known(ms, &update) < 0)
 			return -1;

@@ -352,7 +352,9 @@ flight_finish(struct copy *cp)
 		    ss, ts);
 	free(ts);
 	free(ss);
-	for (size_t i = 0; i < n; i++) {
+	if (ms_state_write(ms) < 0)
+		ok = false;
+	for (size_t i = 0; ok && i < n; i++) {
 		uint32_t l = dst->s->side == DB_LOCAL ? t[i] : s[i];
 		uint32_t r = dst->s->side == DB_LOCAL ? s[i] : t[i];
 		log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "Adding mapping "

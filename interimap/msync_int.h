@@ -92,6 +92,9 @@ struct ms {
 	int fail_rank;            /* 0 local, 1 remote, 2 other */
 	bool cancelling;          /* errors of cancelled commands: not news */
 	struct ms_cmd *cmds;      /* submitted, not yet freed */
+	/* A mailbox new to the database: its state row is added with its
+	 * first write (ms_state_write()), in that write's transaction. */
+	bool state_new;
 };
 
 /* A command of msync's: its handlers feed the side's caches; own, when
@@ -107,6 +110,13 @@ struct ms_cmd {
 	bool select;              /* ms_submit_select()'s */
 	struct uidset modified;   /* [MODIFIED] of its tagged reply */
 };
+
+/* ---- msync.c ---- */
+
+/* Before any write about the mailbox: its state row, when it is new to
+ * the database (not before: no transaction stays open while the servers
+ * answer, lanes.h). 0, or -1 (ms_db_fail()). */
+int ms_state_write(struct ms *ms);
 
 /* ---- msync_box.c ---- */
 

@@ -69,7 +69,9 @@ ms_intent_record(struct ms *ms, const struct ms_box *src,
 		k++;
 	}
 	/* Durable before the first byte of the APPEND. */
-	if (k > 0 && (db_intent_add(ms->db, ms->idx, v, k, &e) < 0 ||
+	if (k > 0 && ms_state_write(ms) < 0)
+		rc = -1;
+	else if (k > 0 && (db_intent_add(ms->db, ms->idx, v, k, &e) < 0 ||
 	    db_commit(ms->db, &e) < 0))
 		rc = ms_db_fail(ms, &e);
 	for (size_t i = 0; i < k; i++)

@@ -669,11 +669,29 @@ side_close(struct side *s)
 		char line[160];
 
 		conn_traffic(conn, &in, &out, &win, &wout);
+		in += s->absorbed[0];
+		out += s->absorbed[1];
+		win += s->absorbed[2];
+		wout += s->absorbed[3];
 		side_traffic_format(line, sizeof(line), in, win, out, wout,
 		    conn_is_deflate(conn));
 		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
 	}
 	side_drop(s);
+}
+
+void
+side_absorb(struct side *into, const struct side *from)
+{
+	unsigned long long v[4];
+
+	for (int i = 0; i < 4; i++)
+		into->absorbed[i] += from->absorbed[i];
+	if (from->imap == NULL)
+		return;
+	conn_traffic(imapc_conn(from->imap), &v[0], &v[1], &v[2], &v[3]);
+	for (int i = 0; i < 4; i++)
+		into->absorbed[i] += v[i];
 }
 
 void

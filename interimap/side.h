@@ -66,6 +66,9 @@ struct side {
 	 * failed), and a flag for its cancellation. */
 	struct err broke;
 	bool cancelling;
+	/* Traffic of other sessions to the same server (side_absorb()):
+	 * in, out, wire in, wire out. */
+	unsigned long long absorbed[4];
 };
 
 /* A command of the side run alongside others (side_start()); its
@@ -177,6 +180,10 @@ char *side_traffic_format(char *buf, size_t size, unsigned long long in,
  * session, without LOGOUT; then frees the rest of s. NULL-safe on an
  * unopened side. */
 void side_close(struct side *s);
+/* Adds the traffic of from's session (and what it absorbed) to the
+ * summary of into's: another session to the same server, about to be
+ * dropped (lanes.h). */
+void side_absorb(struct side *into, const struct side *from);
 /* The same without the summary: a --watch that reconnects. The side can
  * be opened again with side_connect(). */
 void side_drop(struct side *s);

@@ -878,6 +878,71 @@ test_transactions(void)
 	free(path);
 }
 
+/* A fake of lanes.c's hook: "me" owns the transaction or not. */
+struct fake_owner {
+	int me, owner, acquired, released;
+};
+
+static void
+fake_acquire(void *ctx)
+{
+	struct fake_owner *f = ctx;
+	f->acquired++;
+	f->owner = f->me;
+}
+
+static bool
+fake_owned(void *ctx)
+{
+	struct fake_owner *f = ctx;
+	return f->owner == f->me;
+}
+
+static void
+fake_release(void *ctx)
+{
+	struct fake_owner *f = ctx;
+	f->released++;
+	f->owner = -1;
+}
+
+static void
+test_txn_hook(void)
+{
+	struct err err;
+	char *path;
+	struct db *db = new_db("hook.db", &path);
+	struct fake_owner f = { 1, -1, 0, 0 };
+	const struct db_txn_hook h = { fake_acquire, fake_owned, fake_release,
+	    &f };
+	int64_t a = 0;
+
+	test_begin("db: with a transaction hook, only its owner ends it");
+	test_assert(db != NULL);
+	db_set_txn_hook(db, &h);
+	test_assert(db_mailbox_add(db, "a", 1, false, &a, &err) == 0);
+	test_assert(f.acquired == 1 && f.owner == 1 && db_in_transaction(db));
+	/* Another thread's turn: its commit and rollback leave it open. */
+	f.me = 2;
+	test_assert(db_commit(db, &err) == 0 && db_in_transaction(db));
+	db_rollback(db);
+	test_assert(db_in_transaction(db) && f.released == 0);
+	/* The owner's commit ends it and hands it back. */
+	f.me = 1;
+	test_assert(db_commit(db, &err) == 0 && !db_in_transaction(db));
+	test_assert(f.released == 1 && f.owner == -1);
+	/* A rollback by the owner too. */
+	test_assert(db_mailbox_add(db, "b", 1, false, &a, &err) == 0);
+	db_rollback(db);
+	test_assert(!db_in_transaction(db) && f.released == 2);
+	db_set_txn_hook(db, NULL);
+	db_close(&db);
+	test_assert(raw_is(path, "SELECT group_concat(hex(mailbox)) FROM "
+				 "mailboxes", "61"));
+	test_end();
+	free(path);
+}
+
 /* interimap < 0.5's database, by hand: names as TEXT with the real
  * delimiter, everything else as now; user_version 0. */
 static char *
@@ -1171,6 +1236,7 @@ main(int argc, char **argv)
 	test_pending();
 	test_sample();
 	test_transactions();
+	test_txn_hook();
 	test_upgrade();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);

@@ -65,6 +65,50 @@ mark_hook(void *ctx, bool before)
 	fputs(before ? "<" : ">", stderr);
 }
 
+/* A hold hook that keeps each line it is given (flags and text) and
+ * claims them all while *ctx is true. */
+static char held[1024];
+
+static bool
+keep_hold(void *ctx, bool debug, bool error, const char *line, size_t len)
+{
+	bool *claim = ctx;
+	size_t n = strlen(held);
+
+	if (!*claim)
+		return false;
+	snprintf(held + n, sizeof(held) - n, "%s%s%.*s|", debug ? "D:" : "",
+	    error ? "E:" : "", (int)len, line);
+	return true;
+}
+
+static void
+test_hold(void)
+{
+	bool claim = true;
+
+	test_begin("log_set_hold: lines held back, then written as they were");
+	held[0] = '\0';
+	log_set_hold(keep_hold, &claim);
+	capture_begin();
+	log_at(LOG_ERROR, "p", "first\n");
+	log_at(LOG_NOTICE, NULL, "second");
+	test_assert_str(capture_end(), "");
+	test_assert_str(held, "E:p: ERROR: first\\n|second|");
+	/* Not claimed: straight out. */
+	claim = false;
+	cap_begin();
+	log_at(LOG_NOTICE, NULL, "third");
+	test_assert_str(cap_end(), "third");
+	log_set_hold(NULL, NULL);
+	/* Written later: stderr, and the last error is the held one's. */
+	cap_begin();
+	log_put_line(false, true, "p: ERROR: first\\n", 17);
+	test_assert_str(cap_end(), "p: ERROR: first\\n");
+	test_assert_str(log_last_error(), "p: ERROR: first\\n");
+	test_end();
+}
+
 static const struct {
 	const char *name, *in, *want;
 } cases[] = {
@@ -278,5 +322,6 @@ main(void)
 	}
 	test_end();
 
+	test_hold();
 	return test_exit();
 }

@@ -1,0 +1,128 @@
+#!/bin/bash
+# Two mailboxes at once over two pairs of sessions (doc/interimap.1,
+# CONCURRENCY; interimap/lanes.h), against a run with one pair
+# (INTERIMAP_LANES=1, the test knob) on the same data: the same log lines
+# in the same order (the lines of a mailbox synced ahead held back), the
+# same database, the same mail; the second pair really used (a second
+# login on the remote server); and a SIGTERM while both pairs wait on a
+# frozen network path ends the run at once (the signal reaches both
+# threads), after which a run completes with nothing lost or twice.
+# The Perl interimap's results on such runs are compared by sync.sh and
+# msync.sh (their first syncs have three mailboxes or more).
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_LIB/dovecot.sh"
+. "$T_LIB/interimap.sh"
+
+t_init interimap-lanes
+t_need_interimap
+dovecot_available || t_skip_all "dovecot not installed"
+
+genmail --count 400 --out "$T/mail" --sizes small --seed lanes >/dev/null || { t_fail "genmail"; t_done; }
+f() { printf '%s/mail/msg-%04d.eml' "$T" "$1"; }
+
+pair_setup A || { t_fail "pair A"; t_done; }
+pair_setup B || { t_fail "pair B"; t_done; }
+
+# Ten mailboxes, big and small in turn (whatever the list order, a small
+# one after a big one is done first, its lines held), mail on each side
+# and on both, some flagged.
+script() { # SIDE: the imaptool script for that side
+	local i j n=0 box
+	for ((i = 0; i < 10; i++)); do
+		box=box$i
+		echo "create | $box"
+		for ((j = 0; j < (i % 2 ? 2 : 25); j++)); do
+			n=$((n + 1))
+			case $1 in
+			l) [ $((j % 3)) != 2 ] && echo "append | --flags | \\Seen | $box | $(f $((i * 40 + j + 1)))" ;;
+			r) [ $((j % 3)) = 2 ] && echo "append | $box | $(f $((i * 40 + j + 1)))" ;;
+			esac
+		done
+	done
+	[ "$1" = l ] && echo "append | INBOX | $(f 399)"
+	[ "$1" = r ] && echo "append | INBOX | $(f 400)"
+	true
+}
+script l | pair_apply l "A B" || t_fail "filling the local servers"
+script r | pair_apply r "A B" || t_fail "filling the remote servers"
+
+logins() { grep -c 'imap-login: Info: Login: ' "$T/${1}r/dovecot.log"; }
+la=$(logins A)
+lb=$(logins B)
+pair_run ours A a
+t_eq "two pairs: status 0" "$?" 0
+INTERIMAP_LANES=1 pair_run ours B b
+t_eq "one pair: status 0" "$?" 0
+t_eq "two pairs: two logins on the remote server" "$(($(logins A) - la))" 2
+t_eq "one pair: one login" "$(($(logins B) - lb))" 1
+
+# The same lines, in the same order (the traffic summaries count both
+# pairs: not compared), as a sequential run's.
+same_lines() {
+	grep -v 'IMAP traffic' "$T/$1.err" | sed -E 's/^(Creating new schema in database file ).*/\1DB/'
+}
+same_lines a >"$T/a.lines"
+same_lines b >"$T/b.lines"
+t_same_file "the log lines in a sequential run's order" "$T/a.lines" "$T/b.lines" ||
+	diff "$T/a.lines" "$T/b.lines" | head -n 20 | sed 's/^/#   /' >&2
+t_grep "a mailbox's lines were there to order" '^remote\(box[0-9]\): Added ' "$T/a.err"
+t_eq "the traffic summaries: one per side" "$(grep -c 'IMAP traffic' "$T/a.err")" 2
+db_dump "$T/A.db" >"$T/a.dump"
+db_dump "$T/B.db" >"$T/b.dump"
+t_same_file "the same database" "$T/a.dump" "$T/b.dump"
+for s in L R; do
+	x=A$s y=B$s
+	# (INTERNALDATE aside: A and B were filled a moment apart)
+	mail_digest "${!x}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/a.$s"
+	mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/b.$s"
+	t_same_file "the same mail ($s)" "$T/a.$s" "$T/b.$s"
+done
+t_same_file "both sides of A alike" <(cut -f2- "$T/a.L") <(cut -f2- "$T/a.R")
+t_eq "nothing twice" "$(cut -f2- "$T/a.L" | sort | uniq -d | wc -l)" 0
+t_eq "every message" "$(wc -l <"$T/a.L")" "$(($(script l | grep -c append) + $(script r | grep -c append)))"
+pair_run ours A a2
+t_eq "then nothing to do" "$(grep -v 'IMAP traffic' "$T/a2.err" | wc -l)" 0
+
+# ---------------------------------------------------------------------
+# SIGTERM while both pairs wait on a frozen remote (a relay stopped with
+# SIGSTOP) and every wait may last 60 s: both waits end at once.
+pair_setup C || { t_fail "pair C"; t_done; }
+RELAY_PORT=$(free_port) || t_fail "a free port"
+C_UP=$(sed -n 's/^port = //p' "$T/C.conf")
+"$T_PYTHON" "$T_LIB/tcprelay.py" "$RELAY_PORT" "$C_UP" &
+RELAY_PID=$!
+t_cleanup_add "kill -CONT $RELAY_PID; t_kill_pid $RELAY_PID"
+wait_port 127.0.0.1 "$RELAY_PORT" 10 || t_fail "the relay listens"
+sed -i "s/^port = .*/port = $RELAY_PORT/" "$T/C.conf"
+script l | pair_apply l C || t_fail "filling C"
+lc=$(logins C)
+# Frozen once the second login is in: the next remote command of each
+# pair then never gets its answer.
+second_login() { [ "$(($(logins C) - lc))" -ge 2 ]; }
+INTERIMAP_TIMEOUT_MS=60000 pair_start ours C c
+wait_until 20 second_login || t_fail "C: the second pair logs in"
+kill -STOP "$RELAY_PID"
+# Both threads asleep in a wait (the main one and the second pair's).
+waiting() {
+	local n=0 t
+	for t in /proc/"$PID_C"/task/*/wchan; do
+		case $(cat "$t" 2>/dev/null) in *poll*) n=$((n + 1)) ;; esac
+	done
+	[ "$n" -ge 2 ]
+}
+wait_until 20 waiting || { t_fail "C: both pairs wait" "$(cat /proc/"$PID_C"/task/*/wchan | tr '\0' ' ')"; [ -n "${LANES_GDB:-}" ] && { timeout 1 strace -f -p "$PID_C" -o "$T/strace.txt"; gdb -p "$PID_C" -batch -ex "thread apply all bt" > "$T/gdb.txt" 2>&1; }; }
+t0=$(date +%s)
+pair_stop C TERM
+t_eq "SIGTERM with both pairs waiting: status 0" "$STOPPED" 0
+el=$(($(date +%s) - t0))
+if [ "$el" -le 5 ]; then t_ok "SIGTERM: ended at once (${el} s)"; else t_fail "SIGTERM: ended at once" "${el} s"; fi
+kill -CONT "$RELAY_PID"
+pair_run ours C c2
+t_eq "C: the next run: status 0" "$?" 0
+mail_digest "$CL" | cut -f2- | sort >"$T/c.L"
+mail_digest "$CR" | cut -f2- | sort >"$T/c.R"
+t_same_file "C: both sides alike" "$T/c.L" "$T/c.R"
+t_eq "C: nothing twice" "$(sort "$T/c.L" | uniq -d | wc -l)" 0
+t_eq "C: nothing lost" "$(wc -l <"$T/c.L")" "$(script l | grep -c append)"
+
+t_done
