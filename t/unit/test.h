@@ -50,6 +50,23 @@ test_write_file(const char *path, const void *buf, size_t len)
 	close(fd);
 }
 
+/* Removes a fixture directory (mkdtemp()'s: no quote in its name) and all
+ * below it; a failure is said on stderr. Returns 0 when done. */
+static inline int
+test_rm_rf(const char *dir)
+{
+	char cmd[512];
+	int rc;
+
+	if ((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >=
+	    sizeof(cmd))
+		abort();
+	rc = system(cmd);
+	if (rc != 0)
+		fprintf(stderr, "# %s: status %d\n", cmd, rc);
+	return rc;
+}
+
 static inline void
 test_fail_at(const char *file, int line, const char *what)
 {

@@ -1172,11 +1172,6 @@ main(int argc, char **argv)
 	test_sample();
 	test_transactions();
 	test_upgrade();
-	{
-		char *cmd = xasprintf("rm -rf %s", dir);
-		if (system(cmd) != 0)
-			perror("rm");
-		free(cmd);
-	}
+	test_rm_rf(dir);
 	return test_exit();
 }

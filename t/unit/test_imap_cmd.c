@@ -7,32 +7,7 @@
 
 #include "imap_cmd.h"
 #include "test.h"
-
-#define WAIT "<WAIT>"
-
-/* The command as the writer sends it in mode, WAIT where it stops for "+";
- * "ERROR: msg" when rendering fails. Caller frees. */
-static char *
-render(const struct imap_cmd *cmd, enum imap_lit_mode mode)
-{
-	struct buf b = BUF_INIT(SIZE_MAX);
-	struct err err = {0};
-	if (imap_cmd_render(cmd, mode, WAIT, &b, &err) < 0) {
-		buf_free(&b);
-		return xasprintf("ERROR: %s", err.msg);
-	}
-	buf_append(&b, "", 1);
-	return b.data;
-}
-
-/* Renders cmd in mode, checks it against want, frees cmd. */
-static void
-check_render(struct imap_cmd *cmd, enum imap_lit_mode mode, const char *want)
-{
-	char *got = render(cmd, mode);
-	test_assert_str(got, want);
-	free(got);
-}
+#include "render.h"
 
 static void
 check(struct imap_cmd **cmdp, const char *want)

@@ -15,39 +15,17 @@
 #include "imap_parse.h"
 #include "imap_verbs.h"
 #include "test.h"
-
-#define WAIT "<WAIT>"
+#include "render.h"
 
 /* Put in *cmd_r before a call that must refuse: it must come back NULL. */
 static char poison;
 #define POISON ((struct imap_cmd *)(void *)&poison)
 
-/* The command as the writer sends it in mode, WAIT where it stops for "+";
- * "ERROR: msg" when rendering fails. Caller frees. */
-static char *
-render(const struct imap_cmd *cmd, enum imap_lit_mode mode)
-{
-	struct buf b = BUF_INIT(SIZE_MAX);
-	struct err err = {0};
-	if (imap_cmd_render(cmd, mode, WAIT, &b, &err) < 0) {
-		buf_free(&b);
-		return xasprintf("ERROR: %s", err.msg);
-	}
-	buf_append(&b, "", 1);
-	return b.data;
-}
-
 /* Renders cmd in mode against want, then frees it. */
 static void
 check_mode(struct imap_cmd *cmd, enum imap_lit_mode mode, const char *want)
 {
-	char *got;
-	test_assert(cmd != NULL);
-	if (cmd == NULL)
-		return;
-	got = render(cmd, mode);
-	test_assert_str(got, want);
-	free(got);
+	check_render(cmd, mode, want);
 	imap_cmd_free(&cmd);
 }
 

@@ -1,10 +1,8 @@
 #include "util.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imap_xfer.h"
 #include "imapc.h"
 #include "test.h"
@@ -26,14 +24,7 @@ struct peer {
 static void
 peer_open(struct peer *p, const char *greeting)
 {
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	p->fd = fds[0];
-	p->e = imapc_new(conn_new(fds[1], "test", TMO), "test");
+	p->e = engine_pair(TMO, true, &p->fd);
 	if (write(p->fd, greeting, strlen(greeting)) !=
 	    (ssize_t)strlen(greeting))
 		abort();
