@@ -53,28 +53,6 @@ src_read(void *ctx, char *buf, size_t n, struct err *err)
 	return (ssize_t)n + s->extra;
 }
 
-/* Runs fn(arg) in a child; true when the child died of SIGABRT. */
-static bool
-aborts(void (*fn)(const char *), const char *arg)
-{
-	pid_t pid;
-	int st;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		abort();
-	if (pid == 0) {
-		/* the message to stderr is expected; keep the log clean */
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(3);
-		fn(arg);
-		_exit(0);
-	}
-	if (waitpid(pid, &st, 0) != pid)
-		abort();
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
-}
-
 static void
 test_pieces(void)
 {
@@ -482,18 +460,18 @@ test_refusals(void)
 	test_assert(imap_cmd_verb_ok("X-ID"));
 
 	/* the aborting pieces do abort, and only on bad input */
-	test_assert(aborts(raw_crlf, "a\r\nb"));
-	test_assert(aborts(raw_crlf, "{5+}"));
-	test_assert(aborts(raw_crlf, ""));
-	test_assert(!aborts(ok_raw, "(FLAGS)"));
-	test_assert(aborts(atom_bad, "a b"));
-	test_assert(aborts(atom_bad, "\\Seen"));
-	test_assert(aborts(verb_bad, "UID  FETCH"));
-	test_assert(aborts(verb_bad, "LOGIN\r\n"));
-	test_assert(aborts(close_unopened, NULL));
-	test_assert(aborts(write_open_list, NULL));
-	test_assert(aborts(empty_set, NULL));
-	test_assert(aborts(zero_cap, NULL));
+	test_assert(test_child_aborts(raw_crlf, "a\r\nb"));
+	test_assert(test_child_aborts(raw_crlf, "{5+}"));
+	test_assert(test_child_aborts(raw_crlf, ""));
+	test_assert(!test_child_aborts(ok_raw, "(FLAGS)"));
+	test_assert(test_child_aborts(atom_bad, "a b"));
+	test_assert(test_child_aborts(atom_bad, "\\Seen"));
+	test_assert(test_child_aborts(verb_bad, "UID  FETCH"));
+	test_assert(test_child_aborts(verb_bad, "LOGIN\r\n"));
+	test_assert(test_child_aborts(close_unopened, NULL));
+	test_assert(test_child_aborts(write_open_list, NULL));
+	test_assert(test_child_aborts(empty_set, NULL));
+	test_assert(test_child_aborts(zero_cap, NULL));
 	test_end();
 }
 

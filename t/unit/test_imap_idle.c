@@ -33,10 +33,7 @@ finish(struct imapc **e, struct imapscript *s, int line)
 static void
 begin(const char *what, bool split)
 {
-	static char name[300];
-	snprintf(name, sizeof(name), "imap_idle: %s%s", what,
-	    split ? " (split at every byte)" : "");
-	test_begin(name);
+	test_begin_split("imap_idle", what, split);
 }
 
 static const volatile sig_atomic_t no_wake;

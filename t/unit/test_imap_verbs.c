@@ -59,26 +59,21 @@ check_refused(int rc, struct imap_cmd *cmd, const struct err *err,
 		imap_cmd_free(&cmd);
 }
 
-/* Runs fn() in a child; true when the child died of SIGABRT. */
+/* test_child_aborts() for a fn without argument. */
+static void (*aborts_fn)(void);
+
+static void
+aborts_call(const char *unused)
+{
+	(void)unused;
+	aborts_fn();
+}
+
 static bool
 aborts(void (*fn)(void))
 {
-	pid_t pid;
-	int st;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		abort();
-	if (pid == 0) {
-		/* the message to stderr is expected; keep the log clean */
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(3);
-		fn();
-		_exit(0);
-	}
-	if (waitpid(pid, &st, 0) != pid)
-		abort();
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+	aborts_fn = fn;
+	return test_child_aborts(aborts_call, NULL);
 }
 
 /* A set from text ("1:3,5"). */

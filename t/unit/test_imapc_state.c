@@ -277,18 +277,10 @@ append_cmd(const char *a, const char *b)
 	return c;
 }
 
-static const char *
-mode(bool split)
-{
-	return split ? " (split at every byte)" : "";
-}
-
 static void
 begin(const char *what, bool split)
 {
-	static char name[300];
-	snprintf(name, sizeof(name), "imapc state: %s%s", what, mode(split));
-	test_begin(name);
+	test_begin_split("imapc state", what, split);
 }
 
 /* --- the selected mailbox ---------------------------------------- */

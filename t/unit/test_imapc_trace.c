@@ -103,6 +103,19 @@ play(const struct imapc_opts *eo, int level, bool split)
 	return buf;
 }
 
+/* The wire trace after the login, at either level: literals left out. */
+#define WIRE_AFTER_LOGIN                                                       \
+	"remote: C: 000002 APPEND INBOX {5}\n"                                 \
+	"remote: S: + go ahead\n"                                              \
+	"remote: C: [...]\n"                                                   \
+	"remote: S: 000002 OK appended\n"                                      \
+	"remote: C: 000003 APPEND INBOX {5}\n"                                 \
+	"remote: S: 000003 NO [TOOBIG] no room\n"                              \
+	"remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"                        \
+	"remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"                             \
+	"remote: S: [...])\n"                                                  \
+	"remote: S: 000004 OK done\n"
+
 static void
 test_wire(bool split)
 {
@@ -118,16 +131,7 @@ test_wire(bool split)
 	    "remote: S: xxx OK [CAPABILITY IMAP4rev1] done\n"
 	    /* refused: the reference has died by then, saying why */
 	    "remote: C: xxx LOGIN [REDACTED]\n"
-	    "remote: C: 000002 APPEND INBOX {5}\n"
-	    "remote: S: + go ahead\n"
-	    "remote: C: [...]\n"
-	    "remote: S: 000002 OK appended\n"
-	    "remote: C: 000003 APPEND INBOX {5}\n"
-	    "remote: S: 000003 NO [TOOBIG] no room\n"
-	    "remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"
-	    "remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"
-	    "remote: S: [...])\n"
-	    "remote: S: 000004 OK done\n");
+	    WIRE_AFTER_LOGIN);
 	test_end();
 
 	test_begin(split ? "wire, --debug --debug: split at every byte" :
@@ -141,16 +145,7 @@ test_wire(bool split)
 	    "remote: S: 000000 OK [CAPABILITY IMAP4rev1] done\n"
 	    "remote: C: 000001 LOGIN foo bar\n"
 	    "remote: S: 000001 NO [AUTHENTICATIONFAILED] no\n"
-	    "remote: C: 000002 APPEND INBOX {5}\n"
-	    "remote: S: + go ahead\n"
-	    "remote: C: [...]\n"
-	    "remote: S: 000002 OK appended\n"
-	    "remote: C: 000003 APPEND INBOX {5}\n"
-	    "remote: S: 000003 NO [TOOBIG] no room\n"
-	    "remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"
-	    "remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"
-	    "remote: S: [...])\n"
-	    "remote: S: 000004 OK done\n");
+	    WIRE_AFTER_LOGIN);
 	test_end();
 	log_set_prefix_sep(NULL);
 }

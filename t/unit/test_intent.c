@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "dbfix.h"
 #include "imap_data.h"
 #include "intent.h"
 #include "test.h"
@@ -392,22 +393,6 @@ test_valid(void)
 
 /* ---- the table ---- */
 
-static struct db *
-new_db(const char *name)
-{
-	struct err err;
-	char *path = xasprintf("%s/%s", dir, name), *msg = NULL;
-	struct db *db = db_open(path, 0, &err);
-
-	if (!db || db_schema(db, '/', '/', &msg, &err) < 0) {
-		fprintf(stderr, "# new_db %s: %s\n", path, err.msg);
-		db_close(&db);
-	}
-	free(msg);
-	free(path);
-	return db;
-}
-
 /* Whether the file holds the table (a second connection would wait for
  * the lock: asked through db's own, read-only). */
 static int
@@ -443,7 +428,7 @@ test_table(void)
 	bool has = true;
 
 	test_begin("intent table: none until the first record");
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db != NULL);
 	if (!db) {
 		test_end();
@@ -466,7 +451,7 @@ test_table(void)
 
 	test_begin("intent table: records kept, read back, gone with their "
 	    "pairs");
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_add(db, idx, v, 3, &err) == 0);
 	test_assert(db_commit(db, &err) == 0);
 	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
@@ -474,7 +459,7 @@ test_table(void)
 	db_close(&db);
 	test_assert(tables("t.db") == 1);
 	/* A new run reads what the last one left. */
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
 	test_assert(db_intent_get(db, idx, &got, &n, &err) == 0 && n == 3);
 	if (n == 3) {
@@ -522,7 +507,7 @@ test_table(void)
 	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
 	test_assert(db_commit(db, &err) == 0);
 	db_close(&db);
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
 	db_close(&db);
 	test_end();
@@ -531,7 +516,7 @@ test_table(void)
 	{
 		/* Its DELETEs, foreign keys on: our rows do not stop them. */
 		char *cmd;
-		db = new_db("t.db");
+		db = dbfix_new(dir, "t.db", NULL);
 		test_assert(db_intent_add(db, idx, v, 1, &err) == 0);
 		test_assert(db_commit(db, &err) == 0);
 		db_close(&db);
@@ -543,7 +528,7 @@ test_table(void)
 		    (long long)idx);
 		test_assert(system(cmd) == 0);
 		free(cmd);
-		db = new_db("t.db");
+		db = dbfix_new(dir, "t.db", NULL);
 		test_assert(db_state_get(db, idx, (struct db_state[2]){{0}},
 		    &err) == 0);
 		/* Left to the reader to judge (intent_valid()). */
