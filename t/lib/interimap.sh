@@ -466,6 +466,7 @@ killrelay_reset() {
 # in KILLED (empty when it killed nothing) and its counts of the run in
 # $R/counts.local and .remote. Returns once both relays (and their
 # servers) are done.
+# shellcheck disable=SC2034 # RC and KILLED: the caller's
 killrelay_run() {
 	local bin=$INTERIMAP
 	[ "$1" = perl ] && bin=$INTERIMAP_PERL

@@ -614,6 +614,17 @@ drive(const struct imap_cmd *cmd, enum imap_lit_mode mode, size_t cap)
 	return b.data;
 }
 
+/* drive()'s output checked against want. */
+static void
+check_drive(const struct imap_cmd *cmd, enum imap_lit_mode mode, size_t cap,
+    const char *want)
+{
+	char *got = drive(cmd, mode, cap);
+
+	test_assert_str(got, want);
+	free(got);
+}
+
 static void
 test_stream(void)
 {
@@ -655,10 +666,9 @@ test_stream(void)
 	s1.flaky = true;
 	s1.tick = false;
 	imap_cmd_literal_stream(c, 5, false, src_read, &s1);
-	got = drive(c, IMAP_LIT_PLUS, 64);
-	test_assert_str(got, "APPEND INBOX {5+}\r\n<BLOCKED>he<BLOCKED>ll"
+	check_drive(c, IMAP_LIT_PLUS, 64,
+	    "APPEND INBOX {5+}\r\n<BLOCKED>he<BLOCKED>ll"
 	    "<BLOCKED>o");
-	free(got);
 	imap_cmd_free(&c);
 	test_end();
 }
@@ -677,25 +687,22 @@ test_stream_errors(void)
 
 	s.fail_at = 4;
 	s.step = 3;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source after 6 of 10 "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source after 6 of 10 "
 	    "bytes: other server: connection lost");
-	free(got);
 
 	s.pos = 0;
 	s.fail_at = UINT64_MAX;
 	s.end = 0;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source ended after 0 of "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source ended after 0 of "
 	    "10 bytes");
-	free(got);
 
 	s.pos = 0;
 	s.end = 7;
-	got = drive(c, IMAP_LIT_SYNC, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source ended after 7 of "
+	check_drive(c, IMAP_LIT_SYNC, 100,
+	    "ERROR: APPEND: literal source ended after 7 of "
 	    "10 bytes");
-	free(got);
 	{
 		/* the kind: a short literal is a temporary failure */
 		struct imap_cmd_writer w;
@@ -714,10 +721,9 @@ test_stream_errors(void)
 	s.end = 10;
 	s.step = SIZE_MAX;
 	s.extra = 1;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source returned 11 bytes "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source returned 11 bytes "
 	    "for 10");
-	free(got);
 
 	/* rendering reports the same errors */
 	s.pos = 0;
