@@ -57,8 +57,6 @@ t_need_interimap
 dovecot_available || t_skip_all "dovecot not installed"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 command -v flock >/dev/null || t_skip_all "no flock command"
-T0=$(date +%s%N)
-elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 KILLS=${CRASH_KILLS:-100}
 # (the Perl program's figures are reported, not judged: fewer, for time)
 PERL_KILLS=${CRASH_PERL_KILLS:-60}
@@ -81,9 +79,7 @@ if ! genmail --count 405 --out "$T/mail" --sizes small --seed crash >/dev/null |
 fi
 # files FROM TO [DIR]: " | FILE" for messages FROM..TO (of DIR, $T/mail)
 files() { local i; for ((i = $1; i <= $2; i++)); do printf ' | %s/msg-%04d.eml' "${3:-$T/mail}" "$i"; done; }
-# fill TUNNEL: the imaptool script on stdin ("|" between the arguments)
-fill() { sed 's/ *| */\t/g' | IMAP_TUNNEL=$1 imap_tool script >/dev/null; }
-fill "$LT" <<EOF || t_fail "local filled"
+imap_script "$LT" <<EOF || t_fail "local filled"
 append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX$(files 1 10)
 append | --flags | \Flagged \$Work | --date | 29-Feb-2024 23:59:59 -0700 | INBOX$(files 11 20)
 append | --date | 03-Mar-2019 08:00:01 +0530 | INBOX$(files 21 30)
@@ -96,7 +92,7 @@ create | Archiv/2024
 append | --flags | \Seen \Answered | --date | 31-Dec-2024 23:59:59 +1400 | Archiv/2024$(files 191 210)
 raw | SUBSCRIBE INBOX | SUBSCRIBE a/b
 EOF
-fill "$RT" <<EOF || t_fail "remote filled"
+imap_script "$RT" <<EOF || t_fail "remote filled"
 append | --flags | \Answered \Seen | --date | 15-Feb-2021 12:34:56 +0100 | INBOX$(files 211 225)
 append | --flags | \$Label1 | --date | 12-Jan-2012 00:00:00 +0000 | INBOX$(files 226 240)
 create | many
@@ -117,22 +113,17 @@ mail_digest "$LT" >"$T/want.l"
 mail_digest "$RT" >"$T/want.r"
 LC_ALL=C sort "$T/want.l" "$T/want.r" >"$T/want"
 t_eq "setup: 406 messages in 6 mailboxes" "$(wc -l <"$T/want") $(cut -f1 "$T/want" | sort -u | wc -l)" "406 6"
-{ cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; } || t_fail "template kept"
-# reset: a fresh setup (the template's servers, no database)
-reset() {
-	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" &&
-		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
-}
+killrelay_keep || t_fail "template kept"
 # increment: the new messages of the incremental phase
 increment() {
-	fill "$LT" <<EOF || t_fail "local increment"
+	imap_script "$LT" <<EOF || t_fail "local increment"
 append | --flags | \Seen | --date | 05-May-2025 05:05:05 +0000 | INBOX$(files 1 140 "$T/inc")
 append | --flags | \Answered \$Work | --date | 06-May-2025 06:06:06 +0200 | a/b$(files 141 160 "$T/inc")
 append | --date | 07-May-2025 07:07:07 -0100 | Entwürfe$(files 161 170 "$T/inc")
 create | neu
 append | --flags | \Flagged | --date | 08-May-2025 08:08:08 +0000 | neu$(files 171 190 "$T/inc")
 EOF
-	fill "$RT" <<EOF || t_fail "remote increment"
+	imap_script "$RT" <<EOF || t_fail "remote increment"
 append | --flags | \$Label2 | --date | 09-May-2025 09:09:09 +0900 | many$(files 191 280 "$T/inc")
 append | --date | 10-May-2025 10:10:10 -1000 | a/c$(files 281 290 "$T/inc")
 append | --flags | \Seen | --date | 11-May-2025 11:11:11 +1100 | Entwürfe$(files 291 300 "$T/inc")
@@ -148,7 +139,7 @@ LC_ALL=C sort "$T/inc.l" "$T/inc.r" >"$T/want.inc"
 for s in l r; do LC_ALL=C comm -13 <(LC_ALL=C sort "$T/want.$s") <(LC_ALL=C sort "$T/inc.$s") >"$T/new.$s"; done
 t_eq "increment: 190 new local messages, 110 remote, 7 mailboxes" \
 	"$(wc -l <"$T/new.l") $(wc -l <"$T/new.r") $(cut -f1 "$T/want.inc" | sort -u | wc -l)" "190 110 7"
-reset || t_fail "template restored"
+killrelay_reset || t_fail "template restored"
 
 # judge WANT FILE: "LOST DUP ALTERED" for a side's mail_digest against
 # WANT: the messages of WANT missing; the copies of one beyond its count
@@ -170,21 +161,6 @@ sed -e 1d -e '2p' -e '3s/ ([^)]*)$/ (\\Deleted)/' "$T/want" >"$T/judge.test"
 t_eq "judge: counts a loss, a duplicate, an altered message" "$(judge "$T/want" "$T/judge.test")" "2 1 1"
 
 # ---------------------------------------------------------------------
-# run WHO NAME: WHO (ours, perl) on the setup, with the kill point in
-# $R/plan (if any); stdout and stderr in $T/NAME.out and .err, the
-# status in RC; returns once both relays (and their servers) are done.
-# KILLED: the relay's record when it killed the client, else empty.
-run() {
-	local bin=$INTERIMAP
-	[ "$1" = perl ] && bin=$INTERIMAP_PERL
-	rm -f "$R/killed" "$R/counts.local" "$R/counts.remote"
-	# (bash's "Killed" aside)
-	{ timeout 120 "$bin" --config="$T/X.conf" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
-	RC=$?
-	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
-		t_fail "$2: the relays end"
-	KILLED=$(cat "$R/killed" 2>/dev/null)
-}
 # counts: the relays' counts of the last run, "CHANNEL DIR KIND N" lines
 counts() { local ch; for ch in local remote; do sed "s/^/$ch /" "$R/counts.$ch"; done; }
 
@@ -194,17 +170,17 @@ counts() { local ch; for ch in local remote; do sed "s/^/$ch /" "$R/counts.$ch";
 # KIND FULL IDLE" lines); the statuses in CAL.
 calibrate() {
 	local who=$1 rc
-	reset
+	killrelay_reset
 	: >"$R/plan"
-	run "$who" "calib-first-$who"
+	killrelay_run "$who" "calib-first-$who"
 	rc=$RC
 	counts >"$T/counts.full"
-	run "$who" "calib-idle-$who"
+	killrelay_run "$who" "calib-idle-$who"
 	rc="$rc $RC"
 	counts | cut -d' ' -f4 >"$T/counts.idle"
 	paste -d' ' "$T/counts.full" "$T/counts.idle" >"$T/counts.$who.first"
 	increment
-	run "$who" "calib-inc-$who"
+	killrelay_run "$who" "calib-inc-$who"
 	CAL="$rc $RC"
 	counts | paste -d' ' - "$T/counts.idle" >"$T/counts.$who.inc"
 	t_log "$who: uninterrupted first sync, nothing to do, incremental sync: status $CAL; events (first sync, nothing to do): $(awk '{printf "%s %s %s %s %s; ", $1, $2, $3, $4, $5}' "$T/counts.$who.first"); incremental: $(awk '{printf "%s %s %s %s; ", $1, $2, $3, $4}' "$T/counts.$who.inc")"
@@ -313,7 +289,7 @@ phase() {
 			DRAW=$((DRAW + 1))
 		fi
 		p=$(cat "$R/plan")
-		run "$who" "$n"
+		killrelay_run "$who" "$n"
 		runs=$((runs + 1))
 		if [ "$RC" = 137 ] && [ -n "$KILLED" ]; then
 			K[$ph]=$((K[$ph] + 1))
@@ -339,7 +315,7 @@ phase() {
 	SETUP_FIG="$((l + r)) $dl $dr $((al + ar))"
 	if db_consistent "$T/X.db" "$LT" "$RT" >"$T/$who.$SETUPS.$ph.db" 2>&1; then f=0; else f=1; fi
 	: >"$R/plan"
-	run "$who" "$who-$SETUPS-$ph-after"
+	killrelay_run "$who" "$who-$SETUPS-$ph-after"
 	j="$RC:$(ilog_lines "$T/$who-$SETUPS-$ph-after.err")$(cat "$T/$who-$SETUPS-$ph-after.out")"
 	if [ "$who" = ours ]; then
 		t_eq "$s: every message on both sides, none lost, twice or altered" "$l $dl $al $r $dr $ar" "0 0 0 0 0 0"
@@ -372,7 +348,7 @@ crash() {
 	K[first]=0 K[inc]=0 SETUPS=0 DRAW=0 BAD=0
 	while [ $((K[first] + K[inc])) -lt "$want" ] && [ $SETUPS -lt $MAX_SETUPS ]; do
 		SETUPS=$((SETUPS + 1))
-		reset
+		killrelay_reset
 		SETUP_FIG=
 		if phase "$who" first; then
 			increment
@@ -427,7 +403,7 @@ REC=$(cat "$T"/ours-*.err | sed -n 's/^[a-z]*(.*): Recovered \([0-9]*\) UID.*/\1
 t_log "ours: recovered $REC (copies, lines): copies the Perl interimap makes again"
 t_eq "ours: copies found after the kills (Recovered)" "$([ "${REC% *}" -gt 0 ] && echo yes)" yes
 t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/ours-*.err "$T"/calib-*-ours.err | head -n 3)" ""
-t_log "ours: $(elapsed)"
+t_log "ours: $(t_elapsed)"
 
 FIG="ours: $(figures ours)"
 if [ -x "$INTERIMAP_PERL" ]; then
@@ -443,5 +419,5 @@ else
 	t_log "no Perl interimap ($INTERIMAP_PERL): not compared"
 fi
 t_log "crash: seed $SEED: $FIG"
-t_log "all done: $(elapsed)"
+t_log "all done: $(t_elapsed)"
 t_done

@@ -35,8 +35,6 @@ dovecot_available || t_skip_all "dovecot not installed"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 PERL=$INTERIMAP_PERL
 [ -x "$PERL" ] || t_skip_all "no Perl interimap ($PERL)"
-T0=$(date +%s%N)
-elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 
 oauth_start "$DOVECOT_DEST_USER" || t_skip_all "token endpoint does not start"
 
@@ -56,7 +54,7 @@ setup() {
 	P[$x:RIMAPS]=$DOVECOT_IMAPS_PORT P[$x:RCA]=$DOVECOT_CA P[$x:RSPKI]=$DOVECOT_PUBKEY_SHA256
 }
 setup A && setup B || { t_fail "four Dovecots"; t_done; }
-t_log "four Dovecots ready: $(elapsed)"
+t_log "four Dovecots ready: $(t_elapsed)"
 
 # conf NAME LINE...: $T/A-NAME.conf and $T/B-NAME.conf, the LINEs after
 # "database = $T/X.db" ($CONF_DB instead when set), with each @KEY@ made
@@ -234,7 +232,7 @@ conf plaintext "$LOCAL_TUNNEL" "$REMOTE_IMAP" "$RPASS" "STARTTLS = NO"
 LOGIN="r PLAIN secured" synced plaintext
 conf badpw "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "password = not the password"
 refused badpw "^remote: ERROR: authentication failed: NO \[AUTHENTICATIONFAILED\] Authentication failed\.\$" perl
-t_log "TLS and passwords done: $(elapsed)"
+t_log "TLS and passwords done: $(t_elapsed)"
 
 # password-command and OAuth: the reference has neither.
 conf pwcmd "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "password-command = $T/pw.sh"
@@ -251,7 +249,7 @@ LOGIN="r OAUTHBEARER TLS" synced oauthbearer imaps
 t_eq "oauthbearer: the token endpoint checked the token" "$(cat "$OAUTH_LOG")" "$OAUTH_TOKEN"
 conf oauth-bad "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "auth = OAUTHBEARER" "password-command = echo bad-token"
 refused oauth-bad '^remote: ERROR: authentication failed: NO \[AUTHENTICATIONFAILED\] Authentication failed\. \(status invalid_token\)$'
-t_log "password-command and OAuth done: $(elapsed)"
+t_log "password-command and OAuth done: $(t_elapsed)"
 
 # SOCKSv5.
 DOWN=$(free_port) || t_fail "a free port"
@@ -278,7 +276,7 @@ fi
 # (no proxy needed to find none)
 conf proxy-down "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "$RPASS" "proxy = socks5h://127.0.0.1:$DOWN"
 refused proxy-down "^remote: ERROR: connect to 127\.0\.0\.1:${P[A:RIMAPS]} via SOCKS5 proxy socks5h://127\.0\.0\.1:$DOWN: cannot reach the proxy: Failed to connect to 127\.0\.0\.1 port $DOWN after [0-9]+ ms: Couldn't connect to server\$" perl
-t_log "SOCKS5 done: $(elapsed)"
+t_log "SOCKS5 done: $(t_elapsed)"
 
 # ---------------------------------------------------------------------
 # The local side over TCP too (STARTTLS; the password has " ;" and "#").
@@ -291,7 +289,7 @@ refused local-pwcmd-fail '^local: ERROR: password-command exited with status 4$'
 conf local-proxy-down "$LOCAL_IMAP" "password = $DOVECOT_PASS" "proxy = socks5://127.0.0.1:$DOWN" \
 	"$REMOTE_IMAPS" "$RPASS"
 refused local-proxy-down "^local: ERROR: connect to 127\.0\.0\.1:${P[A:LIMAP]} via SOCKS5 proxy socks5://127\.0\.0\.1:$DOWN: cannot reach the proxy: Failed to connect to 127\.0\.0\.1 port $DOWN after [0-9]+ ms: Couldn't connect to server\$" perl
-t_log "local side done: $(elapsed)"
+t_log "local side done: $(t_elapsed)"
 
 # What the last refusal left, synced; then the databases agree with the
 # servers.
@@ -299,11 +297,7 @@ conf last "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "$RPASS"
 synced last
 
 for x in A B; do
-	if db_consistent "$T/$x.db" "${P[$x:L]}" "${P[$x:R]}" >"$T/consistent" 2>&1; then
-		t_ok "setup $x: database consistent with the servers"
-	else
-		t_fail "setup $x: database consistent with the servers" "$(grep -v '^stale: ' "$T/consistent" | head -n 5)"
-	fi
+	t_db_consistent "setup $x: database consistent with the servers" "$T/$x.db" "${P[$x:L]}" "${P[$x:R]}"
 done
 
 # ---------------------------------------------------------------------
@@ -322,5 +316,5 @@ fi
 t_grep "never greets: the error" "^remote: ERROR: 127\.0\.0\.1:$HANG_PORT: too slow: 0 bytes in 30\.[0-9] s \(allowed: the 30 s timeout plus 1 s per 1024 bytes\)\$" "$T/A-hang.err"
 t_eq "never greets: one line on stderr" "$(wc -l <"$T/A-hang.err")" 1
 
-t_log "total: $(elapsed)"
+t_log "total: $(t_elapsed)"
 t_done

@@ -38,13 +38,8 @@ settled() {
 		t_fail "$1: both sides alike, $2 messages, none twice" "$(diff "$T/alike.l" "$T/alike.r" | head -n 5)"
 	fi
 }
-consistent() {
-	if db_consistent "$T/A.db" "$AL" "$AR" >"$T/cons" 2>&1; then
-		t_ok "$1: the database agrees with both servers"
-	else
-		t_fail "$1: the database agrees with both servers" "$(grep -v '^stale' "$T/cons" | head -n 3)"
-	fi
-}
+# consistent NAME: pair A's database agrees with both servers.
+consistent() { t_db_consistent "$1: the database agrees with both servers" "$T/A.db" "$AL" "$AR"; }
 # listed NAME: the watcher (--debug) has had the remote LIST's reply:
 # its first round is as good as over.
 listed() { wait_until 20 grep -qE '^remote: S: [0-9]+ OK List completed' "$T/$1.err" || t_fail "$1: the first round"; }
@@ -185,11 +180,7 @@ consistent "notify"
 pair_start ours A v --watch=1 --debug
 listed v
 IMAP_TUNNEL=$AR imap_tool raw 'DELETE a' 'CREATE a' >/dev/null
-if wait_until 30 pair_ended A; then
-	t_ok "UIDVALIDITY: the watch ends by itself"
-else
-	t_fail "UIDVALIDITY: the watch ends by itself"
-fi
+t_within "UIDVALIDITY: the watch ends by itself" 30 pair_ended A
 pair_stop A TERM
 t_eq "UIDVALIDITY: status 1" "$STOPPED" 1
 t_grep "UIDVALIDITY: the reference's error" 'ERROR: UIDVALIDITY changed! ' "$T/v.err"

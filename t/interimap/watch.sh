@@ -48,6 +48,37 @@ settled() {
 	t_same_file "$1: ours and the Perl interimap: the same messages" "$T/alike.A.l" "$T/alike.B.l"
 }
 
+# both_start NAME [--debug] ARGS...: ours on setup A ($T/NAME-a.err; with
+# --debug if given) and the Perl interimap on B ($T/NAME-b.err), both with
+# ARGS, in the background.
+both_start() {
+	local n=$1 d=()
+	shift
+	if [ "$1" = --debug ]; then d=(--debug); shift; fi
+	pair_start ours A "$n-a" "$@" "${d[@]}"
+	pair_start perl B "$n-b" "$@"
+}
+
+# both_stopped PREFIX STATUS: both watchers sent SIGTERM; each must exit
+# with STATUS.
+both_stopped() {
+	pair_stop A TERM; t_eq "${1}ours exits $2" "$STOPPED" "$2"
+	pair_stop B TERM; t_eq "${1}the Perl interimap exits $2" "$STOPPED" "$2"
+}
+
+# up NAME WHAT [ERE]: within 20 s, ours' --debug log $T/NAME.err shows ERE
+# (a LIST by default: its first round is under way); WHAT failed if not.
+up() { wait_until 20 grep -q "${3:-C: [0-9]* LIST }" "$T/$1.err" || t_fail "$2"; }
+
+# consistent NAME: each setup's database agrees with its servers.
+consistent() {
+	local x l r
+	for x in A B; do
+		l=${x}L r=${x}R
+		t_db_consistent "$1: setup $x: database consistent with the servers" "$T/$x.db" "${!l}" "${!r}"
+	done
+}
+
 genmail --count 30 --out "$T/mail" --sizes small --seed watch >/dev/null || { t_fail "genmail"; t_done; }
 f() { printf '%s/msg-%04d.eml' "$T/mail" "$1"; }
 
@@ -80,10 +111,9 @@ EOF
 pair_run ours A first-a && pair_run perl B first-b || t_fail "first syncs" "$(cat "$T/first-a.err" "$T/first-b.err")"
 alike A 4 && alike B 4 || t_fail "first syncs: 4 messages a side"
 
-pair_start ours A watch-a --watch=1 --debug
-pair_start perl B watch-b --watch=1
+both_start watch --debug --watch=1
 # (after their first round: nothing to do, but each must be up)
-wait_until 20 grep -q 'C: [0-9]* LIST ' "$T/watch-a.err" || t_fail "watch: ours is listing"
+up watch-a "watch: ours is listing"
 pair_apply l "A B" <<EOF || t_fail "watch: changes"
 append | --date | 04-Apr-2023 10:00:00 +0000 | INBOX | $(f 5)
 store | INBOX | 1 | +FLAGS | \Answered
@@ -102,8 +132,7 @@ store | a/b | 1 | +FLAGS | \Flagged \$Later
 EOF
 settled "watch: expunged, flagged" 7
 t_eq "watch: ours is still running" "$(kill -0 "$PID_A" 2>&1 && echo yes)" yes
-pair_stop A TERM; t_eq "watch: SIGTERM: ours exits 0" "$STOPPED" 0
-pair_stop B TERM; t_eq "watch: SIGTERM: the Perl interimap exits 0" "$STOPPED" 0
+both_stopped "watch: SIGTERM: " 0
 t_eq "watch: nothing on ours' stdout" "$(cat "$T/watch-a.out")" ""
 t_grep "watch: local UNSELECT between rounds" '^local(\([^)]*\))?: C: [0-9]+ UNSELECT$' "$T/watch-a.err"
 t_grep "watch: remote UNSELECT between rounds" '^remote(\([^)]*\))?: C: [0-9]+ UNSELECT$' "$T/watch-a.err"
@@ -115,12 +144,7 @@ lists=$(grep -cE '^local(\([^)]*\))?: C: [0-9]+ LIST .*RETURN \(SUBSCRIBED STATU
 	t_fail "watch: the local list again every round" "$lists LISTs"
 t_grep "watch: the new mailbox created locally" '^local: Created mailbox c$' "$T/watch-a.err"
 t_grep "watch: its messages copied" '^local\(c\): Added 2 UID\(s\) ' "$T/watch-a.err"
-for x in A B; do
-	l=${x}L r=${x}R
-	db_consistent "$T/$x.db" "${!l}" "${!r}" >"$T/cons.$x" 2>&1 &&
-		t_ok "watch: setup $x: database consistent with the servers" ||
-		t_fail "watch: setup $x: database consistent with the servers" "$(grep -v '^stale' "$T/cons.$x" | head -n 3)"
-done
+consistent watch
 t_eq "watch: the same mailboxes table as the Perl interimap's" "$(db_mailboxes "$T/A.db")" "$(db_mailboxes "$T/B.db")"
 # Ours' log lines are the Perl program's, but when a change was picked up
 # in another round: compared as sets of kinds.
@@ -139,9 +163,9 @@ PAIR_LOCAL_DOVECOT="imap_capability = IMAP4rev1 ENABLE UIDPLUS LIST-EXTENDED CON
 IMAP_TUNNEL=$UL imap_append INBOX "$(f 9)" >/dev/null
 pair_run ours U first-u || t_fail "no UNSELECT: first sync" "$(cat "$T/first-u.err")"
 pair_start ours U watch-u --watch=1 --debug
-wait_until 20 grep -q 'C: [0-9]* LIST ' "$T/watch-u.err" || t_fail "no UNSELECT: ours is listing"
+up watch-u "no UNSELECT: ours is listing"
 IMAP_TUNNEL=$UR imap_append INBOX "$(f 10)" >/dev/null
-if wait_until 30 alike U 2; then t_ok "no UNSELECT: a new message carried"; else t_fail "no UNSELECT: a new message carried"; fi
+t_within "no UNSELECT: a new message carried" 30 alike U 2
 wait_until 20 grep -qE '^local(\([^)]*\))?: C: [0-9]+ NOOP$' "$T/watch-u.err"
 pair_stop U TERM; t_eq "no UNSELECT: SIGTERM: status 0" "$STOPPED" 0
 t_grep "no UNSELECT: local NOOP" '^local(\([^)]*\))?: C: [0-9]+ NOOP$' "$T/watch-u.err"
@@ -150,9 +174,8 @@ t_eq "no UNSELECT: no UNSELECT sent" "$(grep -cE ': C: [0-9]+ UNSELECT$' "$T/wat
 
 # ---------------------------------------------------------------------
 # 4. --notify (--watch=1: a NOOP every second without news).
-pair_start ours A notify-a --notify --watch=1 --debug
-pair_start perl B notify-b --notify --watch=1
-wait_until 20 grep -q 'C: [0-9]* NOTIFY SET (' "$T/notify-a.err" || t_fail "notify: ours is set up"
+both_start notify --debug --notify --watch=1
+up notify-a "notify: ours is set up" 'C: [0-9]* NOTIFY SET ('
 pair_apply l "A B" <<EOF || t_fail "notify: changes"
 append | --date | 07-Jul-2024 10:00:00 +0000 | c | $(f 11)
 store | INBOX | 2 | +FLAGS | \Flagged
@@ -161,8 +184,7 @@ pair_apply r "A B" <<EOF || t_fail "notify: changes"
 append | --flags | \Seen | --date | 08-Aug-2024 10:00:00 +0000 | a/b | $(f 12) | $(f 13)
 EOF
 settled "notify: new messages and a flag both ways" 10
-pair_stop A TERM; t_eq "notify: SIGTERM: ours exits 0" "$STOPPED" 0
-pair_stop B TERM; t_eq "notify: SIGTERM: the Perl interimap exits 0" "$STOPPED" 0
+both_stopped "notify: SIGTERM: " 0
 ev='\(MessageNew MessageExpunge FlagChange\)'
 t_grep "notify: NOTIFY SET STATUS with the working list, local" \
 	"^local(\\([^)]*\\))?: C: [0-9]+ NOTIFY SET STATUS \\(MAILBOXES \\(INBOX a/b c\\) $ev\\) \\(SELECTED $ev\\)\$" "$T/notify-a.err"
@@ -177,12 +199,7 @@ n=$(grep -cE '^local(\([^)]*\))?: C: [0-9]+ NOTIFY SET STATUS ' "$T/notify-a.err
 	t_fail "notify: a LIST and a NOTIFY SET STATUS at each interval" "$n"
 t_grep "notify: INBOX watched with IDLE" '^remote\(INBOX\): C: [0-9]+ IDLE$' "$T/notify-a.err"
 t_eq "notify: the Perl interimap's kinds of log lines" "$(kinds "$T/notify-a.err")" "$(kinds "$T/notify-b.err")"
-for x in A B; do
-	l=${x}L r=${x}R
-	db_consistent "$T/$x.db" "${!l}" "${!r}" >"$T/cons.$x" 2>&1 &&
-		t_ok "notify: setup $x: database consistent with the servers" ||
-		t_fail "notify: setup $x: database consistent with the servers" "$(grep -v '^stale' "$T/cons.$x" | head -n 3)"
-done
+consistent notify
 
 # ---------------------------------------------------------------------
 # 5. --notify against a server without NOTIFY. With LIST-STATUS: a
@@ -196,10 +213,10 @@ pair_run perl N nonotify-b --notify
 t_eq "no NOTIFY: the Perl interimap stops, status 1" "$?" 1
 t_grep "no NOTIFY: ... with its words" '^local: ERROR: Server did not advertise NOTIFY \(RFC 5465\) capability\.$' "$T/nonotify-b.err"
 pair_start ours N nonotify-a --notify --watch=1 --debug
-wait_until 20 grep -q 'C: [0-9]* LIST ' "$T/nonotify-a.err" || t_fail "no NOTIFY: ours is listing"
+up nonotify-a "no NOTIFY: ours is listing"
 t_grep "no NOTIFY: ours warns and goes on" '^local: WARNING: Server did not advertise NOTIFY \(RFC 5465\) capability: watching INBOX with IDLE and listing every 1 s instead$' "$T/nonotify-a.err"
 IMAP_TUNNEL=$NR imap_append INBOX "$(f 14)" >/dev/null
-if wait_until 20 alike N 1; then t_ok "no NOTIFY: a new message carried"; else t_fail "no NOTIFY: a new message carried"; fi
+t_within "no NOTIFY: a new message carried" 20 alike N 1
 pair_stop N TERM; t_eq "no NOTIFY: SIGTERM: status 0" "$STOPPED" 0
 t_grep "no NOTIFY: LIST-STATUS instead" ': C: [0-9]+ LIST .*RETURN \(SUBSCRIBED STATUS ' "$T/nonotify-a.err"
 t_eq "no NOTIFY: no NOTIFY sent" "$(grep -cE ': C: [0-9]+ NOTIFY' "$T/nonotify-a.err")" 0
@@ -218,8 +235,7 @@ t_grep "no NOTIFY nor LIST-STATUS: the words" '^local: ERROR: Server did not adv
 
 # ---------------------------------------------------------------------
 # 6. A known mailbox deleted on one side while watching.
-pair_start ours A del-a --watch=1
-pair_start perl B del-b --watch=1
+both_start del --watch=1
 wait_until 20 alike A 10 || t_fail "delete: setup A settled"
 pair_apply r "A B" <<EOF || t_fail "delete: remote c deleted"
 delete | c
@@ -228,8 +244,7 @@ for x in A B; do
 	wait_until 30 pair_ended "$x" ||
 		t_fail "delete: setup $x: the watcher ends by itself"
 done
-pair_stop A TERM; t_eq "delete: ours exits 1" "$STOPPED" 1
-pair_stop B TERM; t_eq "delete: the Perl interimap exits 1" "$STOPPED" 1
+both_stopped "delete: " 1
 t_grep "delete: the reference's advice" '^database: ERROR: Mailbox c exists\. Run `interimap --target=database --delete c` to delete\.$' "$T/del-a.err"
 t_eq "delete: the Perl interimap's words" "$(grep ERROR "$T/del-a.err")" "$(grep ERROR "$T/del-b.err")"
 
@@ -237,7 +252,7 @@ t_eq "delete: the Perl interimap's words" "$(grep ERROR "$T/del-a.err")" "$(grep
 # 7. SIGINT: a watch ends with status 0 (issue 10; the reference's: 1).
 pair_run ours A fix --target=database --delete c >/dev/null
 pair_start ours A int-a --watch=1 --debug
-wait_until 20 grep -q 'C: [0-9]* LIST ' "$T/int-a.err" || t_fail "SIGINT: ours is listing"
+up int-a "SIGINT: ours is listing"
 pair_stop A INT; t_eq "SIGINT: status 0" "$STOPPED" 0
 
 t_done

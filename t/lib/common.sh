@@ -67,12 +67,16 @@ t_init() {
 		chmod 755 "$T"
 	fi
 	export T
+	T_START=$EPOCHREALTIME
 	trap 't__exit' EXIT
 	trap 't__signal 129' HUP
 	trap 't__signal 130' INT
 	trap 't__signal 143' TERM
 	trap 't__signal 141' PIPE
 }
+
+# t_elapsed: "N ms", the time since t_init (for the log).
+t_elapsed() { echo "$(( (${EPOCHREALTIME/[.,]/} - ${T_START/[.,]/}) / 1000 )) ms"; }
 
 t__signal() {
 	# ignore further signals (a SIGPIPE from the log line itself included)
@@ -402,6 +406,19 @@ wait_until() {
 		awk -v n="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(n >= d) }' && return 1
 		sleep 0.05
 	done
+}
+
+# t_within NAME TIMEOUT CMD [ARGS...]: ok when CMD succeeds within TIMEOUT
+# seconds (wait_until).
+t_within() {
+	local name=$1 timeout=$2
+	shift 2
+	if wait_until "$timeout" "$@"; then
+		t_ok "$name"
+	else
+		t_fail "$name" "not within $timeout s: $*"
+		return 1
+	fi
 }
 
 # t_kill_pid PID [GRACE]: SIGTERM PID, wait up to GRACE seconds (default 5)

@@ -11,6 +11,7 @@
 #   mail_digest [--uids] TUNNEL [MAILBOX...]   the messages, one a line
 #   db_consistent DB LOCAL-TUNNEL REMOTE-TUNNEL
 #                             the database against both servers
+#   t_db_consistent NAME DB LOCAL-TUNNEL REMOTE-TUNNEL   the same, a check
 #   exit_class STATUS         0, 1 or X, as two programs' are compared
 # What a run needs:
 #   tunnel_conf FILE DB LOCAL-COMMAND REMOTE-COMMAND [LINE...]
@@ -19,11 +20,14 @@
 #   maildir_zero_message MAILDIR  a 0-length message in a maildir's INBOX
 # Whole-program runs on pairs named by a letter X (XL, XR: the tunnels):
 #   pair_setup X              a local Dovecot (tunnel), a remote one (IMAPS)
-#   pair_apply SIDE "X Y..."  an imaptool script (stdin) on those servers
+#   imap_script TUNNEL        an imaptool script (stdin) on one server
+#   pair_apply SIDE "X Y..."  the same on those servers
 #   pair_run WHO X NAME [ARGS...]     ours or perl, one-shot
 #   pair_start WHO X NAME [ARGS...]   the same in the background
 #   pair_stop X SIGNAL        its end, the status in STOPPED
 #   killrelay_pair            two Dovecots through t/lib/killrelay.py, $T/X.conf
+#   killrelay_keep, killrelay_reset   its servers kept, restored
+#   killrelay_run WHO NAME [SECS]     a run there, killed as $R/plan says
 # Twin pairs: a program under test and the Perl interimap on two
 # identical pairs of Dovecots, every change made to both alike:
 #   twins_init                the four Dovecots, l1 r1 l2 r2 lb rb
@@ -177,6 +181,18 @@ for b in stale + bad:
     print(b)
 sys.exit(1 if bad else 0)
 EOF
+}
+
+# t_db_consistent NAME DB LOCAL-TUNNEL REMOTE-TUNNEL: ok when
+# db_consistent finds no disagreement, the first ones the reason if it
+# does; its lines (the "stale: " ones too) stay in $T/consistent.
+t_db_consistent() {
+	if db_consistent "$2" "$3" "$4" >"$T/consistent" 2>&1; then
+		t_ok "$1"
+	else
+		t_fail "$1" "$(grep -v '^stale: ' "$T/consistent" | head -n 5)"
+		return 1
+	fi
 }
 
 # exit_class STATUS: 0, 1, or X for any other (a signal, a timeout, the
@@ -345,15 +361,18 @@ EOF
 	chmod 600 "$T/$x.conf"
 }
 
-# pair_apply SIDE "X Y...": the imaptool script on stdin ("|" between the
-# arguments, see imaptool.py script) run on the SIDE (l or r) server of
-# each of the pairs.
+# imap_script TUNNEL: the imaptool script on stdin ("|" between the
+# arguments, see imaptool.py script) run on the server behind TUNNEL.
+imap_script() { sed 's/ *| */\t/g' | IMAP_TUNNEL=$1 imap_tool script >/dev/null; }
+
+# pair_apply SIDE "X Y...": the imaptool script on stdin (as imap_script)
+# run on the SIDE (l or r) server of each of the pairs.
 pair_apply() {
 	local side=$1 x tun
-	sed 's/ *| */\t/g' >"$T/script"
+	cat >"$T/script"
 	for x in $2; do
 		tun=$x$(printf '%s' "$side" | tr lr LR)
-		IMAP_TUNNEL=${!tun} imap_tool script <"$T/script" >/dev/null || return 1
+		imap_script "${!tun}" <"$T/script" || return 1
 	done
 }
 
@@ -428,4 +447,34 @@ EOF
 	*[\$\&\*\(\)\{\}\[\]\'\"\;\\\|\?\<\>\~\`]*)
 		t_skip_all "a shell metacharacter in the tunnel commands" ;;
 	esac
+}
+
+# killrelay_keep: killrelay_pair's servers, as they are, kept as the
+# template killrelay_reset restores ($T/l.home, $T/r.home).
+killrelay_keep() { cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; }
+
+# killrelay_reset: a fresh setup: the template's servers, no database.
+killrelay_reset() {
+	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" &&
+		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
+}
+
+# killrelay_run WHO NAME [SECS]: WHO (ours, perl) on killrelay_pair's
+# setup, killed at the point in $R/plan (killrelay.py's "CHANNEL DIR KIND
+# K"; none when empty), at most SECS (default 120) seconds; stdout and
+# stderr in $T/NAME.out and .err, the status in RC, the relay's record
+# in KILLED (empty when it killed nothing) and its counts of the run in
+# $R/counts.local and .remote. Returns once both relays (and their
+# servers) are done.
+# shellcheck disable=SC2034 # RC and KILLED: the caller's
+killrelay_run() {
+	local bin=$INTERIMAP
+	[ "$1" = perl ] && bin=$INTERIMAP_PERL
+	rm -f "$R/killed" "$R/counts.local" "$R/counts.remote"
+	# (bash's "Killed" aside)
+	{ timeout "${3:-120}" "$bin" --config="$T/X.conf" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
+	RC=$?
+	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
+		t_fail "$2: the relays end"
+	KILLED=$(cat "$R/killed" 2>/dev/null)
 }

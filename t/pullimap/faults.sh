@@ -30,6 +30,18 @@ deliver-rcpt = rcpt@example.org
 CONF
 }
 run() { PULLIMAP_TIMEOUT_MS=3000 t_run "$PULLIMAP" --config="$T/config" s; }
+# attempt PROTO [SINK-ARGS...]: the sink restarted with SINK-ARGS, a run
+# delivering to it over PROTO; its status in rc.
+attempt() {
+	local proto=$1
+	shift
+	sink "$@"
+	conf "$proto"
+	run
+	rc=$?
+}
+# fresh PROTO [SINK-ARGS...]: the same on a fresh mailbox, no state.
+fresh() { reset_mailbox; attempt "$@"; }
 
 for proto in lmtp smtp; do
 	P="$proto:"
@@ -37,27 +49,19 @@ for proto in lmtp smtp; do
 	[ $proto = lmtp ] && extra=(--lmtp)
 
 	# 4xx at the end of data of the third message.
-	reset_mailbox
-	sink "${extra[@]}" --eod 451@3
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --eod 451@3
 	t_eq "$P 4xx: exit 75" "$rc" 75
 	t_grep "$P 4xx: the reply is quoted" '451' "$T/last.err"
 	t_eq "$P 4xx: two delivered before it" "$(delivered)" 2
 	t_eq "$P 4xx: only those are \\Seen" "$(seen)" 2
 	t_eq "$P 4xx: journal" "$(sqlite3 "$T/state.db" 'SELECT group_concat(uid) FROM delivered')" "1,2"
-	sink "${extra[@]}"
-	conf $proto
-	run; rc=$?
+	attempt $proto "${extra[@]}"
 	t_eq "$P 4xx: the next run succeeds" "$rc" 0
 	t_eq "$P 4xx: the rest is delivered, nothing twice" "$(delivered)" 3
 	t_eq "$P 4xx: all \\Seen" "$(seen)" 5
 
 	# 5xx for the second message only.
-	reset_mailbox
-	sink "${extra[@]}" --eod 554@2
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --eod 554@2
 	t_eq "$P 5xx: exit 69" "$rc" 69
 	t_eq "$P 5xx: the others are delivered" "$(delivered)" 4
 	t_eq "$P 5xx: the others are \\Seen" "$(seen)" 4
@@ -66,74 +70,49 @@ for proto in lmtp smtp; do
 	t_match "$P 5xx: recorded with the reply" \
 		"$(sqlite3 "$T/state.db" 'SELECT uid, reply FROM rejected')" '^2\|554'
 	t_grep "$P 5xx: error logged" 'UID 2 rejected' "$T/last.err"
-	sink "${extra[@]}"
-	conf $proto
-	run; rc=$?
+	attempt $proto "${extra[@]}"
 	t_eq "$P 5xx: next run exits 0" "$rc" 0
 	t_eq "$P 5xx: the rejected message is not retried" "$(delivered)" 0
 
 	# 5xx at RCPT (or MAIL for SMTP) for message 1.
-	reset_mailbox
-	sink "${extra[@]}" --rcpt 550@1
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --rcpt 550@1
 	t_eq "$P RCPT 550: exit 69" "$rc" 69
 	t_eq "$P RCPT 550: the others are delivered" "$(delivered)" 4
 
 	# 4xx at MAIL.
-	reset_mailbox
-	sink "${extra[@]}" --mail 421@1
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --mail 421@1
 	t_eq "$P MAIL 421: exit 75" "$rc" 75
 	t_eq "$P MAIL 421: nothing delivered" "$(delivered)" 0
 	t_eq "$P MAIL 421: nothing \\Seen" "$(seen)" 0
 
 	# The connection drops in the middle of the second body.
-	reset_mailbox
-	sink "${extra[@]}" --drop-mid-data=2
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --drop-mid-data=2
 	t_eq "$P dropped mid-data: exit 75" "$rc" 75
 	t_eq "$P dropped mid-data: one delivered" "$(delivered)" 1
 	t_eq "$P dropped mid-data: journal" "$(sqlite3 "$T/state.db" 'SELECT group_concat(uid) FROM delivered')" "1"
-	sink "${extra[@]}"
-	conf $proto
-	run
+	attempt $proto "${extra[@]}"
 	t_eq "$P dropped mid-data: retried next run" "$(delivered)" 4
 
 	# No reply after the final dot: timeout, outcome unknown, retried.
-	reset_mailbox
-	sink "${extra[@]}" --delay-eod 10@1
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --delay-eod 10@1
 	t_eq "$P timeout: exit 75" "$rc" 75
 	t_grep "$P timeout: says so" '[Tt]ime' "$T/last.err"
 	t_eq "$P timeout: not journaled" "$(sqlite3 "$T/state.db" 'SELECT count(*) FROM delivered')" 0
 
 	# The server closes idle connections after each message.
-	reset_mailbox
-	sink "${extra[@]}" --close-after 1
-	conf $proto
-	run; rc=$?
+	fresh $proto "${extra[@]}" --close-after 1
 	t_eq "$P server closes after each message: exit 0" "$rc" 0
 	t_eq "$P server closes after each message: all delivered" "$(delivered)" 5
 done
 
 # LMTP server that does not advertise PIPELINING (RFC 2033 requires it;
 # we still deliver).
-reset_mailbox
-sink --lmtp --no-pipelining
-conf lmtp
-run; rc=$?
+fresh lmtp --lmtp --no-pipelining
 t_eq "lmtp without PIPELINING: exit 0" "$rc" 0
 t_eq "lmtp without PIPELINING: all delivered" "$(delivered)" 5
 
 # SMTP server (libcurl) without PIPELINING, normal path, 8-bit bodies.
-reset_mailbox
-sink --no-pipelining
-conf smtp
-run; rc=$?
+fresh smtp --no-pipelining
 t_eq "smtp: exit 0" "$rc" 0
 ok=1
 for f in "$T"/mail/*.eml; do

@@ -193,6 +193,24 @@ check_recovery() { # PHASE
 	fi
 }
 
+# caught_up_last LABEL PHASE MAILBOX FAULT-END: every message delivered
+# within 15 s of the later of FAULT-END (the last fault's) and the last
+# append to MAILBOX.
+caught_up_last() {
+	local last done_at
+	last=$(printf '%s\n%s\n' "$4" "$(cat "$T/last_append.$3")" | sort -n | tail -n 1)
+	if done_at=$(wait_caught_up "$2" 30); then
+		t_log "$1: caught up $(elapsed "$last" "$done_at") s after the last fault/append ($(elapsed "$4" "$done_at") s after the last fault)"
+		if awk -v a="$last" -v b="$done_at" 'BEGIN { exit !(b - a < 15) }'; then
+			t_ok "$1: caught up within 15 s after the last fault"
+		else
+			t_fail "$1: caught up within 15 s after the last fault" "$(elapsed "$last" "$done_at") s"
+		fi
+	else
+		t_fail "$1: caught up within 15 s after the last fault" "still missing messages after 30 s"
+	fi
+}
+
 start_pullimap() { # SECTION IDLE_SECS
 	rm -f "$T/$1.fifo"
 	mkfifo "$T/$1.fifo"
@@ -296,17 +314,7 @@ done
 recovered a "A: fault $k" "$fault_end"
 check_recovery a
 wait "$ARR"
-last=$(printf '%s\n%s\n' "$fault_end" "$(cat "$T/last_append.INBOX")" | sort -n | tail -n 1)
-if done_at=$(wait_caught_up a 30); then
-	t_log "A: caught up $(elapsed "$last" "$done_at") s after the last fault/append ($(elapsed "$fault_end" "$done_at") s after the last fault)"
-	if awk -v a="$last" -v b="$done_at" 'BEGIN { exit !(b - a < 15) }'; then
-		t_ok "A: caught up within 15 s after the last fault"
-	else
-		t_fail "A: caught up within 15 s after the last fault" "$(elapsed "$last" "$done_at") s"
-	fi
-else
-	t_fail "A: caught up within 15 s after the last fault" "still missing messages after 30 s"
-fi
+caught_up_last A a INBOX "$fault_end"
 sleep 1 # let a late duplicate show up, if any
 stop_pullimap a
 # One Dovecot stop can break the IMAP connection and the delivery in flight;
@@ -366,17 +374,7 @@ done
 recovered b "B: fault $k" "$fault_end"
 check_recovery b
 wait "$ARR"
-last=$(printf '%s\n%s\n' "$fault_end" "$(cat "$T/last_append.B")" | sort -n | tail -n 1)
-if done_at=$(wait_caught_up b 30); then
-	t_log "B: caught up $(elapsed "$last" "$done_at") s after the last fault/append ($(elapsed "$fault_end" "$done_at") s after the last fault)"
-	if awk -v a="$last" -v b="$done_at" 'BEGIN { exit !(b - a < 15) }'; then
-		t_ok "B: caught up within 15 s after the last fault"
-	else
-		t_fail "B: caught up within 15 s after the last fault" "$(elapsed "$last" "$done_at") s"
-	fi
-else
-	t_fail "B: caught up within 15 s after the last fault" "still missing messages after 30 s"
-fi
+caught_up_last B b B "$fault_end"
 sleep 1
 stop_pullimap b
 check_phase b B "$T/b.db" "$kills_b" $((4 * 4)) 4

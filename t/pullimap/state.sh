@@ -111,31 +111,31 @@ bad() { # NAME STATUS ERE ARGS...
 	t_eq "$name: exit $want" "$?" "$want"
 	t_grep "$name: message" "$re" "$T/last.err"
 }
+# bad_file NAME STATUS ERE FILE TEXT: TEXT (a printf format) in $T/FILE,
+# then bad with that file's section x.
+bad_file() {
+	# shellcheck disable=SC2059 # TEXT is the format
+	printf "$5" >"$T/$4"
+	bad "$1" "$2" "$3" --config="$T/$4" x
+}
 bad "no section" 64 'SECTION' --config="$T/config"
 bad "unknown option" 64 'unrecognized|unknown' --bogus main
 bad "--idle with a bad value" 64 'idle=abc' --idle=abc main
 bad "missing file" 78 'nothere' --config="$T/nothere" main
 bad "missing section" 78 'no such section' --config="$T/config" nosuch
 bad "section _" 64 '_' --config="$T/config" _
-printf '[x]\nbogus = 1\n' >"$T/bad1"
-bad "unknown key" 78 'bad1:2.*bogus' --config="$T/bad1" x
-printf '[x]\ntype = imaps\nthis line is wrong\n' >"$T/bad2"
-bad "syntax error" 78 'bad2:3' --config="$T/bad2" x
-printf '[x]\ntype = carrier-pigeon\n' >"$T/bad3"
-bad "bad type" 78 'bad3:2.*type' --config="$T/bad3" x
-printf '[x]\ndeliver-method = smtp:localhost:25\n' >"$T/bad4"
-bad "bad deliver-method" 78 'bad4:2.*deliver-method' --config="$T/bad4" x
-printf '[x]\npurge-after = soon\n' >"$T/bad5"
-bad "bad purge-after" 78 'bad5:2.*purge-after' --config="$T/bad5" x
+bad_file "unknown key" 78 'bad1:2.*bogus' bad1 '[x]\nbogus = 1\n'
+bad_file "syntax error" 78 'bad2:3' bad2 '[x]\ntype = imaps\nthis line is wrong\n'
+bad_file "bad type" 78 'bad3:2.*type' bad3 '[x]\ntype = carrier-pigeon\n'
+bad_file "bad deliver-method" 78 'bad4:2.*deliver-method' bad4 '[x]\ndeliver-method = smtp:localhost:25\n'
+bad_file "bad purge-after" 78 'bad5:2.*purge-after' bad5 '[x]\npurge-after = soon\n'
 # Past 100 years the SEARCH date would leave the calendar (a negative year
 # at ~739,000 days): every run would fail after delivering.
-printf '[x]\npurge-after = 800000\n' >"$T/bad5b"
-bad "purge-after too large" 78 'bad5b:2.*purge-after.*36500' --config="$T/bad5b" x
+bad_file "purge-after too large" 78 'bad5b:2.*purge-after.*36500' bad5b '[x]\npurge-after = 800000\n'
 printf '[x]\ntype = tunnel\ncommand = true\npurge-after = 36500\n' >"$T/ok5c"
 t_run "$PULLIMAP" --config="$T/ok5c" x
 t_no_grep "purge-after = 36500 is accepted" 'purge-after' "$T/last.err"
-printf '[x]\ntype = tunnel\n' >"$T/bad6"
-bad "tunnel without command" 78 'command' --config="$T/bad6" x
+bad_file "tunnel without command" 78 'command' bad6 '[x]\ntype = tunnel\n'
 # A statefile of the Perl pullimap (two big-endian 32-bit integers) is
 # imported before connecting (here the tunnel fails), and kept aside; a
 # corrupt one is refused, naming it (t/pullimap/migrate.sh does the rest).

@@ -51,7 +51,7 @@
 #include <zlib.h>
 
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imapc.h"
 #include "imapscript.h"
 
@@ -77,19 +77,13 @@ static inline struct imapdrive *
 imapdrive_new(bool split, int timeout_ms)
 {
 	struct imapdrive *d = calloc(1, sizeof(*d));
-	int fds[2];
 
-	if (!d || socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+	if (!d)
 		abort();
-	d->sfd = fds[0];
 	d->split = split;
-	/* As every conn_connect_*() leaves its fd; the server's too, so
-	 * that reading "nothing sent" never blocks. */
-	for (int i = 0; i < 2; i++)
-		if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK)
-		    < 0)
-			abort();
-	d->e = imapc_new(conn_new(fds[1], "test", timeout_ms), "test");
+	/* The server's end non-blocking: reading "nothing sent" never
+	 * blocks. */
+	d->e = engine_pair(timeout_ms, true, &d->sfd);
 	return d;
 }
 

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "dbfix.h"
 #include "test.h"
 #include "uidlist.h"
 
@@ -104,23 +105,6 @@ now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A new database with the schema, in dir. */
-static struct db *
-new_db(const char *name, char **path_r)
-{
-	struct err err;
-	char *path = xasprintf("%s/%s", dir, name), *msg = NULL;
-	struct db *db = db_open(path, 0, &err);
-
-	if (!db || db_schema(db, '/', '/', &msg, &err) < 0) {
-		fprintf(stderr, "# new_db %s: %s\n", path, err.msg);
-		db_close(&db);
-	}
-	free(msg);
-	*path_r = path;
-	return db;
 }
 
 static void
@@ -308,7 +292,7 @@ test_mailboxes(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("mbx.db", &path);
+	struct db *db = dbfix_new(dir, "mbx.db", &path);
 	int64_t inbox = 0, fb = 0, fbb = 0, fx = 0, fbx = 0, idx = 0;
 	bool sub = false;
 	uint64_t changed = 0;
@@ -420,7 +404,7 @@ test_states(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("state.db", &path);
+	struct db *db = dbfix_new(dir, "state.db", &path);
 	struct db_state st[2];
 	struct db_mbx *v = NULL;
 	size_t n = 0;
@@ -512,7 +496,7 @@ test_mapping(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("map.db", &path);
+	struct db *db = dbfix_new(dir, "map.db", &path);
 	int64_t a = 0, b = 0;
 	uint32_t u = 0;
 	uint64_t cnt = 0;
@@ -614,7 +598,7 @@ test_pending(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("pending.db", &path);
+	struct db *db = dbfix_new(dir, "pending.db", &path);
 	int64_t a = 0, b = 0, c = 0;
 	struct db_mbx *v = NULL;
 	struct db_pair *p = NULL;
@@ -769,7 +753,7 @@ test_sample(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("sample.db", &path);
+	struct db *db = dbfix_new(dir, "sample.db", &path);
 	uint32_t *l = xcalloc(5000, sizeof(*l)), *r = xcalloc(5000, sizeof(*r));
 	uint32_t x = 12345, uid = 0, lo, hi;
 	struct uidset set = UIDSET_INIT;
@@ -844,7 +828,7 @@ test_transactions(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("tx.db", &path);
+	struct db *db = dbfix_new(dir, "tx.db", &path);
 	int64_t a = 0;
 
 	test_begin("db: writes open a transaction; commit makes them durable");
@@ -1238,11 +1222,6 @@ main(int argc, char **argv)
 	test_transactions();
 	test_txn_hook();
 	test_upgrade();
-	{
-		char *cmd = xasprintf("rm -rf %s", dir);
-		if (system(cmd) != 0)
-			perror("rm");
-		free(cmd);
-	}
+	test_rm_rf(dir);
 	return test_exit();
 }

@@ -39,7 +39,6 @@ static void
 cleanup(void)
 {
 	size_t i;
-	char cmd[128];
 
 	if (getpid() != test_pid)
 		return;
@@ -49,11 +48,8 @@ cleanup(void)
 			waitpid(children[i], NULL, 0);
 		}
 	}
-	if (tmpdir[0] && getenv("KEEP_TMP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmpdir);
-	}
+	if (tmpdir[0] && getenv("KEEP_TMP") == NULL)
+		test_rm_rf(tmpdir);
 }
 
 struct args {

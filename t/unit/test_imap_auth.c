@@ -113,10 +113,7 @@ tunnel_finish(struct tunnel *t, int line)
 static void
 begin(const char *what, bool split)
 {
-	static char name[300];
-	snprintf(name, sizeof(name), "imap_auth: %s%s", what,
-	    split ? " (split at every byte)" : "");
-	test_begin(name);
+	test_begin_split("imap_auth", what, split);
 }
 
 static void

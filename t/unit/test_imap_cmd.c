@@ -7,32 +7,7 @@
 
 #include "imap_cmd.h"
 #include "test.h"
-
-#define WAIT "<WAIT>"
-
-/* The command as the writer sends it in mode, WAIT where it stops for "+";
- * "ERROR: msg" when rendering fails. Caller frees. */
-static char *
-render(const struct imap_cmd *cmd, enum imap_lit_mode mode)
-{
-	struct buf b = BUF_INIT(SIZE_MAX);
-	struct err err = {0};
-	if (imap_cmd_render(cmd, mode, WAIT, &b, &err) < 0) {
-		buf_free(&b);
-		return xasprintf("ERROR: %s", err.msg);
-	}
-	buf_append(&b, "", 1);
-	return b.data;
-}
-
-/* Renders cmd in mode, checks it against want, frees cmd. */
-static void
-check_render(struct imap_cmd *cmd, enum imap_lit_mode mode, const char *want)
-{
-	char *got = render(cmd, mode);
-	test_assert_str(got, want);
-	free(got);
-}
+#include "render.h"
 
 static void
 check(struct imap_cmd **cmdp, const char *want)
@@ -76,28 +51,6 @@ src_read(void *ctx, char *buf, size_t n, struct err *err)
 		memset(buf, 'x', n);
 	s->pos += n;
 	return (ssize_t)n + s->extra;
-}
-
-/* Runs fn(arg) in a child; true when the child died of SIGABRT. */
-static bool
-aborts(void (*fn)(const char *), const char *arg)
-{
-	pid_t pid;
-	int st;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		abort();
-	if (pid == 0) {
-		/* the message to stderr is expected; keep the log clean */
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(3);
-		fn(arg);
-		_exit(0);
-	}
-	if (waitpid(pid, &st, 0) != pid)
-		abort();
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
 }
 
 static void
@@ -507,18 +460,18 @@ test_refusals(void)
 	test_assert(imap_cmd_verb_ok("X-ID"));
 
 	/* the aborting pieces do abort, and only on bad input */
-	test_assert(aborts(raw_crlf, "a\r\nb"));
-	test_assert(aborts(raw_crlf, "{5+}"));
-	test_assert(aborts(raw_crlf, ""));
-	test_assert(!aborts(ok_raw, "(FLAGS)"));
-	test_assert(aborts(atom_bad, "a b"));
-	test_assert(aborts(atom_bad, "\\Seen"));
-	test_assert(aborts(verb_bad, "UID  FETCH"));
-	test_assert(aborts(verb_bad, "LOGIN\r\n"));
-	test_assert(aborts(close_unopened, NULL));
-	test_assert(aborts(write_open_list, NULL));
-	test_assert(aborts(empty_set, NULL));
-	test_assert(aborts(zero_cap, NULL));
+	test_assert(test_child_aborts(raw_crlf, "a\r\nb"));
+	test_assert(test_child_aborts(raw_crlf, "{5+}"));
+	test_assert(test_child_aborts(raw_crlf, ""));
+	test_assert(!test_child_aborts(ok_raw, "(FLAGS)"));
+	test_assert(test_child_aborts(atom_bad, "a b"));
+	test_assert(test_child_aborts(atom_bad, "\\Seen"));
+	test_assert(test_child_aborts(verb_bad, "UID  FETCH"));
+	test_assert(test_child_aborts(verb_bad, "LOGIN\r\n"));
+	test_assert(test_child_aborts(close_unopened, NULL));
+	test_assert(test_child_aborts(write_open_list, NULL));
+	test_assert(test_child_aborts(empty_set, NULL));
+	test_assert(test_child_aborts(zero_cap, NULL));
 	test_end();
 }
 
@@ -661,6 +614,17 @@ drive(const struct imap_cmd *cmd, enum imap_lit_mode mode, size_t cap)
 	return b.data;
 }
 
+/* drive()'s output checked against want. */
+static void
+check_drive(const struct imap_cmd *cmd, enum imap_lit_mode mode, size_t cap,
+    const char *want)
+{
+	char *got = drive(cmd, mode, cap);
+
+	test_assert_str(got, want);
+	free(got);
+}
+
 static void
 test_stream(void)
 {
@@ -702,10 +666,9 @@ test_stream(void)
 	s1.flaky = true;
 	s1.tick = false;
 	imap_cmd_literal_stream(c, 5, false, src_read, &s1);
-	got = drive(c, IMAP_LIT_PLUS, 64);
-	test_assert_str(got, "APPEND INBOX {5+}\r\n<BLOCKED>he<BLOCKED>ll"
+	check_drive(c, IMAP_LIT_PLUS, 64,
+	    "APPEND INBOX {5+}\r\n<BLOCKED>he<BLOCKED>ll"
 	    "<BLOCKED>o");
-	free(got);
 	imap_cmd_free(&c);
 	test_end();
 }
@@ -724,25 +687,22 @@ test_stream_errors(void)
 
 	s.fail_at = 4;
 	s.step = 3;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source after 6 of 10 "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source after 6 of 10 "
 	    "bytes: other server: connection lost");
-	free(got);
 
 	s.pos = 0;
 	s.fail_at = UINT64_MAX;
 	s.end = 0;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source ended after 0 of "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source ended after 0 of "
 	    "10 bytes");
-	free(got);
 
 	s.pos = 0;
 	s.end = 7;
-	got = drive(c, IMAP_LIT_SYNC, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source ended after 7 of "
+	check_drive(c, IMAP_LIT_SYNC, 100,
+	    "ERROR: APPEND: literal source ended after 7 of "
 	    "10 bytes");
-	free(got);
 	{
 		/* the kind: a short literal is a temporary failure */
 		struct imap_cmd_writer w;
@@ -761,10 +721,9 @@ test_stream_errors(void)
 	s.end = 10;
 	s.step = SIZE_MAX;
 	s.extra = 1;
-	got = drive(c, IMAP_LIT_PLUS, 100);
-	test_assert_str(got, "ERROR: APPEND: literal source returned 11 bytes "
+	check_drive(c, IMAP_LIT_PLUS, 100,
+	    "ERROR: APPEND: literal source returned 11 bytes "
 	    "for 10");
-	free(got);
 
 	/* rendering reports the same errors */
 	s.pos = 0;

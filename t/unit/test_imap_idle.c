@@ -1,11 +1,9 @@
 #include "util.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imap_cmd.h"
 #include "imap_idle.h"
 #include "imapc.h"
@@ -25,34 +23,17 @@
 #define LONG_WAIT 20000
 #define QUICK 10000
 
-static struct imapc *
-engine(const char *script, bool split, struct imapscript **s_r)
-{
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	*s_r = imapscript_start(fds[0], script, split);
-	if (fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	return imapc_new(conn_new(fds[1], "test", TMO), "test");
-}
-
 static void
 finish(struct imapc **e, struct imapscript *s, int line)
 {
-	char msg[400];
 	imapc_free(e);
-	if (imapscript_wait(s, msg, sizeof(msg)) < 0)
-		test_fail_at(__FILE__, line, msg);
+	engine_script_wait_at(s, __FILE__, line);
 }
 
 static void
 begin(const char *what, bool split)
 {
-	static char name[300];
-	snprintf(name, sizeof(name), "imap_idle: %s%s", what,
-	    split ? " (split at every byte)" : "");
-	test_begin(name);
+	test_begin_split("imap_idle", what, split);
 }
 
 static const volatile sig_atomic_t no_wake;
@@ -97,7 +78,7 @@ test_news(bool split)
 		    "C: DONE\n"
 		    "S: 2 OK idle done\n"
 		    "eof\n", news[i]);
-		e = engine(script, split, &s);
+		e = engine_scripted(script, split, TMO, &s);
 		greet(e);
 		test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);
 		test_assert(idle.accepted && !idle.ended);
@@ -126,7 +107,7 @@ test_news_with_continuation(void)
 	    "eof\n";
 	struct imap_idle idle;
 	struct imapscript *s;
-	struct imapc *e = engine(script, false, &s);
+	struct imapc *e = engine_scripted(script, false, TMO, &s);
 	struct err err;
 
 	test_begin("imap_idle: news in the same packet as the \"+\" is "
@@ -155,7 +136,7 @@ test_old_news(bool split)
 	    "eof\n";
 	struct imap_idle idle;
 	struct imapscript *s;
-	struct imapc *e = engine(script, split, &s);
+	struct imapc *e = engine_scripted(script, split, TMO, &s);
 	struct err err;
 
 	begin("changes reported before the IDLE are not news", split);
@@ -192,7 +173,7 @@ test_refused(bool split)
 
 	begin("a NO to IDLE: start fails with ERR_REFUSED, the connection "
 	      "goes on", split);
-	e = engine(script, split, &s);
+	e = engine_scripted(script, split, TMO, &s);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == -1);
 	test_assert(err.kind == ERR_REFUSED);
@@ -203,7 +184,7 @@ test_refused(bool split)
 	test_end();
 
 	begin("a tagged OK to IDLE without \"+\": start fails", split);
-	e = engine(at_once, split, &s);
+	e = engine_scripted(at_once, split, TMO, &s);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == -1);
 	test_assert(err.kind == ERR_PROTO);
@@ -212,7 +193,7 @@ test_refused(bool split)
 	test_end();
 
 	begin("no IDLE capability: ERR_REFUSED, nothing sent", split);
-	e = engine(no_cap, split, &s);
+	e = engine_scripted(no_cap, split, TMO, &s);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == -1);
 	test_assert(err.kind == ERR_REFUSED);
@@ -245,7 +226,7 @@ test_server_ends(bool split)
 
 	begin("the server ends the IDLE with OK: wait returns 0 at once, done "
 	      "sends no DONE", split);
-	e = engine(ok_script, split, &s);
+	e = engine_scripted(ok_script, split, TMO, &s);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);
 	t0 = now_ms();
@@ -259,7 +240,7 @@ test_server_ends(bool split)
 
 	begin("the server ends the IDLE with NO: wait returns 0, done reports "
 	      "it", split);
-	e = engine(no_script, split, &s);
+	e = engine_scripted(no_script, split, TMO, &s);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);
 	t0 = now_ms();
@@ -306,7 +287,7 @@ test_bye(bool split)
 		uint64_t t0;
 
 		begin(names[i], split);
-		e = engine(scripts[i], split, &s);
+		e = engine_scripted(scripts[i], split, TMO, &s);
 		greet(e);
 		test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);
 		t0 = now_ms();
@@ -336,7 +317,7 @@ test_wake(bool split)
 	static volatile sig_atomic_t wake;
 	struct imap_idle idle;
 	struct imapscript *s;
-	struct imapc *e = engine(script, split, &s);
+	struct imapc *e = engine_scripted(script, split, TMO, &s);
 	struct err err;
 	uint64_t t0;
 
@@ -390,7 +371,7 @@ test_signal(void)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	e = engine(script, false, &s);
+	e = engine_scripted(script, false, TMO, &s);
 	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 	greet(e);
 	test_assert(imap_idle_start(&idle, e, TMO, &err) == 0);

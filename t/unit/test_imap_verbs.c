@@ -15,39 +15,17 @@
 #include "imap_parse.h"
 #include "imap_verbs.h"
 #include "test.h"
-
-#define WAIT "<WAIT>"
+#include "render.h"
 
 /* Put in *cmd_r before a call that must refuse: it must come back NULL. */
 static char poison;
 #define POISON ((struct imap_cmd *)(void *)&poison)
 
-/* The command as the writer sends it in mode, WAIT where it stops for "+";
- * "ERROR: msg" when rendering fails. Caller frees. */
-static char *
-render(const struct imap_cmd *cmd, enum imap_lit_mode mode)
-{
-	struct buf b = BUF_INIT(SIZE_MAX);
-	struct err err = {0};
-	if (imap_cmd_render(cmd, mode, WAIT, &b, &err) < 0) {
-		buf_free(&b);
-		return xasprintf("ERROR: %s", err.msg);
-	}
-	buf_append(&b, "", 1);
-	return b.data;
-}
-
 /* Renders cmd in mode against want, then frees it. */
 static void
 check_mode(struct imap_cmd *cmd, enum imap_lit_mode mode, const char *want)
 {
-	char *got;
-	test_assert(cmd != NULL);
-	if (cmd == NULL)
-		return;
-	got = render(cmd, mode);
-	test_assert_str(got, want);
-	free(got);
+	check_render(cmd, mode, want);
 	imap_cmd_free(&cmd);
 }
 
@@ -81,26 +59,21 @@ check_refused(int rc, struct imap_cmd *cmd, const struct err *err,
 		imap_cmd_free(&cmd);
 }
 
-/* Runs fn() in a child; true when the child died of SIGABRT. */
+/* test_child_aborts() for a fn without argument. */
+static void (*aborts_fn)(void);
+
+static void
+aborts_call(const char *unused)
+{
+	(void)unused;
+	aborts_fn();
+}
+
 static bool
 aborts(void (*fn)(void))
 {
-	pid_t pid;
-	int st;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		abort();
-	if (pid == 0) {
-		/* the message to stderr is expected; keep the log clean */
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(3);
-		fn();
-		_exit(0);
-	}
-	if (waitpid(pid, &st, 0) != pid)
-		abort();
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+	aborts_fn = fn;
+	return test_child_aborts(aborts_call, NULL);
 }
 
 /* A set from text ("1:3,5"). */

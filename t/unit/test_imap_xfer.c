@@ -1,10 +1,8 @@
 #include "util.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imap_xfer.h"
 #include "imapc.h"
 #include "test.h"
@@ -26,14 +24,7 @@ struct peer {
 static void
 peer_open(struct peer *p, const char *greeting)
 {
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	p->fd = fds[0];
-	p->e = imapc_new(conn_new(fds[1], "test", TMO), "test");
+	p->e = engine_pair(TMO, true, &p->fd);
 	if (write(p->fd, greeting, strlen(greeting)) !=
 	    (ssize_t)strlen(greeting))
 		abort();
@@ -115,6 +106,27 @@ two_started(struct peer *a, struct peer *b, struct imap_xfer_batch **b1,
 	test_assert_str(heard(a), "");
 }
 
+/* two_started, then the first batch recorded (OK [APPENDUID 9 41], its
+ * UIDVALIDITY in *uv, its UIDs in *u1) and the second one's body sent by
+ * the source: all but its last byte has gone to b. */
+static void
+second_held(struct peer *a, struct peer *b, struct imap_xfer_batch **b1,
+    struct imap_xfer_batch **b2, struct imap_xfer *x, uint32_t *uv,
+    struct uidset *u1)
+{
+	struct err err;
+
+	two_started(a, b, b1, b2, x);
+	say(b, "1 OK [APPENDUID 9 41] done\r\n");
+	test_assert(imap_xfer_finish(b1, uv, u1, &err) == 0);
+	/* The first FETCH ended: the second one goes. */
+	settle2(a, b);
+	test_assert_str(heard(a), "2 UID FETCH 2 (BODY.PEEK[])\r\n");
+	say(a, "* 2 FETCH (UID 2 BODY[] {6}\r\nworld!)\r\n2 OK done\r\n");
+	settle2(a, b);
+	test_assert_str(heard(b), "world");
+}
+
 static void
 test_pipelined(void)
 {
@@ -127,16 +139,8 @@ test_pipelined(void)
 
 	test_begin("imap_xfer: two batches in flight, the second one's last "
 		   "byte held until released");
-	two_started(&a, &b, &b1, &b2, &x);
-	say(&b, "1 OK [APPENDUID 9 41] done\r\n");
-	test_assert(imap_xfer_finish(&b1, &uv, &u1, &err) == 0);
+	second_held(&a, &b, &b1, &b2, &x, &uv, &u1);
 	test_assert(b1 == NULL && uv == 9 && uidset_has(&u1, 41));
-	/* The first FETCH ended: the second one goes. */
-	settle2(&a, &b);
-	test_assert_str(heard(&a), "2 UID FETCH 2 (BODY.PEEK[])\r\n");
-	say(&a, "* 2 FETCH (UID 2 BODY[] {6}\r\nworld!)\r\n2 OK done\r\n");
-	settle2(&a, &b);
-	test_assert_str(heard(&b), "world");
 	imap_xfer_go(b2);
 	settle2(&a, &b);
 	test_assert_str(heard(&b), "!\r\n");
@@ -158,18 +162,10 @@ test_not_recorded(void)
 	struct imap_xfer_batch *b1, *b2;
 	struct uidset u1 = UIDSET_INIT;
 	uint32_t uv = 0;
-	struct err err;
 
 	test_begin("imap_xfer: the first batch not recorded, the second given "
 		   "up without its last byte");
-	two_started(&a, &b, &b1, &b2, &x);
-	say(&b, "1 OK [APPENDUID 9 41] done\r\n");
-	test_assert(imap_xfer_finish(&b1, &uv, &u1, &err) == 0);
-	settle2(&a, &b);
-	test_assert_str(heard(&a), "2 UID FETCH 2 (BODY.PEEK[])\r\n");
-	say(&a, "* 2 FETCH (UID 2 BODY[] {6}\r\nworld!)\r\n2 OK done\r\n");
-	settle2(&a, &b);
-	test_assert_str(heard(&b), "world");
+	second_held(&a, &b, &b1, &b2, &x, &uv, &u1);
 	/* Say the program could not record the first batch: the second
 	 * goes, never completed on the wire. */
 	imap_xfer_abort(&b2);

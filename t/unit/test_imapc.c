@@ -1,10 +1,6 @@
 #include "util.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
-
-#include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imapc.h"
 #include "imapscript.h"
 #include "test.h"
@@ -14,19 +10,6 @@
  * script also played with each byte in a write of its own. */
 
 #define TMO 5000
-
-static struct imapc *
-engine(const char *script, bool split, struct imapscript **s_r)
-{
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	*s_r = imapscript_start(fds[0], script, split);
-	/* As every conn_connect_*() leaves its fd. */
-	if (fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	return imapc_new(conn_new(fds[1], "test", TMO), "test");
-}
 
 /* What handlers saw, as text: "done 2 OK;fetch 1;event EXISTS;..." */
 struct seen {
@@ -130,14 +113,6 @@ cmd_raw(const char *verb, const char *raw)
 }
 
 static void
-finish_script(struct imapscript *s)
-{
-	char msg[400];
-	if (imapscript_wait(s, msg, sizeof(msg)) < 0)
-		test_fail_at(__FILE__, __LINE__, msg);
-}
-
-static void
 test_pipelined(bool split)
 {
 	static const char script[] =
@@ -158,7 +133,7 @@ test_pipelined(bool split)
 	    "close\n";
 	struct seen a = {0}, b = {0}, c = {0}, d = {0};
 	struct imapscript *s;
-	struct imapc *e = engine(script, split, &s);
+	struct imapc *e = engine_scripted(script, split, TMO, &s);
 	struct imapc_handlers ha = with(&a), hb = with(&b), hc = with(&c),
 	    hd = with(&d);
 	struct err err;
@@ -182,7 +157,7 @@ test_pipelined(bool split)
 	test_assert_str(d.log, "done 4 OK;");
 	test_assert(!imapc_usable(e));
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 }
 
@@ -204,7 +179,7 @@ test_sync_literal(bool split)
 	    "eof\n";
 	struct seen a = {0}, b = {0}, c = {0}, d = {0};
 	struct imapscript *s;
-	struct imapc *e = engine(script, split, &s);
+	struct imapc *e = engine_scripted(script, split, TMO, &s);
 	struct imapc_handlers ha = with(&a), hb = with(&b), hc = with(&c),
 	    hd = with(&d);
 	struct imap_cmd *app;
@@ -232,7 +207,7 @@ test_sync_literal(bool split)
 	test_assert_str(d.log, "done 4 OK;");
 	test_assert(imapc_usable(e));
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 }
 
@@ -253,7 +228,7 @@ test_streamed_literal(bool split)
 	    "eof\n";
 	struct seen a = {0};
 	struct imapscript *s;
-	struct imapc *e = engine(script, split, &s);
+	struct imapc *e = engine_scripted(script, split, TMO, &s);
 	struct imapc_handlers ha = with(&a);
 	struct err err;
 
@@ -271,13 +246,13 @@ test_streamed_literal(bool split)
 	test_assert(a.lit_ok == 300000);
 	test_assert_str(events.log, "event OK;event FETCH;");
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 
 	test_begin(split ? "imapc: a literal left unread is skipped, split"
 			 : "imapc: a literal left unread is skipped");
 	s = NULL;
-	e = engine(script, split, &s);
+	e = engine_scripted(script, split, TMO, &s);
 	memset(&a, 0, sizeof(a));
 	a.claim = "FETCH";
 	a.lit_read_max = 10000;
@@ -288,7 +263,7 @@ test_streamed_literal(bool split)
 	test_assert_str(a.log, "literal;FETCH;literal;FETCH;done 1 OK;");
 	test_assert(a.lit_ok >= 20000 && a.lit_ok < 40000);
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 }
 
@@ -327,7 +302,7 @@ test_failures(void)
 
 	test_begin("imapc: a failed handler is not called again, its data is "
 		   "no event; done gets its error");
-	e = engine(fail_script, false, &s);
+	e = engine_scripted(fail_script, false, TMO, &s);
 	memset(&events, 0, sizeof(events));
 	imapc_set_events(e, on_event, NULL);
 	a.claim = "FETCH";
@@ -341,11 +316,11 @@ test_failures(void)
 	test_assert_str(events.log, "event OK;");
 	test_assert(imapc_usable(e));
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 
 	test_begin("imapc: connection lost in the middle of a literal");
-	e = engine(bye_script, false, &s);
+	e = engine_scripted(bye_script, false, TMO, &s);
 	memset(&a, 0, sizeof(a));
 	a.claim = "FETCH";
 	a.lit_read_max = 200000;
@@ -362,28 +337,28 @@ test_failures(void)
 	test_assert(a.lit_ok == 1000);
 	test_assert(!imapc_usable(e));
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 
 	test_begin("imapc: a continuation nobody asked for is a protocol error");
-	e = engine(cont_script, false, &s);
+	e = engine_scripted(cont_script, false, TMO, &s);
 	memset(&a, 0, sizeof(a));
 	ha = with(&a);
 	test_assert(imapc_run(e, cmd_raw("NOOP", NULL), &ha, TMO, &err) == -1);
 	test_assert(err.kind == ERR_PROTO);
 	test_assert(strstr(err.msg, "continuation") != NULL);
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 
 	test_begin("imapc: a tagged reply to no command is a protocol error");
-	e = engine(tag_script, false, &s);
+	e = engine_scripted(tag_script, false, TMO, &s);
 	memset(&a, 0, sizeof(a));
 	ha = with(&a);
 	test_assert(imapc_run(e, cmd_raw("NOOP", NULL), &ha, TMO, &err) == -1);
 	test_assert(err.kind == ERR_PROTO);
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 }
 
@@ -418,7 +393,7 @@ test_capabilities(bool split)
 	memset(big, 'x', sizeof(big));
 	snprintf(script, sizeof(script), "%s%.*s%s", head, (int)sizeof(big),
 	    big, tail);
-	e = engine(script, split, &s);
+	e = engine_scripted(script, split, TMO, &s);
 	app = imap_cmd_new("APPEND");
 	imap_cmd_mailbox_wire(app, "INBOX");
 	test_assert(imap_cmd_literal(app, "hello", 5, false, &err) == 0);
@@ -436,7 +411,7 @@ test_capabilities(bool split)
 	test_assert(imap_cmd_literal(app, big, sizeof(big), false, &err) == 0);
 	test_assert(imapc_run(e, app, NULL, TMO, &err) == 0);
 	imapc_free(&e);
-	finish_script(s);
+	engine_script_wait(s);
 	test_end();
 }
 
@@ -497,16 +472,16 @@ test_copy(bool split)
 
 	test_begin(split ? "imapc: FETCH streamed into APPEND, split"
 			 : "imapc: FETCH literal on A streamed into APPEND on B");
-	cp.a = engine(script_a, split, &sa);
-	cp.b = engine(script_b, split, &sb);
+	cp.a = engine_scripted(script_a, split, TMO, &sa);
+	cp.b = engine_scripted(script_b, split, TMO, &sb);
 	imapc_set_literal_mode(cp.b, IMAP_LIT_PLUS);
 	test_assert(imapc_run(cp.a, cmd_raw("UID FETCH", "3 (BODY.PEEK[])"), &h,
 	    TMO, &err) == 0);
 	test_assert(cp.rc == 0 && cp.size == 300000);
 	imapc_free(&cp.a);
 	imapc_free(&cp.b);
-	finish_script(sa);
-	finish_script(sb);
+	engine_script_wait(sa);
+	engine_script_wait(sb);
 	test_end();
 }
 

@@ -1,6 +1,5 @@
 #include "util.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,6 +7,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "enginepair.h"
 #include "imap_verbs.h"
 #include "imapc.h"
 #include "imapdrive.h"
@@ -277,18 +277,10 @@ append_cmd(const char *a, const char *b)
 	return c;
 }
 
-static const char *
-mode(bool split)
-{
-	return split ? " (split at every byte)" : "";
-}
-
 static void
 begin(const char *what, bool split)
 {
-	static char name[300];
-	snprintf(name, sizeof(name), "imapc state: %s%s", what, mode(split));
-	test_begin(name);
+	test_begin_split("imapc state", what, split);
 }
 
 /* --- the selected mailbox ---------------------------------------- */
@@ -1342,7 +1334,6 @@ trickle(void *arg)
 static void
 test_budget(void)
 {
-	int fds[2];
 	pthread_t th;
 	struct trickler t;
 	struct imapc *e;
@@ -1350,12 +1341,8 @@ test_budget(void)
 
 	test_begin("imapc state: a server trickling untagged data is given "
 		   "up on by the exchange's budget, not the per-wait timeout");
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0 ||
-	    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
 	/* Budget: 200 ms plus 1 s per KiB; each wait may take 5 s. */
-	e = imapc_new(conn_new(fds[1], "test", 200), "test");
-	t.fd = fds[0];
+	e = engine_pair(200, false, &t.fd);
 	t.lines = 0;
 	if (pthread_create(&th, NULL, trickle, &t))
 		abort();
@@ -1368,31 +1355,11 @@ test_budget(void)
 	/* Given up on while the server was still trickling (after about
 	 * 6 lines), not once it went quiet and a wait timed out. */
 	test_assert(t.lines < TRICKLE);
-	close(fds[0]);
+	close(t.fd);
 	test_end();
 }
 
 /* --- threaded: handlers that read literals -------------------------- */
-
-static struct imapc *
-threaded(const char *script, bool split, struct imapscript **s_r)
-{
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	*s_r = imapscript_start(fds[0], script, split);
-	if (fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	return imapc_new(conn_new(fds[1], "test", TMO), "test");
-}
-
-static void
-finish_script(struct imapscript *s, int line)
-{
-	char msg[400];
-	if (imapscript_wait(s, msg, sizeof(msg)) < 0)
-		test_fail_at(__FILE__, line, msg);
-}
 
 static void
 test_lost_while_reading(bool split)
@@ -1413,7 +1380,7 @@ test_lost_while_reading(bool split)
 	    "S: * 1 FETCH (UID 7 BODY[] {%d}\n"
 	    "S< 3000 5\n"
 	    "close\n", BIG);
-	e = threaded(script, split, &s);
+	e = engine_scripted(script, split, TMO, &s);
 	ha = with(&a, e);
 	hb = with(&b, e);
 	a.claim = "FETCH";
@@ -1428,7 +1395,7 @@ test_lost_while_reading(bool split)
 	test_assert(a.lit_ok == 3000);
 	test_assert(!imapc_usable(e));
 	imapc_free(&e);
-	finish_script(s, __LINE__);
+	engine_script_wait(s);
 	test_end();
 }
 

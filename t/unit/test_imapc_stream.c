@@ -1,11 +1,9 @@
 #include "util.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imapc.h"
 #include "test.h"
 
@@ -29,14 +27,7 @@ struct peer {
 static void
 peer_open(struct peer *p)
 {
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-		abort();
-	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	p->fd = fds[0];
-	p->e = imapc_new(conn_new(fds[1], "test", TMO), "test");
+	p->e = engine_pair(TMO, true, &p->fd);
 }
 
 static void

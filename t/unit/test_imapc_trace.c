@@ -1,11 +1,9 @@
 #include "util.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 
 #include "capture.h"
 #include "conn.h"
-#include "conn_int.h" /* conn_new() for the client end of a socketpair */
+#include "enginepair.h"
 #include "imap_cmd.h"
 #include "imapc.h"
 #include "imapscript.h"
@@ -77,16 +75,10 @@ play(const struct imapc_opts *eo, int level, bool split)
 	struct imapc *e;
 	struct imap_cmd *cmd;
 	struct err err;
-	char msg[400];
-	int fds[2];
 
 	snprintf(buf, sizeof(buf), script, t, t, t1, t1, t2, t2, t3, t3, t4,
 	    t4);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0 ||
-	    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) < 0)
-		abort();
-	s = imapscript_start(fds[0], buf, split);
-	e = imapc_new(conn_new(fds[1], "test", TMO), "test");
+	e = engine_scripted(buf, split, TMO, &s);
 	imapc_configure(e, eo);
 	auth.ctx = e;
 	log_debug_level = level;
@@ -107,10 +99,22 @@ play(const struct imapc_opts *eo, int level, bool split)
 	imapc_free(&e);
 	memcpy(buf, capture_end(), sizeof(buf));
 	log_debug_level = 0;
-	if (imapscript_wait(s, msg, sizeof(msg)) < 0)
-		test_fail_at(__FILE__, __LINE__, msg);
+	engine_script_wait(s);
 	return buf;
 }
+
+/* The wire trace after the login, at either level: literals left out. */
+#define WIRE_AFTER_LOGIN                                                       \
+	"remote: C: 000002 APPEND INBOX {5}\n"                                 \
+	"remote: S: + go ahead\n"                                              \
+	"remote: C: [...]\n"                                                   \
+	"remote: S: 000002 OK appended\n"                                      \
+	"remote: C: 000003 APPEND INBOX {5}\n"                                 \
+	"remote: S: 000003 NO [TOOBIG] no room\n"                              \
+	"remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"                        \
+	"remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"                             \
+	"remote: S: [...])\n"                                                  \
+	"remote: S: 000004 OK done\n"
 
 static void
 test_wire(bool split)
@@ -127,16 +131,7 @@ test_wire(bool split)
 	    "remote: S: xxx OK [CAPABILITY IMAP4rev1] done\n"
 	    /* refused: the reference has died by then, saying why */
 	    "remote: C: xxx LOGIN [REDACTED]\n"
-	    "remote: C: 000002 APPEND INBOX {5}\n"
-	    "remote: S: + go ahead\n"
-	    "remote: C: [...]\n"
-	    "remote: S: 000002 OK appended\n"
-	    "remote: C: 000003 APPEND INBOX {5}\n"
-	    "remote: S: 000003 NO [TOOBIG] no room\n"
-	    "remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"
-	    "remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"
-	    "remote: S: [...])\n"
-	    "remote: S: 000004 OK done\n");
+	    WIRE_AFTER_LOGIN);
 	test_end();
 
 	test_begin(split ? "wire, --debug --debug: split at every byte" :
@@ -150,16 +145,7 @@ test_wire(bool split)
 	    "remote: S: 000000 OK [CAPABILITY IMAP4rev1] done\n"
 	    "remote: C: 000001 LOGIN foo bar\n"
 	    "remote: S: 000001 NO [AUTHENTICATIONFAILED] no\n"
-	    "remote: C: 000002 APPEND INBOX {5}\n"
-	    "remote: S: + go ahead\n"
-	    "remote: C: [...]\n"
-	    "remote: S: 000002 OK appended\n"
-	    "remote: C: 000003 APPEND INBOX {5}\n"
-	    "remote: S: 000003 NO [TOOBIG] no room\n"
-	    "remote: C: 000004 UID FETCH 1 (BODY.PEEK[])\n"
-	    "remote: S: * 1 FETCH (UID 1 BODY[] {5}\n"
-	    "remote: S: [...])\n"
-	    "remote: S: 000004 OK done\n");
+	    WIRE_AFTER_LOGIN);
 	test_end();
 	log_set_prefix_sep(NULL);
 }

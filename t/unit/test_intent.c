@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "dbfix.h"
 #include "imap_data.h"
 #include "intent.h"
 #include "test.h"
@@ -156,166 +157,169 @@ run(const struct trec *recs, size_t n, const struct intent_msg *ms,
 	}
 }
 
+/* A case of matching: the records (the first of source UID 0 ends them),
+ * the target's messages offered (the first of UID 0 ends them), and the
+ * match wanted for each record (0: none). */
+struct mcase {
+	const char *what;
+	struct trec r[3];
+	struct intent_msg m[5];
+	uint32_t want[3];
+};
+
+/* Each of cases[0..n) run; a case whose matches are not the wanted ones
+ * fails the test, named. */
+static void
+match_cases(const struct mcase *cases, size_t n)
+{
+	for (const struct mcase *c = cases; c < cases + n; c++) {
+		uint32_t got[3] = {0};
+		size_t nr = 0, nm = 0;
+		char why[200];
+
+		while (nr < 3 && c->r[nr].x.suid != 0)
+			nr++;
+		while (nm < 5 && c->m[nm].uid != 0)
+			nm++;
+		run(c->r, nr, c->m, nm, got);
+		if (memcmp(got, c->want, nr * sizeof(got[0])) == 0)
+			continue;
+		snprintf(why, sizeof(why), "%s: got %u %u %u, want %u %u %u",
+		    c->what, got[0], got[1], got[2], c->want[0], c->want[1],
+		    c->want[2]);
+		test_fail_at(__FILE__, __LINE__, why);
+	}
+}
+
+#define NCASES(c) (sizeof(c) / sizeof((c)[0]))
+
 static void
 test_match(void)
 {
-	uint32_t got[8];
-
 	test_begin("intent: a batch's copies found among foreign messages");
 	{
-		/* Three copies, a foreign delivery between them (another
-		 * Message-ID), one below the UIDNEXT that looks the same
-		 * (an older message: not a candidate), the date in
-		 * another zone. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
-			rec(11, 600, D1, "", "Message-ID: <b@x>"),
-			rec(12, 700, D2, "$Work", "Message-ID: <c@x>"),
+		const struct mcase c[] = {
+			/* A foreign delivery between the copies (another
+			 * Message-ID), one below the UIDNEXT that looks the
+			 * same (an older message: not a candidate), the date
+			 * in another zone. */
+			{"three copies",
+			    {rec(10, 500, D1, "\\Seen", "Message-ID: <a@x>"),
+				rec(11, 600, D1, "", "Message-ID: <b@x>"),
+				rec(12, 700, D2, "$Work", "Message-ID: <c@x>")},
+			    {msg(99, 500, D1, "\\Seen", "Message-ID: <a@x>"),
+				msg(100, 500, D1_ELSEWHERE, "",
+				    "Message-ID: <a@x>"),
+				msg(101, 600, D1, "", "Message-ID: <zzz@x>"),
+				msg(102, 600, D1, "", "Message-ID: <b@x>"),
+				msg(103, 700, D2, "$Work", "Message-ID: <c@x>")},
+			    {100, 102, 103}},
+			/* (the APPEND cut off) */
+			{"what did not arrive is no match",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>"),
+				rec(11, 600, D1, "", "Message-ID: <b@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>")},
+			    {100, 0}},
 		};
-		const struct intent_msg m[] = {
-			msg(99, 500, D1, "\\Seen", "Message-ID: <a@x>"),
-			msg(100, 500, D1_ELSEWHERE, "", "Message-ID: <a@x>"),
-			msg(101, 600, D1, "", "Message-ID: <zzz@x>"),
-			msg(102, 600, D1, "", "Message-ID: <b@x>"),
-			msg(103, 700, D2, "$Work", "Message-ID: <c@x>"),
-		};
-		run(r, 3, m, 5, got);
-		test_assert(got[0] == 100 && got[1] == 102 && got[2] == 103);
-	}
-	{
-		/* What did not arrive (the APPEND cut off) is no match. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
-			rec(11, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-		};
-		run(r, 2, m, 1, got);
-		test_assert(got[0] == 100 && got[1] == 0);
+		match_cases(c, NCASES(c));
 	}
 	test_end();
 
 	test_begin("intent: size, date, Message-ID must all be the same");
 	{
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+		const struct mcase c[] = {
+			{"one differs",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>")},
+			    {msg(100, 501, D1, "", "Message-ID: <a@x>"),
+				msg(101, 500, D2, "", "Message-ID: <a@x>"),
+				msg(102, 500, D1, "", "Message-ID: <A@x>"),
+				msg(103, 500, D1, "", ""),
+				msg(104, 500, D1, "", NULL)},
+			    {0}},
 		};
-		const struct intent_msg m[] = {
-			msg(100, 501, D1, "", "Message-ID: <a@x>"),
-			msg(101, 500, D2, "", "Message-ID: <a@x>"),
-			msg(102, 500, D1, "", "Message-ID: <A@x>"),
-			msg(103, 500, D1, "", ""),
-			msg(104, 500, D1, "", NULL),
-		};
-		run(r, 1, m, 5, got);
-		test_assert(got[0] == 0);
+		match_cases(c, NCASES(c));
 	}
 	test_end();
 
 	test_begin("intent: ambiguous (two candidates, or a candidate of two "
 	    "rows): no pair");
 	{
-		/* A foreign delivery that looks the same as the copy. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
+		const struct mcase c[] = {
+			{"a foreign delivery that looks the same as the copy",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>"),
+				msg(101, 500, D1, "\\Recent",
+				    "Message-ID: <a@x>")},
+			    {0}},
+			{"the same message twice in the batch, both copied",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>"),
+				rec(11, 500, D1, "", "Message-ID: <a@x>"),
+				rec(12, 600, D1, "", "Message-ID: <b@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>"),
+				msg(101, 500, D1, "", "Message-ID: <a@x>"),
+				msg(102, 600, D1, "", "Message-ID: <b@x>")},
+			    {0, 0, 102}},
+			{"... and only one copy arrived: it is either's",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>"),
+				rec(11, 500, D1, "", "Message-ID: <a@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>")},
+			    {0, 0}},
+			{"a message offered twice (a server repeating itself)",
+			    {rec(10, 500, D1, "", "Message-ID: <a@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>"),
+				msg(100, 500, D1, "", "Message-ID: <a@x>")},
+			    {0}},
 		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-			msg(101, 500, D1, "\\Recent", "Message-ID: <a@x>"),
-		};
-		run(r, 1, m, 2, got);
-		test_assert(got[0] == 0);
-	}
-	{
-		/* The same message twice in the batch, both copied. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
-			rec(11, 500, D1, "", "Message-ID: <a@x>"),
-			rec(12, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-			msg(101, 500, D1, "", "Message-ID: <a@x>"),
-			msg(102, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		run(r, 3, m, 3, got);
-		test_assert(got[0] == 0 && got[1] == 0 && got[2] == 102);
-	}
-	{
-		/* ... and only one copy arrived: it is either's. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
-			rec(11, 500, D1, "", "Message-ID: <a@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-		};
-		run(r, 2, m, 1, got);
-		test_assert(got[0] == 0 && got[1] == 0);
-	}
-	{
-		/* A message offered twice (a server repeating itself). */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", "Message-ID: <a@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-		};
-		run(r, 1, m, 2, got);
-		test_assert(got[0] == 0);
+		match_cases(c, NCASES(c));
 	}
 	test_end();
 
 	test_begin("intent: without Message-ID, the flags the APPEND set");
 	{
-		const struct trec r[] = {
-			rec(10, 500, D1, "$Work \\Seen", ""),
-			rec(11, 600, D1, "\\Flagged", ""),
-			rec(12, 700, D1, "", ""),
+		const struct mcase c[] = {
+			/* 100: a foreign delivery (no flags); 102: flags
+			 * changed since, a copy more, not a wrong pair. */
+			{"the flags",
+			    {rec(10, 500, D1, "$Work \\Seen", ""),
+				rec(11, 600, D1, "\\Flagged", ""),
+				rec(12, 700, D1, "", "")},
+			    {msg(100, 500, D1, "", ""),
+				msg(101, 500, D1, "$work \\SEEN", ""),
+				msg(102, 600, D1, "\\Flagged \\Seen", ""),
+				msg(103, 700, D1, "", "")},
+			    {101, 0, 103}},
+			{"a Message-ID on one side only: no",
+			    {rec(10, 500, D1, "", ""),
+				rec(11, 600, D1, "", "Message-ID: <b@x>")},
+			    {msg(100, 500, D1, "", "Message-ID: <a@x>"),
+				msg(101, 600, D1, "", "")},
+			    {0, 0}},
 		};
-		const struct intent_msg m[] = {
-			/* (a foreign delivery: no flags) */
-			msg(100, 500, D1, "", ""),
-			msg(101, 500, D1, "$work \\SEEN", ""),
-			/* flags changed since: a copy more, not a wrong pair */
-			msg(102, 600, D1, "\\Flagged \\Seen", ""),
-			msg(103, 700, D1, "", ""),
-		};
-		run(r, 3, m, 4, got);
-		test_assert(got[0] == 101 && got[1] == 0 && got[2] == 103);
-	}
-	{
-		/* With a Message-ID on one side only: no. */
-		const struct trec r[] = {
-			rec(10, 500, D1, "", ""),
-			rec(11, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", "Message-ID: <a@x>"),
-			msg(101, 600, D1, "", ""),
-		};
-		run(r, 2, m, 2, got);
-		test_assert(got[0] == 0 && got[1] == 0);
+		match_cases(c, NCASES(c));
 	}
 	test_end();
 
 	test_begin("intent: a message gone from the source, or unusable, "
 	    "matches nothing");
 	{
-		/* Expunged since: its copy is a new message (the
-		 * reference's way), not paired to be expunged in turn. */
-		const struct trec r[] = {
-			gone(10, 500, D1, ""),
-			rec(11, 600, D1, "", "Message-ID: <b@x>"),
+		const struct mcase c[] = {
+			/* Its copy is a new message (the reference's way),
+			 * not paired to be expunged in turn. */
+			{"expunged since",
+			    {gone(10, 500, D1, ""),
+				rec(11, 600, D1, "", "Message-ID: <b@x>")},
+			    {msg(100, 500, D1, "", ""),
+				msg(101, 600, D1, "", "Message-ID: <b@x>")},
+			    {0, 101}},
+			{"no usable Message-ID, no date",
+			    {rec(10, 500, D1, "", NULL),
+				rec(11, 600, "yesterday", "",
+				    "Message-ID: <b@x>")},
+			    {msg(100, 500, D1, "", ""),
+				msg(101, 600, D1, "", "Message-ID: <b@x>")},
+			    {0, 0}},
 		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", ""),
-			msg(101, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		run(r, 2, m, 2, got);
-		test_assert(got[0] == 0 && got[1] == 101);
+		match_cases(c, NCASES(c));
 	}
 	{
 		/* The source's message is not what was recorded (no
@@ -329,18 +333,6 @@ test_match(void)
 		intent_offer(&row, 1, &m);
 		test_assert(!row.seen && intent_match(&row) == 0);
 		intent_row_free(&row);
-	}
-	{
-		const struct trec r[] = {
-			rec(10, 500, D1, "", NULL),
-			rec(11, 600, "yesterday", "", "Message-ID: <b@x>"),
-		};
-		const struct intent_msg m[] = {
-			msg(100, 500, D1, "", ""),
-			msg(101, 600, D1, "", "Message-ID: <b@x>"),
-		};
-		run(r, 2, m, 2, got);
-		test_assert(got[0] == 0 && got[1] == 0);
 	}
 	test_end();
 }
@@ -404,22 +396,6 @@ test_valid(void)
 
 /* ---- the table ---- */
 
-static struct db *
-new_db(const char *name)
-{
-	struct err err;
-	char *path = xasprintf("%s/%s", dir, name), *msg = NULL;
-	struct db *db = db_open(path, 0, &err);
-
-	if (!db || db_schema(db, '/', '/', &msg, &err) < 0) {
-		fprintf(stderr, "# new_db %s: %s\n", path, err.msg);
-		db_close(&db);
-	}
-	free(msg);
-	free(path);
-	return db;
-}
-
 /* Whether the file holds the table (a second connection would wait for
  * the lock: asked through db's own, read-only). */
 static int
@@ -455,7 +431,7 @@ test_table(void)
 	bool has = true;
 
 	test_begin("intent table: none until the first record");
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db != NULL);
 	if (!db) {
 		test_end();
@@ -478,7 +454,7 @@ test_table(void)
 
 	test_begin("intent table: records kept, read back, gone with their "
 	    "pairs");
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_add(db, idx, v, 3, &err) == 0);
 	test_assert(db_commit(db, &err) == 0);
 	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
@@ -486,7 +462,7 @@ test_table(void)
 	db_close(&db);
 	test_assert(tables("t.db") == 1);
 	/* A new run reads what the last one left. */
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_has(db, idx, &has, &err) == 0 && has);
 	test_assert(db_intent_get(db, idx, &got, &n, &err) == 0 && n == 3);
 	if (n == 3) {
@@ -534,7 +510,7 @@ test_table(void)
 	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
 	test_assert(db_commit(db, &err) == 0);
 	db_close(&db);
-	db = new_db("t.db");
+	db = dbfix_new(dir, "t.db", NULL);
 	test_assert(db_intent_has(db, idx2, &has, &err) == 0 && !has);
 	db_close(&db);
 	test_end();
@@ -543,7 +519,7 @@ test_table(void)
 	{
 		/* Its DELETEs, foreign keys on: our rows do not stop them. */
 		char *cmd;
-		db = new_db("t.db");
+		db = dbfix_new(dir, "t.db", NULL);
 		test_assert(db_intent_add(db, idx, v, 1, &err) == 0);
 		test_assert(db_commit(db, &err) == 0);
 		db_close(&db);
@@ -555,7 +531,7 @@ test_table(void)
 		    (long long)idx);
 		test_assert(system(cmd) == 0);
 		free(cmd);
-		db = new_db("t.db");
+		db = dbfix_new(dir, "t.db", NULL);
 		test_assert(db_state_get(db, idx, (struct db_state[2]){{0}},
 		    &err) == 0);
 		/* Left to the reader to judge (intent_valid()). */
@@ -574,11 +550,6 @@ main(void)
 	test_match();
 	test_valid();
 	test_table();
-	{
-		char *cmd = xasprintf("rm -rf %s", dir);
-		if (system(cmd) != 0)
-			perror("rm");
-		free(cmd);
-	}
+	test_rm_rf(dir);
 	return test_exit();
 }

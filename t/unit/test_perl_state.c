@@ -69,7 +69,7 @@ test_files(void)
 	char dir[] = "/tmp/test_perl_state.XXXXXX";
 	struct perl_state ps;
 	struct err err;
-	char *p, *cmd;
+	char *p;
 
 	test_begin("perl_state: detect and read files");
 	test_assert(mkdtemp(dir) != NULL);
@@ -90,9 +90,7 @@ test_files(void)
 	test_assert(perl_state_detect(p, &err) == 1);
 	test_assert(perl_state_read(p, &ps, &err) < 0 && err.kind == ERR_DB);
 	test_assert(strstr(err.msg, p) != NULL);
-	cmd = xasprintf("rm -rf %s", dir);
-	test_assert(system(cmd) == 0);
-	free(cmd);
+	test_assert(test_rm_rf(dir) == 0);
 	free(p);
 	test_end();
 }

@@ -453,11 +453,6 @@ main(void)
 	test_failed_commit();
 	test_reads_reset();
 	test_readonly();
-	{
-		char *cmd = xasprintf("rm -rf %s", dir);
-		if (system(cmd) != 0)
-			perror("rm");
-		free(cmd);
-	}
+	test_rm_rf(dir);
 	return test_exit();
 }
