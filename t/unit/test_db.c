@@ -895,7 +895,7 @@ test_txn_hook(void)
 {
 	struct err err;
 	char *path;
-	struct db *db = new_db("hook.db", &path);
+	struct db *db = dbfix_new(dir, "hook.db", &path);
 	struct fake_owner f = { 1, -1, 0, 0 };
 	const struct db_txn_hook h = { fake_acquire, fake_owned, fake_release,
 	    &f };
