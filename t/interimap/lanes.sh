@@ -1,12 +1,14 @@
 #!/bin/bash
 # Two mailboxes at once over two pairs of sessions (doc/interimap.1,
-# CONCURRENCY; interimap/lanes.h), against a run with one pair
-# (INTERIMAP_LANES=1, the test knob) on the same data: the same log lines
-# in the same order (the lines of a mailbox synced ahead held back), the
-# same database, the same mail; the second pair really used (a second
-# login on the remote server); and a SIGTERM while both pairs wait on a
-# frozen network path ends the run at once (the signal reaches both
-# threads), after which a run completes with nothing lost or twice.
+# CONCURRENCY; interimap/lanes.h), forced with the test knob
+# INTERIMAP_LANES=2, against a run with one pair (INTERIMAP_LANES=1) on
+# the same data: the same log lines in the same order (the lines of a
+# mailbox synced ahead held back), the same database, the same mail; the
+# second pair really used (a second login on the remote server); a SIGTERM
+# while both pairs wait on a frozen network path ends the run at once (the
+# signal reaches both threads), after which a run completes with nothing
+# lost or twice. Without the knob: one pair on loopback, two over a link
+# with 10 ms more of round trip (t/lib/tcprelay.py's delay).
 # The Perl interimap's results on such runs are compared by sync.sh and
 # msync.sh (their first syncs have three mailboxes or more).
 . "$(dirname "$0")/../lib/common.sh"
@@ -49,7 +51,7 @@ script r | pair_apply r "A B" || t_fail "filling the remote servers"
 logins() { grep -c 'imap-login: Info: Login: ' "$T/${1}r/dovecot.log"; }
 la=$(logins A)
 lb=$(logins B)
-pair_run ours A a
+INTERIMAP_LANES=2 pair_run ours A a
 t_eq "two pairs: status 0" "$?" 0
 INTERIMAP_LANES=1 pair_run ours B b
 t_eq "one pair: status 0" "$?" 0
@@ -99,7 +101,7 @@ lc=$(logins C)
 # Frozen once the second login is in: the next remote command of each
 # pair then never gets its answer.
 second_login() { [ "$(($(logins C) - lc))" -ge 2 ]; }
-INTERIMAP_TIMEOUT_MS=60000 pair_start ours C c
+INTERIMAP_LANES=2 INTERIMAP_TIMEOUT_MS=60000 pair_start ours C c
 wait_until 20 second_login || t_fail "C: the second pair logs in"
 kill -STOP "$RELAY_PID"
 # Both threads asleep in a wait (the main one and the second pair's).
@@ -124,5 +126,28 @@ mail_digest "$CR" | cut -f2- | sort >"$T/c.R"
 t_same_file "C: both sides alike" "$T/c.L" "$T/c.R"
 t_eq "C: nothing twice" "$(sort "$T/c.L" | uniq -d | wc -l)" 0
 t_eq "C: nothing lost" "$(wc -l <"$T/c.L")" "$(script l | grep -c append)"
+
+# ---------------------------------------------------------------------
+# Without the knob: the round trip decides. On loopback (E), one pair;
+# behind a relay adding 5 ms each way (D), two.
+pair_setup D || { t_fail "pair D"; t_done; }
+pair_setup E || { t_fail "pair E"; t_done; }
+DELAY_PORT=$(free_port) || t_fail "a free port"
+"$T_PYTHON" "$T_LIB/tcprelay.py" "$DELAY_PORT" "$(sed -n 's/^port = //p' "$T/D.conf")" 5 &
+t_cleanup_add "t_kill_pid $!"
+wait_port 127.0.0.1 "$DELAY_PORT" 10 || t_fail "the delaying relay listens"
+sed -i "s/^port = .*/port = $DELAY_PORT/" "$T/D.conf"
+script l | pair_apply l "D E" || t_fail "filling D and E"
+ld=$(logins D)
+le=$(logins E)
+(unset INTERIMAP_LANES; pair_run ours D d)
+t_eq "10 ms more: status 0" "$?" 0
+(unset INTERIMAP_LANES; pair_run ours E e)
+t_eq "loopback: status 0" "$?" 0
+t_eq "10 ms more: two pairs" "$(($(logins D) - ld))" 2
+t_eq "loopback: one pair" "$(($(logins E) - le))" 1
+mail_digest "$DL" | cut -f2- | sort >"$T/d.L"
+mail_digest "$DR" | cut -f2- | sort >"$T/d.R"
+t_same_file "10 ms more: both sides alike" "$T/d.L" "$T/d.R"
 
 t_done
