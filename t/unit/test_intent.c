@@ -382,15 +382,33 @@ test_valid(void)
 		const struct db_state st2[2] = {{3, 11, 50}, {7, 130, 60}};
 		test_assert(!intent_valid(&x, st2, cur, false));
 	}
-	/* The other direction: a copy to the local. */
+	/* The other direction: a copy to the local, recorded when its
+	 * UIDNEXT was 9 (it is 10 now). */
 	x.target = DB_LOCAL;
 	x.uidvalidity = 3;
 	x.s_uidvalidity = 7;
-	x.uidnext = 10;
+	x.uidnext = 9;
 	x.suid = 99;
 	test_assert(!intent_valid(&x, st, cur, false));
 	x.suid = 100;
 	test_assert(intent_valid(&x, st, cur, false));
+	test_end();
+
+	test_begin("intent: a --repair's copy (of a message below the "
+	    "source's UIDNEXT) is valid until the target's UIDNEXT passes "
+	    "the recorded one");
+	x = rec_x(4, 500, D1, "");
+	test_assert(intent_valid(&x, st, cur, false));
+	x.uidnext = 120;    /* (the target's UIDNEXT as the run saw it) */
+	test_assert(intent_valid(&x, st, cur, false));
+	test_assert(!intent_valid(&x, st, cur, true));
+	{
+		/* A later sync saw the copies, or other messages, come. */
+		const struct db_state st2[2] = {{3, 10, 50}, {7, 121, 60}};
+		test_assert(!intent_valid(&x, st2, cur, false));
+		x.uidnext = 100;
+		test_assert(!intent_valid(&x, st2, cur, false));
+	}
 	test_end();
 }
 
