@@ -27,6 +27,15 @@
 # D. The Perl interimap in between, killed right after its first APPEND
 #    to the local (the copies back, unpaired): ours pairs the copies
 #    (they are its own), the Perl program's leftovers are new messages.
+# E, F, G. --repair's copies: after a complete sync, the remote's
+#    messages expunged behind ours' back and the database's
+#    HIGHESTMODSEQs raised, so that --repair copies the local messages
+#    again (messages below the source's UIDNEXT, not new ones). E: killed
+#    after the remote's OK, then a plain run: the copies paired. F: the
+#    same, then --repair again: paired first, nothing left to repair. G:
+#    killed halfway through the APPEND, then --repair again: copied once.
+#    H: E's kill, then the Perl interimap to its end: ours drops the
+#    records (stale: the remote's UIDNEXT moved past them), quietly.
 # After each: both sides alike, the database consistent (every pair's
 # messages the same bytes, flags and date: no wrong pair), no record
 # left, a next run with nothing to do.
@@ -239,6 +248,26 @@ t_eq "G: --repair again exits 0" "$RC" 0
 t_no_grep "G: ... recovers nothing" 'Recovered|not told apart' "$T/G-2.err"
 t_grep "G: ... copies the local messages" '^remote\(INBOX\): Added 20 UID\(s\) 1:20 -> ' "$T/G-2.err"
 after G 20 20
+
+# H. E's kill, then the Perl interimap to its end (it takes the copies
+# for new remote messages: copied to the local, paired, the UIDNEXTs
+# moved past them): ours then drops the records, says nothing, changes
+# nothing.
+if [ -x "$INTERIMAP_PERL" ]; then
+	repair_killed H "remote s appendok 1" 20
+	run perl H-perl
+	t_eq "H: the Perl interimap copies the copies back, leaves the records" \
+		"$RC $(IMAP_TUNNEL=$LT imap_tool count INBOX) $(IMAP_TUNNEL=$RT imap_tool count INBOX) $(q 'SELECT count(*) FROM mapping') $(records)" \
+		"0 40 20 20 20"
+	db_dump "$T/X.db" >"$T/H.before"
+	run ours H-2
+	t_eq "H: ours then: status 0, nothing said" "$RC:$(ilog_lines "$T/H-2.err")$(cat "$T/H-2.out")" "0:"
+	db_dump "$T/X.db" >"$T/H.after"
+	t_same_file "H: ... no pair made or changed" "$T/H.before" "$T/H.after"
+	t_eq "H: ... no record left" "$(records)" 0
+else
+	t_skip "H: the Perl interimap after a --repair cut short" "no $INTERIMAP_PERL"
+fi
 
 t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/*.err | head -n 3)" ""
 t_done
