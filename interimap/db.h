@@ -309,14 +309,19 @@ struct db_summary {
 	uint64_t pairs;          /* its mapping rows */
 	uint64_t pending;        /* of them, those of an interrupted copy
 	                          * (see the mapping table above) */
+	uint64_t copying[2];     /* records of a copy under way still valid
+	                          * (db_intent_get_valid(), the servers'
+	                          * UIDVALIDITYs not known), by target:
+	                          * [DB_LOCAL], [DB_REMOTE] */
 };
 void db_summary_free(struct db_summary *v, size_t n);
 
 /* Every mailbox of the mailboxes table, with or without state rows, in
  * bytewise order of the internal names, as one statement (one consistent
  * read). count: with the pairs, at the cost of a scan of the mapping
- * table's index (some 70 ms for a million pairs, when cached); else
- * pairs and pending are 0 and the mapping table is not read. */
+ * table's index (some 70 ms for a million pairs, when cached), and the
+ * copies under way (of the mailboxes that have records only); else
+ * pairs, pending and copying are 0 and neither table is read. */
 int db_summary_list(struct db *db, bool count, struct db_summary **v_r,
     size_t *n_r, struct err *err);
 /* The same for one mailbox: 1 with *s_r (its name allocated:
@@ -365,6 +370,13 @@ int db_intent_has(struct db *db, int64_t idx, bool *has_r, struct err *err);
  * when *n_r is 0), freed with db_intents_free(). */
 int db_intent_get(struct db *db, int64_t idx, struct db_intent **v_r,
     size_t *n_r, struct err *err);
+/* The same, but only the rows that can still describe a copy in flight
+ * (intent_valid(), intent.h: its source UID looked up in the mapping),
+ * st being the database's states of idx, cur the UIDVALIDITYs the
+ * servers give now ([DB_LOCAL], [DB_REMOTE]; 0: not known). */
+int db_intent_get_valid(struct db *db, int64_t idx,
+    const struct db_state st[2], const uint32_t cur[2],
+    struct db_intent **v_r, size_t *n_r, struct err *err);
 /* Deletes the rows of idx and target whose source UID is in suids[0..n)
  * (not committed). */
 int db_intent_delete(struct db *db, int64_t idx, enum db_side target,

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "db_int.h"
+#include "intent.h"
 
 /* No foreign key: the Perl program deletes mailboxes without knowing of
  * this table, and a reference from it would make its DELETE fail. */
@@ -230,6 +231,46 @@ db_intent_get(struct db *db, int64_t idx, struct db_intent **v_r,
 	}
 	*v_r = v;
 	*n_r = n;
+	return 0;
+}
+
+int
+db_intent_get_valid(struct db *db, int64_t idx, const struct db_state st[2],
+    const uint32_t cur[2], struct db_intent **v_r, size_t *n_r,
+    struct err *err)
+{
+	struct db_intent *v;
+	size_t n, k = 0;
+
+	if (db_intent_get(db, idx, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		enum db_side src = v[i].target == DB_LOCAL ? DB_REMOTE :
+		    DB_LOCAL;
+		uint32_t other;
+		int m = db_map_get(db, idx, src, v[i].suid, &other, err);
+
+		if (m < 0) {
+			db_intents_free(v, n);
+			return -1;
+		}
+		if (intent_valid(&v[i], st, cur, m > 0)) {
+			struct db_intent x = v[k];
+			v[k++] = v[i];
+			v[i] = x;
+		}
+	}
+	/* The others, swapped behind the kept ones, go. */
+	for (size_t i = k; i < n; i++) {
+		free(v[i].date);
+		free(v[i].flags);
+	}
+	if (k == 0) {
+		free(v);
+		v = NULL;
+	}
+	*v_r = v;
+	*n_r = k;
 	return 0;
 }
 

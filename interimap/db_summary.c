@@ -1,6 +1,6 @@
 /* What --status shows of each mailbox: both states, the pairs, those of
  * an interrupted copy (Q_SUMMARY_*; Q_SUMMARY_STATES: the same columns,
- * the counts 0). */
+ * the counts 0), the copies under way recorded (c_append_intent). */
 #include "util.h"
 
 #include <stdlib.h>
@@ -43,6 +43,31 @@ summary_row(struct db *db, sqlite3_stmt *st, struct db_summary *s,
 	return 0;
 }
 
+/* s->copying, from the records of s's copies under way: those a run
+ * would act on, as far as the database tells (no server asked). */
+static int
+count_copies(struct db *db, struct db_summary *s, struct err *err)
+{
+	static const uint32_t unknown[2] = {0, 0};
+	struct db_intent *v;
+	size_t n;
+	bool has;
+
+	/* Records of a mailbox without states are stale (msync.c). */
+	if (!s->synced)
+		return 0;
+	if (db_intent_has(db, s->idx, &has, err) < 0)
+		return -1;
+	if (!has)
+		return 0;
+	if (db_intent_get_valid(db, s->idx, s->st, unknown, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		s->copying[v[i].target]++;
+	db_intents_free(v, n);
+	return 0;
+}
+
 int
 db_summary_list(struct db *db, bool count, struct db_summary **v_r,
     size_t *n_r, struct err *err)
@@ -65,6 +90,9 @@ db_summary_list(struct db *db, bool count, struct db_summary **v_r,
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		db_err(db, err, "summing up the mailboxes");
 	sqlite3_reset(st);
+	for (size_t i = 0; count && rc == SQLITE_DONE && i < n; i++)
+		if (count_copies(db, &v[i], err) < 0)
+			rc = SQLITE_ERROR;
 	if (rc != SQLITE_DONE) {
 		db_summary_free(v, n);
 		return -1;
@@ -96,5 +124,10 @@ db_summary_get(struct db *db, int64_t idx, struct db_summary *s_r,
 		db_err(db, err, "summing up a mailbox");
 	}
 	sqlite3_reset(st);
+	if (rc == SQLITE_ROW && count_copies(db, s_r, err) < 0) {
+		free(s_r->name);
+		s_r->name = NULL;
+		rc = SQLITE_ERROR;
+	}
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

@@ -128,5 +128,11 @@ intent_valid(const struct db_intent *x, const struct db_state st[2],
 	    (cur[t] != 0 && cur[t] != x->uidvalidity) ||
 	    (cur[s] != 0 && cur[s] != x->s_uidvalidity))
 		return false;
-	return x->suid >= st[s].uidnext && !suid_mapped;
+	/* A sync that completed since moved the database's UIDNEXTs to the
+	 * servers': the source's past the message, the target's past the
+	 * one recorded once anything came there. A --repair's copy is of a
+	 * message below the source's UIDNEXT from the start: only the
+	 * target's tells for it. */
+	return !suid_mapped &&
+	    (x->suid >= st[s].uidnext || x->uidnext >= st[t].uidnext);
 }

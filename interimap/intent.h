@@ -111,9 +111,15 @@ uint32_t intent_match(const struct intent_row *r);
  * the servers now give ([DB_LOCAL], [DB_REMOTE]; 0: not known), and
  * suid_mapped whether its source UID is in a pair already. Stale: a
  * UIDVALIDITY that is not both the database's and the server's (the
- * mailbox was recreated: the UIDs mean other messages), a source UID
- * below the source's UIDNEXT in the database or in a pair (a later
- * sync, ours or the Perl program's, dealt with the message since). */
+ * mailbox was recreated: the UIDs mean other messages), a source UID in
+ * a pair, or a sync (ours or the Perl program's) that completed since:
+ * both the source UID below the source's UIDNEXT in the database and
+ * the row's UIDNEXT below the target's. (A new message's copy has its
+ * source UID at or above the source's UIDNEXT until a sync completes;
+ * a --repair's copy, of a message below it from the start, is told by
+ * the target's UIDNEXT alone, which a sync moves once the copies, or
+ * anything else, came there. A sync that found neither side changed
+ * leaves a row valid: its copies never came, it finds none.) */
 bool intent_valid(const struct db_intent *x, const struct db_state st[2],
     const uint32_t cur[2], bool suid_mapped);
 

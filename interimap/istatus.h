@@ -23,8 +23,9 @@
  * small query) and takes the pair counts from the previous snapshot when
  * that one is "exact", ended, and not older than the database file (no
  * other program wrote it since); it counts the pairs only of the
- * mailboxes whose states differ, or of all (one scan of the mapping
- * index, some 70 ms a million pairs) when the previous snapshot does not
+ * mailboxes whose states differ or that have records of a copy under
+ * way (db.h: few have any), or of all (one scan of the mapping index,
+ * some 70 ms a million pairs) when the previous snapshot does not
  * qualify. A synced mailbox re-reads its own row (two index range
  * scans, a count of its pairs); a round with nothing synced only writes
  * the file again (~60 bytes a mailbox). The Perl interimap writes no
@@ -53,6 +54,12 @@
  *                        UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (six "-"
  *                        when it has no state yet), its pairs and those
  *                        of an interrupted copy (struct db_summary)
+ *   copying IDX LOCAL REMOTE
+ *                        right after the mailbox line of IDX when it has
+ *                        records of a copy under way (db_summary's
+ *                        copying: to the local, to the remote); absent
+ *                        when it has none (and from the snapshots of
+ *                        interimaps before this key, which knew none)
  *   end                  the last line: a file without it is refused
  * TEXT, NAME and D run to the end of the line, escaped: bytes below 0x20,
  * 0x7F and above, and '%' as %XX (uppercase hexadecimal), so that an

@@ -115,6 +115,7 @@ load(struct db *db, const struct istatus_snap *prev, bool reuse,
 	for (size_t i = 0; i < n; i++) {
 		const struct db_summary *p = NULL;
 		struct db_summary m;
+		bool copying;
 
 		/* Both lists are in name order: one pass, unless a rename
 		 * or a new mailbox sends the next search back to the
@@ -126,7 +127,12 @@ load(struct db *db, const struct istatus_snap *prev, bool reuse,
 			}
 		if (p == NULL)
 			j = 0;
-		if (p != NULL && same_states(p, &v[i])) {
+		/* Records of a copy under way are read again (a snapshot
+		 * of an earlier version has none): few mailboxes have
+		 * any. */
+		if (db_intent_has(db, v[i].idx, &copying, err) < 0)
+			return -1;
+		if (p != NULL && !copying && same_states(p, &v[i])) {
 			v[i].pairs = p->pairs;
 			v[i].pending = p->pending;
 			continue;
@@ -135,6 +141,8 @@ load(struct db *db, const struct istatus_snap *prev, bool reuse,
 			return -1;
 		v[i].pairs = m.pairs;
 		v[i].pending = m.pending;
+		v[i].copying[DB_LOCAL] = m.copying[DB_LOCAL];
+		v[i].copying[DB_REMOTE] = m.copying[DB_REMOTE];
 		free(m.name);
 	}
 	return 0;

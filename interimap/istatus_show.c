@@ -94,16 +94,41 @@ printable(const char *s)
 	return buf_steal(&b);
 }
 
+/* "N WORD" or "N WORDs", then rest, after ", " when b is longer than
+ * its first from bytes. Nothing when n is 0. */
+static void
+count_part(struct buf *b, size_t from, uint64_t n, const char *word,
+    const char *rest)
+{
+	if (n > 0)
+		buf_appendf(b, "%s%" PRIu64 " %s%s%s", b->len > from ? ", " : "",
+		    n, word, n == 1 ? "" : "s", rest);
+}
+
 static char *
 note(const struct db_summary *m)
 {
+	static const char head[] = "interrupted copy: ";
+	struct buf b = BUF_INIT(SIZE_MAX / 2);
+	size_t from = sizeof(head) - 1;
+
 	if (!m->synced)
 		return xstrdup("never synced");
-	if (m->pending > 0)
-		return xasprintf("interrupted copy: %" PRIu64 " pair%s beyond "
-		    "UIDNEXT (the next run resumes it)", m->pending,
-		    m->pending == 1 ? "" : "s");
-	return xstrdup("");
+	/* The pairs the copy made, and the messages it recorded before
+	 * their APPEND and has no pair of yet (arrived or not: the next
+	 * run looks for them). */
+	buf_appends(&b, head);
+	count_part(&b, from, m->pending, "pair", " beyond UIDNEXT");
+	count_part(&b, from, m->copying[DB_LOCAL], "message",
+	    " being copied to local");
+	count_part(&b, from, m->copying[DB_REMOTE], "message",
+	    " being copied to remote");
+	if (b.len == from) {
+		buf_free(&b);
+		return xstrdup("");
+	}
+	buf_appends(&b, " (the next run resumes it)");
+	return buf_steal(&b);
 }
 
 void

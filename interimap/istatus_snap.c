@@ -79,6 +79,10 @@ put_mailbox(struct buf *b, const struct db_summary *m)
 	buf_appendf(b, " %" PRIu64 " %" PRIu64 " ", m->pairs, m->pending);
 	put_escaped(b, m->name, m->len);
 	buf_appends(b, "\n");
+	/* A line of its own: readers of version 1 skip it. */
+	if (m->copying[DB_LOCAL] > 0 || m->copying[DB_REMOTE] > 0)
+		buf_appendf(b, "copying %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
+		    m->idx, m->copying[DB_LOCAL], m->copying[DB_REMOTE]);
 }
 
 char *
@@ -288,6 +292,24 @@ parse_mailbox(const char *p, struct istatus_snap *s)
 	return 0;
 }
 
+/* "copying ..." after the key: it belongs to the mailbox line just
+ * before it. */
+static int
+parse_copying(const char *p, struct istatus_snap *s)
+{
+	struct db_summary *m = s->nmbx > 0 ? &s->mbx[s->nmbx - 1] : NULL;
+	uint64_t idx, c[2];
+
+	if (field_u64(&p, INT64_MAX, &idx) < 0 || m == NULL ||
+	    m->idx != (int64_t)idx || *p == '\0' ||
+	    field_u64(&p, UINT64_MAX, &c[DB_LOCAL]) < 0 || *p == '\0' ||
+	    field_u64(&p, UINT64_MAX, &c[DB_REMOTE]) < 0 || *p != '\0')
+		return -1;
+	m->copying[DB_LOCAL] = c[DB_LOCAL];
+	m->copying[DB_REMOTE] = c[DB_REMOTE];
+	return 0;
+}
+
 /* Flags of the keys a snapshot must have. */
 enum {
 	HAVE_PID = 1, HAVE_MODE = 2, HAVE_STARTED = 4, HAVE_UPDATED = 8,
@@ -386,6 +408,8 @@ parse_line(const char *line, struct istatus_snap *s, unsigned *have)
 		s->exact = true;
 	} else if (KEY("mailbox")) {
 		return parse_mailbox(p, s);
+	} else if (KEY("copying")) {
+		return parse_copying(p, s);
 	}
 	/* Other keys: a later version's; skipped. */
 	return 0;

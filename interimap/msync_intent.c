@@ -101,20 +101,14 @@ ms_intent_pending(struct ms *ms, bool *pending_r)
 	return 0;
 }
 
-/* Whether x is valid (intent_valid()), with cur the UIDVALIDITYs to
- * check. 1, 0, or -1 (ms_db_fail()). */
-static int
-valid(struct ms *ms, const struct db_intent *x, const struct db_state st[2],
-    const uint32_t cur[2])
+/* The UIDVALIDITYs the servers gave (0: not known yet), for
+ * intent_valid(). */
+static void
+current(const struct ms *ms, bool selected, uint32_t cur[2])
 {
-	uint32_t other;
-	struct err e;
-	int m = db_map_get(ms->db, ms->idx,
-	    x->target == DB_LOCAL ? DB_REMOTE : DB_LOCAL, x->suid, &other, &e);
-
-	if (m < 0)
-		return ms_db_fail(ms, &e);
-	return intent_valid(x, st, cur, m > 0) ? 1 : 0;
+	for (int i = 0; i < 2; i++)
+		cur[i] = selected ? ms->b[i].uidvalidity :
+		    ms->b[i].s->have_status ? ms->b[i].s->uidvalidity : 0;
 }
 
 int
@@ -124,26 +118,20 @@ ms_intent_prune(struct ms *ms, const struct db_state st[2], bool *left_r)
 	uint32_t cur[2];
 	size_t n = 0;
 	struct err e;
-	int k = 0;
 
 	*left_r = false;
 	if (ms_intent_pending(ms, left_r) < 0)
 		return -1;
 	if (!*left_r)
 		return 0;
-	for (int i = 0; i < 2; i++)
-		cur[i] = ms->b[i].s->have_status ? ms->b[i].s->uidvalidity : 0;
-	if (db_intent_get(ms->db, ms->idx, &v, &n, &e) < 0)
+	current(ms, false, cur);
+	if (db_intent_get_valid(ms->db, ms->idx, st, cur, &v, &n, &e) < 0)
 		return ms_db_fail(ms, &e);
-	for (size_t i = 0; i < n && k == 0; i++)
-		k = valid(ms, &v[i], st, cur);
 	db_intents_free(v, n);
-	if (k < 0)
-		return -1;
-	*left_r = k > 0;
+	*left_r = n > 0;
 	/* What a later sync (the Perl program's) dealt with: no more a
 	 * reason to resume. */
-	if (k == 0 && (db_intent_clear(ms->db, ms->idx, &e) < 0 ||
+	if (n == 0 && (db_intent_clear(ms->db, ms->idx, &e) < 0 ||
 	    db_commit(ms->db, &e) < 0))
 		return ms_db_fail(ms, &e);
 	return 0;
@@ -340,8 +328,7 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 	struct look l[2];
 	struct uidset set[2] = {UIDSET_INIT, UIDSET_INIT};
 	struct uidset mapped[2] = {UIDSET_INIT, UIDSET_INIT};
-	uint32_t cur[2] = {ms->b[DB_LOCAL].uidvalidity,
-	    ms->b[DB_REMOTE].uidvalidity};
+	uint32_t cur[2];
 	size_t n = 0, k = 0, made = 0, got;
 	bool pending;
 	struct err e;
@@ -351,25 +338,19 @@ ms_intent_recover(struct ms *ms, const struct db_state st[2])
 		return -1;
 	if (!pending)
 		return 0;
-	if (db_intent_get(ms->db, ms->idx, &v, &n, &e) < 0) {
+	current(ms, true, cur);
+	if (db_intent_get_valid(ms->db, ms->idx, st, cur, &v, &n, &e) < 0) {
 		ms_db_fail(ms, &e);
 		goto out;
 	}
-	/* The valid rows of each target, by source UID (as read). */
+	/* The rows of each target, by source UID (as read). */
 	rows = xcalloc(n ? n : 1, sizeof(*rows));
 	for (int t = 0; t < 2; t++) {
 		l[t].rows = rows + k;
-		l[t].n = 0;
 		l[t].target = false;
-		for (size_t i = 0; i < n; i++) {
-			int m;
-			if (v[i].target != ms->b[t].s->side)
-				continue;
-			if ((m = valid(ms, &v[i], st, cur)) < 0)
-				goto out;
-			if (m > 0)
+		for (size_t i = 0; i < n; i++)
+			if (v[i].target == ms->b[t].s->side)
 				intent_row_init(&rows[k++], &v[i]);
-		}
 		l[t].n = (size_t)(rows + k - l[t].rows);
 	}
 	/* The sources first (what their messages are), then the targets

@@ -27,6 +27,15 @@
 # D. The Perl interimap in between, killed right after its first APPEND
 #    to the local (the copies back, unpaired): ours pairs the copies
 #    (they are its own), the Perl program's leftovers are new messages.
+# E, F, G. --repair's copies: after a complete sync, the remote's
+#    messages expunged behind ours' back and the database's
+#    HIGHESTMODSEQs raised, so that --repair copies the local messages
+#    again (messages below the source's UIDNEXT, not new ones). E: killed
+#    after the remote's OK, then a plain run: the copies paired. F: the
+#    same, then --repair again: paired first, nothing left to repair. G:
+#    killed halfway through the APPEND, then --repair again: copied once.
+#    H: E's kill, then the Perl interimap to its end: ours drops the
+#    records (stale: the remote's UIDNEXT moved past them), quietly.
 # After each: both sides alike, the database consistent (every pair's
 # messages the same bytes, flags and date: no wrong pair), no record
 # left, a next run with nothing to do.
@@ -56,15 +65,16 @@ reset() {
 		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
 }
 
-# run WHO NAME [PLAN]: WHO (ours, perl) on the setup, killed at PLAN
-# (killrelay.py's "CHANNEL DIR KIND K") if given; output in
-# $T/NAME.{out,err}, status in RC, the relay's record in KILLED.
+# run WHO NAME [PLAN [ARGS...]]: WHO (ours, perl) on the setup, killed
+# at PLAN (killrelay.py's "CHANNEL DIR KIND K") if not empty, with
+# ARGS; output in $T/NAME.{out,err}, status in RC, the relay's record in
+# KILLED.
 run() {
 	local bin=$INTERIMAP
 	[ "$1" = perl ] && bin=$INTERIMAP_PERL
 	printf '%s\n' "${3:-}" >"$R/plan"
 	rm -f "$R/killed"
-	{ timeout 60 "$bin" --config="$T/X.conf" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
+	{ timeout 60 "$bin" --config="$T/X.conf" "${@:4}" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
 	RC=$?
 	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
 		t_fail "$2: the relays end"
@@ -179,6 +189,84 @@ if [ -x "$INTERIMAP_PERL" ]; then
 	after D 40 40
 else
 	t_skip "B, C, D: the Perl interimap in between" "no $INTERIMAP_PERL"
+fi
+
+# ---------------------------------------------------------------------
+# E, F, G. --repair's copies (download_missing) are recorded as copies
+# under way too. The damage: after a complete sync (20 pairs), the
+# remote's messages expunged behind ours' back and the database's
+# HIGHESTMODSEQs raised to the servers' (it thinks it saw every change):
+# --repair says each pair's remote UID "disappeared", unpairs them and
+# copies the local messages again (messages below the local UIDNEXT:
+# not new ones).
+# hms TUNNEL: the server's HIGHESTMODSEQ of INBOX.
+hms() { IMAP_TUNNEL=$1 imap_tool raw 'STATUS INBOX (HIGHESTMODSEQ)' | sed -n 's/^\* STATUS .*HIGHESTMODSEQ \([0-9]*\).*/\1/p'; }
+# repair_killed NAME PLAN REMOTE: the damage, then --repair killed at
+# PLAN; REMOTE: the remote's message count then.
+repair_killed() {
+	reset
+	run ours "$1-0"
+	t_eq "$1: a first sync, complete" "$RC $(q 'SELECT count(*) FROM mapping')" "0 20"
+	IMAP_TUNNEL=$RT imap_tool expunge INBOX 1:20 || t_fail "$1: the remote's messages expunged"
+	q "UPDATE local SET HIGHESTMODSEQ = $(hms "$LT"); UPDATE remote SET HIGHESTMODSEQ = $(hms "$RT")" ||
+		t_fail "$1: the HIGHESTMODSEQs raised"
+	run ours "$1-r" "$2" --repair
+	t_eq "$1: --repair killed at $2" "$RC $(cut -d: -f1 <<<"$KILLED")" "137 $2"
+	t_grep "$1: ... as it copied the local messages again" \
+		'^remote\(INBOX\): WARNING: UID 20 disappeared\. Redownloading local UID 20\.$' "$T/$1-r.err"
+	t_eq "$1: ... the remote's messages, no pair, the records left" \
+		"$(IMAP_TUNNEL=$RT imap_tool count INBOX) $(q 'SELECT count(*) FROM mapping') $(records)" "$3 0 20"
+}
+
+# E. Killed right after the remote's OK (the copies made), then a plain
+# run: it pairs them (before, it dropped the records as stale and copied
+# the copies back: 40 local messages).
+repair_killed E "remote s appendok 1" 20
+run ours E-2
+t_eq "E: the next run exits 0" "$RC" 0
+t_grep "E: it resumes" '^Resuming interrupted sync for INBOX$' "$T/E-2.err"
+t_grep "E: ... pairs the copies" \
+	'^remote\(INBOX\): Recovered 20 UID\(s\) 1:20 -> 21:40 copied before an interruption$' "$T/E-2.err"
+t_no_grep "E: ... copies nothing" 'Added' "$T/E-2.err"
+after E 20 20
+
+# F. The same, then --repair again: the copies paired first (the
+# resumption, as a plain run's), nothing left to repair.
+repair_killed F "remote s appendok 1" 20
+run ours F-2 "" --repair
+t_eq "F: --repair again exits 0" "$RC" 0
+t_grep "F: ... pairs the copies" \
+	'^remote\(INBOX\): Recovered 20 UID\(s\) 1:20 -> 21:40 copied before an interruption$' "$T/F-2.err"
+t_no_grep "F: ... copies nothing, repairs nothing" 'Added|Redownloading|WARNING' "$T/F-2.err"
+after F 20 20
+
+# G. Killed halfway through the APPEND (nothing copied), then --repair
+# again: nothing found, the records go, the messages copied once.
+repair_killed G "remote c lit 1" 0
+run ours G-2 "" --repair
+t_eq "G: --repair again exits 0" "$RC" 0
+t_no_grep "G: ... recovers nothing" 'Recovered|not told apart' "$T/G-2.err"
+t_grep "G: ... copies the local messages" '^remote\(INBOX\): Added 20 UID\(s\) 1:20 -> ' "$T/G-2.err"
+after G 20 20
+
+# H. E's kill, then the Perl interimap to its end (it takes the copies
+# for new remote messages: copied to the local, paired, the UIDNEXTs
+# moved past them): ours then drops the records, says nothing, changes
+# nothing.
+if [ -x "$INTERIMAP_PERL" ]; then
+	repair_killed H "remote s appendok 1" 20
+	run perl H-perl
+	t_eq "H: the Perl interimap copies the copies back, leaves the records" \
+		"$RC $(IMAP_TUNNEL=$LT imap_tool count INBOX) $(IMAP_TUNNEL=$RT imap_tool count INBOX) $(q 'SELECT count(*) FROM mapping') $(records)" \
+		"0 40 20 20 20"
+	db_dump "$T/X.db" >"$T/H.before"
+	run ours H-2
+	t_eq "H: ours then: status 0, nothing said" "$RC:$(ilog_lines "$T/H-2.err")$(cat "$T/H-2.out")" "0:"
+	db_dump "$T/X.db" >"$T/H.after"
+	t_same_file "H: ... no pair made or changed" "$T/H.before" "$T/H.after"
+	t_eq "H: ... no record left" "$(records)" 0
+else
+	t_skip "H: the Perl interimap after a --repair cut short" "no $INTERIMAP_PERL"
 fi
 
 t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/*.err | head -n 3)" ""

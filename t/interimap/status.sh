@@ -14,9 +14,12 @@
 # 6. a run's pair counts taken from the previous snapshot, unless the
 # database was written since; 7. an interrupted copy (pairs beyond
 # UIDNEXT) flagged, and the database written behind the snapshot's back
-# noticed; 8. an empty database file; 9. a database the Perl interimap
-# made (no snapshot: the database only, "/" for the hierarchy, said so),
-# and one a Perl --watch holds: its pid named, the Perl run undisturbed.
+# noticed; 8. an empty database file; 9. a copy cut short by a kill -9
+# (records of a copy under way, no pair yet): shown from the database
+# and from the snapshot of a run holding it, gone after the next run;
+# 10. a database the Perl interimap made (no snapshot: the database
+# only, "/" for the hierarchy, said so), and one a Perl --watch holds:
+# its pid named, the Perl run undisturbed.
 # shellcheck disable=SC2016 # `false`: the words of a message
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
@@ -257,7 +260,61 @@ t_grep "empty: said so" '^empty: no run got as far as the mailbox lists$' "$T/e.
 t_grep "empty: the run's error" '^last run: .*: failed: local: ERROR: tunnel command `false` exited with status 1$' "$T/e.out"
 
 # ---------------------------------------------------------------------
-# 9. The Perl interimap's database.
+# 9. A copy cut short: ours killed right after the remote's OK to its
+# first APPEND (t/lib/killrelay.py): the copies made, their pairs never
+# committed, the records of the copy under way left (c_append_intent).
+# --status shows them from the database, and from the snapshot of a run
+# that holds it (one whose local server never greets); the next run
+# pairs the copies and they are gone.
+killrelay_pair
+IMAP_TUNNEL=$LT imap_tool append INBOX "$(f 1)" "$(f 2)" "$(f 3)" || t_fail "copy: local filled"
+printf '%s\n' "remote s appendok 1" >"$R/plan"
+timeout 60 "$INTERIMAP" --config="$T/X.conf" >"$T/x-kill.out" 2>"$T/x-kill.err"
+rc=$?
+{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } || t_fail "copy: the relays end"
+t_eq "copy: ours killed after the remote's OK" "$rc $(cut -d: -f1 "$R/killed" 2>&1)" "137 remote s appendok 1"
+: >"$R/plan"
+# xq SQL: a query on X's database, read-only.
+xq() { "$T_PYTHON" -c "import sqlite3, sys; print(*sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True).execute(sys.argv[2]).fetchone())" "$T/X.db" "$1"; }
+t_eq "copy: the copies on the remote, no pair, the records left" \
+	"$(IMAP_TUNNEL=$RT imap_tool count INBOX) $(xq 'SELECT count(*) FROM mapping') $(xq 'SELECT count(*) FROM c_append_intent')" "3 0 3"
+copying='  interrupted copy: 3 messages being copied to remote \(the next run resumes it\)$'
+st X st-copy
+t_eq "copy: read from the database" "$(sed -n 2p "$T/st-copy.out")" "as it is now (no run holds it)"
+t_match "copy: INBOX, no pair, the copy shown" "$(row_of "$T/st-copy.out" INBOX)" "^INBOX( +[0-9]+){4} +0$copying"
+t_grep "copy: the killed run did not record its end" '^last run: .*: did not record its end \(killed\?\)' "$T/st-copy.out"
+# The snapshot: a run that holds the database, its local server silent.
+x_inbox=$(xq "SELECT idx FROM mailboxes WHERE mailbox = CAST('INBOX' AS BLOB)")
+hang_tunnel "$T/xhang.sh" "$T/xhang"
+sed "0,/^command = .*/s||command = $T/xhang.sh|" "$T/X.conf" >"$T/Xh.conf"
+pair_start ours Xh xhang
+wait_until 20 grep -qx "pid $PID_Xh" "$T/X.db.status" || t_fail "copy: the snapshot names the run"
+t_eq "copy: the snapshot has the records" "$(grep '^copying ' "$T/X.db.status")" \
+	"copying $x_inbox 0 3"
+st X st-copy-snap
+t_grep "copy: from the snapshot of the run holding the database" \
+	"^held by interimap pid $PID_Xh \\(one-shot\\) since .*\\(its status snapshot\\)\$" "$T/st-copy-snap.out"
+t_match "copy: ... INBOX, the copy shown" "$(row_of "$T/st-copy-snap.out" INBOX)" "^INBOX( +[-0-9]+){4} +0$copying"
+pair_stop Xh TERM
+t_ne "copy: the run holding the database stopped" "$STOPPED" running
+# A run that stops at once starts from that snapshot's counts (nobody
+# wrote the database since), the records read again.
+sed '0,/^command = .*/s//command = false/' "$T/X.conf" >"$T/Xfail.conf"
+timeout 30 "$INTERIMAP" --config="$T/Xfail.conf" >/dev/null 2>&1
+t_eq "copy: a run that fails at once: its snapshot has the records" \
+	"$(grep -E '^(copying|result) ' "$T/X.db.status")" "result failed
+copying $x_inbox 0 3"
+# The next run: the copies found, paired; nothing left to show.
+timeout 60 "$INTERIMAP" --config="$T/X.conf" >"$T/x-resume.out" 2>"$T/x-resume.err"
+t_eq "copy: the next run exits 0" "$?" 0
+t_grep "copy: ... pairs the copies" '^remote\(INBOX\): Recovered 3 UID\(s\) 1:3 -> 1:3 copied before an interruption$' "$T/x-resume.err"
+st X st-copied
+t_no_grep "copy: then no interrupted copy (database)" 'interrupted copy' "$T/st-copied.out"
+t_eq "copy: ... INBOX, 3 pairs" "$(row_of "$T/st-copied.out" INBOX | awk '{ print $6 }')" 3
+t_no_grep "copy: ... nor in the snapshot" '^copying ' "$T/X.db.status"
+
+# ---------------------------------------------------------------------
+# 10. The Perl interimap's database.
 if [ ! -x "$INTERIMAP_PERL" ]; then
 	t_skip "Perl interimap" "no $INTERIMAP_PERL"
 	t_done

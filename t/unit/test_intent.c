@@ -382,15 +382,33 @@ test_valid(void)
 		const struct db_state st2[2] = {{3, 11, 50}, {7, 130, 60}};
 		test_assert(!intent_valid(&x, st2, cur, false));
 	}
-	/* The other direction: a copy to the local. */
+	/* The other direction: a copy to the local, recorded when its
+	 * UIDNEXT was 9 (it is 10 now). */
 	x.target = DB_LOCAL;
 	x.uidvalidity = 3;
 	x.s_uidvalidity = 7;
-	x.uidnext = 10;
+	x.uidnext = 9;
 	x.suid = 99;
 	test_assert(!intent_valid(&x, st, cur, false));
 	x.suid = 100;
 	test_assert(intent_valid(&x, st, cur, false));
+	test_end();
+
+	test_begin("intent: a --repair's copy (of a message below the "
+	    "source's UIDNEXT) is valid until the target's UIDNEXT passes "
+	    "the recorded one");
+	x = rec_x(4, 500, D1, "");
+	test_assert(intent_valid(&x, st, cur, false));
+	x.uidnext = 120;    /* (the target's UIDNEXT as the run saw it) */
+	test_assert(intent_valid(&x, st, cur, false));
+	test_assert(!intent_valid(&x, st, cur, true));
+	{
+		/* A later sync saw the copies, or other messages, come. */
+		const struct db_state st2[2] = {{3, 10, 50}, {7, 121, 60}};
+		test_assert(!intent_valid(&x, st2, cur, false));
+		x.uidnext = 100;
+		test_assert(!intent_valid(&x, st2, cur, false));
+	}
 	test_end();
 }
 
@@ -541,6 +559,84 @@ test_table(void)
 	test_end();
 }
 
+/* The records a run would act on (db_intent_get_valid()), and what
+ * --status counts of them (db_summary_*()). */
+static void
+test_valid_table(void)
+{
+	static const uint32_t unknown[2] = {0, 0};
+	/* The database as test_valid()'s: local 3/10, remote 7/100. */
+	struct db_intent v[5] = {
+		rec_x(10, 500, D1, ""),  /* a new message: valid */
+		rec_x(11, 600, D1, ""),  /* paired since: stale */
+		rec_x(4, 700, D2, ""),   /* --repair's: valid */
+		rec_x(100, 800, D1, ""), /* to the local: valid */
+		rec_x(99, 900, D1, ""),  /* to the local, synced since */
+	}, *got = NULL;
+	struct db_summary m, *sv = NULL;
+	struct db_state st[2];
+	struct err err;
+	int64_t idx, idx2;
+	size_t n = 0;
+	struct db *db;
+
+	test_begin("intent table: the valid records, counted for --status");
+	db = dbfix_new(dir, "v.db", NULL);
+	test_assert(db != NULL);
+	if (!db) {
+		test_end();
+		return;
+	}
+	for (int i = 3; i < 5; i++) {
+		v[i].target = DB_LOCAL;
+		v[i].uidvalidity = 3;
+		v[i].s_uidvalidity = 7;
+		v[i].uidnext = 9;
+	}
+	v[3].uidnext = 10;
+	test_assert(db_mailbox_add(db, "INBOX", 5, true, &idx, &err) == 0);
+	test_assert(db_mailbox_add(db, "new", 3, true, &idx2, &err) == 0);
+	test_assert(db_state_add(db, idx, 3, 7, &err) == 0);
+	test_assert(db_state_set(db, DB_LOCAL, idx, 10, 50, &err) == 0);
+	test_assert(db_state_set(db, DB_REMOTE, idx, 100, 60, &err) == 0);
+	test_assert(db_map_add(db, idx, 11, 42, &err) == 0);
+	test_assert(db_intent_add(db, idx, v, 5, &err) == 0);
+	/* A mailbox without states: its records count for nothing. */
+	test_assert(db_intent_add(db, idx2, v, 1, &err) == 0);
+	test_assert(db_commit(db, &err) == 0);
+	test_assert(db_state_get(db, idx, st, &err) == 1);
+	test_assert(db_intent_get_valid(db, idx, st, unknown, &got, &n,
+	    &err) == 0 && n == 3);
+	if (n == 3)
+		test_assert(got[0].suid == 100 && got[1].suid == 4 &&
+		    got[2].suid == 10 && got[0].target == DB_LOCAL);
+	db_intents_free(got, n);
+	{
+		/* The remote recreated: none. */
+		const uint32_t cur[2] = {3, 8};
+		test_assert(db_intent_get_valid(db, idx, st, cur, &got, &n,
+		    &err) == 0 && n == 0 && got == NULL);
+	}
+	test_assert(db_summary_get(db, idx, &m, &err) == 1);
+	test_assert(m.copying[DB_LOCAL] == 1 && m.copying[DB_REMOTE] == 2 &&
+	    m.pairs == 1);
+	free(m.name);
+	test_assert(db_summary_list(db, true, &sv, &n, &err) == 0 && n == 2);
+	if (n == 2)
+		test_assert(sv[0].idx == idx && sv[0].copying[DB_LOCAL] == 1 &&
+		    sv[0].copying[DB_REMOTE] == 2 && sv[1].idx == idx2 &&
+		    sv[1].copying[DB_LOCAL] == 0 &&
+		    sv[1].copying[DB_REMOTE] == 0);
+	db_summary_free(sv, n);
+	/* The states only: no count. */
+	test_assert(db_summary_list(db, false, &sv, &n, &err) == 0 && n == 2);
+	if (n == 2)
+		test_assert(sv[0].copying[DB_REMOTE] == 0);
+	db_summary_free(sv, n);
+	db_close(&db);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -550,6 +646,7 @@ main(void)
 	test_match();
 	test_valid();
 	test_table();
+	test_valid_table();
 	test_rm_rf(dir);
 	return test_exit();
 }

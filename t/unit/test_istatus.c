@@ -62,10 +62,12 @@ sample(struct istatus_snap *s)
 	s->nmbx = 4;
 	s->mbx = xcalloc(s->nmbx, sizeof(*s->mbx));
 	s->mbx[0] = row(1, "INBOX", 5, true, 12, 34, 8, 20, 11, 0);
+	s->mbx[0].copying[DB_REMOTE] = 3;
 	s->mbx[1] = row(7, "a\0b c%", 6, true, UINT32_MAX,
 	    (UINT64_C(1) << 63) + 5, 1, 1, 0, 0);
 	s->mbx[2] = row(3, " lead", 5, false, 0, 0, 0, 0, 0, 0);
 	s->mbx[3] = row(9, "x", 1, true, 4, 7, 2, 5, 3, 2);
+	s->mbx[3].copying[DB_LOCAL] = 1;
 }
 
 static bool
@@ -74,7 +76,9 @@ same_rows(const struct db_summary *a, const struct db_summary *b)
 	return a->idx == b->idx && a->len == b->len &&
 	    memcmp(a->name, b->name, a->len) == 0 && a->synced == b->synced &&
 	    memcmp(a->st, b->st, sizeof(a->st)) == 0 && a->pairs == b->pairs &&
-	    a->pending == b->pending;
+	    a->pending == b->pending &&
+	    a->copying[DB_LOCAL] == b->copying[DB_LOCAL] &&
+	    a->copying[DB_REMOTE] == b->copying[DB_REMOTE];
 }
 
 static void
@@ -112,10 +116,12 @@ static const char sample_text[] =
     "delimiter .\n"
     "exact\n"
     "mailbox 1 1700000000 12 34 42 8 20 11 0 INBOX\n"
+    "copying 1 0 3\n"
     "mailbox 7 1700000000 4294967295 9223372036854775813 42 1 1 0 0 "
     "a%00b c%25\n"
     "mailbox 3 - - - - - - 0 0  lead\n"
     "mailbox 9 1700000000 4 7 42 2 5 3 2 x\n"
+    "copying 9 1 0\n"
     "end\n";
 
 static void
@@ -230,6 +236,14 @@ static const struct {
 	    "line 2" },
 	{ "exact with a value", "interimap-status 1\nexact yes\nend\n",
 	    "line 2" },
+	{ "copying before any mailbox", "interimap-status 1\ncopying 1 0 3\n"
+	    "end\n", "line 2" },
+	{ "copying of another mailbox than the one before", "interimap-status "
+	    "1\nmailbox 1 1 1 1 1 1 1 0 0 a\ncopying 2 0 3\nend\n", "line 3" },
+	{ "copying without its counts", "interimap-status 1\nmailbox 1 1 1 1 "
+	    "1 1 1 0 0 a\ncopying 1 3\nend\n", "line 3" },
+	{ "copying with more", "interimap-status 1\nmailbox 1 1 1 1 1 1 1 0 0 "
+	    "a\ncopying 1 0 3 4\nend\n", "line 3" },
 };
 
 static void
@@ -438,14 +452,16 @@ test_print(void)
 	    "MAILBOX   L.UIDNEXT      L.HIGHESTMODSEQ  R.UIDNEXT  "
 	    "R.HIGHESTMODSEQ  PAIRS\n"
 	    "INBOX            12                   34          8  "
-	    "             20     11\n"
+	    "             20     11  interrupted copy: 3 messages being "
+	    "copied to remote (the next run resumes it)\n"
 	    "a.b c%   4294967295  9223372036854775813          1  "
 	    "              1      0\n"
 	    " lead             -                    -          -  "
 	    "              -      0  never synced\n"
 	    "x                 4                    7          2  "
 	    "              5      3  interrupted copy: 2 pairs beyond "
-	    "UIDNEXT (the next run resumes it)\n");
+	    "UIDNEXT, 1 message being copied to local (the next run resumes "
+	    "it)\n");
 	free(t);
 	test_end();
 
