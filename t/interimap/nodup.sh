@@ -55,30 +55,19 @@ killrelay_pair
 genmail --count 22 --out "$T/mail" --sizes small --seed nodup >/dev/null || { t_fail "genmail"; t_done; }
 m() { printf '%s/msg-%04d.eml' "$T/mail" "$1"; }
 t_eq "one message without Message-ID" "$(grep -Lic '^message-id:' "$T"/mail/msg-00[01]*.eml | wc -l)" 1
-fill() { sed 's/ *| */\t/g' | IMAP_TUNNEL=$1 imap_tool script >/dev/null; }
-fill "$LT" <<EOF || t_fail "local filled"
+imap_script "$LT" <<EOF || t_fail "local filled"
 append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX$(for i in $(seq 1 20); do printf ' | %s' "$(m "$i")"; done)
 EOF
-{ cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; } || t_fail "template kept"
-reset() {
-	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" &&
-		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
-}
+killrelay_keep || t_fail "template kept"
+reset() { killrelay_reset; }
 
 # run WHO NAME [PLAN [ARGS...]]: WHO (ours, perl) on the setup, killed
 # at PLAN (killrelay.py's "CHANNEL DIR KIND K") if not empty, with
 # ARGS; output in $T/NAME.{out,err}, status in RC, the relay's record in
 # KILLED.
 run() {
-	local bin=$INTERIMAP
-	[ "$1" = perl ] && bin=$INTERIMAP_PERL
 	printf '%s\n' "${3:-}" >"$R/plan"
-	rm -f "$R/killed"
-	{ timeout 60 "$bin" --config="$T/X.conf" "${@:4}" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
-	RC=$?
-	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
-		t_fail "$2: the relays end"
-	KILLED=$(cat "$R/killed" 2>/dev/null)
+	killrelay_run "$1" "$2" 60 "${@:4}"
 }
 q() { sqlite3 "$T/X.db" "$1"; }
 records() { q "SELECT count(*) FROM c_append_intent" 2>/dev/null || echo none; }
@@ -115,7 +104,7 @@ after() {
 # ---------------------------------------------------------------------
 # A. Ours alone; one message twice, a foreign message and a look-alike.
 reset
-fill "$LT" <<EOF || t_fail "A: local filled"
+imap_script "$LT" <<EOF || t_fail "A: local filled"
 append | --flags | \Flagged | --date | 02-Feb-2022 02:02:02 +0200 | INBOX | $(m 21) | $(m 21)
 EOF
 killed A 22
@@ -123,7 +112,7 @@ sed '/^Message-ID:/s/@genmail\.example>/@genmail.examplf>/' "$(m 3)" >"$T/other3
 t_eq "A: another Message-ID, the same size" \
 	"$(cmp -s "$(m 3)" "$T/other3.eml" || echo differ) $(stat -c %s "$(m 3)") $(stat -c %s "$T/other3.eml" | sed 's/^/= /')" \
 	"differ $(stat -c %s "$(m 3)") = $(stat -c %s "$(m 3)")"
-fill "$RT" <<EOF || t_fail "A: remote deliveries"
+imap_script "$RT" <<EOF || t_fail "A: remote deliveries"
 append | --flags | \Seen | --date | 01-Jan-2020 10:00:00 +0000 | INBOX | $(m 1) | $T/other3.eml
 append | --date | 03-Mar-2023 03:03:03 +0000 | INBOX | $(m 22)
 EOF

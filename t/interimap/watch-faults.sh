@@ -193,13 +193,7 @@ t_eq "UIDVALIDITY: no reconnection tried" "$(warnings v)" 0
 # reconnections time out while it lasts, and once thawed the watcher
 # catches up.
 pair_setup F || t_fail "pair F"
-RELAY_PORT=$(free_port) || t_fail "a free port"
-F_UP=$(sed -n 's/^port = //p' "$T/F.conf")
-"$T_PYTHON" "$T_LIB/tcprelay.py" "$RELAY_PORT" "$F_UP" &
-RELAY_PID=$!
-t_cleanup_add "kill -CONT $RELAY_PID; t_kill_pid $RELAY_PID"
-wait_port 127.0.0.1 "$RELAY_PORT" 10 || t_fail "the relay listens"
-sed -i "s/^port = .*/port = $RELAY_PORT/" "$T/F.conf"
+relay_front F || t_fail "the relay listens"
 IMAP_TUNNEL=$FL imap_append INBOX "$(f 30)" >/dev/null
 pair_run ours F first-f || t_fail "frozen: first sync" "$(cat "$T/first-f.err")"
 alikeF() { AL=$FL AR=$FR alike "$@"; }

@@ -449,6 +449,21 @@ EOF
 	esac
 }
 
+# relay_front X [DELAY_MS]: t/lib/tcprelay.py in front of pair X's
+# remote server (X.conf's port rewritten), each chunk DELAY_MS later each
+# way when given; its pid in RELAY_PID (stopped, even if frozen, when the
+# test ends). Status 1 if it does not listen.
+relay_front() {
+	local port up
+	port=$(free_port) || return 1
+	up=$(sed -n 's/^port = //p' "$T/$1.conf")
+	"$T_PYTHON" "$T_LIB/tcprelay.py" "$port" "$up" ${2:+"$2"} &
+	RELAY_PID=$!
+	t_cleanup_add "kill -CONT $RELAY_PID; t_kill_pid $RELAY_PID"
+	wait_port 127.0.0.1 "$port" 10 || return 1
+	sed -i "s/^port = .*/port = $port/" "$T/$1.conf"
+}
+
 # killrelay_keep: killrelay_pair's servers, as they are, kept as the
 # template killrelay_reset restores ($T/l.home, $T/r.home).
 killrelay_keep() { cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; }
@@ -459,9 +474,10 @@ killrelay_reset() {
 		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
 }
 
-# killrelay_run WHO NAME [SECS]: WHO (ours, perl) on killrelay_pair's
-# setup, killed at the point in $R/plan (killrelay.py's "CHANNEL DIR KIND
-# K"; none when empty), at most SECS (default 120) seconds; stdout and
+# killrelay_run WHO NAME [SECS [ARGS...]]: WHO (ours, perl) on
+# killrelay_pair's setup with ARGS, killed at the point in $R/plan
+# (killrelay.py's "CHANNEL DIR KIND K"; none when empty), at most SECS
+# (default 120) seconds; stdout and
 # stderr in $T/NAME.out and .err, the status in RC, the relay's record
 # in KILLED (empty when it killed nothing) and its counts of the run in
 # $R/counts.local and .remote. Returns once both relays (and their
@@ -472,7 +488,7 @@ killrelay_run() {
 	[ "$1" = perl ] && bin=$INTERIMAP_PERL
 	rm -f "$R/killed" "$R/counts.local" "$R/counts.remote"
 	# (bash's "Killed" aside)
-	{ timeout "${3:-120}" "$bin" --config="$T/X.conf" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
+	{ timeout "${3:-120}" "$bin" --config="$T/X.conf" "${@:4}" >"$T/$2.out" 2>"$T/$2.err"; } 2>/dev/null
 	RC=$?
 	{ flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } ||
 		t_fail "$2: the relays end"
