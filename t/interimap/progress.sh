@@ -215,10 +215,13 @@ create | stalled
 append | stalled$(fs 1 20)
 EOF
 
-# stalled NAME SIGNAL|relay: ours on S.conf on the terminal, in the
-# background; once it drew the line (it syncs "stalled", the one mailbox
-# with news, whose APPEND never ends), SIGNAL to it, or the relay
-# killed; its status in $T/NAME.rc.
+# stalled NAME SIGNAL|relay [COUNT]: ours on S.conf on the terminal, in
+# the background; once it drew the line (it syncs "stalled", the one
+# mailbox with news, whose APPEND never ends) and, with COUNT, once the
+# server holds COUNT messages there (the APPEND sent whole: the next run
+# finds its copies), SIGNAL to it, or the relay killed; its status in
+# $T/NAME.rc.
+remote_count() { [ "$(IMAP_TUNNEL=$AR imap_tool count stalled 2>/dev/null)" = "$1" ]; }
 stalled() {
 	local n=$1 pid
 	rm -f "$T/$n.pid" "$T/$n.rc"
@@ -226,6 +229,7 @@ stalled() {
 		"$INTERIMAP" --config="$T/S.conf"; echo $? >"$T/$n.rc" ) &
 	t_cleanup_add "t_kill_pid $!"
 	wait_until 30 grep -q 'mailboxes\]' "$T/$n.raw" || t_fail "$n: the line drawn"
+	[ -z "${3:-}" ] || wait_until 30 remote_count "$3" || t_fail "$n: the APPEND reached the server"
 	pid=$(cat "$T/$n.pid")
 	if [ "$2" = relay ]; then
 		t_kill_pid "$relay" 2
@@ -234,12 +238,12 @@ stalled() {
 	fi
 	wait_until 30 test -s "$T/$n.rc" || t_fail "$n: ours ends"
 }
-stalled term TERM
+stalled term TERM 20
 t_eq "SIGTERM: status 0" "$(cat "$T/term.rc")" 0
 pair_apply l A <<EOF || t_fail "stop: more changes"
 append | stalled$(fs 21 40)
 EOF
-stalled int INT
+stalled int INT 40
 t_eq "SIGINT: status 1" "$(cat "$T/int.rc")" 1
 pair_apply l A <<EOF || t_fail "stop: more changes"
 append | stalled$(fs 41 60)
