@@ -38,9 +38,10 @@ struct lane {
 	struct lanes *L;
 	int id;                 /* 0: the main pair, in the caller's thread */
 	struct side *s[2];
-	struct side own[2];     /* lane 1's sessions */
+	struct side own[2];     /* the other lanes' sessions */
 	size_t cur;             /* the position synced, or NONE */
-	bool swallow;           /* lane 1 opening: its lines are no one's */
+	bool swallow;           /* opening: its lines are no one's */
+	bool started, finished; /* its thread (not lane 0) */
 	pthread_t th;
 };
 
@@ -62,15 +63,19 @@ struct lanes {
 	size_t held_bytes;
 	struct ierr fail_ie;
 	sigset_t mask;          /* the caller's signal mask */
-	struct lane lane[2];
+	unsigned nl;            /* lanes */
+	struct lane lane[LANES_MAX];
 };
 
 /* The lane the calling thread runs, while lanes run. */
 static _Thread_local struct lane *self;
 
-/* lanes_kick()'s: both threads, while kick_on. */
-static pthread_t kick_main, kick_lane;
-static volatile sig_atomic_t kick_on;
+/* lanes_kick()'s: the threads, kick_n of them while kick_on. A thread
+ * blocks every signal before it ends, and the caller's blocks them while
+ * it waits for the others' end: no handler runs once one has ended, so
+ * none is sent a signal after it was joined. */
+static pthread_t kick_t[LANES_MAX];
+static volatile sig_atomic_t kick_n, kick_on;
 
 void
 lanes_kick(int sig)
@@ -80,10 +85,9 @@ lanes_kick(int sig)
 	if (!kick_on)
 		return;
 	me = pthread_self();
-	if (!pthread_equal(me, kick_main))
-		pthread_kill(kick_main, sig);
-	if (!pthread_equal(me, kick_lane))
-		pthread_kill(kick_lane, sig);
+	for (sig_atomic_t i = 0; i < kick_n; i++)
+		if (!pthread_equal(me, kick_t[i]))
+			pthread_kill(kick_t[i], sig);
 }
 
 /* ---- one thread at a time ---- */
@@ -231,7 +235,7 @@ finish(struct lanes *L, struct lane *ln, int rc, struct ierr *ie)
 	ln->cur = NONE;
 	while (L->head < L->n && L->p[L->head].st == P_DONE)
 		flush(L, L->head++);
-	/* The mailbox under way in the other lane is first now: what it
+	/* The mailbox under way in another lane is first now: what it
 	 * held comes out, and its next lines go straight out. */
 	if (L->head < L->n && L->p[L->head].st == P_RUN)
 		flush(L, L->head);
@@ -253,14 +257,15 @@ lane_loop(struct lanes *L, struct lane *ln)
 	}
 }
 
-/* Lane 1's thread: its sessions, the positions it takes, its traffic
- * handed to the main pair's summaries. */
+/* Another lane's thread: its sessions, the positions it takes, its
+ * traffic handed to the main pair's summaries. */
 static void *
 lane_main(void *arg)
 {
 	struct lane *ln = arg;
 	struct lanes *L = ln->L;
 	struct ierr ie;
+	sigset_t all;
 
 	pthread_mutex_lock(&L->gil);
 	/* Started with every signal blocked (lanes_run()): the stop
@@ -275,8 +280,9 @@ lane_main(void *arg)
 		lane_loop(L, ln);
 	} else {
 		ln->swallow = false;
-		log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "no second pair "
-		    "of sessions (%s): one mailbox at a time", ie.e.msg);
+		log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "no pair of "
+		    "sessions #%d (%s): one mailbox less at a time", ln->id + 1,
+		    ie.e.msg);
 	}
 	for (int k = 0; k < 2; k++) {
 		side_absorb(L->lane[0].s[k], &ln->own[k]);
@@ -285,6 +291,11 @@ lane_main(void *arg)
 	log_set_hold(NULL, NULL);
 	ilog_thread_end();
 	self = NULL;
+	/* No wait left: no signal handler in this thread from now on. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	ln->finished = true;
+	pthread_cond_broadcast(&L->moved);
 	pthread_mutex_unlock(&L->gil);
 	return NULL;
 }
@@ -297,8 +308,10 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	struct lanes *L;
 	sigset_t all;
 	struct err err;
-	int started;
+	int rc;
 
+	if (lanes > LANES_MAX)
+		lanes = LANES_MAX;
 	if (lanes < 2 || n < LANES_MIN) {
 		for (size_t i = 0; i < n; i++)
 			if (fn(ctx, s, items[i], ie) < 0)
@@ -323,7 +336,8 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	L->ctx = ctx;
 	L->p = xcalloc(n, sizeof(*L->p));
 	L->failed = n;
-	for (int id = 0; id < 2; id++) {
+	L->nl = lanes;
+	for (int id = 0; id < (int)lanes; id++) {
 		struct lane *ln = &L->lane[id];
 		ln->L = L;
 		ln->id = id;
@@ -347,27 +361,35 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	db_set_txn_hook(db, &L->hook);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &L->mask);
-	started = pthread_create(&L->lane[1].th, NULL, lane_main,
-	    &L->lane[1]) == 0;
-	if (started) {
-		kick_main = pthread_self();
-		kick_lane = L->lane[1].th;
-		kick_on = 1;
+	kick_t[0] = pthread_self();
+	kick_n = 1;
+	for (unsigned id = 1; id < lanes; id++) {
+		struct lane *ln = &L->lane[id];
+		ln->started = pthread_create(&ln->th, NULL, lane_main,
+		    ln) == 0;
+		if (ln->started)
+			kick_t[kick_n++] = ln->th;
 	}
+	kick_on = 1;
 	pthread_sigmask(SIG_SETMASK, &L->mask, NULL);
 
 	lane_loop(L, &L->lane[0]);
 
-	if (started) {
-		/* The stop signals go to lane 1 while this thread joins it
-		 * (it kicks this one, which finds the flag afterwards). */
-		pthread_sigmask(SIG_SETMASK, &all, NULL);
-		pthread_mutex_unlock(&L->gil);
-		pthread_join(L->lane[1].th, NULL);
-		pthread_mutex_lock(&L->gil);
-		kick_on = 0;
-		pthread_sigmask(SIG_SETMASK, &L->mask, NULL);
-	}
+	/* The stop signals go to the other lanes while this thread waits
+	 * for their end (they kick this one, which finds the flag
+	 * afterwards); none is sent once they ended (see kick_t). */
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	for (unsigned id = 1; id < lanes; id++)
+		while (L->lane[id].started && !L->lane[id].finished)
+			pthread_cond_wait(&L->moved, &L->gil);
+	kick_on = 0;
+	kick_n = 0;
+	pthread_mutex_unlock(&L->gil);
+	for (unsigned id = 1; id < lanes; id++)
+		if (L->lane[id].started)
+			pthread_join(L->lane[id].th, NULL);
+	pthread_mutex_lock(&L->gil);
+	pthread_sigmask(SIG_SETMASK, &L->mask, NULL);
 	db_set_txn_hook(db, NULL);
 	sigwait_set_hook(NULL, NULL);
 	log_set_hold(NULL, NULL);
@@ -381,7 +403,7 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 			flush(L, i);
 	if (L->failed < n)
 		*ie = L->fail_ie;
-	started = L->failed < n ? -1 : 0;
+	rc = L->failed < n ? -1 : 0;
 	for (size_t i = 0; i < n; i++)
 		free(L->p[i].held.buf);
 	free(L->p);
@@ -389,5 +411,5 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	pthread_cond_destroy(&L->txn_cv);
 	pthread_mutex_destroy(&L->gil);
 	free(L);
-	return started;
+	return rc;
 }

@@ -1,13 +1,13 @@
 #!/bin/bash
-# Two mailboxes at once over two pairs of sessions (doc/interimap.1,
+# Several mailboxes at once over several pairs of sessions (doc/interimap.1,
 # CONCURRENCY; interimap/lanes.h), forced with the test knob
-# INTERIMAP_LANES=2, against a run with one pair (INTERIMAP_LANES=1) on
+# INTERIMAP_LANES=N, against a run with one pair (INTERIMAP_LANES=1) on
 # the same data: the same log lines in the same order (the lines of a
 # mailbox synced ahead held back), the same database, the same mail; the
-# second pair really used (a second login on the remote server); a SIGTERM
-# while both pairs wait on a frozen network path ends the run at once (the
-# signal reaches both threads), after which a run completes with nothing
-# lost or twice. Without the knob: one pair on loopback, two over a link
+# other pairs really used (their logins on the remote server); a SIGTERM
+# while four pairs wait on a frozen network path ends the run at once (the
+# signal reaches every thread), after which a run completes with nothing
+# lost or twice. Without the knob: one pair on loopback, four over a link
 # with 10 ms more of round trip (t/lib/tcprelay.py's delay).
 # The Perl interimap's results on such runs are compared by sync.sh and
 # msync.sh (their first syncs have three mailboxes or more).
@@ -51,15 +51,15 @@ script r | pair_apply r "A B" || t_fail "filling the remote servers"
 logins() { grep -c 'imap-login: Info: Login: ' "$T/${1}r/dovecot.log"; }
 la=$(logins A)
 lb=$(logins B)
-INTERIMAP_LANES=2 pair_run ours A a
-t_eq "two pairs: status 0" "$?" 0
+INTERIMAP_LANES=3 pair_run ours A a
+t_eq "three pairs: status 0" "$?" 0
 INTERIMAP_LANES=1 pair_run ours B b
 t_eq "one pair: status 0" "$?" 0
-t_eq "two pairs: two logins on the remote server" "$(($(logins A) - la))" 2
+t_eq "three pairs: three logins on the remote server" "$(($(logins A) - la))" 3
 t_eq "one pair: one login" "$(($(logins B) - lb))" 1
 
-# The same lines, in the same order (the traffic summaries count both
-# pairs: not compared), as a sequential run's.
+# The same lines, in the same order (the traffic summaries count every
+# pair: not compared), as a sequential run's.
 same_lines() {
 	grep -v 'IMAP traffic' "$T/$1.err" | sed -E 's/^(Creating new schema in database file ).*/\1DB/'
 }
@@ -86,8 +86,8 @@ pair_run ours A a2
 t_eq "then nothing to do" "$(grep -v 'IMAP traffic' "$T/a2.err" | wc -l)" 0
 
 # ---------------------------------------------------------------------
-# SIGTERM while both pairs wait on a frozen remote (a relay stopped with
-# SIGSTOP) and every wait may last 60 s: both waits end at once.
+# SIGTERM while four pairs wait on a frozen remote (a relay stopped with
+# SIGSTOP) and every wait may last 60 s: every wait ends at once.
 pair_setup C || { t_fail "pair C"; t_done; }
 relay_front C || t_fail "the relay listens"
 script l | pair_apply l C || t_fail "filling C"
@@ -95,7 +95,7 @@ lc=$(logins C)
 # Frozen once the second login is in: the next remote command of each
 # pair then never gets its answer.
 second_login() { [ "$(($(logins C) - lc))" -ge 2 ]; }
-INTERIMAP_LANES=2 INTERIMAP_TIMEOUT_MS=60000 pair_start ours C c
+INTERIMAP_LANES=4 INTERIMAP_TIMEOUT_MS=60000 pair_start ours C c
 wait_until 20 second_login || t_fail "C: the second pair logs in"
 kill -STOP "$RELAY_PID"
 # Both threads asleep in a wait (the main one and the second pair's).
@@ -111,7 +111,7 @@ waiting() {
 wait_until 20 waiting || t_log "C: not both seen in a wait: $(cat /proc/"$PID_C"/task/*/wchan | tr '\0' ' ')"
 t0=$(date +%s)
 pair_stop C TERM
-t_eq "SIGTERM with both pairs waiting: status 0" "$STOPPED" 0
+t_eq "SIGTERM with the pairs waiting: status 0" "$STOPPED" 0
 el=$(($(date +%s) - t0))
 if [ "$el" -le 5 ]; then t_ok "SIGTERM: ended at once (${el} s)"; else t_fail "SIGTERM: ended at once" "${el} s"; fi
 kill -CONT "$RELAY_PID"
@@ -125,7 +125,7 @@ t_eq "C: nothing lost" "$(wc -l <"$T/c.L")" "$(script l | grep -c append)"
 
 # ---------------------------------------------------------------------
 # Without the knob: the round trip decides. On loopback (E), one pair;
-# behind a relay adding 5 ms each way (D), two.
+# behind a relay adding 5 ms each way (D), four.
 pair_setup D || { t_fail "pair D"; t_done; }
 pair_setup E || { t_fail "pair E"; t_done; }
 relay_front D 5 || t_fail "the delaying relay listens"
@@ -136,7 +136,7 @@ le=$(logins E)
 t_eq "10 ms more: status 0" "$?" 0
 (unset INTERIMAP_LANES; pair_run ours E e)
 t_eq "loopback: status 0" "$?" 0
-t_eq "10 ms more: two pairs" "$(($(logins D) - ld))" 2
+t_eq "10 ms more: four pairs" "$(($(logins D) - ld))" 4
 t_eq "loopback: one pair" "$(($(logins E) - le))" 1
 mail_digest "$DL" | cut -f2- | sort >"$T/d.L"
 mail_digest "$DR" | cut -f2- | sort >"$T/d.R"
