@@ -52,13 +52,11 @@ log_set_hold(log_hold_fn *fn, void *ctx)
 	hold_ctx = ctx;
 }
 
-void
-log_put_line(bool debug, bool error, const char *line, size_t len)
+/* Writes line (len bytes, escaped, no newline; line[len] is the caller's
+ * to overwrite) as emitted now: log_last_error(), the tee, stderr. */
+static void
+put(bool debug, bool error, char *line, size_t len)
 {
-	char buf[4 * LOG_LINE_MAX + 16];
-
-	if (len > sizeof(buf) - 1)
-		len = sizeof(buf) - 1;
 	if (error) {
 		size_t n = len < sizeof(last_error) ? len :
 		    sizeof(last_error) - 1;
@@ -67,13 +65,23 @@ log_put_line(bool debug, bool error, const char *line, size_t len)
 	}
 	if (tee_fn != NULL && tee_fn(tee_ctx, debug, line, len))
 		return;
-	memcpy(buf, line, len);
-	buf[len++] = '\n';
+	line[len++] = '\n';
 	if (stderr_fn != NULL)
 		stderr_fn(stderr_ctx, true);
-	fwrite(buf, 1, len, stderr);
+	fwrite(line, 1, len, stderr);
 	if (stderr_fn != NULL)
 		stderr_fn(stderr_ctx, false);
+}
+
+void
+log_put_line(bool debug, bool error, const char *line, size_t len)
+{
+	char buf[4 * LOG_LINE_MAX + 16];
+
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	memcpy(buf, line, len);
+	put(debug, error, buf, len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes available),
@@ -191,7 +199,7 @@ emit(bool debug, const char *prefix, const char *what, const char *text,
 	if (hold_fn != NULL &&
 	    hold_fn(hold_ctx, debug, what == what_error, line, o))
 		return;
-	log_put_line(debug, what == what_error, line, o);
+	put(debug, what == what_error, line, o);
 }
 
 void

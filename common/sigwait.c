@@ -95,7 +95,7 @@ int
 sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
 	struct timespec ts, *tsp = NULL;
-	int r, e;
+	int r;
 
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
@@ -106,9 +106,7 @@ sigwait_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	 * unblocked (unless the caller had blocked them itself). */
 	sigwait_hook(true);
 	r = ppoll(fds, nfds, tsp, &saved);
-	e = errno;
 	sigwait_hook(false);
-	errno = e;
 	return r;
 }
 

@@ -129,7 +129,7 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
  * for it; repaired (--repair) or synced. msync logs its own errors, with
  * the mailbox in the prefix. */
 static int
-sync_messages(struct db *db, struct side *s[2], const struct mlist_mbx *m,
+sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
     bool repair, struct ierr *ie)
 {
 	struct msync_side ms[2];
@@ -199,7 +199,6 @@ static int
 first_round_lanes(struct side *const s[2], unsigned *lanes_r,
     struct ierr *ie)
 {
-	struct side *sv[2] = { s[0], s[1] };
 	uint64_t best[2] = { UINT64_MAX, UINT64_MAX };
 
 	*lanes_r = n_lanes != 0 ? n_lanes : 1;
@@ -212,10 +211,14 @@ first_round_lanes(struct side *const s[2], unsigned *lanes_r,
 			    noop_done, &t[k] };
 			side_start(s[k], imap_cmd_new("NOOP"), &h, &q[k]);
 		}
-		side_wait(sv, 2);
+		side_wait(s, 2);
 		for (int k = 0; k < 2; k++) {
-			if (side_result(&q[k], ie) != 0)
+			int r = side_result(&q[k], ie);
+			if (r < 0)
 				return -1;
+			/* A server refusing NOOP: one pair, as before. */
+			if (r > 0)
+				return 0;
 			if (t[k] - t0 < best[k])
 				best[k] = t[k] - t0;
 		}
@@ -239,9 +242,8 @@ static int
 lane_sync(void *ctx, struct side *const s[2], size_t i, struct ierr *ie)
 {
 	const struct first_round *r = ctx;
-	struct side *sv[2] = { s[0], s[1] };
 
-	return sync_messages(r->db, sv, &r->mv[i], false, ie);
+	return sync_messages(r->db, s, &r->mv[i], false, ie);
 }
 
 /* Step 8: mailboxes of the working list whose last copy was cut short

@@ -660,21 +660,30 @@ side_traffic_format(char *buf, size_t size, unsigned long long in,
 	return buf;
 }
 
+/* s's traffic, with what it absorbed: in, out, wire in, wire out. */
+static void
+traffic(const struct side *s, unsigned long long v[4])
+{
+	for (int i = 0; i < 4; i++)
+		v[i] = s->absorbed[i];
+	if (s->imap != NULL) {
+		unsigned long long c[4];
+		conn_traffic(imapc_conn(s->imap), &c[0], &c[1], &c[2], &c[3]);
+		for (int i = 0; i < 4; i++)
+			v[i] += c[i];
+	}
+}
+
 void
 side_close(struct side *s)
 {
 	if (s->imap) {
-		struct conn *conn = imapc_conn(s->imap);
-		unsigned long long in, out, win, wout;
+		unsigned long long v[4];
 		char line[160];
 
-		conn_traffic(conn, &in, &out, &win, &wout);
-		in += s->absorbed[0];
-		out += s->absorbed[1];
-		win += s->absorbed[2];
-		wout += s->absorbed[3];
-		side_traffic_format(line, sizeof(line), in, win, out, wout,
-		    conn_is_deflate(conn));
+		traffic(s, v);
+		side_traffic_format(line, sizeof(line), v[0], v[2], v[1], v[3],
+		    conn_is_deflate(imapc_conn(s->imap)));
 		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
 	}
 	side_drop(s);
@@ -685,11 +694,7 @@ side_absorb(struct side *into, const struct side *from)
 {
 	unsigned long long v[4];
 
-	for (int i = 0; i < 4; i++)
-		into->absorbed[i] += from->absorbed[i];
-	if (from->imap == NULL)
-		return;
-	conn_traffic(imapc_conn(from->imap), &v[0], &v[1], &v[2], &v[3]);
+	traffic(from, v);
 	for (int i = 0; i < 4; i++)
 		into->absorbed[i] += v[i];
 }
