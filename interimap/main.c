@@ -127,20 +127,18 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 /* The messages of mailbox m (interimap/msync.h): m->idx its database
  * row, m->wire[k] its name on side s[k], m->st[k] the LIST-STATUS seen
  * for it; repaired (--repair) or synced. msync logs its own errors, with
- * the mailbox in the prefix. */
+ * the mailbox in the prefix. With ahead (one pair of sessions: msync.h,
+ * msync_ahead), next is the mailbox synced after it (NULL: none). */
 static int
-sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
-    bool repair, struct ierr *ie)
-{
-	struct msync_side ms[2];
-	struct msync_opts mo;
-	char *pretty = mlist_pretty(s[0], m->name, m->len);
-	struct err err;
-	int rc;
+sync_messages_ahead(struct db *db, struct side *const s[2],
+    const struct mlist_mbx *m, bool repair, const struct mlist_mbx *next,
+    struct msync_ahead *ahead, struct ierr *ie);
 
-	memset(&mo, 0, sizeof(mo));
-	mo.timeout_ms = SIDE_TIMEOUT_MS;
-	mo.stop = &stop_sig;
+/* What msync is told of mailbox m's sides. */
+static void
+msync_sides(struct side *const s[2], const struct mlist_mbx *m,
+    struct msync_side ms[2])
+{
 	for (int k = 0; k < 2; k++) {
 		memset(&ms[k], 0, sizeof(ms[k]));
 		ms[k].c = s[k]->imap;
@@ -152,6 +150,53 @@ sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
 		ms[k].uidnext = m->st[k].uidnext;
 		ms[k].highestmodseq = m->st[k].highestmodseq;
 	}
+}
+
+/* Mailboxes started ahead (msync.h, msync_ahead): 1 (the default; not
+ * with --debug, whose trace follows the reference's states), 0 with the
+ * test knob INTERIMAP_AHEAD=0; INTERIMAP_AHEAD=1 (2: every lent side
+ * taken back, msync_ahead_force()) also says on stderr how many were. */
+static unsigned ahead_mode = 1;
+static bool ahead_report;
+
+/* The same for ahead's next mailbox, next (NULL: none). */
+static void
+ahead_next(struct msync_ahead *ahead, struct db *db, struct side *const s[2],
+    const struct mlist_mbx *next)
+{
+	struct msync_side ns[2];
+	char *pretty;
+
+	if (next == NULL) {
+		msync_ahead_next(ahead, db, 0, NULL, NULL, NULL);
+		return;
+	}
+	pretty = mlist_pretty(s[0], next->name, next->len);
+	msync_sides(s, next, ns);
+	msync_ahead_next(ahead, db, next->idx, pretty ? pretty : next->wire[0],
+	    &ns[0], &ns[1]);
+	free(pretty);
+}
+
+static int
+sync_messages_ahead(struct db *db, struct side *const s[2],
+    const struct mlist_mbx *m, bool repair, const struct mlist_mbx *next,
+    struct msync_ahead *ahead, struct ierr *ie)
+{
+	struct msync_side ms[2];
+	struct msync_opts mo;
+	char *pretty = mlist_pretty(s[0], m->name, m->len);
+	struct err err;
+	int rc;
+
+	memset(&mo, 0, sizeof(mo));
+	mo.timeout_ms = SIDE_TIMEOUT_MS;
+	mo.stop = &stop_sig;
+	msync_sides(s, m, ms);
+	if (ahead != NULL && !repair) {
+		ahead_next(ahead, db, s, next);
+		mo.ahead = ahead;
+	}
 	progress_mailbox(pretty ? pretty : m->wire[0]);
 	rc = (repair ? msync_repair : msync_mailbox)(db, m->idx,
 	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
@@ -159,6 +204,13 @@ sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
 	free(pretty);
 	istatus_synced(db, s[0], m->idx);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;
+}
+
+static int
+sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
+    bool repair, struct ierr *ie)
+{
+	return sync_messages_ahead(db, s, m, repair, NULL, NULL, ie);
 }
 
 /* A second pair pays where the network's round trips are what a mailbox
@@ -232,18 +284,47 @@ first_round_lanes(struct side *const s[2], unsigned *lanes_r,
 	return 0;
 }
 
+/* After the loop: what was started and not taken is waited for, and
+ * the test knob's report. */
+static void
+ahead_done(struct msync_ahead **ap)
+{
+	unsigned started, reclaimed;
+
+	if (*ap == NULL)
+		return;
+	msync_ahead_counts(*ap, &started, &reclaimed);
+	msync_ahead_free(ap);
+	if (ahead_report)
+		fprintf(stderr, "interimap: test: %u mailbox(es) started "
+		    "ahead, %u given back\n", started, reclaimed);
+}
+
 /* lanes_run()'s callback over the first round's dirty mailboxes. */
 struct first_round {
 	struct db *db;
 	const struct mlist_mbx *mv;
+	/* With one pair: the items in order, where the loop is, and the
+	 * next mailbox started ahead (NULL: not). */
+	const size_t *items;
+	size_t n, pos;
+	struct msync_ahead *ahead;
 };
 
 static int
 lane_sync(void *ctx, struct side *const s[2], size_t i, struct ierr *ie)
 {
-	const struct first_round *r = ctx;
+	struct first_round *r = ctx;
+	const struct mlist_mbx *next = NULL;
 
-	return sync_messages(r->db, s, &r->mv[i], false, ie);
+	if (r->ahead != NULL) {
+		while (r->pos < r->n && r->items[r->pos] != i)
+			r->pos++;
+		if (r->pos + 1 < r->n)
+			next = &r->mv[r->items[r->pos + 1]];
+	}
+	return sync_messages_ahead(r->db, s, &r->mv[i], false, next,
+	    r->ahead, ie);
 }
 
 /* Step 8: mailboxes of the working list whose last copy was cut short
@@ -651,17 +732,27 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 			if (watch_notify(wp, ie) == 0)
 				sync_round(*dbp, s, mv, nm, wp, true, ie);
 		} else if (i == nm) {
-			struct first_round r = { *dbp, mv };
 			size_t *items = xcalloc(nm + 1, sizeof(*items)), k = 0;
+			struct first_round r = { *dbp, mv, items, 0, 0, NULL };
 			unsigned lanes = 1;
 
 			for (size_t j = 0; j < nm; j++)
 				if (dirty[j])
 					items[k++] = j;
+			r.n = k;
 			if (k < LANES_MIN ||
-			    first_round_lanes(s, &lanes, ie) == 0)
+			    first_round_lanes(s, &lanes, ie) == 0) {
+				/* One pair: the next mailbox may start while
+				 * one side finishes the one before. */
+				if (lanes == 1 && ahead_mode > 0 && k > 1) {
+					r.ahead = msync_ahead_new();
+					if (ahead_mode == 2)
+						msync_ahead_force(r.ahead);
+				}
 				lanes_run(*dbp, s, lanes, items, k, lane_sync,
 				    &r, ie);
+				ahead_done(&r.ahead);
+			}
 			free(items);
 		}
 		free(done);
@@ -718,6 +809,14 @@ main(int argc, char **argv)
 	}
 	if (o.debug > 0 || !db_serialized())
 		n_lanes = 1;
+	if (getenv("INTERIMAP_AHEAD") != NULL) {
+		uint32_t v;
+		ahead_mode = parse_u32_str(getenv("INTERIMAP_AHEAD"), &v) == 0 &&
+		    v <= 2 ? v : 1;
+		ahead_report = ahead_mode > 0;
+	}
+	if (o.debug > 0)
+		ahead_mode = 0;
 
 	if (iconf_load(o.config, &ic, &err) < 0) {
 		fprintf(stderr, "interimap: %s\n", err.msg);

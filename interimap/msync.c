@@ -96,9 +96,8 @@ will_fetch(const struct ms *ms, const struct ms_box *b)
 	return b == r || (r->s->have_status && r->s->uidnext <= rsince);
 }
 
-static int
-open_both(struct ms *ms, const struct db_state *st, bool sample,
-    bool prefetch)
+void
+ms_open_init(struct ms *ms, const struct db_state *st)
 {
 	for (int i = 0; i < 2; i++) {
 		struct ms_box *b = &ms->b[i];
@@ -113,40 +112,70 @@ open_both(struct ms *ms, const struct db_state *st, bool sample,
 			b->p_hms = 0;
 		}
 	}
-	/* Both at once. */
-	for (int i = 0; i < 2; i++) {
-		struct ms_box *b = &ms->b[i];
-		struct imap_cmd *cmd;
-		if (select_cmd(ms, b, sample, &cmd) < 0)
-			return -1;
-		b->selected = false;
-		ms_box_open(b);
-		/* The server's UIDVALIDITY is checked against this. */
-		b->uidvalidity = b->p_uidvalidity;
-		b->uidnext = b->s->have_status ? b->s->uidnext : 0;
-		b->hms = b->s->have_status ? b->s->highestmodseq : 0;
-		b->nomodseq = b->uidnotsticky = false;
-		/* Not selected while the SELECT runs (the reference's AUTH
-		 * state): its trace and errors say "local: ". */
+}
+
+int
+ms_open_submit(struct ms *ms, struct ms_box *b, bool sample, bool ahead)
+{
+	struct imap_cmd *cmd;
+
+	if (select_cmd(ms, b, sample, &cmd) < 0)
+		return -1;
+	b->selected = false;
+	ms_box_open(b);
+	/* The server's UIDVALIDITY is checked against this. */
+	b->uidvalidity = b->p_uidvalidity;
+	b->uidnext = b->s->have_status ? b->s->uidnext : 0;
+	b->hms = b->s->have_status ? b->s->highestmodseq : 0;
+	b->nomodseq = b->uidnotsticky = false;
+	/* Not selected while the SELECT runs (the reference's AUTH state):
+	 * its trace and errors say "local: ". */
+	if (ahead)
+		imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name, NULL));
+	else
 		imapc_set_log_prefix(b->c, ilog_prefix(b->s->name, NULL));
-		ms_submit_select(b, cmd);
-	}
-	/* What the first pass would ask next, in the same round trip;
-	 * traced as sent in the selected state, as the reference sends
-	 * it. */
-	for (int i = 0; prefetch && i < 2; i++) {
-		struct ms_box *b = &ms->b[i];
-		if (!will_fetch(ms, b))
-			continue;
-		imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name,
-		    b->s->mailbox));
-		ms_prefetch(ms, b);
+	ms_submit_select(b, cmd);
+	if (ahead)
 		imapc_set_submit_prefix(b->c, NULL);
-	}
+	return 0;
+}
+
+void
+ms_open_prefetch(struct ms *ms, struct ms_box *b)
+{
+	if (!will_fetch(ms, b))
+		return;
+	/* Traced as sent in the selected state, as the reference sends
+	 * it. */
+	imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name,
+	    b->s->mailbox));
+	ms_prefetch(ms, b);
+	imapc_set_submit_prefix(b->c, NULL);
+}
+
+static int
+open_both(struct ms *ms, const struct db_state *st, bool sample,
+    bool prefetch)
+{
+	bool ahead = ms->b[0].ahead || ms->b[1].ahead;
+
+	/* (A side started ahead had them set then, from the same.) */
+	if (!ahead)
+		ms_open_init(ms, st);
+	/* Both at once. */
+	for (int i = 0; i < 2; i++)
+		if (!ms->b[i].ahead && ms_open_submit(ms, &ms->b[i], sample,
+		    false) < 0)
+			return -1;
+	/* What the first pass would ask next, in the same round trip. */
+	for (int i = 0; prefetch && i < 2; i++)
+		if (!ms->b[i].ahead)
+			ms_open_prefetch(ms, &ms->b[i]);
 	if (ms_wait(ms) < 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		struct ms_box *b = &ms->b[i];
+		b->ahead = false;
 		if (ms_box_check(b) < 0)
 			return -1;
 		/* Without it the mailbox would look dirty for ever (the
@@ -206,6 +235,10 @@ ms_sync_new(struct ms *ms, struct uidset *lign, struct uidset *rign)
 			uidset_free(&added);
 		}
 	} while (loop);
+	/* (The tests' knob: a side lent comes back now.) */
+	for (int i = 0; ms_ahead_forced(ms->ahead) && i < 2; i++)
+		if (ms_reclaim(&ms->b[i]) < 0)
+			goto out;
 	if (ms_sync_known(ms, &update) < 0)
 		goto out;
 	/* Only now: a crash before re-examines the new messages. */
@@ -301,7 +334,7 @@ sides_ok(const struct msync_side *local, const struct msync_side *remote,
 	return 0;
 }
 
-static void
+void
 ms_init(struct ms *ms, struct db *db, int64_t idx, const char *display,
     const struct msync_side *local, const struct msync_side *remote,
     const struct msync_opts *o)
@@ -324,8 +357,8 @@ ms_init(struct ms *ms, struct db *db, int64_t idx, const char *display,
 	}
 }
 
-static int
-ms_finish(struct ms *ms, int rc, struct err *err)
+void
+ms_release(struct ms *ms)
 {
 	ms_cmds_free(ms);
 	for (int i = 0; i < 2; i++) {
@@ -333,6 +366,14 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 		ms_mods_clear(&ms->b[i].mods);
 		ms_pre_free(&ms->b[i]);
 	}
+	free(ms->fail_name);
+	free(ms->fail_mbx);
+	ms->fail_name = ms->fail_mbx = NULL;
+}
+
+static int
+ms_finish(struct ms *ms, int rc, struct err *err)
+{
 	if (rc < 0 || ms->failed) {
 		if (!ms->failed)
 			ms_fail(ms, NULL, NULL, ERR_INTERNAL, "msync failed");
@@ -350,10 +391,11 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 		*err = ms->err;
 		rc = -1;
 	}
-	free(ms->fail_name);
-	free(ms->fail_mbx);
+	ms_release(ms);
 	return rc;
 }
+
+static ms_step_fn sync_step;
 
 /* The entry points' common frame: the sides checked, the state read,
  * step run, the failure logged. */
@@ -364,18 +406,42 @@ enter(struct db *db, int64_t idx, const char *display,
     struct err *err)
 {
 	struct db_state st[2];
-	struct ms ms;
+	struct ms ms0, *ms = NULL;
 	struct err e;
 	int k, rc;
 
 	if (sides_ok(local, remote, err) < 0)
 		return -1;
-	ms_init(&ms, db, idx, display, local, remote, o);
-	if ((k = db_state_get(db, idx, st, &e)) < 0)
-		rc = ms_db_fail(&ms, &e);
-	else
-		rc = step(&ms, k > 0 ? st : NULL, ctx);
-	return ms_finish(&ms, rc, err);
+	/* Started during the sync before (msync_ahead, msync.h)? */
+	if (o->ahead && step == sync_step)
+		ms = ms_ahead_take(o->ahead, idx, local, remote);
+	if (ms == NULL) {
+		ms = &ms0;
+		ms_init(ms, db, idx, display, local, remote, o);
+	} else {
+		ms->display = display;
+		ms->o = o;
+	}
+	ms->ahead = step == sync_step ? o->ahead : NULL;
+	if ((k = db_state_get(db, idx, st, &e)) < 0) {
+		rc = ms_db_fail(ms, &e);
+	} else {
+		/* (Started as new to the database: no more so, which
+		 * nothing does between the two. Its SELECT is replaced.) */
+		rc = 0;
+		if (k > 0 && (ms->b[0].ahead || ms->b[1].ahead)) {
+			rc = ms_wait(ms);
+			ms->b[0].ahead = ms->b[1].ahead = false;
+			ms_pre_free(&ms->b[0]);
+			ms_pre_free(&ms->b[1]);
+		}
+		if (rc == 0)
+			rc = step(ms, k > 0 ? st : NULL, ctx);
+	}
+	rc = ms_finish(ms, rc, err);
+	if (ms != &ms0)
+		free(ms);
+	return rc;
 }
 
 static int
@@ -397,7 +463,7 @@ int
 msync_check(struct db *db, int64_t idx, const struct msync_side *local,
     const struct msync_side *remote, bool *dirty_r, struct err *err)
 {
-	static const struct msync_opts o = {0, 0, 0, NULL};
+	static const struct msync_opts o = {0, 0, 0, NULL, NULL};
 	bool dirty = true;
 	int rc = enter(db, idx, "", local, remote, &o, check_step, &dirty,
 	    err);

@@ -65,6 +65,8 @@
  * LIST-STATUS values promise it), and behind the last APPEND of a copy to
  * that side, its UIDs predicted (the copies take the next ones; a client
  * appending meanwhile breaks the prediction, and the pass asks again).
+ * The next mailbox may start on a side this one is done with
+ * (msync_ahead, below).
  * The results
  * are read in the reference's order (local before remote), so the
  * database, the servers and the log lines are those of its sequential
@@ -96,6 +98,7 @@
 #include "err.h"
 
 struct imapc;
+struct msync_ahead;
 
 /* One side of the mailbox, as the caller has it. */
 struct msync_side {
@@ -143,7 +146,48 @@ struct msync_opts {
 	 * logged, as the reference's SIGTERM and SIGINT handlers stop it
 	 * without a word. */
 	const volatile sig_atomic_t *stop;
+	/* NULL, or the caller's msync_ahead (below): the mailbox synced
+	 * next on the same sessions, which msync_mailbox() may start. */
+	struct msync_ahead *ahead;
 };
+
+/* The next mailbox, started ahead. Where a first sync copies one way,
+ * the source side has nothing left to do once its last FETCH is sent,
+ * while the target still APPENDs: the SELECT of the mailbox the caller
+ * syncs next (and its first metadata FETCH, as msync_mailbox() would
+ * send them) goes out on that side at once, behind that FETCH, so that
+ * one server works on the next mailbox while the other finishes this one
+ * (the reference, and a sequential run, leave it idle meanwhile). Only a
+ * next mailbox new to the database (a plain SELECT), on the same
+ * sessions. Should this mailbox need the lent side again after all (new
+ * mail, another client's change), the next one's commands are waited
+ * for and given up, and this mailbox is selected again (QRESYNC with
+ * what it had seen of it, so that nothing reported meanwhile is missed);
+ * the next mailbox then starts as if nothing had been sent. Neither the
+ * database, the log lines nor what the servers end up with depends on
+ * it.
+ *
+ * Use: msync_ahead_new(); before each msync_mailbox() with o->ahead set,
+ * msync_ahead_next() with the mailbox that follows (or NULL: none);
+ * msync_ahead_free() once done, before anything else is sent on the
+ * sessions (it waits for what was started and not taken). */
+struct msync_ahead *msync_ahead_new(void);
+/* The mailbox synced next (as msync_mailbox()'s arguments, copied: the
+ * engines must be those of the sync before it), or none when local is
+ * NULL. */
+void msync_ahead_next(struct msync_ahead *a, struct db *db, int64_t idx,
+    const char *display_name, const struct msync_side *local,
+    const struct msync_side *remote);
+/* Waits for (at most the engines' timeout) or cancels what was started
+ * and not taken, frees. NULL-safe; sets *ap to NULL. */
+void msync_ahead_free(struct msync_ahead **ap);
+/* The tests' knob: a side lent is taken back as soon as the copy that
+ * lent it is done, as when this mailbox needs it again. */
+void msync_ahead_force(struct msync_ahead *a);
+/* How many mailboxes were started ahead, and how many of those were
+ * given back (their side needed again): for the tests. */
+void msync_ahead_counts(const struct msync_ahead *a, unsigned *started,
+    unsigned *reclaimed);
 
 /* The reference's checks before any mailbox is synced (its set_cache
  * from the database, I:1398-1423), for the mailbox idx, which the caller

@@ -172,8 +172,10 @@ ms_observe_code(struct ms_box *b, const struct imap_resp *r, struct err *err)
 		b->uidnotsticky = true;
 		break;
 	case IMAP_CODE_CLOSED:
-		/* RFC 7162 §3.2.11: what follows is the new mailbox's. */
-		ms_box_open(b);
+		/* RFC 7162 §3.2.11: what follows is the new mailbox's (but
+		 * when it is the same again: ms_reclaim()). */
+		if (!b->reopen)
+			ms_box_open(b);
 		break;
 	default:
 		break;
@@ -378,8 +380,17 @@ ms_submit(struct ms_box *b, struct imap_cmd *cmd,
     void *ctx)
 {
 	struct imapc_handlers h;
-	struct ms_cmd *q = cmd_new(b, own, ctx, &h);
+	struct ms_cmd *q;
 
+	/* Never in the next mailbox's place: should the side not come
+	 * back, the command is not sent at all. */
+	if (b->lent && ms_reclaim(b) < 0) {
+		q = cmd_new(b, own, ctx, &h);
+		q->done = q->failed = true;
+		imap_cmd_free(&cmd);
+		return q;
+	}
+	q = cmd_new(b, own, ctx, &h);
 	imapc_submit(b->c, cmd, &h);
 	return q;
 }

@@ -429,6 +429,13 @@ batch_send(struct copy *cp)
 	    xfer_dst_tagged};
 	struct err e;
 
+	/* A side lent to the next mailbox comes back first (msync.h,
+	 * msync_ahead); if it cannot, nothing is sent. */
+	if (ms_reclaim(src) < 0 || ms_reclaim(dst) < 0) {
+		free(f);
+		copy_drain(cp);
+		return -1;
+	}
 	f->cp = cp;
 	f->n = cp->n;
 	f->bytes = cp->bytes;
@@ -553,6 +560,10 @@ copy_new(struct ms *ms, struct ms_box *src, struct ms_box *dst,
 	if (rc == 0 && dst_ignore != NULL && dst->have_exists &&
 	    dst->pre == NULL && cp.started > 0)
 		predict(ms, dst, uidnext, m, dst_ignore);
+	/* The source is done with this mailbox, in all likelihood: the
+	 * next one may start there while dst works (msync_ahead). */
+	if (rc == 0 && dst_ignore != NULL && cp.started > 0)
+		ms_ahead_lend(ms, src, dst);
 	if (rc == 0)
 		rc = copy_drain(&cp);
 	else

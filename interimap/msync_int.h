@@ -8,7 +8,8 @@
  * (vanished messages), msync_flags.c (flag changes), msync_copy.c (new
  * messages), msync_repair.c (--repair), msync_box.c (each side's caches,
  * the responses they are kept from, the commands and waits, failures),
- * msync_sets.c (the reference's set and flag notations). Not for other
+ * msync_sets.c (the reference's set and flag notations), msync_ahead.c
+ * (the next mailbox started ahead). Not for other
  * users. References: I: /usr/bin/interimap, L: Net/IMAP/InterIMAP.pm
  * (0.5.7). */
 
@@ -71,6 +72,12 @@ struct ms_box {
 	uint64_t p_hms;
 	/* The first metadata FETCH, sent with the SELECT (ms_prefetch()). */
 	struct ms_pre *pre;
+	/* msync_ahead (msync.h): the next mailbox's SELECT went out on this
+	 * side (lent: ms_reclaim() before any command of this mailbox);
+	 * this mailbox's SELECT went out during the sync before (ahead);
+	 * this mailbox is being selected again (reopen: its caches go on,
+	 * [CLOSED] is not a new mailbox). */
+	bool lent, ahead, reopen;
 };
 
 struct ms {
@@ -95,6 +102,10 @@ struct ms {
 	/* A mailbox new to the database: its state row is added with its
 	 * first write (ms_state_write()), in that write's transaction. */
 	bool state_new;
+	/* The caller's msync_ahead or NULL; whether this mailbox tried to
+	 * start the next one already (once). */
+	struct msync_ahead *ahead;
+	bool ahead_tried;
 };
 
 /* A command of msync's: its handlers feed the side's caches; own, when
@@ -113,10 +124,45 @@ struct ms_cmd {
 
 /* ---- msync.c ---- */
 
+/* A fresh ms for the mailbox idx (nothing sent, nothing allocated). */
+void ms_init(struct ms *ms, struct db *db, int64_t idx, const char *display,
+    const struct msync_side *local, const struct msync_side *remote,
+    const struct msync_opts *o);
+/* Frees what ms holds (its commands must be done); logs nothing. */
+void ms_release(struct ms *ms);
+/* The persistent caches of both sides from the database's state st, or
+ * from the LIST-STATUS values when st is NULL (a new mailbox). */
+void ms_open_init(struct ms *ms, const struct db_state *st);
+/* Submits b's SELECT (QRESYNC with the database's sample when sample
+ * and st had a state), its caches reset for it. With ahead, the engine's
+ * log prefix is left alone (the mailbox before still runs there): the
+ * SELECT is traced under the unselected prefix all the same. 0, or -1
+ * (a database error). */
+int ms_open_submit(struct ms *ms, struct ms_box *b, bool sample, bool ahead);
+/* Will the first metadata FETCH of b go with its SELECT? Sends it
+ * (ms_prefetch()) if so. */
+void ms_open_prefetch(struct ms *ms, struct ms_box *b);
+
 /* Before any write about the mailbox: its state row, when it is new to
  * the database (not before: no transaction stays open while the servers
  * answer, lanes.h). 0, or -1 (ms_db_fail()). */
 int ms_state_write(struct ms *ms);
+
+/* ---- msync_ahead.c ---- */
+
+/* Where the copy from src has sent its last command there: the next
+ * mailbox's SELECT on src, when msync_ahead (msync.h) allows it. */
+void ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst);
+/* The ms started for mailbox idx, taken (the caller frees it, after
+ * ms_release()), or NULL. One started for another mailbox is given up. */
+struct ms *ms_ahead_take(struct msync_ahead *a, int64_t idx,
+    const struct msync_side *local, const struct msync_side *remote);
+/* b lent to the next mailbox: its commands waited for and given up, b's
+ * mailbox selected again. 0 (also when b was not lent), or -1 (ms_fail()
+ * recorded it). */
+int ms_reclaim(struct ms_box *b);
+/* msync_ahead_force() was called (a NULL-safe). */
+bool ms_ahead_forced(const struct msync_ahead *a);
 
 /* ---- msync_box.c ---- */
 
@@ -166,7 +212,9 @@ int ms_observe_code(struct ms_box *b, const struct imap_resp *r,
 bool ms_box_dirty(const struct ms_box *b);
 
 /* Submits cmd on b's engine with msync's handlers (own may be NULL). The
- * command is linked into ms->cmds and freed by ms_cmds_free(). */
+ * command is linked into ms->cmds and freed by ms_cmds_free(). On a
+ * side lent to the next mailbox, ms_reclaim() first; should that fail,
+ * the command is not sent (it is done, failed: ms_wait() says -1). */
 struct ms_cmd *ms_submit(struct ms_box *b, struct imap_cmd *cmd,
     int (*own)(struct ms_cmd *, const struct imap_resp *, struct err *),
     void *ctx);

@@ -131,7 +131,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	struct msync_opts mo = {60000, 0, 0, NULL};
+	struct msync_opts mo = {60000, 0, 0, NULL, NULL};
 	const char *ltun = NULL, *rtun = NULL;
 	struct imapc *lc = NULL, *rc = NULL;
 	bool use_status = false, show_rss = false;

@@ -1,0 +1,265 @@
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ilog.h"
+#include "imapc.h"
+#include "msync_int.h"
+
+/* The next mailbox started ahead on a side this one is done with
+ * (msync.h, msync_ahead): what the caller said it syncs next, the ms
+ * started for it, and giving a lent side back. */
+
+struct msync_ahead {
+	/* The next mailbox, as the caller described it (copies). */
+	bool have_next;
+	struct db *db;
+	int64_t idx;
+	char *display;
+	char *mailbox[2];
+	struct msync_side side[2];
+	struct msync_opts o;
+	/* Started: its SELECT (and first FETCH) sent on one side or both. */
+	struct ms *ms;
+	unsigned started, reclaimed;
+	bool force; /* msync_ahead_force() */
+};
+
+struct msync_ahead *
+msync_ahead_new(void)
+{
+	return xcalloc(1, sizeof(struct msync_ahead));
+}
+
+static void
+next_clear(struct msync_ahead *a)
+{
+	a->have_next = false;
+	free(a->display);
+	a->display = NULL;
+	for (int i = 0; i < 2; i++) {
+		free(a->mailbox[i]);
+		a->mailbox[i] = NULL;
+	}
+}
+
+void
+msync_ahead_next(struct msync_ahead *a, struct db *db, int64_t idx,
+    const char *display_name, const struct msync_side *local,
+    const struct msync_side *remote)
+{
+	next_clear(a);
+	if (local == NULL || remote == NULL)
+		return;
+	a->db = db;
+	a->idx = idx;
+	a->display = xstrdup(display_name);
+	for (int i = 0; i < 2; i++) {
+		a->side[i] = *(i == 0 ? local : remote);
+		a->mailbox[i] = xstrdup(a->side[i].mailbox);
+		a->side[i].mailbox = a->mailbox[i];
+	}
+	a->have_next = true;
+}
+
+/* What was started ends (its commands answered, or cancelled when the
+ * engines fail or time out), and is forgotten. */
+static void
+drop(struct msync_ahead *a)
+{
+	struct ms *ms = a->ms;
+
+	if (ms == NULL)
+		return;
+	a->ms = NULL;
+	/* Nothing of ms may stay referenced by an engine: its commands
+	 * answered, or cancelled by ms_wait() when an engine fails. */
+	if (ms->cmds != NULL)
+		(void)ms_wait(ms);
+	ms_release(ms);
+	free(ms);
+}
+
+void
+msync_ahead_free(struct msync_ahead **ap)
+{
+	struct msync_ahead *a = *ap;
+
+	if (a == NULL)
+		return;
+	*ap = NULL;
+	drop(a);
+	next_clear(a);
+	free(a);
+}
+
+void
+msync_ahead_force(struct msync_ahead *a)
+{
+	a->force = true;
+}
+
+bool
+ms_ahead_forced(const struct msync_ahead *a)
+{
+	return a != NULL && a->force;
+}
+
+void
+msync_ahead_counts(const struct msync_ahead *a, unsigned *started,
+    unsigned *reclaimed)
+{
+	*started = a ? a->started : 0;
+	*reclaimed = a ? a->reclaimed : 0;
+}
+
+struct ms *
+ms_ahead_take(struct msync_ahead *a, int64_t idx,
+    const struct msync_side *local, const struct msync_side *remote)
+{
+	struct ms *ms = a->ms;
+
+	if (ms == NULL)
+		return NULL;
+	if (ms->idx != idx || ms->b[DB_LOCAL].c != local->c ||
+	    ms->b[DB_REMOTE].c != remote->c) {
+		drop(a);
+		return NULL;
+	}
+	a->ms = NULL;
+	/* The caller's descriptions from now on (the same values). */
+	ms->b[DB_LOCAL].s = local;
+	ms->b[DB_REMOTE].s = remote;
+	return ms;
+}
+
+void
+ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
+{
+	struct msync_ahead *a = ms->ahead;
+	enum db_side side = src->s->side;
+	uint32_t since = dst->p_uidnext ? dst->p_uidnext : 1;
+	struct db_state st[2];
+	struct ms *n;
+	struct ms_box *b;
+	bool stale = false;
+	struct err e;
+
+	if (a == NULL || !a->have_next || a->ms != NULL || ms->ahead_tried ||
+	    ms->failed)
+		return;
+	ms->ahead_tried = true;
+	/* Not when this mailbox has more to take from src for all it
+	 * knows: new mail there, or messages of dst to be copied to it. */
+	if (src->lent || src->pre != NULL || src->new_mail ||
+	    dst->uidnext > since)
+		return;
+	if (a->side[side].c != src->c || a->side[!side].c != dst->c)
+		return;
+	/* A plain SELECT: new to the database, nothing recorded of it. */
+	if (db_state_get(a->db, a->idx, st, &e) != 0)
+		return;
+	a->o = *ms->o;
+	a->o.ahead = NULL;
+	n = xcalloc(1, sizeof(*n));
+	ms_init(n, a->db, a->idx, a->display, &a->side[DB_LOCAL],
+	    &a->side[DB_REMOTE], &a->o);
+	if (ms_intent_pending(n, &stale) < 0 || stale) {
+		ms_release(n);
+		free(n);
+		return;
+	}
+	ms_open_init(n, NULL);
+	b = &n->b[side];
+	if (ms_open_submit(n, b, true, true) < 0) {
+		ms_release(n);
+		free(n);
+		return;
+	}
+	/* dst too, behind the FETCH that follows the copy there (its
+	 * UIDs foreseen, ms_copy_new_ahead()): unless another client
+	 * appended meanwhile, that FETCH is the last this mailbox sends
+	 * there. */
+	if (dst->pre != NULL && !dst->lent &&
+	    ms_open_submit(n, &n->b[!side], true, true) == 0) {
+		ms_open_prefetch(n, &n->b[!side]);
+		n->b[!side].ahead = true;
+		dst->lent = true;
+	}
+	/* Its first metadata FETCH too: as msync_mailbox() would send it,
+	 * or, for the local side, also when the remote one has no
+	 * LIST-STATUS (created by this run, in all likelihood empty: should
+	 * it have messages to copy first, the answer is not used). */
+	if (side == DB_LOCAL && !n->b[DB_REMOTE].s->have_status &&
+	    b->s->have_status && b->s->uidnext > 1) {
+		imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name,
+		    b->s->mailbox));
+		ms_prefetch(n, b);
+		imapc_set_submit_prefix(b->c, NULL);
+	} else {
+		ms_open_prefetch(n, b);
+	}
+	b->ahead = true;
+	a->ms = n;
+	a->started++;
+	src->lent = true;
+}
+
+/* b's mailbox again, with what b has seen of it (RFC 7162 §3.2.5): the
+ * changes since its HIGHESTMODSEQ come as they would have while it
+ * stayed selected. */
+static struct imap_cmd *
+reselect_cmd(const struct ms_box *b)
+{
+	struct imap_cmd *c = imap_cmd_new("SELECT");
+	char range[32];
+
+	imap_cmd_mailbox_wire(c, b->s->mailbox);
+	imap_cmd_list_open(c);
+	imap_cmd_atom(c, "QRESYNC");
+	imap_cmd_list_open(c);
+	imap_cmd_number(c, b->uidvalidity);
+	imap_cmd_number(c, b->hms);
+	if (b->uidnext > 1) {
+		snprintf(range, sizeof(range), "1:%" PRIu32, b->uidnext - 1);
+		imap_cmd_raw(c, range);
+	}
+	imap_cmd_list_close(c);
+	imap_cmd_list_close(c);
+	return c;
+}
+
+int
+ms_reclaim(struct ms_box *b)
+{
+	struct ms *ms = b->ms;
+	int rc;
+
+	if (!b->lent)
+		return 0;
+	if (ms->failed)
+		return -1;
+	/* The next mailbox's commands end, and it will start afresh. */
+	rc = ms_wait(ms);
+	if (ms->ahead != NULL && ms->ahead->ms != NULL) {
+		drop(ms->ahead);
+		ms->ahead->reclaimed++;
+	}
+	if (rc < 0)
+		return -1;
+	b->reopen = true;
+	/* EXISTS anew (another client may have expunged meanwhile); new
+	 * mail shows in UIDNEXT. */
+	b->have_exists = false;
+	ms_submit_select(b, reselect_cmd(b));
+	rc = ms_wait(ms);
+	b->reopen = false;
+	if (rc < 0 || ms_box_check(b) < 0)
+		return -1;
+	/* Only now: until then, nothing may be sent on b. */
+	b->lent = false;
+	return 0;
+}
