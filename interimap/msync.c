@@ -374,6 +374,15 @@ ms_release(struct ms *ms)
 static int
 ms_finish(struct ms *ms, int rc, struct err *err)
 {
+	/* Commands sent ahead for this mailbox (msync_ahead) that a
+	 * failure before its SELECTs left in flight end before they are
+	 * freed. */
+	for (struct ms_cmd *q = ms->cmds; q != NULL; q = q->next)
+		if (!q->done) {
+			if (ms_wait(ms) < 0)
+				rc = -1;
+			break;
+		}
 	if (rc < 0 || ms->failed) {
 		if (!ms->failed)
 			ms_fail(ms, NULL, NULL, ERR_INTERNAL, "msync failed");

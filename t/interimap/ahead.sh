@@ -96,4 +96,54 @@ for x in B C; do
 	t_eq "$x: then nothing to do" "$(grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/${x}2.err" | wc -l)" 0
 done
 
+# ---------------------------------------------------------------------
+# Another client writing meanwhile: a first sync of 40 new mailboxes
+# (m00-m19 on the local side, m20-m39 on the remote one) while, each
+# time a mailbox's copy is logged, a message arrives on the side it was
+# copied to (after its APPEND, before its last FETCH there maybe) and on
+# both sides of the next mailbox (started ahead there, maybe): a lent
+# side comes back when needed. Then runs until one has nothing to do:
+# every message on both sides once, the database consistent.
+pair_setup D || { t_fail "pair D"; t_done; }
+for ((i = 0; i < 40; i++)); do
+	b=$(printf 'm%02d' $i)
+	echo "create | $b"
+	echo "append | $b | $(f $((i * 2 + 1)))"
+	echo "append | $b | $(f $((i * 2 + 2)))"
+done >"$T/d.all"
+sed -n '/m[01][0-9]\b/p' "$T/d.all" | imap_script "$DL" || t_fail "filling D (local)"
+sed -n '/m[23][0-9]\b/p' "$T/d.all" | imap_script "$DR" || t_fail "filling D (remote)"
+# (A slower link, one pair all the same: the writer keeps up.)
+relay_front D 3 || t_fail "D: the delaying relay listens"
+INTERIMAP_LANES=1 INTERIMAP_AHEAD=1 pair_start ours D d
+# The writer: bounded, each step waiting for the run's next line.
+w=0
+for ((i = 1; i < 38; i += 3)); do
+	a=$(printf 'm%02d' $i) n=$(printf 'm%02d' $((i + 1)))
+	wait_until 20 grep -qE "^(local|remote)\($a\): Added " "$T/d.err" || break
+	tgt=$DR
+	[ "$i" -ge 20 ] && tgt=$DL
+	{
+		echo "append | $a | $(f $((200 + w)))"
+	} | imap_script "$tgt" && w=$((w + 1))
+	printf 'append | %s | %s\nappend | %s | %s\n' "$n" "$(f $((200 + w)))" "$n" "$(f $((201 + w)))" >"$T/d.w"
+	head -n 1 "$T/d.w" | imap_script "$DL" && w=$((w + 1))
+	tail -n 1 "$T/d.w" | imap_script "$DR" && w=$((w + 1))
+done
+wait_until 60 pair_ended D || t_fail "D: the run ends"
+wait "$PID_D"
+t_eq "D: the run with another client writing: status 0" "$?" 0
+t_log "D: $w messages written meanwhile; $(grep '^interimap: test:' "$T/d.err")"
+for ((k = 0; k < 3; k++)); do
+	INTERIMAP_AHEAD=1 pair_run ours D d$k
+	[ "$(grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/d$k.err" | wc -l)" = 0 ] && break
+done
+t_eq "D: then a run with nothing to do" "$(grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/d$k.err" | wc -l)" 0
+t_db_consistent "D: the database says what the servers hold" "$T/D.db" "$DL" "$DR"
+mail_digest "$DL" | sort >"$T/d.L"
+mail_digest "$DR" | sort >"$T/d.R"
+t_same_file "D: both sides alike" "$T/d.L" "$T/d.R"
+t_eq "D: every message" "$(wc -l <"$T/d.L")" $((80 + w))
+t_eq "D: nothing twice" "$(cut -f2- "$T/d.L" | sort | uniq -d | wc -l)" 0
+
 t_done
