@@ -150,4 +150,45 @@ t_same_file "D: both sides alike" "$T/d.L" "$T/d.R"
 t_eq "D: every message" "$(wc -l <"$T/d.L")" $((80 + w))
 t_eq "D: nothing twice" "$(cut -f2- "$T/d.L" | sort | uniq -d | wc -l)" 0
 
+# ---------------------------------------------------------------------
+# A lent side really needed again: new mail in the mailbox being copied
+# from, arriving while its last FETCH runs (another client's APPEND, made
+# by t/lib/hookrelay.py just before that FETCH reaches the server, which
+# then reports the new message with it), after the next mailbox's SELECT
+# went out behind that FETCH. The mailbox takes its side back and copies
+# the new message in the same run; the next one starts afresh. The same
+# lines, database and mail as without (E: INTERIMAP_AHEAD=0, F: 1).
+for x in E F; do
+	pair_setup $x || { t_fail "pair $x"; t_done; }
+	lt=${x}L
+	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	cat >"$T/hook$x.sh" <<EOF
+#!/bin/sh
+"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" append m05 "$(f 500)" >/dev/null && echo fired >>"$T/fired$x"
+EOF
+	chmod 755 "$T/hook$x.sh"
+	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m05 --at BODY.PEEK --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+done
+t_grep "E: the relay in the local tunnel" 'hookrelay' "$T/E.conf"
+INTERIMAP_AHEAD=0 pair_run ours E e
+t_eq "E (off): status 0" "$?" 0
+INTERIMAP_AHEAD=1 pair_run ours F f
+t_eq "F (on): status 0" "$?" 0
+t_eq "E: the other client wrote once" "$(cat "$T/firedE" 2>/dev/null)" fired
+t_eq "F: the other client wrote once" "$(cat "$T/firedF" 2>/dev/null)" fired
+t_grep "E: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 3 -> 3$' "$T/e.err"
+t_grep "F: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/f.err"
+lines e >"$T/e.lines"
+lines f >"$T/f.lines"
+t_same_file "F: the log lines of a run without" "$T/e.lines" "$T/f.lines" ||
+	diff "$T/e.lines" "$T/f.lines" | head -n 20 | sed 's/^/#   /' >&2
+db_dump "$T/E.db" >"$T/e.dump"
+db_dump "$T/F.db" >"$T/f.dump"
+t_same_file "F: the database of a run without" "$T/e.dump" "$T/f.dump"
+t_db_consistent "F: the database says what the servers hold" "$T/F.db" "$FL" "$FR"
+mail_digest "$FL" | sort >"$T/f.L"
+mail_digest "$FR" | sort >"$T/f.R"
+t_same_file "F: both sides alike" "$T/f.L" "$T/f.R"
+t_eq "F: every message once" "$(wc -l <"$T/f.L")" 21
+
 t_done
