@@ -124,16 +124,6 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 	return 0;
 }
 
-/* The messages of mailbox m (interimap/msync.h): m->idx its database
- * row, m->wire[k] its name on side s[k], m->st[k] the LIST-STATUS seen
- * for it; repaired (--repair) or synced. msync logs its own errors, with
- * the mailbox in the prefix. With ahead (one pair of sessions: msync.h,
- * msync_ahead), next is the mailbox synced after it (NULL: none). */
-static int
-sync_messages_ahead(struct db *db, struct side *const s[2],
-    const struct mlist_mbx *m, bool repair, const struct mlist_mbx *next,
-    struct msync_ahead *ahead, struct ierr *ie);
-
 /* What msync is told of mailbox m's sides. */
 static void
 msync_sides(struct side *const s[2], const struct mlist_mbx *m,
@@ -178,6 +168,11 @@ ahead_next(struct msync_ahead *ahead, struct db *db, struct side *const s[2],
 	free(pretty);
 }
 
+/* The messages of mailbox m (interimap/msync.h): m->idx its database
+ * row, m->wire[k] its name on side s[k], m->st[k] the LIST-STATUS seen
+ * for it; repaired (--repair) or synced. msync logs its own errors, with
+ * the mailbox in the prefix. With ahead (one pair of sessions: msync.h,
+ * msync_ahead), next is the mailbox synced after it (NULL: none). */
 static int
 sync_messages_ahead(struct db *db, struct side *const s[2],
     const struct mlist_mbx *m, bool repair, const struct mlist_mbx *next,

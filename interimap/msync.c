@@ -19,48 +19,60 @@
 
 /* ---- SELECT (select_mbx I:818, _select_or_examine L:2223) ---- */
 
+struct imap_cmd *
+ms_select_qresync(const struct ms_box *b, uint32_t uidvalidity, uint64_t hms,
+    uint32_t uidnext, uint32_t lo, uint32_t hi, struct uidset *uids)
+{
+	struct imap_cmd *c = imap_cmd_new("SELECT");
+	char range[32];
+
+	imap_cmd_mailbox_wire(c, b->s->mailbox);
+	imap_cmd_list_open(c);
+	imap_cmd_atom(c, "QRESYNC");
+	imap_cmd_list_open(c);
+	imap_cmd_number(c, uidvalidity);
+	imap_cmd_number(c, hms);
+	if (uidnext > 1) {
+		snprintf(range, sizeof(range), "1:%" PRIu32, uidnext - 1);
+		imap_cmd_raw(c, range);
+	}
+	if (uids != NULL) {
+		/* The sequence range as "lo:hi" even when lo == hi, as the
+		 * reference writes it. */
+		imap_cmd_list_open(c);
+		snprintf(range, sizeof(range), "%" PRIu32 ":%" PRIu32, lo, hi);
+		imap_cmd_raw(c, range);
+		imap_cmd_uidset(c, uids);
+		imap_cmd_list_close(c);
+	}
+	imap_cmd_list_close(c);
+	imap_cmd_list_close(c);
+	return c;
+}
+
 static int
 select_cmd(struct ms *ms, struct ms_box *b, bool sample,
     struct imap_cmd **cmd_r)
 {
-	struct imap_cmd *c = imap_cmd_new("SELECT");
 	struct uidset uids = UIDSET_INIT;
 	uint32_t lo = 0, hi = 0;
-	char range[32];
 	struct err e;
 	int k = 0;
 
-	imap_cmd_mailbox_wire(c, b->s->mailbox);
 	/* RFC 7162 §3.2.5, with what the database knows. */
 	if (b->p_hms > 0 && b->p_uidnext > 1) {
 		if (sample && (k = db_map_sample(ms->db, ms->idx, b->s->side,
 		    &lo, &hi, &uids, &e)) < 0) {
-			imap_cmd_free(&c);
 			uidset_free(&uids);
 			return ms_db_fail(ms, &e);
 		}
-		imap_cmd_list_open(c);
-		imap_cmd_atom(c, "QRESYNC");
-		imap_cmd_list_open(c);
-		imap_cmd_number(c, b->p_uidvalidity);
-		imap_cmd_number(c, b->p_hms);
-		snprintf(range, sizeof(range), "1:%" PRIu32, b->p_uidnext - 1);
-		imap_cmd_raw(c, range);
-		if (k > 0) {
-			/* The sequence range as "lo:hi" even when lo == hi,
-			 * as the reference writes it. */
-			imap_cmd_list_open(c);
-			snprintf(range, sizeof(range), "%" PRIu32 ":%" PRIu32,
-			    lo, hi);
-			imap_cmd_raw(c, range);
-			imap_cmd_uidset(c, &uids);
-			imap_cmd_list_close(c);
-		}
-		imap_cmd_list_close(c);
-		imap_cmd_list_close(c);
+		*cmd_r = ms_select_qresync(b, b->p_uidvalidity, b->p_hms,
+		    b->p_uidnext, lo, hi, k > 0 ? &uids : NULL);
+	} else {
+		*cmd_r = imap_cmd_new("SELECT");
+		imap_cmd_mailbox_wire(*cmd_r, b->s->mailbox);
 	}
 	uidset_free(&uids);
-	*cmd_r = c;
 	return 0;
 }
 
@@ -83,9 +95,10 @@ ms_open_new(struct ms *ms)
 /* Will the first metadata FETCH of b be sent? Its LIST-STATUS says there
  * are messages beyond the persistent UIDNEXT (UIDNEXT never goes down),
  * and nothing is copied to b before: b is the remote side (its pass comes
- * first), or the remote side has nothing to copy. */
+ * first), or the remote side has nothing to copy (with guess, also when
+ * it has no LIST-STATUS). */
 static bool
-will_fetch(const struct ms *ms, const struct ms_box *b)
+will_fetch(const struct ms *ms, const struct ms_box *b, bool guess)
 {
 	const struct ms_box *r = &ms->b[DB_REMOTE];
 	uint32_t since = b->p_uidnext ? b->p_uidnext : 1;
@@ -93,7 +106,9 @@ will_fetch(const struct ms *ms, const struct ms_box *b)
 
 	if (!b->s->have_status || b->s->uidnext <= since)
 		return false;
-	return b == r || (r->s->have_status && r->s->uidnext <= rsince);
+	if (!r->s->have_status)
+		return b == r || guess;
+	return b == r || r->s->uidnext <= rsince;
 }
 
 void
@@ -141,9 +156,9 @@ ms_open_submit(struct ms *ms, struct ms_box *b, bool sample, bool ahead)
 }
 
 void
-ms_open_prefetch(struct ms *ms, struct ms_box *b)
+ms_open_prefetch(struct ms *ms, struct ms_box *b, bool guess)
 {
-	if (!will_fetch(ms, b))
+	if (!will_fetch(ms, b, guess))
 		return;
 	/* Traced as sent in the selected state, as the reference sends
 	 * it. */
@@ -170,7 +185,7 @@ open_both(struct ms *ms, const struct db_state *st, bool sample,
 	/* What the first pass would ask next, in the same round trip. */
 	for (int i = 0; prefetch && i < 2; i++)
 		if (!ms->b[i].ahead)
-			ms_open_prefetch(ms, &ms->b[i]);
+			ms_open_prefetch(ms, &ms->b[i], false);
 	if (ms_wait(ms) < 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {

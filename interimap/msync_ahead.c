@@ -1,12 +1,7 @@
 #include "util.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "ilog.h"
-#include "imapc.h"
 #include "msync_int.h"
 
 /* The next mailbox started ahead on a side this one is done with
@@ -167,14 +162,10 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 	n = xcalloc(1, sizeof(*n));
 	ms_init(n, a->db, a->idx, a->display, &a->side[DB_LOCAL],
 	    &a->side[DB_REMOTE], &a->o);
-	if (ms_intent_pending(n, &stale) < 0 || stale) {
-		ms_release(n);
-		free(n);
-		return;
-	}
 	ms_open_init(n, NULL);
 	b = &n->b[side];
-	if (ms_open_submit(n, b, true, true) < 0) {
+	if (ms_intent_pending(n, &stale) < 0 || stale ||
+	    ms_open_submit(n, b, true, true) < 0) {
 		ms_release(n);
 		free(n);
 		return;
@@ -185,51 +176,17 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 	 * there. */
 	if (dst->pre != NULL && !dst->lent &&
 	    ms_open_submit(n, &n->b[!side], true, true) == 0) {
-		ms_open_prefetch(n, &n->b[!side]);
+		ms_open_prefetch(n, &n->b[!side], false);
 		n->b[!side].ahead = true;
 		dst->lent = true;
 	}
-	/* Its first metadata FETCH too: as msync_mailbox() would send it,
-	 * or, for the local side, also when the remote one has no
-	 * LIST-STATUS (created by this run, in all likelihood empty: should
-	 * it have messages to copy first, the answer is not used). */
-	if (side == DB_LOCAL && !n->b[DB_REMOTE].s->have_status &&
-	    b->s->have_status && b->s->uidnext > 1) {
-		imapc_set_submit_prefix(b->c, ilog_prefix(b->s->name,
-		    b->s->mailbox));
-		ms_prefetch(n, b);
-		imapc_set_submit_prefix(b->c, NULL);
-	} else {
-		ms_open_prefetch(n, b);
-	}
+	/* Its first metadata FETCH too, as msync_mailbox() would send it
+	 * (the remote side without LIST-STATUS: created by this run). */
+	ms_open_prefetch(n, b, true);
 	b->ahead = true;
 	a->ms = n;
 	a->started++;
 	src->lent = true;
-}
-
-/* b's mailbox again, with what b has seen of it (RFC 7162 §3.2.5): the
- * changes since its HIGHESTMODSEQ come as they would have while it
- * stayed selected. */
-static struct imap_cmd *
-reselect_cmd(const struct ms_box *b)
-{
-	struct imap_cmd *c = imap_cmd_new("SELECT");
-	char range[32];
-
-	imap_cmd_mailbox_wire(c, b->s->mailbox);
-	imap_cmd_list_open(c);
-	imap_cmd_atom(c, "QRESYNC");
-	imap_cmd_list_open(c);
-	imap_cmd_number(c, b->uidvalidity);
-	imap_cmd_number(c, b->hms);
-	if (b->uidnext > 1) {
-		snprintf(range, sizeof(range), "1:%" PRIu32, b->uidnext - 1);
-		imap_cmd_raw(c, range);
-	}
-	imap_cmd_list_close(c);
-	imap_cmd_list_close(c);
-	return c;
 }
 
 int
@@ -254,7 +211,11 @@ ms_reclaim(struct ms_box *b)
 	/* EXISTS anew (another client may have expunged meanwhile); new
 	 * mail shows in UIDNEXT. */
 	b->have_exists = false;
-	ms_submit_select(b, reselect_cmd(b));
+	/* b's mailbox again, with what b has seen of it: the changes
+	 * since its HIGHESTMODSEQ come as they would have while it stayed
+	 * selected. */
+	ms_submit_select(b, ms_select_qresync(b, b->uidvalidity, b->hms,
+	    b->uidnext, 0, 0, NULL));
 	rc = ms_wait(ms);
 	b->reopen = false;
 	if (rc < 0 || ms_box_check(b) < 0)

@@ -380,18 +380,17 @@ ms_submit(struct ms_box *b, struct imap_cmd *cmd,
     void *ctx)
 {
 	struct imapc_handlers h;
-	struct ms_cmd *q;
-
 	/* Never in the next mailbox's place: should the side not come
 	 * back, the command is not sent at all. */
-	if (b->lent && ms_reclaim(b) < 0) {
-		q = cmd_new(b, own, ctx, &h);
+	bool refused = b->lent && ms_reclaim(b) < 0;
+	struct ms_cmd *q = cmd_new(b, own, ctx, &h);
+
+	if (refused) {
 		q->done = q->failed = true;
 		imap_cmd_free(&cmd);
-		return q;
+	} else {
+		imapc_submit(b->c, cmd, &h);
 	}
-	q = cmd_new(b, own, ctx, &h);
-	imapc_submit(b->c, cmd, &h);
 	return q;
 }
 

@@ -423,19 +423,21 @@ batch_send(struct copy *cp)
 {
 	struct ms *ms = cp->ms;
 	struct ms_box *src = cp->src, *dst = cp->dst;
-	struct flight *f = xcalloc(1, sizeof(*f));
-	struct imap_xfer x = {src->c, dst->c, dst->s->mailbox,
-	    ms->timeout_ms, xfer_src_untagged, xfer_dst_untagged, f,
-	    xfer_dst_tagged};
+	struct flight *f;
+	struct imap_xfer x;
 	struct err e;
 
 	/* A side lent to the next mailbox comes back first (msync.h,
 	 * msync_ahead); if it cannot, nothing is sent. */
 	if (ms_reclaim(src) < 0 || ms_reclaim(dst) < 0) {
-		free(f);
 		copy_drain(cp);
 		return -1;
 	}
+	f = xcalloc(1, sizeof(*f));
+	x = (struct imap_xfer){src->c, dst->c, dst->s->mailbox,
+	    ms->timeout_ms, xfer_src_untagged, xfer_dst_untagged, f,
+	    xfer_dst_tagged};
+
 	f->cp = cp;
 	f->n = cp->n;
 	f->bytes = cp->bytes;

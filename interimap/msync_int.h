@@ -140,8 +140,18 @@ void ms_open_init(struct ms *ms, const struct db_state *st);
  * (a database error). */
 int ms_open_submit(struct ms *ms, struct ms_box *b, bool sample, bool ahead);
 /* Will the first metadata FETCH of b go with its SELECT? Sends it
- * (ms_prefetch()) if so. */
-void ms_open_prefetch(struct ms *ms, struct ms_box *b);
+ * (ms_prefetch()) if so. With guess, the local side's goes also when the
+ * remote one has no LIST-STATUS (created by this run, in all likelihood
+ * empty: should it have messages to copy first, the answer is not
+ * used). */
+void ms_open_prefetch(struct ms *ms, struct ms_box *b, bool guess);
+/* SELECT of b's mailbox with the QRESYNC parameter (RFC 7162 §3.2.5):
+ * uidvalidity, hms, the known UIDs 1:uidnext-1 (left out when uidnext
+ * <= 1), and, when uids is not NULL, the message-sequence-match data
+ * lo:hi and uids. */
+struct imap_cmd *ms_select_qresync(const struct ms_box *b,
+    uint32_t uidvalidity, uint64_t hms, uint32_t uidnext, uint32_t lo,
+    uint32_t hi, struct uidset *uids);
 
 /* Before any write about the mailbox: its state row, when it is new to
  * the database (not before: no transaction stays open while the servers

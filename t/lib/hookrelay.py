@@ -56,10 +56,10 @@ def main(argv):
             break
         if not fired:
             window = tail + b
-            if not armed and after.search(window):
+            m = None if armed else after.search(window)
+            if m:
                 armed = True
                 # what follows the match only
-                m = after.search(window)
                 window = window[m.end():]
             if armed and at.search(window):
                 subprocess.run(run, shell=True, check=False)
