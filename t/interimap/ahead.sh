@@ -8,7 +8,8 @@
 # mailbox's SELECT given up, the mailbox selected again with QRESYNC):
 # the same log lines in the same order, the same database, the same mail
 # in all three; with a re-sync afterwards finding nothing to do. D:
-# another client writing during such a sync.
+# another client writing during such a sync. E/F: a lent side needed
+# again. G/H: the next mailbox's early SELECT failing.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
 . "$T_LIB/interimap.sh"
@@ -190,5 +191,47 @@ mail_digest "$FL" | sort >"$T/f.L"
 mail_digest "$FR" | sort >"$T/f.R"
 t_same_file "F: both sides alike" "$T/f.L" "$T/f.R"
 t_eq "F: every message once" "$(wc -l <"$T/f.L")" 21
+
+# ---------------------------------------------------------------------
+# The next mailbox gone when its SELECT (sent ahead, behind the previous
+# mailbox's FETCH) reaches the server: another client deletes m05 on the
+# local side just before (hookrelay.py again, the same point without it:
+# m05's own SELECT). The failure is m05's and said when its turn comes,
+# after m04's lines: the same lines, status, database and mail as a run
+# without (G: INTERIMAP_AHEAD=0, H: 1), nothing sent in m05's place.
+for x in G H; do
+	pair_setup $x || { t_fail "pair $x"; t_done; }
+	lt=${x}L
+	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	cat >"$T/hook$x.sh" <<EOF
+#!/bin/sh
+"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" delete m05 >/dev/null && echo fired >>"$T/fired$x"
+EOF
+	chmod 755 "$T/hook$x.sh"
+	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m04 --at SELECT.m05 --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+done
+INTERIMAP_AHEAD=0 pair_run ours G g
+sg=$?
+INTERIMAP_AHEAD=1 pair_run ours H h
+sh=$?
+t_eq "H: the status of a run without" "$sh" "$sg"
+if [ "$sg" -ne 0 ]; then t_ok "G: a failure status ($sg)"; else t_fail "G: a failure status" 0; fi
+t_eq "G: the other client deleted once" "$(cat "$T/firedG" 2>/dev/null)" fired
+t_eq "H: the other client deleted once" "$(cat "$T/firedH" 2>/dev/null)" fired
+t_grep "H: m05 started ahead" '^interimap: test: [1-9][0-9]* mailbox\(es\) started ahead' "$T/h.err"
+t_grep "G: m05's failure said" '^local: ERROR: SELECT "m05" failed: NO ' "$T/g.err"
+lines g >"$T/g.lines"
+lines h >"$T/h.lines"
+t_same_file "H: the log lines of a run without" "$T/g.lines" "$T/h.lines" ||
+	diff "$T/g.lines" "$T/h.lines" | head -n 20 | sed 's/^/#   /' >&2
+db_dump "$T/G.db" >"$T/g.dump"
+db_dump "$T/H.db" >"$T/h.dump"
+t_same_file "H: the database of a run without" "$T/g.dump" "$T/h.dump"
+for s in L R; do
+	x=G$s y=H$s
+	# (INTERNALDATE aside, as above)
+	t_same_file "H: the mail of a run without ($s)" <(mail_digest "${!x}" | sed -E 's/ [0-9]+ \(/ (/' | sort) \
+		<(mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort)
+done
 
 t_done
