@@ -97,6 +97,7 @@ db_open(const char *path, unsigned flags, struct err *err)
 	if (db_schema_read(db, &version, &tables, err) < 0 ||
 	    db_exec(db, "COMMIT", "locking", err) < 0)
 		goto fail;
+	db->locked = true;
 	return db;
 fail:
 	db_close(&db);
@@ -176,6 +177,16 @@ db_close(struct db **dbp)
 		db_rollback(db);
 		for (size_t i = 0; i < Q_COUNT; i++)
 			sqlite3_finalize(db->stmt[i]);
+		/* Between runs the file is in the reference's mode, the log
+		 * written back into it and gone: what the Perl interimap or
+		 * a reader (--status, sqlite3) expects to find. Also when
+		 * this run wrote nothing but found the mode a killed run
+		 * left (no write then if the mode is already that). If this
+		 * fails, the log stays and whoever opens the file next takes
+		 * it in, as after a crash. */
+		if (db->locked)
+			sqlite3_exec(db->db, "PRAGMA journal_mode = DELETE",
+			    NULL, NULL, NULL);
 		sqlite3_close(db->db);
 	}
 	free(db->intent_idx);
@@ -225,6 +236,19 @@ db_begin(struct db *db, struct err *err)
 		db->txn_hook->acquire(db->txn_hook->ctx);
 	if (db_in_transaction(db))
 		return 0;
+	/* Before the run's first write, a write-ahead log: a commit then
+	 * waits for one fsync, not the rollback journal's four (created,
+	 * synced twice, deleted), and a first sync commits a few times per
+	 * mailbox. In exclusive locking mode its index lives in our memory
+	 * (no -shm file) and the lock stays ours. db_close() goes back to
+	 * the reference's rollback journal; a run that writes nothing
+	 * changes nothing. A file system that cannot (SQLite then keeps
+	 * its mode) is no error: only slower, hence no check. */
+	if (!db->wal_tried) {
+		db->wal_tried = true;
+		sqlite3_exec(db->db, "PRAGMA journal_mode = WAL", NULL, NULL,
+		    NULL);
+	}
 	if (db_exec(db, "BEGIN IMMEDIATE", "starting a transaction",
 	    err) == 0)
 		return 0;

@@ -2,8 +2,8 @@
 #define INTERIMAP_DB_H
 
 /* interimap's SQLite database, in the Perl interimap 0.5.7's exact format
- * (schema text, user_version 1, rollback journal, value encodings), so that
- * either program continues the other's database.
+ * (schema text, user_version 1, rollback journal between runs, value
+ * encodings), so that either program continues the other's database.
  *
  * Tables (the reference's invariants):
  *   mailboxes (idx, mailbox, subscribed): one row per synchronised mailbox.
@@ -24,9 +24,10 @@
  * (an flock() beside SQLite, WAL, migrations run at open, TEXT columns
  * copied as C strings). The reference's database needs the opposite on
  * each point: SQLite's own exclusive locking mode (what the Perl program
- * honours and takes), the default rollback journal, a schema step that
- * waits for both servers' hierarchy delimiters, and BLOB names holding NUL
- * bytes. A small statement cache of its own (one prepared statement per
+ * honours and takes), the reference's rollback journal between runs (a
+ * write-ahead log only while a run that writes holds the file), a schema
+ * step that waits for both servers' hierarchy delimiters, and BLOB names
+ * holding NUL bytes. A small statement cache of its own (one prepared statement per
  * query, by enum) is all it shares in spirit with state.c.
  *
  * Implemented by interimap/db*.c, one file per job (their list and what
@@ -98,14 +99,19 @@ struct db_pair {
  *   one) fails within the 250 ms, and once committed the lock stays with
  *   this connection until db_close();
  * - foreign keys off until db_schema() (the reference's order).
- * Nothing in the file is changed: the schema step is db_schema()'s.
+ * Nothing in the file is changed: the schema step is db_schema()'s. The
+ * first db_begin() switches the file to WAL journal mode (one fsync per
+ * commit; in exclusive locking mode, no -shm file); db_close() switches it
+ * back. A run killed meanwhile leaves it in WAL mode, which SQLite (ours,
+ * the Perl program's, sqlite3's, a read-only peek's) reads as it is.
  * Returns NULL with err: ERR_LOCKED (one line naming the file) when another
  * process holds the database; ERR_DB for a missing file with
  * DB_OPEN_NO_CREATE, a read-only file or one that is not a database;
  * ERR_SYS when the file cannot be created. */
 struct db *db_open(const char *path, unsigned flags, struct err *err);
-/* Rolls back a transaction still open (as the reference's disconnect does)
- * and closes; *dbp becomes NULL. */
+/* Rolls back a transaction still open (as the reference's disconnect does),
+ * puts a db_open() file back in rollback-journal mode (the log written back
+ * into it and removed) and closes; *dbp becomes NULL. */
 void db_close(struct db **dbp);
 const char *db_path(const struct db *db);
 

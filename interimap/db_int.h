@@ -90,6 +90,10 @@ struct db {
 	size_t intent_n, intent_cap;
 	/* db_set_txn_hook()'s, or NULL. */
 	const struct db_txn_hook *txn_hook;
+	/* db_open()'s (not db_open_peek()'s): db_close() puts the file back
+	 * in the rollback-journal mode that db_begin() switched from (to
+	 * WAL, before the first write). */
+	bool locked, wal_tried;
 };
 
 /* ---- db.c -------------------------------------------------------------- */

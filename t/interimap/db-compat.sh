@@ -117,9 +117,17 @@ t_ne "Perl interimap refused while we hold the database" "$rc" 0
 t_grep "Perl interimap: database is locked" 'database is locked' "$T/last.err"
 t_no_grep "Perl interimap: no IMAP traffic" 'IMAP traffic' "$T/last.err"
 t_log "Perl refused in $ms ms"
+# While a run holds it: a write-ahead log (one fsync per commit, db.c);
+# gone once it ends, the file back in the reference's journal mode.
+# (The header's read and write versions: 2 for WAL, 1 for the rollback
+# journal; the log file itself comes with the first write.)
+hdr() { od -An -tu1 -j18 -N2 "$1" | tr -s ' ' | sed 's/^ //'; }
+t_eq "WAL while held" "$(hdr "$T/perl.db")" "2 2"
 exec 3>&-
 wait "$hold_pid"
 t_eq "test_db hold exits 0" "$?" 0
+t_eq "no log left once closed" "$(ls "$T"/perl.db-* 2>/dev/null)" ""
+t_eq "the reference's journal mode again" "$(sqlite3 "$T/perl.db" 'PRAGMA journal_mode')" delete
 
 timeout 60 "$PERL" --config="$T/perl.conf" --watch=60 --debug >"$T/watch.out" 2>"$T/watch.err" &
 watch_pid=$!
@@ -136,6 +144,24 @@ if [ "$ms" -lt 2000 ]; then t_ok "refused at once ($ms ms)"; else t_fail "refuse
 t_kill_pid "$watch_pid"
 t_run "$TDB" open "$T/perl.db"
 t_eq "db_open once the Perl program is gone" "$(cat "$T/last.out")" "opened"
+
+# Killed while it holds the file: left in WAL mode; the Perl program
+# takes it as it is and goes on (crash.sh: ours after a kill, with a log
+# holding commits).
+"$TDB" hold "$T/perl.db" </dev/zero >"$T/hold.out" 2>&1 &
+hold_pid=$!
+t_cleanup_add "t_kill_pid $hold_pid"
+wait_until 10 grep -q '^held$' "$T/hold.out" || t_fail "test_db holds the database again"
+kill -9 "$hold_pid"
+wait "$hold_pid" 2>/dev/null
+t_eq "killed: left in WAL mode" "$(hdr "$T/perl.db")" "2 2"
+lt append INBOX "$T"/mail/msg-0001.eml || t_fail "append after the kill"
+perl_run perl
+t_eq "Perl interimap goes on after our kill -9" "$?" 0
+t_grep "Perl interimap: the new message copied" '^remote\(INBOX\): Added 1 UID' "$T/last.err"
+t_run "$TDB" open "$T/perl.db"
+t_eq "ours opens it after the Perl program's run" "$(cat "$T/last.out")" "opened"
+t_eq "the reference's journal mode after ours" "$(sqlite3 "$T/perl.db" 'PRAGMA journal_mode')" delete
 
 # Neither creates a database in watch mode.
 conf missing "$T/missing.db"

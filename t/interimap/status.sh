@@ -274,6 +274,9 @@ rc=$?
 { flock -w 60 "$R/lock.local" true && flock -w 60 "$R/lock.remote" true; } || t_fail "copy: the relays end"
 t_eq "copy: ours killed after the remote's OK" "$rc $(cut -d: -f1 "$R/killed" 2>&1)" "137 remote s appendok 1"
 : >"$R/plan"
+# (Its commits in the write-ahead log it left, interimap/db.h: what
+# follows reads them there.)
+t_eq "copy: the killed run's log left" "$(ls "$T/X.db-wal" 2>&1)" "$T/X.db-wal"
 # xq SQL: a query on X's database, read-only.
 xq() { "$T_PYTHON" -c "import sqlite3, sys; print(*sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True).execute(sys.argv[2]).fetchone())" "$T/X.db" "$1"; }
 t_eq "copy: the copies on the remote, no pair, the records left" \

@@ -470,7 +470,7 @@ killrelay_keep() { cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home
 
 # killrelay_reset: a fresh setup: the template's servers, no database.
 killrelay_reset() {
-	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" &&
+	rm -rf "$T/l/home" "$T/r/home" "$T/X.db" "$T/X.db-journal" "$T/X.db-wal" &&
 		cp -a "$T/l.home" "$T/l/home" && cp -a "$T/r.home" "$T/r/home"
 }
 

@@ -1177,10 +1177,16 @@ tool(int argc, char **argv)
 		printf("opened\n");
 	} else if (strcmp(cmd, "hold") == 0) {
 		char c;
-		printf("held\n");
-		fflush(stdout);
-		while (read(0, &c, 1) > 0)
-			;
+		/* As a run that has written (the journal mode changes then). */
+		if (db_begin(db, &err) < 0 || db_commit(db, &err) < 0) {
+			printf("error: %s\n", err.msg);
+			rc = -1;
+		} else {
+			printf("held\n");
+			fflush(stdout);
+			while (read(0, &c, 1) > 0)
+				;
+		}
 	} else if (strcmp(cmd, "create") == 0 || strcmp(cmd, "dump") == 0 ||
 		   strcmp(cmd, "upgrade") == 0) {
 		char l = '/', r = '/';
