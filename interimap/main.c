@@ -195,7 +195,7 @@ sync_messages_ahead(struct db *db, struct side *const s[2],
 	progress_mailbox(pretty ? pretty : m->wire[0]);
 	rc = (repair ? msync_repair : msync_mailbox)(db, m->idx,
 	    pretty ? pretty : m->wire[0], &ms[0], &ms[1], &mo, &err);
-	progress_mailbox_done();
+	progress_mailbox_done(pretty ? pretty : m->wire[0]);
 	free(pretty);
 	istatus_synced(db, s[0], m->idx);
 	return rc < 0 ? ierr_logged(ie, &err) : 0;

@@ -13,7 +13,9 @@
 
 struct progress {
 	size_t total, done;
-	char *mailbox;
+	/* The mailboxes under way, oldest first (several with lanes.h). */
+	char **mailbox;
+	size_t nmailbox, capmailbox;
 	uint64_t msgs, bytes;
 	bool started;      /* t0 is set */
 	uint64_t t0;       /* when the first mailbox began (now_ms()) */
@@ -122,7 +124,8 @@ static void
 draw(uint64_t now)
 {
 	char text[1024], out[2048], msgs[32], bytes[32], rate[32] = "";
-	char done[64];
+	char done[64], more[32] = "";
+	const char *cur = pg->nmailbox > 0 ? pg->mailbox[0] : NULL;
 	size_t o;
 
 	if (pg->total > 0)
@@ -138,10 +141,11 @@ draw(uint64_t now)
 		    (double)pg->bytes * 1000 / (double)(now - pg->t0));
 		strcat(rate, "/s");
 	}
-	snprintf(text, sizeof(text), "[%s] %s message%s, %s copied%s%s%s%s%s",
+	if (pg->nmailbox > 1)
+		snprintf(more, sizeof(more), " +%zu", pg->nmailbox - 1);
+	snprintf(text, sizeof(text), "[%s] %s message%s, %s copied%s%s%s%s%s%s",
 	    done, msgs, pg->msgs == 1 ? "" : "s", bytes, *rate ? ", " : "",
-	    rate, pg->mailbox ? " (" : "", pg->mailbox ? pg->mailbox : "",
-	    pg->mailbox ? ")" : "");
+	    rate, cur ? " (" : "", cur ? cur : "", more, cur ? ")" : "");
 	/* Written over the old line, then the rest of that erased: one
 	 * write, no blank moment. */
 	out[0] = '\r';
@@ -221,8 +225,12 @@ progress_mailbox(const char *name)
 {
 	if (pg == NULL)
 		return;
-	free(pg->mailbox);
-	pg->mailbox = xstrdup(name);
+	if (pg->nmailbox == pg->capmailbox) {
+		pg->capmailbox = pg->capmailbox ? 2 * pg->capmailbox : 4;
+		pg->mailbox = xrealloc(pg->mailbox,
+		    pg->capmailbox * sizeof(*pg->mailbox));
+	}
+	pg->mailbox[pg->nmailbox++] = xstrdup(name);
 	if (!pg->started) {
 		pg->started = true;
 		pg->t0 = now_ms();
@@ -231,13 +239,22 @@ progress_mailbox(const char *name)
 }
 
 void
-progress_mailbox_done(void)
+progress_mailbox_done(const char *name)
 {
 	if (pg == NULL)
 		return;
 	pg->done++;
-	free(pg->mailbox);
-	pg->mailbox = NULL;
+	/* The first of that name (the same name twice under way: either
+	 * one, they look alike). */
+	for (size_t i = 0; i < pg->nmailbox; i++) {
+		if (strcmp(pg->mailbox[i], name) != 0)
+			continue;
+		free(pg->mailbox[i]);
+		memmove(pg->mailbox + i, pg->mailbox + i + 1,
+		    (pg->nmailbox - i - 1) * sizeof(*pg->mailbox));
+		pg->nmailbox--;
+		break;
+	}
 	/* The last one: the final figures, however soon after the last. */
 	update(pg->total > 0 && pg->done == pg->total);
 }
@@ -260,6 +277,8 @@ progress_stop(void)
 	if (pg->visible)
 		erase();
 	log_set_stderr_hook(NULL, NULL);
+	for (size_t i = 0; i < pg->nmailbox; i++)
+		free(pg->mailbox[i]);
 	free(pg->mailbox);
 	free(pg);
 	pg = NULL;

@@ -4,12 +4,13 @@
 /* A status line on the terminal while interimap syncs, for people who
  * watch a long first sync:
  *
- *   [12/20 mailboxes] 1,234 messages, 56.7 MB copied, 3.2 MB/s (INBOX)
+ *   [12/20 mailboxes] 1,234 messages, 56.7 MB copied, 3.2 MB/s (INBOX +2)
  *
  * the mailboxes done of those to sync, the messages and bytes copied so
  * far (both ways, RFC822.SIZE of each message an APPEND stored), the
  * average rate since the first mailbox began, and the mailbox being
- * synced. It is not a log line: it sits below the log, on stderr, drawn
+ * synced: the one under way the longest, and how many more are (several
+ * pairs of sessions, lanes.h). It is not a log line: it sits below the log, on stderr, drawn
  * in place ("\r", the text, ESC [K), at most every PROGRESS_INTERVAL_MS
  * (and once more when the last mailbox is done), cut to the terminal's
  * width so that it never wraps. common/log.c's lines go above it
@@ -38,10 +39,11 @@ void progress_start(bool show);
 void progress_total(size_t n);
 
 /* Mailbox name (UTF-8, copied) is being synced; progress_mailbox_done()
- * when it is over, synced or not. Characters the terminal would not
- * print as such are shown as '?'. */
+ * with the same name when it is over, synced or not. Several may be under
+ * way at once. Characters the terminal would not print as such are shown
+ * as '?'. */
 void progress_mailbox(const char *name);
-void progress_mailbox_done(void);
+void progress_mailbox_done(const char *name);
 
 /* n messages of bytes bytes in all were copied: their APPEND succeeded. */
 void progress_copied(size_t n, uint64_t bytes);

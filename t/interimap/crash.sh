@@ -33,8 +33,13 @@
 # vary.
 #
 # Loop, per program: fresh setups until CRASH_KILLS (default 100; the
-# Perl interimap: CRASH_PERL_KILLS, default 60) kills really
-# happened (status 137 and the relay's record), both phases counted. In
+# Perl interimap: CRASH_PERL_KILLS, default 40) kills really
+# happened (status 137 and the relay's record), both phases counted.
+# Then ours again with CRASH_LANES (3) pairs of sessions (INTERIMAP_LANES,
+# as a link of a few ms gets them: the first round's mailboxes shared out
+# among them) for CRASH_LANES_KILLS (40) kills: every relay of a side
+# counts its events with the others (t/lib/killrelay.py), so the K-th on
+# any of that side's sessions kills; the same checks. In
 # a setup, each phase: runs with the next kill point until one is not
 # killed (the sync is then complete: status 0), then the checks; the
 # increment is added between the phases. Checks after each phase, for
@@ -58,10 +63,13 @@ dovecot_available || t_skip_all "dovecot not installed"
 command -v sqlite3 >/dev/null || t_skip_all "no sqlite3 command"
 command -v flock >/dev/null || t_skip_all "no flock command"
 KILLS=${CRASH_KILLS:-100}
+# (ours again with several pairs of sessions, lanes.h: fewer, for time)
+LANES=${CRASH_LANES:-3}
+LANES_KILLS=${CRASH_LANES_KILLS:-40}
 # (the Perl program's figures are reported, not judged: fewer, for time)
-PERL_KILLS=${CRASH_PERL_KILLS:-60}
+PERL_KILLS=${CRASH_PERL_KILLS:-40}
 SEED=${CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-t_log "seed $SEED (CRASH_SEED=$SEED replays this schedule), $KILLS kills for ours, $PERL_KILLS for the Perl interimap"
+t_log "seed $SEED (CRASH_SEED=$SEED replays this schedule), $KILLS kills for ours, $LANES_KILLS for ours with $LANES pairs of sessions, $PERL_KILLS for the Perl interimap"
 # (bounds: a setup ends after 40 kills with a run that is not killed;
 # at most 60 setups per program)
 MAX_RUNS=40
@@ -174,6 +182,8 @@ calibrate() {
 	: >"$R/plan"
 	killrelay_run "$who" "calib-first-$who"
 	rc=$RC
+	# (the sessions each side had: the relays started)
+	INSTANCES="$(cat "$R/instances.local" 2>&1) $(cat "$R/instances.remote" 2>&1)"
 	counts >"$T/counts.full"
 	killrelay_run "$who" "calib-idle-$who"
 	rc="$rc $RC"
@@ -317,7 +327,7 @@ phase() {
 	: >"$R/plan"
 	killrelay_run "$who" "$who-$SETUPS-$ph-after"
 	j="$RC:$(ilog_lines "$T/$who-$SETUPS-$ph-after.err")$(cat "$T/$who-$SETUPS-$ph-after.out")"
-	if [ "$who" = ours ]; then
+	if [ "$who" != perl ]; then
 		t_eq "$s: every message on both sides, none lost, twice or altered" "$l $dl $al $r $dr $ar" "0 0 0 0 0 0"
 		t_same_file "$s: both sides alike" "$T/$who.$SETUPS.$ph.l" "$T/$who.$SETUPS.$ph.r"
 		if [ $f = 0 ]; then
@@ -378,6 +388,7 @@ figures() {
 NL=$(wc -l <"$T/want.l") NR=$(wc -l <"$T/want.r")
 NIL=$(wc -l <"$T/new.l") NIR=$(wc -l <"$T/new.r")
 calibrate ours || { t_fail "ours: uninterrupted syncs" "status $CAL"; t_done; }
+t_eq "ours: one pair of sessions (relays per side)" "$INSTANCES" "1 1"
 relay_counts ours first "$NL" "$NR"
 relay_counts ours inc "$NIL" "$NIR"
 mail_digest "$LT" >"$T/calib.l"
@@ -402,10 +413,35 @@ t_eq "ours: some kills right after an OK [APPENDUID]" "$([ "${OKS[ours]}" -gt 0 
 REC=$(cat "$T"/ours-*.err | sed -n 's/^[a-z]*(.*): Recovered \([0-9]*\) UID.*/\1/p' | awk '{ n += $1; k++ } END { print n + 0, k + 0 }')
 t_log "ours: recovered $REC (copies, lines): copies the Perl interimap makes again"
 t_eq "ours: copies found after the kills (Recovered)" "$([ "${REC% *}" -gt 0 ] && echo yes)" yes
-t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/ours-*.err "$T"/calib-*-ours.err | head -n 3)" ""
 t_log "ours: $(t_elapsed)"
-
 FIG="ours: $(figures ours)"
+
+# Ours with LANES pairs of sessions (the first round's mailboxes shared
+# out, lanes.h; what a link of a few ms gets by default): each relay's
+# events counted over its instances (killrelay.py), the K-th on any
+# connection of that side kills. The same checks but those of the
+# kills after an OK [APPENDUID] (too few kills to be sure of one).
+if [ "$LANES_KILLS" -gt 0 ]; then
+	export INTERIMAP_LANES=$LANES
+	if calibrate lanes; then
+		relay_counts lanes first "$NL" "$NR"
+		relay_counts lanes inc "$NIL" "$NIR"
+		t_eq "lanes: $LANES pairs of sessions used (relays per side)" "$INSTANCES" "$LANES $LANES"
+		crash lanes "$LANES_KILLS"
+		read -r -a k <<<"${NKILLS[lanes]}"
+		t_eq "lanes: $((k[0] + k[1])) kills (${NSETUPS[lanes]} setups): none lost, none twice, none altered" "${LOST[lanes]} ${DUPS[lanes]} ${ALTERED[lanes]}" "0 0 local + 0 remote 0"
+		if [ $((k[0] + k[1])) -ge "$LANES_KILLS" ] && [ $((4 * k[0])) -ge "$LANES_KILLS" ] && [ $((4 * k[1])) -ge "$LANES_KILLS" ]; then
+			t_ok "lanes: at least $LANES_KILLS kills, a quarter of them in each phase"
+		else
+			t_fail "lanes: at least $LANES_KILLS kills, a quarter of them in each phase" "${k[0]} in first syncs, ${k[1]} in incremental ones"
+		fi
+		FIG="$FIG; ours with $LANES pairs: $(figures lanes)"
+	else
+		t_fail "lanes: uninterrupted syncs" "status $CAL"
+	fi
+	unset INTERIMAP_LANES
+fi
+t_eq "no sanitizer report" "$(grep -lE 'Sanitizer|runtime error' "$T"/ours-*.err "$T"/lanes-*.err "$T"/calib-*-ours.err "$T"/calib-*-lanes.err 2>/dev/null | head -n 3)" ""
 if [ -x "$INTERIMAP_PERL" ]; then
 	if calibrate perl; then
 		relay_counts perl first "$NL" "$NR"

@@ -44,11 +44,11 @@ on_tty() {
 	while [ "$1" != -- ]; do o+=("$1"); shift; done
 	shift
 	timeout 120 "${PTY[@]}" run --cols "$COLS" "${o[@]}" "$T/$n.raw" \
-		"$INTERIMAP" --config="$T/A.conf" "$@"
+		"$INTERIMAP" --config="$T/${ON_TTY:-A}.conf" "$@"
 }
 # masked: stdin without what differs between the setups by nature: the
 # database's name, the traffic figures (TLS, COMPRESS).
-masked() { sed -E "s#$T/[AB]\.db#DB#; /IMAP traffic/s/[0-9][0-9.]*K?/N/g"; }
+masked() { sed -E "s#$T/[A-D]\.db#DB#; /IMAP traffic/s/[0-9][0-9.]*K?/N/g"; }
 # screen NAME: the screen $T/NAME.raw leaves (a wide one: log lines do
 # not wrap there, and compare as lines), masked.
 screen() { "${PTY[@]}" screen --cols 100000 "$T/$1.raw" | masked; }
@@ -258,5 +258,39 @@ done
 t_grep "SIGINT: the reference's line on the screen" '^Interrupted system call$' "$T/int.screen"
 t_grep "SIGINT: the copies the APPEND before made are found" '^remote\(stalled\): Recovered 20 UID\(s\) ' "$T/int.screen"
 t_grep "relay gone: the error on the screen" 'ERROR' "$T/lost.screen"
+
+# ---------------------------------------------------------------------
+# 6. Several pairs of sessions (INTERIMAP_LANES=3, lanes.h): several
+# mailboxes under way at once, the line names the oldest and how many
+# more ("(work +2)"): never more than the other two pairs; the same end
+# figures, the screen the lines of the same run without a terminal.
+PAIR_LOCAL_DOVECOT=$caps pair_setup C && PAIR_LOCAL_DOVECOT=$caps pair_setup D ||
+	{ t_fail "two more pairs of Dovecots"; t_done; }
+script() {
+	local i
+	for ((i = 0; i < 8; i++)); do
+		echo "create | box$i"
+		echo "append | box$i$(fs $((i * 30 + 1)) $((i * 30 + 30)))"
+	done
+}
+script | pair_apply l "C D" || t_fail "lanes: servers filled"
+bytes=0
+for ((i = 1; i <= 240; i++)); do bytes=$((bytes + $(stat -c %s "$(f "$i")"))); done
+export INTERIMAP_LANES=3
+ON_TTY=C on_tty lanes -- ; rc=$?
+pair_run ours D lanes; rc_b=$?
+unset INTERIMAP_LANES
+t_eq "lanes: status 0 on the terminal, as without" "$rc $rc_b" "0 0"
+nmbx=$(sqlite3 "$T/C.db" 'SELECT count(*) FROM mailboxes')
+progress lanes >"$T/lanes.progress"
+t_grep "lanes: it reached [$nmbx/$nmbx mailboxes], 240 messages, $(si "$bytes") copied" \
+	"^\\[$nmbx/$nmbx mailboxes\\] 240 messages, $(si "$bytes") copied" "$T/lanes.progress"
+t_no_grep "lanes: never more than two more under way" ' \+([3-9]|[0-9]{2,})\)' "$T/lanes.progress"
+t_log "lanes: drawings with several mailboxes under way: $(grep -cE ' \+[12]\)' "$T/lanes.progress") of $(wc -l <"$T/lanes.progress")"
+screen lanes >"$T/lanes.screen" || t_fail "lanes: the screen read"
+plain lanes >"$T/lanes.plain"
+t_same_file "lanes: the screen holds exactly the lines of the run without a terminal" \
+	"$T/lanes.screen" "$T/lanes.plain" || diff "$T/lanes.screen" "$T/lanes.plain" | head -n 10 | sed 's/^/#   /' >&2
+t_eq "lanes: 240 messages a side" "$(mail_digest "$CR" | wc -l)" 240
 
 t_done

@@ -32,9 +32,20 @@ point moves, so what each side saw is exactly the stream up to the point
 (in that direction; the other one is not held). The kill is recorded in
 DIR/killed ("NAME DIR KIND K: context"). At the end (the client's input
 closed and COMMAND exited) the counts go to DIR/counts.NAME ("DIR KIND
-N" lines). The relay holds an exclusive flock on DIR/lock.NAME for its
+N" lines). The relay holds a shared flock on DIR/lock.NAME for its
 whole life: `flock DIR/lock.NAME true` waits until it is done, its
-server included. Stdlib only.
+server included.
+
+Several instances of one NAME (a client with several connections to a
+server: interimap's lanes) count together: the events of all of them
+(DIR/events.NAME.PID, PID the client's, under a flock),
+the K-th one kills, wherever it falls, and each one's counts file holds
+the totals as they were when it ended (the last one's: the run's), and
+DIR/instances.NAME how many instances the run had so far. One
+started by a client that is gone already (killed by another instance
+meanwhile) takes its lock, sees that, and ends without starting COMMAND:
+once the client's end was seen, `flock DIR/lock.NAME true` means no
+server of it runs or will. Stdlib only.
 """
 import fcntl
 import os
@@ -47,6 +58,48 @@ import threading
 
 LITERAL = re.compile(rb"\{(\d+)\+?\}\r?\n\Z")
 APPENDOK = re.compile(rb"[^ *+]\S* OK \[APPENDUID ", re.I)
+
+
+KINDS = (("c", "line"), ("c", "lit"), ("s", "line"), ("s", "lit"),
+         ("s", "appendok"), ("-", "instances"))
+
+
+class Events:
+    """The counts of every instance of a NAME: a file of len(KINDS)
+    8-byte counters, each update under an exclusive flock."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def _read(self):
+        b = os.pread(self.fd, 8 * len(KINDS), 0).ljust(8 * len(KINDS), b"\0")
+        return [int.from_bytes(b[i:i + 8], "little") for i in range(0, len(b), 8)]
+
+    def add(self, direction, kind):
+        """The count of (direction, kind) with this event."""
+        i = KINDS.index((direction, kind))
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            v = self._read()
+            v[i] += 1
+            os.pwrite(self.fd, v[i].to_bytes(8, "little"), 8 * i)
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        return v[i]
+
+    def totals(self):
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            return dict(zip(KINDS, self._read()))
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+def client_is_interimap(pid):
+    try:
+        return b"interimap" in open("/proc/%d/cmdline" % pid, "rb").read()
+    except OSError:
+        return False
 
 
 class Killer:
@@ -75,12 +128,8 @@ class Killer:
                 return
             self.dead = True
             note = ""
-            try:
-                cmd = open("/proc/%d/cmdline" % self.ppid, "rb").read()
-            except OSError:
-                cmd = b""
-            if b"interimap" not in cmd:
-                note = " (not killed: parent %d is %r)" % (self.ppid, cmd[:80])
+            if not client_is_interimap(self.ppid):
+                note = " (not killed: parent %d is not an interimap)" % self.ppid
             else:
                 try:
                     fd = os.pidfd_open(self.ppid)
@@ -100,17 +149,15 @@ class Killer:
 class Stream:
     """One direction's framing and counts."""
 
-    def __init__(self, direction, killer, out):
-        self.dir, self.k, self.out = direction, killer, out
+    def __init__(self, direction, killer, events, out):
+        self.dir, self.k, self.ev, self.out = direction, killer, events, out
         self.line = b""          # the current line (not passed on yet)
         self.lit = 0             # literal bytes still to come
         self.litlen = 0
-        self.count = {"line": 0, "lit": 0, "appendok": 0}
         self.stopped = False
 
     def event(self, kind):
-        self.count[kind] += 1
-        return self.k.due(self.dir, kind, self.count[kind])
+        return self.k.due(self.dir, kind, self.ev.add(self.dir, kind))
 
     def feed(self, data):
         """Passes data on (out()) up to the kill point, if it is in it;
@@ -172,8 +219,13 @@ def main(argv):
         return 2
     name, d, cmd = argv[1], argv[3], argv[5:]
     lockf = open(os.path.join(d, "lock." + name), "w")
-    fcntl.flock(lockf, fcntl.LOCK_EX)
+    fcntl.flock(lockf, fcntl.LOCK_SH)
+    if not client_is_interimap(os.getppid()):
+        # started, then the client killed (getppid() is no longer it)
+        return 0
     k = Killer(name, d)
+    ev = Events(os.path.join(d, "events.%s.%d" % (name, k.ppid)))
+    ev.add("-", "instances")
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     srv = p.stdin.fileno()
     gone = [False]
@@ -186,8 +238,8 @@ def main(argv):
             except OSError:
                 gone[0] = True
 
-    up = Stream("c", k, lambda b: write_all(srv, b))
-    down = Stream("s", k, to_client)
+    up = Stream("c", k, ev, lambda b: write_all(srv, b))
+    down = Stream("s", k, ev, to_client)
 
     def client_to_server():
         # The client's input ends when it dies (ECONNRESET when it had
@@ -215,11 +267,17 @@ def main(argv):
     # (past the kill point, or the client gone: the server's output is
     # read to its end, so that it is never blocked)
     p.wait()
-    with open(os.path.join(d, "counts." + name), "w") as f:
-        for s in (up, down):
-            for kind, n in s.count.items():
-                if s.dir == "s" or kind != "appendok":
-                    f.write("%s %s %d\n" % (s.dir, kind, n))
+    # (written whole, then renamed: another instance may end meanwhile)
+    tmp = os.path.join(d, "counts.%s.%d" % (name, os.getpid()))
+    totals = ev.totals()
+    with open(tmp, "w") as f:
+        for (direction, kind), n in totals.items():
+            if direction != "-":
+                f.write("%s %s %d\n" % (direction, kind, n))
+    os.rename(tmp, os.path.join(d, "counts." + name))
+    with open(tmp, "w") as f:
+        f.write("%d\n" % totals["-", "instances"])
+    os.rename(tmp, os.path.join(d, "instances." + name))
     return 0
 
 
