@@ -174,6 +174,7 @@ db_close(struct db **dbp)
 	if (!db)
 		return;
 	if (db->db) {
+		db_reads_end(db);
 		db_rollback(db);
 		for (size_t i = 0; i < Q_COUNT; i++)
 			sqlite3_finalize(db->stmt[i]);
@@ -234,6 +235,7 @@ db_begin(struct db *db, struct err *err)
 {
 	if (db->txn_hook != NULL)
 		db->txn_hook->acquire(db->txn_hook->ctx);
+	db_reads_end(db);
 	if (db_in_transaction(db))
 		return 0;
 	/* Before the run's first write, a write-ahead log: a commit then
@@ -294,5 +296,23 @@ db_rollback(struct db *db)
 bool
 db_in_transaction(const struct db *db)
 {
-	return !sqlite3_get_autocommit(db->db);
+	return !db->reads && !sqlite3_get_autocommit(db->db);
+}
+
+void
+db_reads_begin(struct db *db)
+{
+	if (sqlite3_get_autocommit(db->db) &&
+	    sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		db->reads = true;
+}
+
+void
+db_reads_end(struct db *db)
+{
+	if (!db->reads)
+		return;
+	db->reads = false;
+	/* (it wrote nothing: COMMIT and ROLLBACK alike) */
+	sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -184,7 +184,19 @@ int db_begin(struct db *db, struct err *err);
 int db_commit(struct db *db, struct err *err);
 /* Rolls back the open transaction, if any. */
 void db_rollback(struct db *db);
+/* Whether a transaction that db_begin() opened is open (not
+ * db_reads_begin()'s). */
 bool db_in_transaction(const struct db *db);
+
+/* Lookups in a row (one or two per mailbox over a list of thousands)
+ * cost SQLite a look at the file (fstat) each outside a transaction, once
+ * inside one. db_reads_begin() opens a read transaction unless one of
+ * either kind is open (nothing on failure: the reads then go one by
+ * one); db_reads_end() ends it if it is still open. A db_begin() meanwhile
+ * ends it first: its writes are in a transaction of their own, durable at
+ * its db_commit() as ever, and the reads after it go one by one. */
+void db_reads_begin(struct db *db);
+void db_reads_end(struct db *db);
 
 /* Several threads sharing the connection one at a time (interimap's
  * lanes, lanes.h), each with writes of its own: SQLite has one

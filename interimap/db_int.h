@@ -94,6 +94,8 @@ struct db {
 	 * in the rollback-journal mode that db_begin() switched from (to
 	 * WAL, before the first write). */
 	bool locked, wal_tried;
+	/* db_reads_begin()'s transaction is open. */
+	bool reads;
 };
 
 /* ---- db.c -------------------------------------------------------------- */

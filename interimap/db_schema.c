@@ -146,10 +146,14 @@ db_schema(struct db *db, char ldelim, char rdelim, char **msg_r,
 	if (db_in_transaction(db))
 		return err_set(err, ERR_INTERNAL, "%s: schema step inside a "
 		    "transaction", db->path);
-	if (db_begin(db, err) < 0 ||
-	    db_schema_read(db, &version, &tables, err) < 0)
-		goto fail;
+	/* Read outside a write transaction (the file is ours since
+	 * db_open()): a run that finds the schema current writes nothing
+	 * here. */
+	if (db_schema_read(db, &version, &tables, err) < 0)
+		return -1;
 	if (version < 1) {
+		if (db_begin(db, err) < 0)
+			goto fail;
 		if (version == 0 && !tables) {
 			*msg_r = xasprintf("Creating new schema in database "
 					   "file %s", db->path);
@@ -164,11 +168,9 @@ db_schema(struct db *db, char ldelim, char rdelim, char **msg_r,
 				goto fail;
 		}
 		if (db_exec(db, "PRAGMA user_version = 1", "setting the schema "
-			"version", err) < 0)
+			"version", err) < 0 || db_commit(db, err) < 0)
 			goto fail;
 	}
-	if (db_commit(db, err) < 0)
-		goto fail;
 	/* Only outside a transaction (a no-op inside one). */
 	return db_exec(db, "PRAGMA foreign_keys = ON", "enabling foreign keys",
 	    err);

@@ -689,7 +689,9 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 		goto out;
 	}
 
-	/* Step 7. */
+	/* Step 7. (Its lookups, and step 9's, in one read transaction
+	 * where nothing is written: db.h, db_reads_begin().) */
+	db_reads_begin(*dbp);
 	if (mlist_sync(&ml, s, *dbp, &ic->filter, o->n_mailboxes > 0, &mv, &nm,
 	    ie) < 0)
 		goto out;
@@ -708,11 +710,14 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 		bool *dirty = xcalloc(nm + 1, sizeof(*dirty));
 		size_t i = 0, todo = 0;
 
-		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0)
+		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0) {
+			db_reads_begin(*dbp);
 			for (i = 0; i < nm; i++)
 				if (!done[i] && needs_sync(*dbp, s, &mv[i],
 					&dirty[i], ie) < 0)
 					break;
+		}
+		db_reads_end(*dbp);
 		/* (the progress line's total; --notify's is not known) */
 		for (size_t j = 0; j < nm && !o->notify; j++)
 			todo += done[j] + (o->command == ICLI_REPAIR || dirty[j]);
@@ -762,6 +767,7 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 		goto out;
 	rc = 0;
 out:
+	db_reads_end(*dbp);
 	if (wp != NULL)
 		watch_free(wp);
 	mlist_mbx_free(mv, nm);
