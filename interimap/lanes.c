@@ -40,6 +40,7 @@ struct lane {
 	struct side *s[2];
 	struct side own[2];     /* the other lanes' sessions */
 	size_t cur;             /* the position synced, or NONE */
+	size_t reserved;        /* lanes_take_next()'s, or NONE */
 	bool swallow;           /* opening: its lines are no one's */
 	bool started, finished; /* its thread (not lane 0) */
 	pthread_t th;
@@ -55,6 +56,7 @@ struct lanes {
 	const size_t *items;
 	size_t n;
 	lanes_sync_fn *fn;
+	lanes_end_fn *end;
 	void *ctx;
 	struct pos *p;
 	size_t next;            /* the next position to take */
@@ -195,11 +197,25 @@ flush(struct lanes *L, size_t i)
 
 /* The next position for ln, or NONE: none left, or one failed before. A
  * lane that would hold its lines back waits while too many are. */
+static void advance(struct lanes *L);
+
 static size_t
 take(struct lanes *L, struct lane *ln)
 {
 	size_t i;
 
+	if (ln->reserved != NONE) {
+		i = ln->reserved;
+		ln->reserved = NONE;
+		if (i < L->failed) {
+			ln->cur = i;
+			return i;
+		}
+		/* One before it failed: as if never taken. */
+		L->p[i].st = P_DONE;
+		advance(L);
+		return NONE;
+	}
 	for (;;) {
 		if (L->next >= L->n || L->next > L->failed)
 			return NONE;
@@ -233,6 +249,13 @@ finish(struct lanes *L, struct lane *ln, int rc, struct ierr *ie)
 		L->fail_ie = *ie;
 	}
 	ln->cur = NONE;
+	advance(L);
+}
+
+/* The positions done first in order: their lines out. */
+static void
+advance(struct lanes *L)
+{
 	while (L->head < L->n && L->p[L->head].st == P_DONE)
 		flush(L, L->head++);
 	/* The mailbox under way in another lane is first now: what it
@@ -240,6 +263,32 @@ finish(struct lanes *L, struct lane *ln, int rc, struct ierr *ie)
 	if (L->head < L->n && L->p[L->head].st == P_RUN)
 		flush(L, L->head);
 	pthread_cond_broadcast(&L->moved);
+}
+
+size_t
+lanes_take_next(void)
+{
+	struct lane *ln = self;
+	struct lanes *L;
+	size_t i;
+
+	if (ln == NULL || ln->reserved != NONE)
+		return SIZE_MAX;
+	L = ln->L;
+	/* take()'s conditions, without its wait. */
+	if (L->next >= L->n || L->next > L->failed ||
+	    (L->next != L->head && L->held_bytes >= HOLD_MAX))
+		return SIZE_MAX;
+	i = L->next++;
+	L->p[i].st = P_RUN;
+	ln->reserved = i;
+	return L->items[i];
+}
+
+unsigned
+lanes_self(void)
+{
+	return self != NULL ? (unsigned)self->id : 0;
 }
 
 static void
@@ -255,6 +304,8 @@ lane_loop(struct lanes *L, struct lane *ln)
 		rc = L->fn(L->ctx, ln->s, L->items[i], &ie);
 		finish(L, ln, rc, &ie);
 	}
+	if (L->end != NULL)
+		L->end(L->ctx, ln->s);
 }
 
 /* Another lane's thread: its sessions, the positions it takes, its
@@ -302,8 +353,8 @@ lane_main(void *arg)
 
 int
 lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
-    const size_t *items, size_t n, lanes_sync_fn *fn, void *ctx,
-    struct ierr *ie)
+    const size_t *items, size_t n, lanes_sync_fn *fn, lanes_end_fn *end,
+    void *ctx, struct ierr *ie)
 {
 	struct lanes *L;
 	sigset_t all;
@@ -313,10 +364,12 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	if (lanes > LANES_MAX)
 		lanes = LANES_MAX;
 	if (lanes < 2 || n < LANES_MIN) {
-		for (size_t i = 0; i < n; i++)
-			if (fn(ctx, s, items[i], ie) < 0)
-				return -1;
-		return 0;
+		rc = 0;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = fn(ctx, s, items[i], ie);
+		if (end != NULL)
+			end(ctx, s);
+		return rc;
 	}
 	/* Nothing open that a lane would take for its own. */
 	if (db_commit(db, &err) < 0)
@@ -333,6 +386,7 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 	L->items = items;
 	L->n = n;
 	L->fn = fn;
+	L->end = end;
 	L->ctx = ctx;
 	L->p = xcalloc(n, sizeof(*L->p));
 	L->failed = n;
@@ -342,6 +396,7 @@ lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
 		ln->L = L;
 		ln->id = id;
 		ln->cur = NONE;
+		ln->reserved = NONE;
 		for (int k = 0; k < 2; k++) {
 			if (id == 0) {
 				ln->s[k] = s[k];

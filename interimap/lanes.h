@@ -51,17 +51,34 @@
 typedef int lanes_sync_fn(void *ctx, struct side *const s[2], size_t i,
     struct ierr *ie);
 
+/* Called once a pair of sessions s takes no more items, in its thread,
+ * before the sessions close (the main pair's too, which stay open). */
+typedef void lanes_end_fn(void *ctx, struct side *const s[2]);
+
 /* Runs fn for items[0..n) (the caller's indexes, in order), over the
  * main pair s and, when n >= LANES_MIN, lanes - 1 other pairs of sessions
  * with the same configuration (opened, then closed, here; their traffic
- * added to s's summaries, side_absorb()). lanes: 1 for one pair (a plain
- * loop), at most LANES_MAX. db: the database fn writes to. 0, or -1 with
- * ie (the failure of the first item in order that failed). */
+ * added to s's summaries, side_absorb()), then end (NULL: none) for each
+ * pair. lanes: 1 for one pair (a plain loop), at most LANES_MAX. db: the
+ * database fn writes to. 0, or -1 with ie (the failure of the first item
+ * in order that failed). */
 #define LANES_MIN 3
 #define LANES_MAX 4
 int lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
-    const size_t *items, size_t n, lanes_sync_fn *fn, void *ctx,
-    struct ierr *ie);
+    const size_t *items, size_t n, lanes_sync_fn *fn, lanes_end_fn *end,
+    void *ctx, struct ierr *ie);
+
+/* From fn, while several pairs run: the item this pair syncs next, taken
+ * now (the next one in order, as the pair would take it once fn
+ * returns), so that its start may overlap the end of the current one
+ * (msync.h, msync_ahead). SIZE_MAX when there is none to take, or while
+ * taking one would hold too many lines back; and with a plain loop. At
+ * most one taken ahead per pair: the next fn call is for it, unless an
+ * item before it failed (then it is dropped as those never taken). */
+size_t lanes_take_next(void);
+/* From fn or end: which pair runs, 0 (the main pair, and the plain loop)
+ * to lanes - 1. */
+unsigned lanes_self(void);
 
 /* From a handler of the stop signals, after setting the flag the waits
  * test (conn_set_interrupt()): sends sig to the other lanes' threads, so

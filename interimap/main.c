@@ -279,47 +279,80 @@ first_round_lanes(struct side *const s[2], unsigned *lanes_r,
 	return 0;
 }
 
-/* After the loop: what was started and not taken is waited for, and
- * the test knob's report. */
-static void
-ahead_done(struct msync_ahead **ap)
-{
-	unsigned started, reclaimed;
-
-	if (*ap == NULL)
-		return;
-	msync_ahead_counts(*ap, &started, &reclaimed);
-	msync_ahead_free(ap);
-	if (ahead_report)
-		fprintf(stderr, "interimap: test: %u mailbox(es) started "
-		    "ahead, %u given back\n", started, reclaimed);
-}
-
-/* lanes_run()'s callback over the first round's dirty mailboxes. */
+/* lanes_run()'s callbacks over the first round's dirty mailboxes. */
 struct first_round {
 	struct db *db;
 	const struct mlist_mbx *mv;
-	/* With one pair: the items in order, where the loop is, and the
-	 * next mailbox started ahead (NULL: not). */
 	const size_t *items;
 	size_t n, pos;
-	struct msync_ahead *ahead;
+	/* Mailboxes started ahead: 0 not, 1 with one pair (the next one
+	 * in order: items[pos + 1], pos where the loop is), 2 with several
+	 * (the one each pair takes next, lanes_take_next()). */
+	unsigned ahead_mode;
+	bool ahead_force;
+	struct lane_ahead {
+		struct first_round *r;
+		struct side *const *s;   /* the pair's, during lane_sync */
+		struct msync_ahead *a;   /* NULL until its first mailbox */
+	} lane[LANES_MAX];
+	unsigned started, reclaimed;
 };
+
+/* msync_ahead_provider()'s: the mailbox this pair takes next. */
+static void
+lane_provide(void *ctx)
+{
+	struct lane_ahead *la = ctx;
+	size_t i = lanes_take_next();
+
+	if (i != SIZE_MAX)
+		ahead_next(la->a, la->r->db, la->s, &la->r->mv[i]);
+}
 
 static int
 lane_sync(void *ctx, struct side *const s[2], size_t i, struct ierr *ie)
 {
 	struct first_round *r = ctx;
+	struct lane_ahead *la = &r->lane[lanes_self()];
 	const struct mlist_mbx *next = NULL;
 
-	if (r->ahead != NULL) {
+	if (r->ahead_mode == 0)
+		return sync_messages(r->db, s, &r->mv[i], false, ie);
+	if (la->a == NULL) {
+		la->r = r;
+		la->a = msync_ahead_new();
+		if (r->ahead_force)
+			msync_ahead_force(la->a);
+		if (r->ahead_mode == 2)
+			msync_ahead_provider(la->a, lane_provide, la);
+	}
+	la->s = s;
+	if (r->ahead_mode == 1) {
 		while (r->pos < r->n && r->items[r->pos] != i)
 			r->pos++;
 		if (r->pos + 1 < r->n)
 			next = &r->mv[r->items[r->pos + 1]];
 	}
-	return sync_messages_ahead(r->db, s, &r->mv[i], false, next,
-	    r->ahead, ie);
+	return sync_messages_ahead(r->db, s, &r->mv[i], false, next, la->a,
+	    ie);
+}
+
+/* After a pair's last mailbox: what was started and not taken is waited
+ * for (on its sessions, before they close), its counts kept. */
+static void
+lane_end(void *ctx, struct side *const s[2])
+{
+	struct first_round *r = ctx;
+	struct lane_ahead *la = &r->lane[lanes_self()];
+	unsigned started, reclaimed;
+
+	(void)s;
+	if (la->a == NULL)
+		return;
+	msync_ahead_counts(la->a, &started, &reclaimed);
+	msync_ahead_free(&la->a);
+	r->started += started;
+	r->reclaimed += reclaimed;
 }
 
 /* Step 8: mailboxes of the working list whose last copy was cut short
@@ -733,8 +766,13 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 				sync_round(*dbp, s, mv, nm, wp, true, ie);
 		} else if (i == nm) {
 			size_t *items = xcalloc(nm + 1, sizeof(*items)), k = 0;
-			struct first_round r = { *dbp, mv, items, 0, 0, NULL };
+			struct first_round r;
 			unsigned lanes = 1;
+
+			memset(&r, 0, sizeof(r));
+			r.db = *dbp;
+			r.mv = mv;
+			r.items = items;
 
 			for (size_t j = 0; j < nm; j++)
 				if (dirty[j])
@@ -742,16 +780,20 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 			r.n = k;
 			if (k < LANES_MIN ||
 			    first_round_lanes(s, &lanes, ie) == 0) {
-				/* One pair: the next mailbox may start while
-				 * one side finishes the one before. */
-				if (lanes == 1 && ahead_mode > 0 && k > 1) {
-					r.ahead = msync_ahead_new();
-					if (ahead_mode == 2)
-						msync_ahead_force(r.ahead);
+				/* The next mailbox may start while one side
+				 * finishes the one before (on each pair). */
+				if (ahead_mode > 0 && k > 1) {
+					r.ahead_mode = lanes == 1 ||
+					    k < LANES_MIN ? 1 : 2;
+					r.ahead_force = ahead_mode == 2;
 				}
 				lanes_run(*dbp, s, lanes, items, k, lane_sync,
-				    &r, ie);
-				ahead_done(&r.ahead);
+				    lane_end, &r, ie);
+				if (ahead_report && r.ahead_mode > 0)
+					fprintf(stderr, "interimap: test: %u "
+					    "mailbox(es) started ahead, %u "
+					    "given back\n", r.started,
+					    r.reclaimed);
 			}
 			free(items);
 		}

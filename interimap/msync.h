@@ -181,6 +181,12 @@ void msync_ahead_next(struct msync_ahead *a, struct db *db, int64_t idx,
 /* Waits for (at most the engines' timeout) or cancels what was started
  * and not taken, frees. NULL-safe; sets *ap to NULL. */
 void msync_ahead_free(struct msync_ahead **ap);
+/* Instead of msync_ahead_next() before each mailbox (left without a next
+ * one then): fn(ctx) is called when a side could be lent, and says then
+ * which mailbox follows by calling msync_ahead_next(), or not (none).
+ * For callers that decide late (several pairs of sessions, lanes.h). */
+void msync_ahead_provider(struct msync_ahead *a, void (*fn)(void *ctx),
+    void *ctx);
 /* The tests' knob: a side lent is taken back as soon as the copy that
  * lent it is done, as when this mailbox needs it again. */
 void msync_ahead_force(struct msync_ahead *a);

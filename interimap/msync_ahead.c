@@ -21,6 +21,8 @@ struct msync_ahead {
 	struct ms *ms;
 	unsigned started, reclaimed;
 	bool force; /* msync_ahead_force() */
+	void (*provider)(void *ctx);
+	void *provider_ctx;
 };
 
 struct msync_ahead *
@@ -92,6 +94,14 @@ msync_ahead_free(struct msync_ahead **ap)
 }
 
 void
+msync_ahead_provider(struct msync_ahead *a, void (*fn)(void *ctx),
+    void *ctx)
+{
+	a->provider = fn;
+	a->provider_ctx = ctx;
+}
+
+void
 msync_ahead_force(struct msync_ahead *a)
 {
 	a->force = true;
@@ -143,14 +153,19 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 	bool stale = false;
 	struct err e;
 
-	if (a == NULL || !a->have_next || a->ms != NULL || ms->ahead_tried ||
-	    ms->failed)
+	if (a == NULL || (!a->have_next && a->provider == NULL) ||
+	    a->ms != NULL || ms->ahead_tried || ms->failed)
 		return;
 	ms->ahead_tried = true;
 	/* Not when this mailbox has more to take from src for all it
 	 * knows: new mail there, or messages of dst to be copied to it. */
 	if (src->lent || src->pre != NULL || src->new_mail ||
 	    dst->uidnext > since)
+		return;
+	/* Only now the caller's provider decides (and takes it). */
+	if (!a->have_next)
+		a->provider(a->provider_ctx);
+	if (!a->have_next)
 		return;
 	if (a->side[side].c != src->c || a->side[!side].c != dst->c)
 		return;

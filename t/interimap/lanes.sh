@@ -22,8 +22,7 @@ dovecot_available || t_skip_all "dovecot not installed"
 genmail --count 400 --out "$T/mail" --sizes small --seed lanes >/dev/null || { t_fail "genmail"; t_done; }
 f() { printf '%s/mail/msg-%04d.eml' "$T" "$1"; }
 
-pair_setup A || { t_fail "pair A"; t_done; }
-pair_setup B || { t_fail "pair B"; t_done; }
+for x in A B F G; do pair_setup $x || { t_fail "pair $x"; t_done; }; done
 
 # Ten mailboxes, big and small in turn (whatever the list order, a small
 # one after a big one is done first, its lines held), mail on each side
@@ -45,8 +44,8 @@ script() { # SIDE: the imaptool script for that side
 	[ "$1" = r ] && echo "append | INBOX | $(f 400)"
 	true
 }
-script l | pair_apply l "A B" || t_fail "filling the local servers"
-script r | pair_apply r "A B" || t_fail "filling the remote servers"
+script l | pair_apply l "A B F G" || t_fail "filling the local servers"
+script r | pair_apply r "A B F G" || t_fail "filling the remote servers"
 
 logins() { grep -c 'imap-login: Info: Login: ' "$T/${1}r/dovecot.log"; }
 la=$(logins A)
@@ -84,6 +83,36 @@ t_eq "nothing twice" "$(cut -f2- "$T/a.L" | sort | uniq -d | wc -l)" 0
 t_eq "every message" "$(wc -l <"$T/a.L")" "$(($(script l | grep -c append) + $(script r | grep -c append)))"
 pair_run ours A a2
 t_eq "then nothing to do" "$(grep -v 'IMAP traffic' "$T/a2.err" | wc -l)" 0
+
+# Each pair starting the mailbox it takes next while it finishes one
+# (msync.h, msync_ahead; the default, A had it): the same again with the
+# test knob's report (F), and with every lent side taken back at once
+# (G, as when a mailbox needs its side again).
+INTERIMAP_LANES=3 INTERIMAP_AHEAD=1 pair_run ours F f
+t_eq "F (three pairs, ahead): status 0" "$?" 0
+INTERIMAP_LANES=3 INTERIMAP_AHEAD=2 pair_run ours G g
+t_eq "G (three pairs, every side taken back): status 0" "$?" 0
+started() { sed -nE 's/^interimap: test: ([0-9]+) mailbox\(es\) started ahead, ([0-9]+) given back$/\1 \2/p' "$T/$1.err"; }
+read -r sd gd <<<"$(started f)"
+read -r se ge <<<"$(started g)"
+if [ "${sd:-0}" -ge 2 ]; then t_ok "F: mailboxes started ahead ($sd)"; else t_fail "F: mailboxes started ahead" "${sd:-none}"; fi
+t_eq "F: none given back" "${gd:-x}" 0
+if [ "${se:-0}" -ge 2 ]; then t_ok "G: mailboxes started ahead ($se)"; else t_fail "G: mailboxes started ahead" "${se:-none}"; fi
+t_eq "G: every one given back" "${ge:-x}" "${se:-y}"
+for x in f g; do
+	same_lines $x | grep -v '^interimap: test:' >"$T/$x.lines"
+	t_same_file "$x: the log lines in a sequential run's order" "$T/b.lines" "$T/$x.lines" ||
+		diff "$T/b.lines" "$T/$x.lines" | head -n 20 | sed 's/^/#   /' >&2
+	X=${x^^}
+	db_dump "$T/$X.db" >"$T/$x.dump"
+	t_same_file "$x: the same database" "$T/b.dump" "$T/$x.dump"
+	for s in L R; do
+		y=$X$s
+		mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/$x.$s"
+		t_same_file "$x: the same mail ($s)" "$T/b.$s" "$T/$x.$s"
+	done
+	t_eq "$x: nothing twice" "$(cut -f2- "$T/$x.L" | sort | uniq -d | wc -l)" 0
+done
 
 # ---------------------------------------------------------------------
 # SIGTERM while four pairs wait on a frozen remote (a relay stopped with
