@@ -45,9 +45,21 @@ buf_appends(struct buf *b, const char *s)
 int
 buf_appendf(struct buf *b, const char *fmt, ...)
 {
+	/* Most texts are short (a number, a line): formatted on the stack,
+	 * no allocation (a snapshot of thousands of mailboxes costs
+	 * thousands of calls). */
+	char small[256];
 	va_list ap;
 	char *s;
 	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return buf_append(b, small, (size_t)n);
 	va_start(ap, fmt);
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);

@@ -51,17 +51,19 @@ static void
 put_escaped(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0; /* s[run..i): plain bytes not appended yet */
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c >= 0x7F || c == '%') {
 			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			buf_append(b, s + run, i - run);
 			buf_append(b, e, 3);
-		} else {
-			buf_append(b, &s[i], 1);
+			run = i + 1;
 		}
 	}
+	buf_append(b, s + run, len - run);
 }
 
 static void
