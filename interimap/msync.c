@@ -421,6 +421,22 @@ ms_finish(struct ms *ms, int rc, struct err *err)
 
 static ms_step_fn sync_step;
 
+/* Commands sent ahead for ms (msync_ahead) that its sync will not use:
+ * answered, their results dropped; the sides opened afresh. */
+static int
+ahead_forget(struct ms *ms)
+{
+	int rc;
+
+	if (!ms->b[0].ahead && !ms->b[1].ahead)
+		return 0;
+	rc = ms_wait(ms);
+	ms->b[0].ahead = ms->b[1].ahead = false;
+	ms_pre_free(&ms->b[0]);
+	ms_pre_free(&ms->b[1]);
+	return rc;
+}
+
 /* The entry points' common frame: the sides checked, the state read,
  * step run, the failure logged. */
 static int
@@ -450,15 +466,10 @@ enter(struct db *db, int64_t idx, const char *display,
 	if ((k = db_state_get(db, idx, st, &e)) < 0) {
 		rc = ms_db_fail(ms, &e);
 	} else {
-		/* (Started as new to the database: no more so, which
-		 * nothing does between the two. Its SELECT is replaced.) */
-		rc = 0;
-		if (k > 0 && (ms->b[0].ahead || ms->b[1].ahead)) {
-			rc = ms_wait(ms);
-			ms->b[0].ahead = ms->b[1].ahead = false;
-			ms_pre_free(&ms->b[0]);
-			ms_pre_free(&ms->b[1]);
-		}
+		/* (Started as new to the database and no more so, or the
+		 * other way round, which nothing does between the two: its
+		 * SELECT is replaced.) */
+		rc = (k > 0) != ms->ahead_known ? ahead_forget(ms) : 0;
 		if (rc == 0)
 			rc = step(ms, k > 0 ? st : NULL, ctx);
 	}
@@ -538,9 +549,11 @@ sync_step(struct ms *ms, const struct db_state *st, void *ctx)
 	(void)ctx;
 	if (st) {
 		rc = preflight(ms, st, true, &pairs, &n, &intents, &clean);
-		/* A copy cut short: before or after its pairs came. */
+		/* A copy cut short: before or after its pairs came. (Not
+		 * started ahead so, msync_ahead.c: should it be all the
+		 * same, resumed as it is resumed.) */
 		resumed = n > 0 || intents;
-		if (rc == 0 && resumed)
+		if (rc == 0 && resumed && (rc = ahead_forget(ms)) == 0)
 			rc = ms_resume(ms, st, pairs, n);
 		free(pairs);
 		if (rc < 0)

@@ -157,9 +157,11 @@ struct msync_opts {
  * syncs next (and its first metadata FETCH, as msync_mailbox() would
  * send them) goes out on that side at once, behind that FETCH, so that
  * one server works on the next mailbox while the other finishes this one
- * (the reference, and a sequential run, leave it idle meanwhile). Only a
- * next mailbox new to the database (a plain SELECT), on the same
- * sessions. Should this mailbox need the lent side again after all (new
+ * (the reference, and a sequential run, leave it idle meanwhile). On the
+ * same sessions; the next mailbox new to the database (a plain SELECT,
+ * and its first metadata FETCH) or known to it (a QRESYNC SELECT with its
+ * state; not one whose copy was cut short, resumed otherwise). Should
+ * this mailbox need the lent side again after all (new
  * mail, another client's change), the next one's commands are waited
  * for and given up, and this mailbox is selected again (QRESYNC with
  * what it had seen of it, so that nothing reported meanwhile is missed);

@@ -141,6 +141,26 @@ ms_ahead_take(struct msync_ahead *a, int64_t idx,
 	return ms;
 }
 
+/* A mailbox the database knows, whose sync would start with a plain
+ * open: no pair of a copy cut short, the LIST-STATUS UIDVALIDITYs those
+ * recorded, and something to do (the caller syncs it: it is dirty). */
+static bool
+known_plain(const struct msync_ahead *a, const struct db_state st[2])
+{
+	struct db_pair *pairs = NULL;
+	size_t n = 0;
+	struct err e;
+	int rc;
+
+	for (int i = 0; i < 2; i++)
+		if (a->side[i].have_status &&
+		    a->side[i].uidvalidity != st[i].uidvalidity)
+			return false;
+	rc = db_map_pending(a->db, a->idx, &pairs, &n, &e);
+	free(pairs);
+	return rc == 0 && n == 0;
+}
+
 void
 ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 {
@@ -151,6 +171,7 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 	struct ms *n;
 	struct ms_box *b;
 	bool stale = false;
+	int k;
 	struct err e;
 
 	if (a == NULL || (!a->have_next && a->provider == NULL) ||
@@ -169,16 +190,23 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 		return;
 	if (a->side[side].c != src->c || a->side[!side].c != dst->c)
 		return;
-	/* A plain SELECT: new to the database, nothing recorded of it. */
-	if (db_state_get(a->db, a->idx, st, &e) != 0)
+	/* New to the database (a plain SELECT), or known to it and
+	 * synced as usual (a QRESYNC SELECT with its state): not one
+	 * whose copy was cut short (resumed otherwise) nor one the sync
+	 * would fail at once. */
+	if ((k = db_state_get(a->db, a->idx, st, &e)) < 0 ||
+	    (k > 0 && !known_plain(a, st)))
 		return;
 	a->o = *ms->o;
 	a->o.ahead = NULL;
 	n = xcalloc(1, sizeof(*n));
 	ms_init(n, a->db, a->idx, a->display, &a->side[DB_LOCAL],
 	    &a->side[DB_REMOTE], &a->o);
-	ms_open_init(n, NULL);
+	ms_open_init(n, k > 0 ? st : NULL);
+	n->ahead_known = k > 0;
 	b = &n->b[side];
+	/* (records of a copy under way: stale ones of a new mailbox, or a
+	 * known one's, resumed) */
 	if (ms_intent_pending(n, &stale) < 0 || stale ||
 	    ms_open_submit(n, b, true, true) < 0) {
 		ms_release(n);
@@ -191,13 +219,16 @@ ms_ahead_lend(struct ms *ms, struct ms_box *src, struct ms_box *dst)
 	 * there. */
 	if (dst->pre != NULL && !dst->lent &&
 	    ms_open_submit(n, &n->b[!side], true, true) == 0) {
-		ms_open_prefetch(n, &n->b[!side], false);
+		if (k == 0)
+			ms_open_prefetch(n, &n->b[!side], false);
 		n->b[!side].ahead = true;
 		dst->lent = true;
 	}
-	/* Its first metadata FETCH too, as msync_mailbox() would send it
-	 * (the remote side without LIST-STATUS: created by this run). */
-	ms_open_prefetch(n, b, true);
+	/* A new one's first metadata FETCH too, as msync_mailbox() would
+	 * send it (the remote side without LIST-STATUS: created by this
+	 * run). */
+	if (k == 0)
+		ms_open_prefetch(n, b, true);
 	b->ahead = true;
 	a->ms = n;
 	a->started++;
@@ -208,6 +239,7 @@ int
 ms_reclaim(struct ms_box *b)
 {
 	struct ms *ms = b->ms;
+	uint64_t hms;
 	int rc;
 
 	if (!b->lent)
@@ -229,10 +261,17 @@ ms_reclaim(struct ms_box *b)
 	/* b's mailbox again, with what b has seen of it: the changes
 	 * since its HIGHESTMODSEQ come as they would have while it stayed
 	 * selected. */
+	hms = b->hms;
 	ms_submit_select(b, ms_select_qresync(b, b->uidvalidity, b->hms,
 	    b->uidnext, 0, 0, NULL));
 	rc = ms_wait(ms);
 	b->reopen = false;
+	/* What it reports is handled, but the state recorded in the end
+	 * stays what a run that never lent the side would record: the
+	 * SELECT's HIGHESTMODSEQ and the MODSEQs of this mailbox's own
+	 * copies, which it reports as changes since, are news that run
+	 * would not have had (the next run catches up, as after it). */
+	b->hms = hms;
 	if (rc < 0 || ms_box_check(b) < 0)
 		return -1;
 	/* Only now: until then, nothing may be sent on b. */

@@ -106,6 +106,9 @@ struct ms {
 	 * start the next one already (once). */
 	struct msync_ahead *ahead;
 	bool ahead_tried;
+	/* Started ahead with the database's state of it (a QRESYNC SELECT),
+	 * not as new to it. */
+	bool ahead_known;
 };
 
 /* A command of msync's: its handlers feed the side's caches; own, when

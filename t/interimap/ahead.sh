@@ -8,8 +8,11 @@
 # mailbox's SELECT given up, the mailbox selected again with QRESYNC):
 # the same log lines in the same order, the same database, the same mail
 # in all three; with a re-sync afterwards finding nothing to do. D:
-# another client writing during such a sync. E/F: a lent side needed
-# again. G/H: the next mailbox's early SELECT failing.
+# another client writing during such a sync. Then an incremental sync of
+# A/B/C (the next mailboxes known to the database: QRESYNC SELECTs
+# ahead), the same three ways. E/F: a lent side needed again (I/J: the
+# same in an incremental sync). G/H: the next mailbox's early SELECT
+# failing.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_LIB/dovecot.sh"
 . "$T_LIB/interimap.sh"
@@ -100,6 +103,56 @@ for x in B C; do
 	t_eq "$x: then nothing to do" "$(grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/${x}2.err" | wc -l)" 0
 	# (not a byte written: db.h, db_schema(), db_reads_begin())
 	t_eq "$x: the database file untouched by it" "$(md5sum <"$T/$x.db")" "$sum"
+done
+
+# An incremental sync: new mail in eight of the mailboxes the database
+# knows (four runs of two: on one side or the other, so that the next one
+# starts with a QRESYNC SELECT on a side the copy before is done with),
+# a flag changed in two others. A (off), B (on), C (every side taken
+# back): the same lines, database and mail.
+inc() { # SIDE
+	local i n=0
+	for i in 0 1 4 5 8 10 11 2; do
+		n=$((n + 1))
+		case $i in 0 | 1 | 8 | 11) [ "$1" = l ] || continue ;; *) [ "$1" = r ] || continue ;; esac
+		echo "append | box$(printf %02d $i) | $(f $((560 + n * 2)))"
+		echo "append | box$(printf %02d $i) | $(f $((561 + n * 2)))"
+	done
+	[ "$1" = r ] && echo "store | box03 | 1 | +FLAGS | (\\Answered)" && echo "store | box06 | 1 | +FLAGS | (\\Seen)"
+	true
+}
+inc l | pair_apply l "A B C" || t_fail "incremental: local changes"
+inc r | pair_apply r "A B C" || t_fail "incremental: remote changes"
+INTERIMAP_AHEAD=0 pair_run ours A ai
+t_eq "incremental, off: status 0" "$?" 0
+INTERIMAP_AHEAD=1 pair_run ours B bi
+t_eq "incremental, on: status 0" "$?" 0
+INTERIMAP_AHEAD=2 pair_run ours C ci
+t_eq "incremental, every side taken back: status 0" "$?" 0
+t_grep "incremental: copies logged" '^local\(box04\): Added 2 UID' "$T/ai.err"
+read -r sb gb <<<"$(started bi)"
+read -r sc gc <<<"$(started ci)"
+if [ "${sb:-0}" -ge 4 ]; then t_ok "incremental, on: known mailboxes started ahead ($sb)"; else t_fail "incremental, on: known mailboxes started ahead" "${sb:-none}"; fi
+t_eq "incremental, on: none given back" "${gb:-x}" 0
+t_eq "incremental, taken back: every one" "${gc:-x}" "${sc:-y}"
+lines ai >"$T/ai.lines"
+db_dump "$T/A.db" >"$T/ai.dump"
+for s in L R; do
+	x=A$s
+	mail_digest "${!x}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/ai.$s"
+done
+t_same_file "incremental, A: both sides alike" <(cut -f2- "$T/ai.L") <(cut -f2- "$T/ai.R")
+for x in b c; do
+	X=${x^^}
+	lines ${x}i >"$T/${x}i.lines"
+	t_same_file "incremental, $X: the log lines of a run without" "$T/ai.lines" "$T/${x}i.lines" ||
+		diff "$T/ai.lines" "$T/${x}i.lines" | head -n 20 | sed 's/^/#   /' >&2
+	db_dump "$T/$X.db" >"$T/${x}i.dump"
+	t_same_file "incremental, $X: the same database" "$T/ai.dump" "$T/${x}i.dump"
+	for s in L R; do
+		y=$X$s
+		t_same_file "incremental, $X: the same mail ($s)" "$T/ai.$s" <(mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort)
+	done
 done
 
 # ---------------------------------------------------------------------
@@ -195,6 +248,47 @@ mail_digest "$FL" | sort >"$T/f.L"
 mail_digest "$FR" | sort >"$T/f.R"
 t_same_file "F: both sides alike" "$T/f.L" "$T/f.R"
 t_eq "F: every message once" "$(wc -l <"$T/f.L")" 21
+
+# ---------------------------------------------------------------------
+# The same in an incremental sync, the next mailbox known to the
+# database (a QRESYNC SELECT ahead): m00-m09 synced first, then new mail
+# in each on the local side; another client appends to m05 just before
+# m05's copy FETCH reaches the local server, after m06's SELECT went out
+# ahead. I: INTERIMAP_AHEAD=0, J: 1.
+for x in I J; do
+	pair_setup $x || { t_fail "pair $x"; t_done; }
+	lt=${x}L
+	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	pair_run ours $x ${x,,}0 || t_fail "$x: the first sync"
+	for ((i = 0; i < 10; i++)); do echo "append | m0$i | $(f $((520 + i)))"; done | imap_script "${!lt}" ||
+		t_fail "$x: new mail"
+	cat >"$T/hook$x.sh" <<EOF
+#!/bin/sh
+"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" append m05 "$(f 501)" >/dev/null && echo fired >>"$T/fired$x"
+EOF
+	chmod 755 "$T/hook$x.sh"
+	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m05 --at BODY.PEEK --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+done
+INTERIMAP_AHEAD=0 pair_run ours I i
+t_eq "I (off): status 0" "$?" 0
+INTERIMAP_AHEAD=1 pair_run ours J j
+t_eq "J (on): status 0" "$?" 0
+t_eq "I: the other client wrote once" "$(cat "$T/firedI" 2>/dev/null)" fired
+t_eq "J: the other client wrote once" "$(cat "$T/firedJ" 2>/dev/null)" fired
+t_grep "I: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 4 -> 4$' "$T/i.err"
+t_grep "J: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/j.err"
+lines i >"$T/i.lines"
+lines j >"$T/j.lines"
+t_same_file "J: the log lines of a run without" "$T/i.lines" "$T/j.lines" ||
+	diff "$T/i.lines" "$T/j.lines" | head -n 20 | sed 's/^/#   /' >&2
+db_dump "$T/I.db" >"$T/i.dump"
+db_dump "$T/J.db" >"$T/j.dump"
+t_same_file "J: the database of a run without" "$T/i.dump" "$T/j.dump"
+t_db_consistent "J: the database says what the servers hold" "$T/J.db" "$JL" "$JR"
+mail_digest "$JL" | sort >"$T/j.L"
+mail_digest "$JR" | sort >"$T/j.R"
+t_same_file "J: both sides alike" "$T/j.L" "$T/j.R"
+t_eq "J: every message once" "$(wc -l <"$T/j.L")" 31
 
 # ---------------------------------------------------------------------
 # The next mailbox gone when its SELECT (sent ahead, behind the previous
