@@ -420,20 +420,56 @@ status_from_db(struct db *db, struct mlist_mbx *m)
 	}
 }
 
+/* The mailbox after i that the round syncs next, as far as can be told
+ * before i is synced (reads only; NULL: none, or one whose LIST-STATUS a
+ * watch found stale: not started ahead). */
+static const struct mlist_mbx *
+round_next(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
+    size_t nm, const struct watch *w, bool first, size_t i)
+{
+	for (size_t j = i + 1; j < nm; j++) {
+		struct ierr ie;
+		bool dirty = false;
+
+		if (!first && w != NULL && !w->notified[j] && !w->changed[j])
+			continue;
+		if (w != NULL && w->changed[j])
+			return NULL;
+		memset(&ie, 0, sizeof(ie));
+		if (needs_sync(db, s, &mv[j], &dirty, &ie) < 0)
+			return NULL;
+		if (dirty)
+			return &mv[j];
+	}
+	return NULL;
+}
+
 /* One round of the main loop (step 12) over mv: every dirty mailbox
- * synced, in list order; with a watch, only those it marked (first:
- * the first round, every mailbox is looked at). 0, or -1 with ie. */
+ * synced, in list order, the next one started ahead (msync.h); with a
+ * watch, only those it marked (first: the first round, every mailbox is
+ * looked at). 0, or -1 with ie. */
 static int
 sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
     size_t nm, struct watch *w, bool first, struct ierr *ie)
 {
-	for (size_t i = 0; i < nm; i++) {
+	struct msync_ahead *a = NULL;
+	unsigned started, reclaimed;
+	int rc = 0;
+
+	if (ahead_mode > 0) {
+		a = msync_ahead_new();
+		if (ahead_mode == 2)
+			msync_ahead_force(a);
+	}
+	for (size_t i = 0; i < nm && rc == 0; i++) {
 		bool dirty = false;
 
 		if (!first && w != NULL && !w->notified[i] && !w->changed[i])
 			continue;
-		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0)
-			return -1;
+		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0) {
+			rc = -1;
+			break;
+		}
 		/* News of the selected mailbox: its last LIST-STATUS is
 		 * stale, and msync would believe it. */
 		if (w != NULL && w->changed[i])
@@ -442,14 +478,19 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			watch_clear(w, i);
 		if (!dirty)
 			continue;
-		if (sync_messages(db, s, &mv[i], false, ie) < 0)
-			return -1;
-		if (w != NULL)
+		rc = sync_messages_ahead(db, s, &mv[i], false, a == NULL ? NULL :
+		    round_next(db, s, mv, nm, w, first, i), a, ie);
+		if (rc == 0 && w != NULL)
 			status_from_db(db, &mv[i]);
 		if (stop_sig)
-			return 0;
+			break;
 	}
-	return 0;
+	msync_ahead_counts(a, &started, &reclaimed);
+	msync_ahead_free(&a);
+	if (ahead_report && started > 0)
+		fprintf(stderr, "interimap: test: %u mailbox(es) started ahead "
+		    "in a round, %u given back\n", started, reclaimed);
+	return rc;
 }
 
 /* --watch and --notify after the first round (§4.14): wait, then sync

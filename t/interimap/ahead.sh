@@ -291,6 +291,49 @@ t_same_file "J: both sides alike" "$T/j.L" "$T/j.R"
 t_eq "J: every message once" "$(wc -l <"$T/j.L")" 31
 
 # ---------------------------------------------------------------------
+# --watch: a later round syncs several mailboxes too, the next one
+# started ahead (K: INTERIMAP_AHEAD=0, L: 1). Both synced first, then
+# watching (stopped with SIGSTOP while another client puts a new message
+# in each of m00-m07, on the local side: one round finds them all), then
+# SIGTERM once all eight are copied: the same lines, database and mail.
+for x in K L; do
+	pair_setup $x || { t_fail "pair $x"; t_done; }
+	lt=${x}L
+	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	pair_run ours $x ${x,,}0 || t_fail "$x: the first sync"
+done
+INTERIMAP_AHEAD=0 pair_start ours K k --watch=1
+INTERIMAP_AHEAD=1 pair_start ours L l --watch=1
+for x in K L; do
+	pid=PID_$x
+	wait_until 20 grep -qx "pid ${!pid}" "$T/$x.db.status" || t_fail "$x: watching"
+	kill -STOP "${!pid}"
+	lt=${x}L
+	for ((i = 0; i < 8; i++)); do echo "append | m0$i | $(f $((580 + i)))"; done | imap_script "${!lt}" ||
+		t_fail "$x: new mail"
+	kill -CONT "${!pid}"
+done
+copied() { [ "$(grep -c '^remote(m0[0-7]): Added 1 UID' "$T/$1.err")" = 8 ]; }
+wait_until 60 copied k || t_fail "K: the eight copies" "$(grep -c Added "$T/k.err")"
+wait_until 60 copied l || t_fail "L: the eight copies" "$(grep -c Added "$T/l.err")"
+pair_stop K TERM
+t_eq "K: SIGTERM: status 0" "$STOPPED" 0
+pair_stop L TERM
+t_eq "L: SIGTERM: status 0" "$STOPPED" 0
+n=$(sed -nE 's/^interimap: test: ([0-9]+) mailbox\(es\) started ahead.*/\1/p' "$T/l.err" | awk '{ n += $1 } END { print n + 0 }')
+if [ "$n" -ge 1 ]; then t_ok "L: mailboxes started ahead while watching ($n)"; else t_fail "L: mailboxes started ahead while watching" 0; fi
+t_same_file "L: the log lines of a watch without (sorted: rounds may split apart)" \
+	<(lines k | sort) <(lines l | sort)
+db_dump "$T/K.db" >"$T/k.dump"
+db_dump "$T/L.db" >"$T/l.dump"
+t_same_file "L: the database of a watch without" "$T/k.dump" "$T/l.dump"
+for s in L R; do
+	x=K$s y=L$s
+	t_same_file "L: the mail of a watch without ($s)" <(mail_digest "${!x}" | sed -E 's/ [0-9]+ \(/ (/' | sort) \
+		<(mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort)
+done
+
+# ---------------------------------------------------------------------
 # The next mailbox gone when its SELECT (sent ahead, behind the previous
 # mailbox's FETCH) reaches the server: another client deletes m05 on the
 # local side just before (hookrelay.py again, the same point without it:
