@@ -74,6 +74,43 @@ t_eq "taken back: every one" "${gc:-x}" "${sc:-y}"
 
 # (a server's reply quoted in an error line: without Dovecot's timings)
 lines() { grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/$1.err" | sed -E -e 's/^(Creating new schema in database file ).*/\1DB/' -e 's/ \([0-9.+ ]+ secs\)\.?$//'; }
+# hook_local X AFTER AT ARGS...: pair X's local tunnel through
+# t/lib/hookrelay.py, which runs imaptool.py ARGS on that server (another
+# client) once the client's stream has matched AFTER, just before the
+# first chunk matching AT goes on; $T/firedX says it ran.
+hook_local() {
+	local x=$1 after=$2 at=$3 lt=${1}L
+	shift 3
+	{
+		echo '#!/bin/sh'
+		printf '"%s" "%s" --tunnel "%s"' "$T_PYTHON" "$T_LIB/imaptool.py" "${!lt}"
+		printf ' "%s"' "$@"
+		printf ' >/dev/null && echo fired >>"%s"\n' "$T/fired$x"
+	} >"$T/hook$x.sh"
+	chmod 755 "$T/hook$x.sh"
+	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after $after --at $at --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+}
+# same_run OFF ON [N]: run ON (setup ON in capitals, the knob on) against
+# OFF (the knob off, a twin setup): the same log lines and database; with
+# N, ON's database consistent with its servers, both sides alike, N
+# messages, each once.
+same_run() {
+	local x=$1 y=$2 Y=${2^^}
+	local l=${Y}L r=${Y}R
+	lines "$x" >"$T/$x.lines"
+	lines "$y" >"$T/$y.lines"
+	t_same_file "$Y: the log lines of a run without" "$T/$x.lines" "$T/$y.lines" ||
+		diff "$T/$x.lines" "$T/$y.lines" | head -n 20 | sed 's/^/#   /' >&2
+	db_dump "$T/${x^^}.db" >"$T/$x.dump"
+	db_dump "$T/$Y.db" >"$T/$y.dump"
+	t_same_file "$Y: the database of a run without" "$T/$x.dump" "$T/$y.dump"
+	[ -n "${3:-}" ] || return 0
+	t_db_consistent "$Y: the database says what the servers hold" "$T/$Y.db" "${!l}" "${!r}"
+	mail_digest "${!l}" | sort >"$T/$y.L"
+	mail_digest "${!r}" | sort >"$T/$y.R"
+	t_same_file "$Y: both sides alike" "$T/$y.L" "$T/$y.R"
+	t_eq "$Y: every message once" "$(wc -l <"$T/$y.L")" "$3"
+}
 lines a >"$T/a.lines"
 for x in b c; do
 	lines $x >"$T/$x.lines"
@@ -220,12 +257,7 @@ for x in E F; do
 	pair_setup $x || { t_fail "pair $x"; t_done; }
 	lt=${x}L
 	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
-	cat >"$T/hook$x.sh" <<EOF
-#!/bin/sh
-"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" append m05 "$(f 500)" >/dev/null && echo fired >>"$T/fired$x"
-EOF
-	chmod 755 "$T/hook$x.sh"
-	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m05 --at BODY.PEEK --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 500)"
 done
 t_grep "E: the relay in the local tunnel" 'hookrelay' "$T/E.conf"
 INTERIMAP_AHEAD=0 pair_run ours E e
@@ -236,18 +268,7 @@ t_eq "E: the other client wrote once" "$(cat "$T/firedE" 2>/dev/null)" fired
 t_eq "F: the other client wrote once" "$(cat "$T/firedF" 2>/dev/null)" fired
 t_grep "E: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 3 -> 3$' "$T/e.err"
 t_grep "F: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/f.err"
-lines e >"$T/e.lines"
-lines f >"$T/f.lines"
-t_same_file "F: the log lines of a run without" "$T/e.lines" "$T/f.lines" ||
-	diff "$T/e.lines" "$T/f.lines" | head -n 20 | sed 's/^/#   /' >&2
-db_dump "$T/E.db" >"$T/e.dump"
-db_dump "$T/F.db" >"$T/f.dump"
-t_same_file "F: the database of a run without" "$T/e.dump" "$T/f.dump"
-t_db_consistent "F: the database says what the servers hold" "$T/F.db" "$FL" "$FR"
-mail_digest "$FL" | sort >"$T/f.L"
-mail_digest "$FR" | sort >"$T/f.R"
-t_same_file "F: both sides alike" "$T/f.L" "$T/f.R"
-t_eq "F: every message once" "$(wc -l <"$T/f.L")" 21
+same_run e f 21
 
 # ---------------------------------------------------------------------
 # The same in an incremental sync, the next mailbox known to the
@@ -262,12 +283,7 @@ for x in I J; do
 	pair_run ours $x ${x,,}0 || t_fail "$x: the first sync"
 	for ((i = 0; i < 10; i++)); do echo "append | m0$i | $(f $((520 + i)))"; done | imap_script "${!lt}" ||
 		t_fail "$x: new mail"
-	cat >"$T/hook$x.sh" <<EOF
-#!/bin/sh
-"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" append m05 "$(f 501)" >/dev/null && echo fired >>"$T/fired$x"
-EOF
-	chmod 755 "$T/hook$x.sh"
-	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m05 --at BODY.PEEK --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 501)"
 done
 INTERIMAP_AHEAD=0 pair_run ours I i
 t_eq "I (off): status 0" "$?" 0
@@ -277,18 +293,7 @@ t_eq "I: the other client wrote once" "$(cat "$T/firedI" 2>/dev/null)" fired
 t_eq "J: the other client wrote once" "$(cat "$T/firedJ" 2>/dev/null)" fired
 t_grep "I: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 4 -> 4$' "$T/i.err"
 t_grep "J: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/j.err"
-lines i >"$T/i.lines"
-lines j >"$T/j.lines"
-t_same_file "J: the log lines of a run without" "$T/i.lines" "$T/j.lines" ||
-	diff "$T/i.lines" "$T/j.lines" | head -n 20 | sed 's/^/#   /' >&2
-db_dump "$T/I.db" >"$T/i.dump"
-db_dump "$T/J.db" >"$T/j.dump"
-t_same_file "J: the database of a run without" "$T/i.dump" "$T/j.dump"
-t_db_consistent "J: the database says what the servers hold" "$T/J.db" "$JL" "$JR"
-mail_digest "$JL" | sort >"$T/j.L"
-mail_digest "$JR" | sort >"$T/j.R"
-t_same_file "J: both sides alike" "$T/j.L" "$T/j.R"
-t_eq "J: every message once" "$(wc -l <"$T/j.L")" 31
+same_run i j 31
 
 # ---------------------------------------------------------------------
 # --watch: a later round syncs several mailboxes too, the next one
@@ -344,12 +349,7 @@ for x in G H; do
 	pair_setup $x || { t_fail "pair $x"; t_done; }
 	lt=${x}L
 	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
-	cat >"$T/hook$x.sh" <<EOF
-#!/bin/sh
-"$T_PYTHON" "$T_LIB/imaptool.py" --tunnel "${!lt}" delete m05 >/dev/null && echo fired >>"$T/fired$x"
-EOF
-	chmod 755 "$T/hook$x.sh"
-	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after SELECT.m04 --at SELECT.m05 --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
+	hook_local $x SELECT.m04 SELECT.m05 delete m05
 done
 INTERIMAP_AHEAD=0 pair_run ours G g
 sg=$?
@@ -361,13 +361,7 @@ t_eq "G: the other client deleted once" "$(cat "$T/firedG" 2>/dev/null)" fired
 t_eq "H: the other client deleted once" "$(cat "$T/firedH" 2>/dev/null)" fired
 t_grep "H: m05 started ahead" '^interimap: test: [1-9][0-9]* mailbox\(es\) started ahead' "$T/h.err"
 t_grep "G: m05's failure said" '^local: ERROR: SELECT "m05" failed: NO ' "$T/g.err"
-lines g >"$T/g.lines"
-lines h >"$T/h.lines"
-t_same_file "H: the log lines of a run without" "$T/g.lines" "$T/h.lines" ||
-	diff "$T/g.lines" "$T/h.lines" | head -n 20 | sed 's/^/#   /' >&2
-db_dump "$T/G.db" >"$T/g.dump"
-db_dump "$T/H.db" >"$T/h.dump"
-t_same_file "H: the database of a run without" "$T/g.dump" "$T/h.dump"
+same_run g h
 for s in L R; do
 	x=G$s y=H$s
 	# (INTERNALDATE aside, as above)
