@@ -90,6 +90,18 @@ hook_local() {
 	chmod 755 "$T/hook$x.sh"
 	sed -i "s|^command = ${!lt}\$|command = $T_PYTHON $T_LIB/hookrelay.py --after $after --at $at --run $T/hook$x.sh -- ${!lt}|" "$T/$x.conf"
 }
+# twins OFF ON: setup OFF (in capitals) run with the knob off, ON with it
+# on: status 0 each, the other client (hook_local) having acted once in
+# each.
+twins() {
+	local x=$1 y=$2 X=${1^^} Y=${2^^}
+	INTERIMAP_AHEAD=0 pair_run ours "$X" "$x"
+	t_eq "$X (off): status 0" "$?" 0
+	INTERIMAP_AHEAD=1 pair_run ours "$Y" "$y"
+	t_eq "$Y (on): status 0" "$?" 0
+	t_eq "$X: the other client wrote once" "$(cat "$T/fired$X" 2>/dev/null)" fired
+	t_eq "$Y: the other client wrote once" "$(cat "$T/fired$Y" 2>/dev/null)" fired
+}
 # same_run OFF ON [N]: run ON (setup ON in capitals, the knob on) against
 # OFF (the knob off, a twin setup): the same log lines and database; with
 # N, ON's database consistent with its servers, both sides alike, N
@@ -260,12 +272,7 @@ for x in E F; do
 	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 500)"
 done
 t_grep "E: the relay in the local tunnel" 'hookrelay' "$T/E.conf"
-INTERIMAP_AHEAD=0 pair_run ours E e
-t_eq "E (off): status 0" "$?" 0
-INTERIMAP_AHEAD=1 pair_run ours F f
-t_eq "F (on): status 0" "$?" 0
-t_eq "E: the other client wrote once" "$(cat "$T/firedE" 2>/dev/null)" fired
-t_eq "F: the other client wrote once" "$(cat "$T/firedF" 2>/dev/null)" fired
+twins e f
 t_grep "E: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 3 -> 3$' "$T/e.err"
 t_grep "F: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/f.err"
 same_run e f 21
@@ -285,12 +292,7 @@ for x in I J; do
 		t_fail "$x: new mail"
 	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 501)"
 done
-INTERIMAP_AHEAD=0 pair_run ours I i
-t_eq "I (off): status 0" "$?" 0
-INTERIMAP_AHEAD=1 pair_run ours J j
-t_eq "J (on): status 0" "$?" 0
-t_eq "I: the other client wrote once" "$(cat "$T/firedI" 2>/dev/null)" fired
-t_eq "J: the other client wrote once" "$(cat "$T/firedJ" 2>/dev/null)" fired
+twins i j
 t_grep "I: the new message copied in the same run" '^remote\(m05\): Added 1 UID\(s\) 4 -> 4$' "$T/i.err"
 t_grep "J: a side given back" '^interimap: test: [0-9]+ mailbox\(es\) started ahead, 1 given back$' "$T/j.err"
 same_run i j 31
