@@ -27,8 +27,8 @@
  * honours and takes), the reference's rollback journal between runs (a
  * write-ahead log only while a run that writes holds the file), a schema
  * step that waits for both servers' hierarchy delimiters, and BLOB names
- * holding NUL bytes. A small statement cache of its own (one prepared statement per
- * query, by enum) is all it shares in spirit with state.c.
+ * holding NUL bytes. A small statement cache of its own (one prepared
+ * statement per query, by enum) is all it shares in spirit with state.c.
  *
  * Implemented by interimap/db*.c, one file per job (their list and what
  * they share: db_int.h, which no other file includes).

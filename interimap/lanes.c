@@ -195,10 +195,11 @@ flush(struct lanes *L, size_t i)
 
 /* ---- the positions ---- */
 
-/* The next position for ln, or NONE: none left, or one failed before. A
- * lane that would hold its lines back waits while too many are. */
 static void advance(struct lanes *L);
 
+/* The next position for ln (the one lanes_take_next() took, if any), or
+ * NONE: none left, or one failed before. A lane that would hold its lines
+ * back waits while too many are. */
 static size_t
 take(struct lanes *L, struct lane *ln)
 {

@@ -420,6 +420,14 @@ status_from_db(struct db *db, struct mlist_mbx *m)
 	}
 }
 
+/* Whether a round passes mailbox i by without a look: after the first,
+ * a watch's rounds look only at what it marked. */
+static bool
+round_skips(const struct watch *w, bool first, size_t i)
+{
+	return !first && w != NULL && !w->notified[i] && !w->changed[i];
+}
+
 /* The mailbox after i that the round syncs next, as far as can be told
  * before i is synced (reads only; NULL: none, or one whose LIST-STATUS a
  * watch found stale: not started ahead). */
@@ -431,7 +439,7 @@ round_next(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 		struct ierr ie;
 		bool dirty = false;
 
-		if (!first && w != NULL && !w->notified[j] && !w->changed[j])
+		if (round_skips(w, first, j))
 			continue;
 		if (w != NULL && w->changed[j])
 			return NULL;
@@ -462,9 +470,10 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			msync_ahead_force(a);
 	}
 	for (size_t i = 0; i < nm && rc == 0; i++) {
+		const struct mlist_mbx *next;
 		bool dirty = false;
 
-		if (!first && w != NULL && !w->notified[i] && !w->changed[i])
+		if (round_skips(w, first, i))
 			continue;
 		if (round_dirty(db, s, &mv[i], w, i, &dirty, ie) < 0) {
 			rc = -1;
@@ -478,8 +487,8 @@ sync_round(struct db *db, struct side *s[2], struct mlist_mbx *mv,
 			watch_clear(w, i);
 		if (!dirty)
 			continue;
-		rc = sync_messages_ahead(db, s, &mv[i], false, a == NULL ? NULL :
-		    round_next(db, s, mv, nm, w, first, i), a, ie);
+		next = a != NULL ? round_next(db, s, mv, nm, w, first, i) : NULL;
+		rc = sync_messages_ahead(db, s, &mv[i], false, next, a, ie);
 		if (rc == 0 && w != NULL)
 			status_from_db(db, &mv[i]);
 		if (stop_sig)

@@ -161,8 +161,8 @@ struct msync_opts {
  * same sessions; the next mailbox new to the database (a plain SELECT,
  * and its first metadata FETCH) or known to it (a QRESYNC SELECT with its
  * state; not one whose copy was cut short, resumed otherwise). Should
- * this mailbox need the lent side again after all (new
- * mail, another client's change), the next one's commands are waited
+ * this mailbox need the lent side again after all (new mail, another
+ * client's change), the next one's commands are waited
  * for and given up, and this mailbox is selected again (QRESYNC with
  * what it had seen of it, so that nothing reported meanwhile is missed);
  * the next mailbox then starts as if nothing had been sent. Neither the

@@ -143,7 +143,7 @@ ms_ahead_take(struct msync_ahead *a, int64_t idx,
 
 /* A mailbox the database knows, whose sync would start with a plain
  * open: no pair of a copy cut short, the LIST-STATUS UIDVALIDITYs those
- * recorded, and something to do (the caller syncs it: it is dirty). */
+ * recorded (records of a copy under way: the caller's check). */
 static bool
 known_plain(const struct msync_ahead *a, const struct db_state st[2])
 {
@@ -262,7 +262,7 @@ ms_reclaim(struct ms_box *b)
 	 * since its HIGHESTMODSEQ come as they would have while it stayed
 	 * selected. */
 	hms = b->hms;
-	ms_submit_select(b, ms_select_qresync(b, b->uidvalidity, b->hms,
+	ms_submit_select(b, ms_select_qresync(b, b->uidvalidity, hms,
 	    b->uidnext, 0, 0, NULL));
 	rc = ms_wait(ms);
 	b->reopen = false;

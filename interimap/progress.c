@@ -225,11 +225,8 @@ progress_mailbox(const char *name)
 {
 	if (pg == NULL)
 		return;
-	if (pg->nmailbox == pg->capmailbox) {
-		pg->capmailbox = pg->capmailbox ? 2 * pg->capmailbox : 4;
-		pg->mailbox = xrealloc(pg->mailbox,
-		    pg->capmailbox * sizeof(*pg->mailbox));
-	}
+	pg->mailbox = xgrow(pg->mailbox, &pg->capmailbox, pg->nmailbox + 1,
+	    sizeof(*pg->mailbox));
 	pg->mailbox[pg->nmailbox++] = xstrdup(name);
 	if (!pg->started) {
 		pg->started = true;

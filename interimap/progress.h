@@ -10,13 +10,13 @@
  * far (both ways, RFC822.SIZE of each message an APPEND stored), the
  * average rate since the first mailbox began, and the mailbox being
  * synced: the one under way the longest, and how many more are (several
- * pairs of sessions, lanes.h). It is not a log line: it sits below the log, on stderr, drawn
- * in place ("\r", the text, ESC [K), at most every PROGRESS_INTERVAL_MS
- * (and once more when the last mailbox is done), cut to the terminal's
- * width so that it never wraps. common/log.c's lines go above it
- * (log_set_stderr_hook: erased before each, drawn again after), and it is
- * erased for good by progress_stop() or at exit, so that the screen ends
- * holding exactly the lines a run without it prints.
+ * pairs of sessions, lanes.h). It is not a log line: it sits below the
+ * log, on stderr, drawn in place ("\r", the text, ESC [K), at most every
+ * PROGRESS_INTERVAL_MS (and once more when the last mailbox is done),
+ * cut to the terminal's width so that it never wraps. common/log.c's
+ * lines go above it (log_set_stderr_hook: erased before each, drawn again
+ * after), and it is erased for good by progress_stop() or at exit, so
+ * that the screen ends holding exactly the lines a run without it prints.
  *
  * Every function but progress_start() does nothing while the line is off
  * (one test of a pointer): callers need not know whether it is on. */

@@ -64,9 +64,8 @@ t_eq "on: status 0" "$?" 0
 INTERIMAP_AHEAD=2 pair_run ours C c
 t_eq "on, every side taken back: status 0" "$?" 0
 t_no_grep "off: nothing started ahead" '^interimap: test:' "$T/a.err"
-started() { sed -nE 's/^interimap: test: ([0-9]+) mailbox\(es\) started ahead, ([0-9]+) given back$/\1 \2/p' "$T/$1.err"; }
-read -r sb gb <<<"$(started b)"
-read -r sc gc <<<"$(started c)"
+read -r sb gb <<<"$(ahead_started b)"
+read -r sc gc <<<"$(ahead_started c)"
 if [ "${sb:-0}" -ge 8 ]; then t_ok "on: mailboxes started ahead ($sb)"; else t_fail "on: mailboxes started ahead" "${sb:-none}"; fi
 t_eq "on: none given back" "${gb:-x}" 0
 if [ "${sc:-0}" -ge 8 ]; then t_ok "taken back: mailboxes started ahead ($sc)"; else t_fail "taken back: mailboxes started ahead" "${sc:-none}"; fi
@@ -74,6 +73,12 @@ t_eq "taken back: every one" "${gc:-x}" "${sc:-y}"
 
 # (a server's reply quoted in an error line: without Dovecot's timings)
 lines() { grep -v -e 'IMAP traffic' -e '^interimap: test:' "$T/$1.err" | sed -E -e 's/^(Creating new schema in database file ).*/\1DB/' -e 's/ \([0-9.+ ]+ secs\)\.?$//'; }
+# ten_local X: a new pair X, m00-m09 of D's mail on its local side only.
+ten_local() {
+	local lt=${1}L
+	pair_setup "$1" || { t_fail "pair $1"; t_done; }
+	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $1"
+}
 # hook_local X AFTER AT ARGS...: pair X's local tunnel through
 # t/lib/hookrelay.py, which runs imaptool.py ARGS on that server (another
 # client) once the client's stream has matched AFTER, just before the
@@ -179,8 +184,8 @@ t_eq "incremental, on: status 0" "$?" 0
 INTERIMAP_AHEAD=2 pair_run ours C ci
 t_eq "incremental, every side taken back: status 0" "$?" 0
 t_grep "incremental: copies logged" '^local\(box04\): Added 2 UID' "$T/ai.err"
-read -r sb gb <<<"$(started bi)"
-read -r sc gc <<<"$(started ci)"
+read -r sb gb <<<"$(ahead_started bi)"
+read -r sc gc <<<"$(ahead_started ci)"
 if [ "${sb:-0}" -ge 4 ]; then t_ok "incremental, on: known mailboxes started ahead ($sb)"; else t_fail "incremental, on: known mailboxes started ahead" "${sb:-none}"; fi
 t_eq "incremental, on: none given back" "${gb:-x}" 0
 t_eq "incremental, taken back: every one" "${gc:-x}" "${sc:-y}"
@@ -266,9 +271,7 @@ t_eq "D: nothing twice" "$(cut -f2- "$T/d.L" | sort | uniq -d | wc -l)" 0
 # the new message in the same run; the next one starts afresh. The same
 # lines, database and mail as without (E: INTERIMAP_AHEAD=0, F: 1).
 for x in E F; do
-	pair_setup $x || { t_fail "pair $x"; t_done; }
-	lt=${x}L
-	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	ten_local $x
 	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 500)"
 done
 t_grep "E: the relay in the local tunnel" 'hookrelay' "$T/E.conf"
@@ -284,10 +287,9 @@ same_run e f 21
 # m05's copy FETCH reaches the local server, after m06's SELECT went out
 # ahead. I: INTERIMAP_AHEAD=0, J: 1.
 for x in I J; do
-	pair_setup $x || { t_fail "pair $x"; t_done; }
-	lt=${x}L
-	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	ten_local $x
 	pair_run ours $x ${x,,}0 || t_fail "$x: the first sync"
+	lt=${x}L
 	for ((i = 0; i < 10; i++)); do echo "append | m0$i | $(f $((520 + i)))"; done | imap_script "${!lt}" ||
 		t_fail "$x: new mail"
 	hook_local $x SELECT.m05 BODY.PEEK append m05 "$(f 501)"
@@ -304,9 +306,7 @@ same_run i j 31
 # in each of m00-m07, on the local side: one round finds them all), then
 # SIGTERM once all eight are copied: the same lines, database and mail.
 for x in K L; do
-	pair_setup $x || { t_fail "pair $x"; t_done; }
-	lt=${x}L
-	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	ten_local $x
 	pair_run ours $x ${x,,}0 || t_fail "$x: the first sync"
 done
 INTERIMAP_AHEAD=0 pair_start ours K k --watch=1
@@ -348,9 +348,7 @@ done
 # after m04's lines: the same lines, status, database and mail as a run
 # without (G: INTERIMAP_AHEAD=0, H: 1), nothing sent in m05's place.
 for x in G H; do
-	pair_setup $x || { t_fail "pair $x"; t_done; }
-	lt=${x}L
-	sed -n '/m0[0-9]\b/p' "$T/d.all" | imap_script "${!lt}" || t_fail "filling $x"
+	ten_local $x
 	hook_local $x SELECT.m04 SELECT.m05 delete m05
 done
 INTERIMAP_AHEAD=0 pair_run ours G g

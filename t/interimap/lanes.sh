@@ -62,22 +62,29 @@ t_eq "one pair: one login" "$(($(logins B) - lb))" 1
 same_lines() {
 	grep -v 'IMAP traffic' "$T/$1.err" | sed -E 's/^(Creating new schema in database file ).*/\1DB/'
 }
-same_lines a >"$T/a.lines"
+# digest X S: side S (L, R) of setup X's mail, INTERNALDATE aside (the
+# setups were filled a moment apart)
+digest() { local v=$1$2; mail_digest "${!v}" | sed -E 's/ [0-9]+ \(/ (/' | sort; }
+# like_b x [LABEL]: run x (setup X) against B, the sequential one: the
+# same lines in the same order, database and mail.
+like_b() {
+	local x=$1 X=${1^^} p=${2:+$2: } s
+	same_lines "$x" | grep -v '^interimap: test:' >"$T/$x.lines"
+	t_same_file "${p}the log lines in a sequential run's order" "$T/b.lines" "$T/$x.lines" ||
+		diff "$T/b.lines" "$T/$x.lines" | head -n 20 | sed 's/^/#   /' >&2
+	db_dump "$T/$X.db" >"$T/$x.dump"
+	t_same_file "${p}the same database" "$T/b.dump" "$T/$x.dump"
+	for s in L R; do
+		digest "$X" $s >"$T/$x.$s"
+		t_same_file "${p}the same mail ($s)" "$T/b.$s" "$T/$x.$s"
+	done
+}
 same_lines b >"$T/b.lines"
-t_same_file "the log lines in a sequential run's order" "$T/a.lines" "$T/b.lines" ||
-	diff "$T/a.lines" "$T/b.lines" | head -n 20 | sed 's/^/#   /' >&2
+db_dump "$T/B.db" >"$T/b.dump"
+for s in L R; do digest B $s >"$T/b.$s"; done
+like_b a
 t_grep "a mailbox's lines were there to order" '^remote\(box[0-9]\): Added ' "$T/a.err"
 t_eq "the traffic summaries: one per side" "$(grep -c 'IMAP traffic' "$T/a.err")" 2
-db_dump "$T/A.db" >"$T/a.dump"
-db_dump "$T/B.db" >"$T/b.dump"
-t_same_file "the same database" "$T/a.dump" "$T/b.dump"
-for s in L R; do
-	x=A$s y=B$s
-	# (INTERNALDATE aside: A and B were filled a moment apart)
-	mail_digest "${!x}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/a.$s"
-	mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/b.$s"
-	t_same_file "the same mail ($s)" "$T/a.$s" "$T/b.$s"
-done
 t_same_file "both sides of A alike" <(cut -f2- "$T/a.L") <(cut -f2- "$T/a.R")
 t_eq "nothing twice" "$(cut -f2- "$T/a.L" | sort | uniq -d | wc -l)" 0
 t_eq "every message" "$(wc -l <"$T/a.L")" "$(($(script l | grep -c append) + $(script r | grep -c append)))"
@@ -92,25 +99,14 @@ INTERIMAP_LANES=3 INTERIMAP_AHEAD=1 pair_run ours F f
 t_eq "F (three pairs, ahead): status 0" "$?" 0
 INTERIMAP_LANES=3 INTERIMAP_AHEAD=2 pair_run ours G g
 t_eq "G (three pairs, every side taken back): status 0" "$?" 0
-started() { sed -nE 's/^interimap: test: ([0-9]+) mailbox\(es\) started ahead, ([0-9]+) given back$/\1 \2/p' "$T/$1.err"; }
-read -r sd gd <<<"$(started f)"
-read -r se ge <<<"$(started g)"
+read -r sd gd <<<"$(ahead_started f)"
+read -r se ge <<<"$(ahead_started g)"
 if [ "${sd:-0}" -ge 2 ]; then t_ok "F: mailboxes started ahead ($sd)"; else t_fail "F: mailboxes started ahead" "${sd:-none}"; fi
 t_eq "F: none given back" "${gd:-x}" 0
 if [ "${se:-0}" -ge 2 ]; then t_ok "G: mailboxes started ahead ($se)"; else t_fail "G: mailboxes started ahead" "${se:-none}"; fi
 t_eq "G: every one given back" "${ge:-x}" "${se:-y}"
 for x in f g; do
-	same_lines $x | grep -v '^interimap: test:' >"$T/$x.lines"
-	t_same_file "$x: the log lines in a sequential run's order" "$T/b.lines" "$T/$x.lines" ||
-		diff "$T/b.lines" "$T/$x.lines" | head -n 20 | sed 's/^/#   /' >&2
-	X=${x^^}
-	db_dump "$T/$X.db" >"$T/$x.dump"
-	t_same_file "$x: the same database" "$T/b.dump" "$T/$x.dump"
-	for s in L R; do
-		y=$X$s
-		mail_digest "${!y}" | sed -E 's/ [0-9]+ \(/ (/' | sort >"$T/$x.$s"
-		t_same_file "$x: the same mail ($s)" "$T/b.$s" "$T/$x.$s"
-	done
+	like_b $x $x
 	t_eq "$x: nothing twice" "$(cut -f2- "$T/$x.L" | sort | uniq -d | wc -l)" 0
 done
 

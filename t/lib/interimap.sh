@@ -464,6 +464,13 @@ relay_front() {
 	sed -i "s/^port = .*/port = $port/" "$T/$1.conf"
 }
 
+# ahead_started NAME: "STARTED GIVEN_BACK" from the first round's report
+# of the test knob INTERIMAP_AHEAD (main.c) in $T/NAME.err; nothing
+# without one.
+ahead_started() {
+	sed -nE 's/^interimap: test: ([0-9]+) mailbox\(es\) started ahead, ([0-9]+) given back$/\1 \2/p' "$T/$1.err"
+}
+
 # killrelay_keep: killrelay_pair's servers, as they are, kept as the
 # template killrelay_reset restores ($T/l.home, $T/r.home).
 killrelay_keep() { cp -a "$T/l/home" "$T/l.home" && cp -a "$T/r/home" "$T/r.home"; }

@@ -47,6 +47,7 @@ meanwhile) takes its lock, sees that, and ends without starting COMMAND:
 once the client's end was seen, `flock DIR/lock.NAME true` means no
 server of it runs or will. Stdlib only.
 """
+import contextlib
 import fcntl
 import os
 import re
@@ -75,24 +76,26 @@ class Events:
         b = os.pread(self.fd, 8 * len(KINDS), 0).ljust(8 * len(KINDS), b"\0")
         return [int.from_bytes(b[i:i + 8], "little") for i in range(0, len(b), 8)]
 
+    @contextlib.contextmanager
+    def _locked(self):
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
     def add(self, direction, kind):
         """The count of (direction, kind) with this event."""
         i = KINDS.index((direction, kind))
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        try:
+        with self._locked():
             v = self._read()
             v[i] += 1
             os.pwrite(self.fd, v[i].to_bytes(8, "little"), 8 * i)
-        finally:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
         return v[i]
 
     def totals(self):
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        try:
+        with self._locked():
             return dict(zip(KINDS, self._read()))
-        finally:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def client_is_interimap(pid):
@@ -267,17 +270,19 @@ def main(argv):
     # (past the kill point, or the client gone: the server's output is
     # read to its end, so that it is never blocked)
     p.wait()
-    # (written whole, then renamed: another instance may end meanwhile)
-    tmp = os.path.join(d, "counts.%s.%d" % (name, os.getpid()))
     totals = ev.totals()
-    with open(tmp, "w") as f:
-        for (direction, kind), n in totals.items():
-            if direction != "-":
-                f.write("%s %s %d\n" % (direction, kind, n))
-    os.rename(tmp, os.path.join(d, "counts." + name))
-    with open(tmp, "w") as f:
-        f.write("%d\n" % totals["-", "instances"])
-    os.rename(tmp, os.path.join(d, "instances." + name))
+
+    def publish(what, text):
+        # (written whole, then renamed: another instance may end meanwhile)
+        tmp = os.path.join(d, "%s.%s.%d" % (what, name, os.getpid()))
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(d, "%s.%s" % (what, name)))
+
+    publish("counts", "".join("%s %s %d\n" % (direction, kind, n)
+                              for (direction, kind), n in totals.items()
+                              if direction != "-"))
+    publish("instances", "%d\n" % totals["-", "instances"])
     return 0
 
 
