@@ -135,19 +135,22 @@ imap_list_parse(const struct imap_resp *r, struct imap_list *l_r,
 
 /* ---- STATUS ---- */
 
+/* Each item as errors name it, so that nothing is formatted per item (a
+ * LIST-STATUS of every mailbox parses thousands); the name follows
+ * "STATUS ". */
 static const struct {
-	const char *name;
+	const char *what;
 	enum imap_status_have bit;
 	enum numkind kind;
 } status_items[] = {
-	{"MESSAGES", IMAP_STATUS_MESSAGES, N_32},
-	{"RECENT", IMAP_STATUS_RECENT, N_32},
-	{"UIDNEXT", IMAP_STATUS_UIDNEXT, N_NZ32},
-	{"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY, N_NZ32},
-	{"UNSEEN", IMAP_STATUS_UNSEEN, N_32},
-	{"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ, N_MODSEQ0},
-	{"DELETED", IMAP_STATUS_DELETED, N_32},
-	{"SIZE", IMAP_STATUS_SIZE, N_64},
+	{"STATUS MESSAGES", IMAP_STATUS_MESSAGES, N_32},
+	{"STATUS RECENT", IMAP_STATUS_RECENT, N_32},
+	{"STATUS UIDNEXT", IMAP_STATUS_UIDNEXT, N_NZ32},
+	{"STATUS UIDVALIDITY", IMAP_STATUS_UIDVALIDITY, N_NZ32},
+	{"STATUS UNSEEN", IMAP_STATUS_UNSEEN, N_32},
+	{"STATUS HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ, N_MODSEQ0},
+	{"STATUS DELETED", IMAP_STATUS_DELETED, N_32},
+	{"STATUS SIZE", IMAP_STATUS_SIZE, N_64},
 };
 
 int
@@ -155,7 +158,6 @@ imap_status_parse(const struct imap_resp *r, struct imap_status *s_r,
     struct err *err)
 {
 	const struct imap_arg *l;
-	char what[80];
 	size_t i, k;
 
 	if (!idata_is_data(r, "STATUS"))
@@ -171,15 +173,17 @@ imap_status_parse(const struct imap_resp *r, struct imap_status *s_r,
 	l = &r->args[1];
 	for (i = 0; i < l->count; i += 2) {
 		uint64_t v;
+		const char *what;
 		if (l->list[i].type != IMAP_ARG_ATOM)
 			return err_set(err, ERR_PROTO,
 			    "STATUS: expected an item name");
 		for (k = 0; k < ARRAY_LEN(status_items); k++)
-			if (str_ieq(l->list[i].str, status_items[k].name))
+			if (str_ieq(l->list[i].str,
+			    status_items[k].what + sizeof("STATUS ") - 1))
 				break;
 		if (k == ARRAY_LEN(status_items))
 			continue;
-		snprintf(what, sizeof(what), "STATUS %s", status_items[k].name);
+		what = status_items[k].what;
 		if (s_r->have & status_items[k].bit)
 			return err_set(err, ERR_PROTO, "%s given twice", what);
 		if (idata_num(&l->list[i + 1], status_items[k].kind, &v, err,
@@ -256,19 +260,20 @@ imap_esearch_parse(const struct imap_resp *r, struct imap_esearch *e_r,
     struct uidset *all, struct err *err)
 {
 	static const struct {
-		const char *name;
+		const char *what; /* "ESEARCH " and the name, as errors say */
 		enum imap_esearch_have bit;
 		enum numkind kind;
 	} items[] = {
-		{"MIN", IMAP_ESEARCH_MIN, N_NZ32},
-		{"MAX", IMAP_ESEARCH_MAX, N_NZ32},
-		{"COUNT", IMAP_ESEARCH_COUNT, N_32},
-		{"ALL", IMAP_ESEARCH_ALL, N_32},
-		{"MODSEQ", IMAP_ESEARCH_MODSEQ, N_MODSEQ},
+		{"ESEARCH MIN", IMAP_ESEARCH_MIN, N_NZ32},
+		{"ESEARCH MAX", IMAP_ESEARCH_MAX, N_NZ32},
+		{"ESEARCH COUNT", IMAP_ESEARCH_COUNT, N_32},
+		{"ESEARCH ALL", IMAP_ESEARCH_ALL, N_32},
+		{"ESEARCH MODSEQ", IMAP_ESEARCH_MODSEQ, N_MODSEQ},
 	};
 	const struct imap_arg *a = r->args;
 	size_t i = 0, k;
-	char what[40], b[64];
+	const char *what;
+	char b[64];
 
 	if (!idata_is_data(r, "ESEARCH"))
 		return 0;
@@ -299,11 +304,12 @@ imap_esearch_parse(const struct imap_resp *r, struct imap_esearch *e_r,
 			    "ESEARCH: expected a return item name, got %s",
 			    idata_show(&a[i], b, sizeof(b)));
 		for (k = 0; k < ARRAY_LEN(items); k++)
-			if (str_ieq(a[i].str, items[k].name))
+			if (str_ieq(a[i].str,
+			    items[k].what + sizeof("ESEARCH ") - 1))
 				break;
 		if (k == ARRAY_LEN(items))
 			continue;
-		snprintf(what, sizeof(what), "ESEARCH %s", items[k].name);
+		what = items[k].what;
 		if (e_r->have & items[k].bit)
 			return err_set(err, ERR_PROTO, "%s given twice", what);
 		e_r->have |= items[k].bit;

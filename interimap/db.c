@@ -313,6 +313,7 @@ db_reads_end(struct db *db)
 	if (!db->reads)
 		return;
 	db->reads = false;
+	db_reads_forget(db);
 	/* (it wrote nothing: COMMIT and ROLLBACK alike) */
 	sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -44,6 +44,8 @@ enum db_q {
 	Q_MBX_RENAME,
 	Q_MBX_RENAME_CHILDREN,
 	Q_STATE_GET,
+	Q_STATE_ALL,   /* db_reads.c: every row of Q_STATE_GET */
+	Q_MBX_ALL,     /* and of Q_MBX_GET */
 	Q_STATE_ADD_L,
 	Q_STATE_ADD_R,
 	Q_STATE_SET_L,
@@ -96,6 +98,8 @@ struct db {
 	bool locked, wal_tried;
 	/* db_reads_begin()'s transaction is open. */
 	bool reads;
+	/* Within it (db_reads.c): lookups counted, then tables read whole. */
+	struct db_reads_memo *memo;
 };
 
 /* ---- db.c -------------------------------------------------------------- */
@@ -134,6 +138,26 @@ int db_bind_name(struct db *db, sqlite3_stmt *st, int i, const char *name,
  * then remote's). */
 int db_col_states(struct db *db, sqlite3_stmt *st, int i,
     struct db_state s[2], struct err *err);
+
+/* ---- db_reads.c ------------------------------------------------------- */
+
+/* Within db_reads_begin()'s transaction nothing is written, and the
+ * lookups come in a row over a list of mailboxes: after DB_READS_BULK
+ * lookups of one kind, its table is read whole, once (one statement
+ * rather than one per mailbox), and the rest answered from memory, alike
+ * (the same rows: no write between). A table with a value that does not
+ * read (a corrupt file) is not kept: the lookups go on one by one and
+ * report it as ever. */
+#define DB_READS_BULK 16
+
+/* As db_mailbox_get() and db_state_get(): 1 or 0, the answer from
+ * memory; -2 when there is none (not within a read transaction, not yet
+ * DB_READS_BULK lookups, or not kept): the caller looks it up. */
+int db_reads_mailbox(struct db *db, const char *name, size_t len,
+    int64_t *idx_r, bool *subscribed_r);
+int db_reads_state(struct db *db, int64_t idx, struct db_state st_r[2]);
+/* Forgets what was read (db_reads_end()). */
+void db_reads_forget(struct db *db);
 
 /* ---- db_intent.c ------------------------------------------------------ */
 

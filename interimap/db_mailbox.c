@@ -13,9 +13,15 @@ int
 db_mailbox_get(struct db *db, const char *name, size_t len, int64_t *idx_r,
     bool *subscribed_r, struct err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, Q_MBX_GET, err);
-	int rc;
+	sqlite3_stmt *st;
+	int rc = -2;
 
+	/* (a name db_bind_name() refuses: its error, as ever) */
+	if (len > 0 && len <= INT32_MAX)
+		rc = db_reads_mailbox(db, name, len, idx_r, subscribed_r);
+	if (rc != -2)
+		return rc;
+	st = db_stmt(db, Q_MBX_GET, err);
 	if (!st || db_bind_name(db, st, 1, name, len, err) < 0)
 		return -1;
 	rc = sqlite3_step(st);

@@ -41,6 +41,11 @@ static const char *const sql[Q_COUNT] = {
 	    "WHERE SUBSTR(mailbox, 1, ?) = ?",
 	[Q_STATE_GET] = "SELECT " STATE_COLS " FROM local l "
 			"JOIN remote r ON l.idx = r.idx WHERE l.idx = ?",
+	[Q_STATE_ALL] = "SELECT l.idx, " STATE_COLS " FROM local l "
+			"JOIN remote r ON l.idx = r.idx",
+	/* (= in Q_MBX_GET matches BLOBs only: a BLOB never equals TEXT) */
+	[Q_MBX_ALL] = "SELECT mailbox, idx, subscribed FROM mailboxes "
+		      "WHERE typeof(mailbox) = 'blob'",
 	[Q_STATE_ADD_L] = "INSERT INTO local (idx, UIDVALIDITY, UIDNEXT, "
 			  "HIGHESTMODSEQ) VALUES (?, ?, 0, 0)",
 	[Q_STATE_ADD_R] = "INSERT INTO remote (idx, UIDVALIDITY, UIDNEXT, "

@@ -13,10 +13,12 @@ int
 db_state_get(struct db *db, int64_t idx, struct db_state st_r[2],
     struct err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, Q_STATE_GET, err);
-	int rc;
+	sqlite3_stmt *st;
+	int rc = db_reads_state(db, idx, st_r);
 
-	if (!st)
+	if (rc != -2)
+		return rc;
+	if (!(st = db_stmt(db, Q_STATE_GET, err)))
 		return -1;
 	sqlite3_bind_int64(st, 1, idx);
 	rc = sqlite3_step(st);

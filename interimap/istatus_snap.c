@@ -66,19 +66,35 @@ put_escaped(struct buf *b, const char *s, size_t len)
 	buf_append(b, s + run, len - run);
 }
 
+/* " V": numbers without printf, whose parsing was a third of a
+ * snapshot's cost over a thousand mailboxes. */
+static void
+put_num(struct buf *b, uint64_t v)
+{
+	buf_appends(b, " ");
+	buf_append_u64(b, v);
+}
+
 static void
 put_mailbox(struct buf *b, const struct db_summary *m)
 {
-	buf_appendf(b, "mailbox %" PRId64, m->idx);
+	buf_appends(b, "mailbox");
+	if (m->idx >= 0) /* always (SQLite's rowids) */
+		put_num(b, (uint64_t)m->idx);
+	else
+		buf_appendf(b, " %" PRId64, m->idx);
 	for (int k = 0; k < 2; k++) {
-		if (m->synced)
-			buf_appendf(b, " %" PRIu32 " %" PRIu32 " %" PRIu64,
-			    m->st[k].uidvalidity, m->st[k].uidnext,
-			    m->st[k].highestmodseq);
-		else
+		if (!m->synced) {
 			buf_appends(b, " - - -");
+			continue;
+		}
+		put_num(b, m->st[k].uidvalidity);
+		put_num(b, m->st[k].uidnext);
+		put_num(b, m->st[k].highestmodseq);
 	}
-	buf_appendf(b, " %" PRIu64 " %" PRIu64 " ", m->pairs, m->pending);
+	put_num(b, m->pairs);
+	put_num(b, m->pending);
+	buf_appends(b, " ");
 	put_escaped(b, m->name, m->len);
 	buf_appends(b, "\n");
 	/* A line of its own: readers of version 1 skip it. */

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "db_int.h"
 #include "dbfix.h"
 #include "test.h"
 #include "uidlist.h"
@@ -470,6 +471,102 @@ test_states(void)
 	test_assert(db_known_list(db, &v, &n, &err) < 0 && v == NULL &&
 	    n == 0);
 	test_assert(db_state_get(db, b, st, &err) == 1);
+	db_close(&db);
+	test_end();
+	free(path);
+}
+
+/* db_reads.c: within db_reads_begin()'s transaction, past DB_READS_BULK
+ * lookups, the answers come from one read of the table: the same as one
+ * by one, for names that are prefixes of others, a name stored as TEXT
+ * (never found), an idx without state, a corrupt row. */
+static void
+test_reads_memo(void)
+{
+	struct err err;
+	char *path;
+	struct db *db = dbfix_new(dir, "memo.db", &path);
+	enum { N = 3 * DB_READS_BULK };
+	char names[N + 4][8];
+	size_t lens[N + 4], nn = 0;
+	int64_t idx[N + 4], got_idx = 0, fresh = 0;
+	bool sub[N + 4], got_sub = false;
+	struct db_state st[2];
+	int known[N + 4], bad = 0;
+
+	test_begin("db: lookups in a read transaction, one table read");
+	test_assert(db != NULL);
+	for (int i = 0; i < N; i++) {
+		snprintf(names[nn], sizeof(names[nn]), "m%02d", N - i);
+		lens[nn++] = 3;
+	}
+	memcpy(names[nn], "x", 2), lens[nn++] = 1;
+	memcpy(names[nn], "x\0y", 4), lens[nn++] = 3;
+	memcpy(names[nn], "xy", 3), lens[nn++] = 2;
+	memcpy(names[nn], "x\0", 3), lens[nn++] = 2; /* never added */
+	for (size_t i = 0; i + 1 < nn; i++) {
+		test_assert(db_mailbox_add(db, names[i], lens[i], i % 3 == 0,
+				&idx[i], &err) == 0);
+		if (i % 2 == 0)
+			test_assert(db_state_add(db, idx[i], 10 + (uint32_t)i,
+					20 + (uint32_t)i, &err) == 0);
+	}
+	idx[nn - 1] = 10000;
+	test_assert(db_commit(db, &err) == 0);
+	db_close(&db);
+	test_assert(raw_exec(path, "INSERT INTO mailboxes (mailbox, "
+				   "subscribed) VALUES ('txt', 1)") == 0);
+	db = db_open(path, 0, &err);
+	test_assert(db != NULL);
+	/* Twice over, both kinds, against what a lookup alone says. */
+	for (size_t i = 0; i < nn; i++)
+		known[i] = db_mailbox_get(db, names[i], lens[i], &got_idx,
+		    &sub[i], &err);
+	db_reads_begin(db);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < nn; i++) {
+			int k = db_mailbox_get(db, names[i], lens[i],
+			    &got_idx, &got_sub, &err);
+			if (k != known[i] || (k == 1 && (got_idx != idx[i] ||
+			    got_sub != sub[i])))
+				bad++;
+			k = db_state_get(db, idx[i], st, &err);
+			if (k != (i % 2 == 0 && i + 1 < nn) || (k == 1 &&
+			    (st[DB_LOCAL].uidvalidity != 10 + i ||
+			    st[DB_REMOTE].uidvalidity != 20 + i ||
+			    st[DB_LOCAL].uidnext != 0)))
+				bad++;
+		}
+	test_assert(bad == 0);
+	test_assert(db_mailbox_get(db, "txt", 3, &got_idx, &got_sub,
+			&err) == 0);
+	test_assert(db_mailbox_get(db, "", 0, &got_idx, &got_sub, &err) < 0 &&
+	    err.kind == ERR_INTERNAL);
+	/* A write ends the reads, what was read is forgotten. */
+	test_assert(db_mailbox_add(db, "new", 3, false, &fresh, &err) == 0);
+	test_assert(db_commit(db, &err) == 0);
+	test_assert(db_mailbox_get(db, "new", 3, &got_idx, &got_sub,
+			&err) == 1 && got_idx == fresh);
+	db_reads_end(db);
+	test_assert(known[nn - 1] == 0 && known[0] == 1);
+	db_close(&db);
+	test_end();
+
+	test_begin("db: a corrupt row within a read transaction, as without");
+	test_assert(raw_exec(path, "UPDATE local SET UIDNEXT = 4294967296 "
+				   "WHERE idx = 3") == 0);
+	db = db_open(path, 0, &err);
+	test_assert(db != NULL);
+	db_reads_begin(db);
+	bad = 0;
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i + 1 < nn; i += 2) {
+			int k = db_state_get(db, idx[i], st, &err);
+			if (idx[i] == 3 ? k >= 0 || err.kind != ERR_DB : k != 1)
+				bad++;
+		}
+	test_assert(bad == 0);
+	db_reads_end(db);
 	db_close(&db);
 	test_end();
 	free(path);
@@ -1222,6 +1319,7 @@ main(int argc, char **argv)
 	test_open_errors();
 	test_mailboxes();
 	test_states();
+	test_reads_memo();
 	test_mapping();
 	test_pending();
 	test_sample();

@@ -147,6 +147,22 @@ test_format(void)
 	test_end();
 
 	istatus_snap_free(&s);
+	test_begin("format: the largest numbers, and zero");
+	sample(&s);
+	s.mbx[0].st[1].highestmodseq = UINT64_MAX;
+	s.mbx[0].pairs = 0;
+	s.mbx[0].pending = UINT64_MAX - 9;
+	text = istatus_snap_format(&s, &len);
+	test_assert(strstr(text, "\nmailbox 1 1700000000 12 34 42 8 "
+				 "18446744073709551615 0 "
+				 "18446744073709551606 INBOX\n") != NULL);
+	test_assert(istatus_snap_parse(text, len, &back, &err) == 0);
+	check_same(&s, &back);
+	istatus_snap_free(&back);
+	free(text);
+	istatus_snap_free(&s);
+	test_end();
+
 	test_begin("format and parse: the other modes and results");
 	{
 		static const struct {
