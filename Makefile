@@ -129,8 +129,10 @@ $(FZ)/fuzz_%: $(FZ)/t/fuzz/fuzz_%.o $(FZ)/libinter.a $(FZ)/libcommon.a
 fuzz: $(FUZZ_BIN)
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-check: all units $(BS)/bin/pullimap $(if $(INTERIMAP),$(BS)/bin/interimap) \
+# What the tests run, built (make -j2 check-build builds it on 2 cores).
+check-build: all units $(BS)/bin/pullimap $(if $(INTERIMAP),$(BS)/bin/interimap) \
     $(if $(HAVE_CLANG),$(FUZZ_BIN))
+check: check-build
 	@t/run
 
 # The unit tests only (no servers): a few seconds.
@@ -166,7 +168,7 @@ hdrcheck:
 clean:
 	rm -rf $(B) $(BS) build-fuzz pullimap/pullimap interimap/interimap
 
-.PHONY: all units check unit-check demo bench install hdrcheck fuzz clean
+.PHONY: all units check check-build unit-check demo bench install hdrcheck fuzz clean
 .SECONDARY:
 
 -include $(shell find $(B) $(BS) $(FZ) -name '*.d' 2>/dev/null)
