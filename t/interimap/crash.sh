@@ -33,7 +33,7 @@
 # vary.
 #
 # Loop, per program: fresh setups until CRASH_KILLS (default 100; the
-# Perl interimap: CRASH_PERL_KILLS, default 40) kills really
+# Perl interimap: CRASH_PERL_KILLS, default 25) kills really
 # happened (status 137 and the relay's record), both phases counted.
 # Then ours again with CRASH_LANES (3) pairs of sessions (INTERIMAP_LANES,
 # as a link of a few ms gets them: the first round's mailboxes shared out
@@ -67,7 +67,7 @@ KILLS=${CRASH_KILLS:-100}
 LANES=${CRASH_LANES:-3}
 LANES_KILLS=${CRASH_LANES_KILLS:-40}
 # (the Perl program's figures are reported, not judged: fewer, for time)
-PERL_KILLS=${CRASH_PERL_KILLS:-40}
+PERL_KILLS=${CRASH_PERL_KILLS:-25}
 SEED=${CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 t_log "seed $SEED (CRASH_SEED=$SEED replays this schedule), $KILLS kills for ours, $LANES_KILLS for ours with $LANES pairs of sessions, $PERL_KILLS for the Perl interimap"
 # (bounds: a setup ends after 40 kills with a run that is not killed;
