@@ -57,27 +57,40 @@ static enum imap_parse_status fail(struct imap_parser *p, struct err *err,
 
 /* ---- helpers ---- */
 
-/* RFC 3501 §9 ATOM-CHAR: any CHAR except atom-specials. */
+/* Byte classes, looked up once per byte of every response:
+ * RFC 3501 §9 ATOM-CHAR (any CHAR except atom-specials), and the bytes of
+ * an atom among args: flags ("\Seen", "\*" from flag-perm), astrings
+ * ("]" is an ASTRING-CHAR), list-mailbox wildcards, and 8-bit from lax
+ * servers. */
+enum { C_ATOM = 1, C_ARG = 2, C_PLAIN = 4 /* C_ARG but '[' */ };
+#define IS_ATOM(c)                                                             \
+	((c) > ' ' && (c) < 0x7f && (c) != '(' && (c) != ')' && (c) != '{' &&  \
+	    (c) != '%' && (c) != '*' && (c) != '"' && (c) != '\\' &&          \
+	    (c) != ']')
+#define IS_ARG(c)                                                              \
+	(IS_ATOM(c) || (c) == '\\' || (c) == '*' || (c) == '%' ||             \
+	    (c) == ']' || (c) >= 0x80)
+#define CLASS(c)                                                               \
+	((IS_ATOM(c) ? C_ATOM : 0) | (IS_ARG(c) ? C_ARG : 0) |                 \
+	    (IS_ARG(c) && (c) != '[' ? C_PLAIN : 0))
+#define CLASS4(c) CLASS(c), CLASS((c) + 1), CLASS((c) + 2), CLASS((c) + 3)
+#define CLASS16(c) CLASS4(c), CLASS4((c) + 4), CLASS4((c) + 8), CLASS4((c) + 12)
+#define CLASS64(c)                                                             \
+	CLASS16(c), CLASS16((c) + 16), CLASS16((c) + 32), CLASS16((c) + 48)
+static const unsigned char byte_class[256] = {
+	CLASS64(0), CLASS64(64), CLASS64(128), CLASS64(192)
+};
+
 static bool
 atom_char(unsigned char c)
 {
-	if (c <= ' ' || c >= 0x7f)
-		return false;
-	switch (c) {
-	case '(': case ')': case '{': case '%': case '*': case '"': case '\\':
-	case ']':
-		return false;
-	}
-	return true;
+	return byte_class[c] & C_ATOM;
 }
 
-/* Atoms among args: flags ("\Seen", "\*" from flag-perm), astrings ("]" is
- * an ASTRING-CHAR), list-mailbox wildcards, and 8-bit from lax servers. */
 static bool
 arg_char(unsigned char c)
 {
-	return atom_char(c) || c == '\\' || c == '*' || c == '%' || c == ']' ||
-	    c >= 0x80;
+	return byte_class[c] & C_ARG;
 }
 
 static void
@@ -329,6 +342,11 @@ word_end(struct imap_parser *p, const unsigned char *d, size_t i,
 static size_t
 scan_word(struct imap_parser *p, const unsigned char *d, size_t i, size_t end)
 {
+	/* Most bytes: an argument's atom outside brackets and response codes
+	 * (names, numbers, flags), scanned without the cases below. */
+	if (p->role == R_ARG && !p->bracket && !p->code_ctx)
+		while (i < end && (byte_class[d[i]] & C_PLAIN))
+			i++;
 	for (; i < end; i++) {
 		unsigned char c = d[i];
 		if (p->role == R_TAG) {
