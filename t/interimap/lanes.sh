@@ -8,7 +8,8 @@
 # while four pairs wait on a frozen network path ends the run at once (the
 # signal reaches every thread), after which a run completes with nothing
 # lost or twice. Without the knob: one pair on loopback, four over a link
-# with 10 ms more of round trip (t/lib/tcprelay.py's delay).
+# with 10 ms more of round trip (t/lib/tcprelay.py's delay), two on
+# loopback for a first round of many messages a mailbox.
 # The Perl interimap's results on such runs are compared by sync.sh and
 # msync.sh (their first syncs have three mailboxes or more).
 . "$(dirname "$0")/../lib/common.sh"
@@ -166,5 +167,27 @@ t_eq "loopback: one pair" "$(($(logins E) - le))" 1
 mail_digest "$DL" | cut -f2- | sort >"$T/d.L"
 mail_digest "$DR" | cut -f2- | sort >"$T/d.R"
 t_same_file "10 ms more: both sides alike" "$T/d.L" "$T/d.R"
+
+# And on loopback a first round that copies many messages a mailbox (H:
+# three mailboxes of 170, 510 in all: main.c, LANES_BULK_UIDS), two
+# pairs (on a machine of two cores or more).
+pair_setup H || { t_fail "pair H"; t_done; }
+for ((i = 0; i < 3; i++)); do
+	echo "create | bulk$i"
+	for ((j = 1; j <= 170; j++)); do echo "append | bulk$i | $(f $(((i * 170 + j) % 400 + 1)))"; done
+done | pair_apply l H || t_fail "filling H"
+lh=$(logins H)
+(unset INTERIMAP_LANES; pair_run ours H h)
+t_eq "many messages a mailbox: status 0" "$?" 0
+if [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then
+	t_eq "many messages a mailbox: two pairs" "$(($(logins H) - lh))" 2
+else
+	t_eq "many messages a mailbox, one core: one pair" "$(($(logins H) - lh))" 1
+fi
+mail_digest "$HL" | cut -f2- | sort >"$T/h.L"
+mail_digest "$HR" | cut -f2- | sort >"$T/h.R"
+t_same_file "many messages a mailbox: both sides alike" "$T/h.L" "$T/h.R"
+t_eq "many messages a mailbox: all 510 there" "$(wc -l <"$T/h.R")" 510
+t_db_consistent "many messages a mailbox" "$T/H.db" "$HL" "$HR"
 
 t_done
