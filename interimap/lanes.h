@@ -68,6 +68,16 @@ int lanes_run(struct db *db, struct side *const s[2], unsigned lanes,
     const size_t *items, size_t n, lanes_sync_fn *fn, lanes_end_fn *end,
     void *ctx, struct ierr *ie);
 
+/* How many pairs for a first round of n mailboxes to sync (lanes_pick.c,
+ * whose comments give the measures): forced when not 0 (the test knob,
+ * or 1: never more), else by the round trip of NOOPs sent to both
+ * servers at once (2 from 2 ms, 4 from 8 ms) and by news, how many new
+ * messages the round may copy (an upper bound: 2 for 500 or more, 50 a
+ * mailbox on average, on a machine of two cores or more). 0 with
+ * *lanes_r, or -1 with ie (a NOOP failed; refused: 1 pair). */
+int lanes_pick(struct side *const s[2], unsigned forced, size_t n,
+    uint64_t news, unsigned *lanes_r, struct ierr *ie);
+
 /* From fn, while several pairs run: the item this pair syncs next, taken
  * now (the next one in order, as the pair would take it once fn
  * returns), so that its start may overlap the end of the current one

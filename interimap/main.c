@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "backoff.h"
 #include "cli.h"
@@ -41,7 +40,7 @@ static volatile sig_atomic_t stop_sig;
 static volatile sig_atomic_t wake_sig;
 
 /* Pairs of sessions for the first round (lanes.h): 0 to decide by the
- * round trip (first_round_lanes()); 1 with --debug (a trace as the
+ * round trip and the work (lanes_pick()); 1 with --debug (a trace as the
  * reference's) or with an SQLite built without its connection mutex; the
  * test knob INTERIMAP_LANES=N (1 to LANES_MAX) forces N. */
 static unsigned n_lanes;
@@ -95,10 +94,13 @@ list_opts(const struct icli *o, const struct iconf *ic, struct mlist_opts *lo,
 
 /* Steps 8-9 and the main loop, for a mailbox of the working list: is
  * there anything to do? What the reference's is_dirty() says after
- * set_cache(): the server's LIST-STATUS against the last synced state. */
+ * set_cache(): the server's LIST-STATUS against the last synced state.
+ * news_r (NULL: not wanted): plus how many messages the mailbox may have
+ * that its last sync did not see, both sides, as far as the UIDNEXTs
+ * tell (an upper bound: UIDs are not dense; for lanes_pick()). */
 static int
 needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
-    bool *dirty_r, struct ierr *ie)
+    bool *dirty_r, uint64_t *news_r, struct ierr *ie)
 {
 	struct db_state st[2];
 	struct err err;
@@ -106,6 +108,11 @@ needs_sync(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 
 	if (known < 0)
 		return ierr_wrap(ie, NULL, &err);
+	for (int k = 0; news_r != NULL && k < 2; k++) {
+		uint32_t from = known > 0 ? st[k].uidnext : 1;
+		if (m->st[k].have && m->st[k].uidnext > from)
+			*news_r += m->st[k].uidnext - from;
+	}
 	*dirty_r = known == 0;
 	for (int k = 0; known > 0 && k < 2; k++) {
 		const struct mlist_status *ls = &m->st[k];
@@ -207,114 +214,6 @@ sync_messages(struct db *db, struct side *const s[2], const struct mlist_mbx *m,
     bool repair, struct ierr *ie)
 {
 	return sync_messages_ahead(db, s, m, repair, NULL, NULL, ie);
-}
-
-/* A second pair pays where the network's round trips are what a mailbox
- * waits for: measured on loopback (Dovecot 2.3, two cores), the servers'
- * own work is then what bounds a first sync, and a second pair slows it
- * down (more processes on the same cores and files); over a link of a few
- * milliseconds, each mailbox's round trips dominate and two pairs halve
- * their wait (`make bench`). So: NOOPs on both sides at once, and a
- * second pair when either side's quickest took that long. */
-#define LANES_RTT_US 2000
-/* From this, four pairs: measured over a relay adding 10 ms (40 ms) per
- * round trip, 100 (40) new mailboxes took 2.34 s (2.51 s) with two
- * pairs, 1.79 s (1.64 s) with four, against 3.97 s (4.20 s) with one. */
-#define LANES_RTT4_US 8000
-/* And two pairs, whatever the round trip, for a first round that copies
- * many messages a mailbox (a first sync of existing mail): there the
- * servers' work per message bounds it (the remote one compressing what it
- * sends), and a second pair has each server work on two mailboxes at
- * once. Measured on loopback (`make bench`: 2,000 messages of 62 kB on
- * average in 20 mailboxes, two cores): 3.34-4.00 s with two pairs against
- * 3.74-5.42 s with one, in five runs in turns (three or four pairs: no
- * better than two); 1,000 mailboxes of 2 messages, slower with two. The
- * count is what the servers' UIDNEXTs allow since the last sync: an upper
- * bound (UIDs are not dense). Not on a machine of one core, where the
- * local server and we would share it. */
-#define LANES_BULK_UIDS 500
-#define LANES_BULK_PER_MAILBOX 50
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void
-noop_done(void *ctx, const struct imap_resp *tagged, const struct err *err)
-{
-	(void)tagged;
-	(void)err;
-	*(uint64_t *)ctx = now_us();
-}
-
-/* How many pairs for the first round's mailboxes: 0, or -1 with ie.
- * The quickest of a few NOOPs: a busy moment of a machine does not make
- * a local socket look like a network. */
-#define LANES_PROBES 3
-static int
-first_round_lanes(struct side *const s[2], size_t n, uint64_t news,
-    unsigned *lanes_r, struct ierr *ie)
-{
-	uint64_t best[2] = { UINT64_MAX, UINT64_MAX };
-
-	*lanes_r = n_lanes != 0 ? n_lanes : 1;
-	for (int i = 0; n_lanes == 0 && i < LANES_PROBES; i++) {
-		struct side_cmd q[2];
-		uint64_t t0 = now_us(), t[2] = { 0, 0 };
-
-		for (int k = 0; k < 2; k++) {
-			struct imapc_handlers h = { NULL, NULL, NULL,
-			    noop_done, &t[k] };
-			side_start(s[k], imap_cmd_new("NOOP"), &h, &q[k]);
-		}
-		side_wait(s, 2);
-		for (int k = 0; k < 2; k++) {
-			int r = side_result(&q[k], ie);
-			if (r < 0)
-				return -1;
-			/* A server refusing NOOP: one pair, as before. */
-			if (r > 0)
-				return 0;
-			if (t[k] - t0 < best[k])
-				best[k] = t[k] - t0;
-		}
-	}
-	for (int k = 0; n_lanes == 0 && k < 2; k++) {
-		if (best[k] >= LANES_RTT4_US)
-			*lanes_r = 4;
-		else if (best[k] >= LANES_RTT_US && *lanes_r < 2)
-			*lanes_r = 2;
-	}
-	if (n_lanes == 0 && *lanes_r < 2 && n > 0 &&
-	    news >= LANES_BULK_UIDS && news / n >= LANES_BULK_PER_MAILBOX &&
-	    sysconf(_SC_NPROCESSORS_ONLN) >= 2)
-		*lanes_r = 2;
-	return 0;
-}
-
-/* How many messages mailbox m may have that its last sync did not see,
- * both sides: what the UIDNEXTs of LIST-STATUS allow (0 when unknown). */
-static uint64_t
-new_uids(struct db *db, const struct mlist_mbx *m)
-{
-	struct db_state st[2];
-	struct err err;
-	int known = db_state_get(db, m->idx, st, &err);
-	uint64_t n = 0;
-
-	if (known < 0)
-		return 0;
-	for (int k = 0; k < 2; k++) {
-		uint32_t from = known > 0 ? st[k].uidnext : 1;
-		if (m->st[k].have && m->st[k].uidnext > from)
-			n += m->st[k].uidnext - from;
-	}
-	return n;
 }
 
 /* lanes_run()'s callbacks over the first round's dirty mailboxes. */
@@ -437,7 +336,7 @@ round_dirty(struct db *db, struct side *s[2], const struct mlist_mbx *m,
 		*dirty_r = true;
 		return 0;
 	}
-	return needs_sync(db, s, m, dirty_r, ie);
+	return needs_sync(db, s, m, dirty_r, NULL, ie);
 }
 
 /* After mailbox m was synced during a --notify watch: its STATUS as
@@ -482,7 +381,7 @@ round_next(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 		if (w != NULL && w->changed[j])
 			return NULL;
 		memset(&ie, 0, sizeof(ie));
-		if (needs_sync(db, s, &mv[j], &dirty, &ie) < 0)
+		if (needs_sync(db, s, &mv[j], &dirty, NULL, &ie) < 0)
 			return NULL;
 		if (dirty)
 			return &mv[j];
@@ -834,15 +733,10 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 
 		if (resume_pending(*dbp, s, mv, nm, done, ie) == 0) {
 			db_reads_begin(*dbp);
-			for (i = 0; i < nm; i++) {
-				if (done[i])
-					continue;
-				if (needs_sync(*dbp, s, &mv[i], &dirty[i],
-				    ie) < 0)
+			for (i = 0; i < nm; i++)
+				if (!done[i] && needs_sync(*dbp, s, &mv[i],
+					&dirty[i], &news, ie) < 0)
 					break;
-				if (dirty[i])
-					news += new_uids(*dbp, &mv[i]);
-			}
 		}
 		db_reads_end(*dbp);
 		/* (the progress line's total; --notify's is not known) */
@@ -873,7 +767,7 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 					items[k++] = j;
 			r.n = k;
 			if (k < LANES_MIN ||
-			    first_round_lanes(s, k, news, &lanes, ie) == 0) {
+			    lanes_pick(s, n_lanes, k, news, &lanes, ie) == 0) {
 				/* The next mailbox may start while one side
 				 * finishes the one before (on each pair). */
 				if (ahead_mode > 0 && k > 1) {
