@@ -82,7 +82,6 @@ buf_append_u64(struct buf *b, uint64_t v)
 	return buf_append(b, d + i, sizeof(d) - i);
 }
 
-
 void
 buf_reset(struct buf *b)
 {
