@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,10 @@ conn_start_deflate(struct conn *c, struct err *err)
 	/* What was queued before belongs to the uncompressed part. */
 	if (conn_flush(c, err) < 0)
 		return -1;
-	z = xcalloc(1, sizeof(*z));
+	/* wire and wout (the last members) are read only up to what was
+	 * put in them. */
+	z = xmalloc(sizeof(*z));
+	memset(z, 0, offsetof(struct zstate, wire));
 	/* RFC 4978 §3: DEFLATE as in RFC 1951, i.e. raw (negative
 	 * windowBits: no zlib header or checksum); the inflate side takes
 	 * the largest window, 32 KiB, so that any peer's stream decodes. */
