@@ -87,7 +87,7 @@ struct conn *conn_connect_proxy(const struct proxy_opts *p, const char *host,
 /* Starts command (through /bin/sh -c when it contains shell
  * metacharacters, else split on whitespace and execvp'd) with a socketpair
  * as its stdin/stdout; stderr to /dev/null when null_stderr; with
- * spawn_start() (spawn.h: its own process group, SIGINT blocked).
+ * spawn_start() (spawn_cmd.h: its own process group, SIGINT blocked).
  * conn_free() gives it a second to exit after EOF, then kills it. */
 struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
     struct err *err);

@@ -16,7 +16,7 @@
 
 #include "conn.h"
 #include "err.h"
-#include "spawn.h"
+#include "spawn_cmd.h"
 
 /* Matches the largest TLS record payload several times over, so that one
  * read usually drains what the kernel has. */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sasl.h"
-#include "spawn.h"
+#include "spawn_cmd.h"
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

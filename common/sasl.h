@@ -37,7 +37,7 @@ char *sasl_oauthbearer(const char *user, const char *host, const char *port,
  * "status":"..." pair. */
 void sasl_json_status(const char *json, char *out, size_t size);
 
-/* Runs cmd through /bin/sh -c (spawn.h), its stdin and stderr passed
+/* Runs cmd through /bin/sh -c (spawn_cmd.h), its stdin and stderr passed
  * through, and returns in *secret_r the first line of its standard output
  * (without "\n" or "\r\n"). Fails (ERR_AUTH, one line never quoting the
  * output) when the command exits non-zero or is killed, prints nothing on

@@ -1,24 +1,26 @@
 /* measure OUT [--] CMD...: runs CMD, writes "wall user sys maxrss_kb status" to
  * OUT: wall time from a monotonic clock, CPU and peak RSS from wait4() (CMD
- * and the children it waited for), then "self": the CPU time of CMD's own
- * process alone (user and system, from /proc/PID/schedstat read while it
- * is a zombie; -1 where the kernel does not keep it).
- *
- * "self" is what compares two programs whose helpers differ in who waits
- * for them: a tunnel command that a program reaps counts in its wait4()
- * figures, one it leaves to init does not.
+ * and the children it waited for).
  *
  * MEASURE_REPEAT=N runs CMD N times and writes the median wall and CPU
  * times, the largest peak RSS and the first non-zero status: short runs
  * are noisy on a shared machine. MEASURE_TIMEOUT=S kills a run after S
  * seconds (status 124 then).
  *
+ * measure --detach DIR CMD...: returns at once, leaving a child that runs
+ * CMD (with our stdin and stdout) and writes its figures to DIR/PID when
+ * it ends (the file is there, empty, meanwhile). A tunnel command for the bench: the program that starts it,
+ * and may wait for it, pays for this process's start and exit only, not
+ * for a shell's; CMD's figures are the server's, kept apart.
+ *
  * In C rather than in Python because Linux counts the memory of the
  * process that forks into the child's peak RSS (ru_maxrss survives exec):
  * forked from an interpreter, every program would seem to need 10 MB. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,7 @@
 #include <unistd.h>
 
 struct run {
-	double wall, user, sys, self;
+	double wall, user, sys;
 	long maxrss;
 	int status;
 };
@@ -47,32 +49,15 @@ tv(struct timeval t)
 	return (double)t.tv_sec + (double)t.tv_usec / 1e6;
 }
 
-/* The on-CPU time of the zombie pid in seconds (the first field of
- * schedstat, nanoseconds), or -1. */
-static double
-self_cpu(pid_t pid)
-{
-	char path[64];
-	unsigned long long ns;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fscanf(f, "%llu", &ns);
-	fclose(f);
-	return n == 1 ? (double)ns / 1e9 : -1;
-}
+static bool detached;
 
 static int
 run_once(char **cmd, double limit, struct run *r)
 {
 	double t0 = now();
 	struct rusage ru;
-	siginfo_t si;
 	int st = 0, killed = 0;
-	pid_t pid = fork();
+	pid_t pid = fork(), w;
 
 	if (pid < 0)
 		return -1;
@@ -80,14 +65,20 @@ run_once(char **cmd, double limit, struct run *r)
 		execvp(cmd[0], cmd);
 		_exit(127);
 	}
+	/* The tunnel's socket stays with CMD alone: its peer sees it close
+	 * when CMD exits. */
+	if (detached) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			if (fd > 1)
+				close(fd);
+		}
+	}
 	for (;;) {
-		/* Left a zombie (WNOWAIT) to read its own CPU time. */
-		int w;
-
-		si.si_pid = 0;
-		w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT |
-		    (limit > 0 ? WNOHANG : 0));
-		if (w == 0 && si.si_pid == pid)
+		w = wait4(pid, &st, limit > 0 ? WNOHANG : 0, &ru);
+		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR)
 			return -1;
@@ -101,10 +92,6 @@ run_once(char **cmd, double limit, struct run *r)
 		}
 	}
 	r->wall = now() - t0;
-	r->self = self_cpu(pid);
-	while (wait4(pid, &st, 0, &ru) < 0)
-		if (errno != EINTR)
-			return -1;
 	r->user = tv(ru.ru_utime);
 	r->sys = tv(ru.ru_stime);
 	r->maxrss = ru.ru_maxrss;
@@ -132,10 +119,32 @@ main(int argc, char **argv)
 {
 	const char *e;
 	int n = 1, status = 0;
-	double limit = 0, *wall, *user, *sys, *self;
+	double limit = 0, *wall, *user, *sys;
 	long maxrss = 0;
 	FILE *f;
+	char out[4096];
 
+	if (argc > 3 && strcmp(argv[1], "--detach") == 0) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("measure: fork");
+			return 2;
+		}
+		if (pid > 0)
+			_exit(0);
+		detached = true;
+		snprintf(out, sizeof(out), "%s/%d", argv[2], (int)getpid());
+		/* There (empty) while CMD runs: who waits for the figures
+		 * knows it has some to wait for. */
+		if (!(f = fopen(out, "w"))) {
+			perror(out);
+			return 2;
+		}
+		fclose(f);
+		argv[2] = out;
+		argv++;
+		argc--;
+	}
 	if (argc > 2 && strcmp(argv[2], "--") == 0) {
 		argv[2] = argv[1];
 		argv++;
@@ -152,8 +161,7 @@ main(int argc, char **argv)
 	wall = calloc((size_t)n, sizeof(double));
 	user = calloc((size_t)n, sizeof(double));
 	sys = calloc((size_t)n, sizeof(double));
-	self = calloc((size_t)n, sizeof(double));
-	if (!wall || !user || !sys || !self)
+	if (!wall || !user || !sys)
 		return 2;
 	for (int i = 0; i < n; i++) {
 		struct run r;
@@ -164,7 +172,6 @@ main(int argc, char **argv)
 		wall[i] = r.wall;
 		user[i] = r.user;
 		sys[i] = r.sys;
-		self[i] = r.self;
 		if (r.maxrss > maxrss)
 			maxrss = r.maxrss;
 		if (status == 0)
@@ -174,7 +181,7 @@ main(int argc, char **argv)
 		perror(argv[1]);
 		return 2;
 	}
-	fprintf(f, "%.4f %.4f %.4f %ld %d %.4f\n", median(wall, n),
-	    median(user, n), median(sys, n), maxrss, status, median(self, n));
+	fprintf(f, "%.4f %.4f %.4f %ld %d\n", median(wall, n), median(user, n),
+	    median(sys, n), maxrss, status);
 	return fclose(f) == 0 ? 0 : 2;
 }

@@ -1,4 +1,4 @@
-/* Helper commands (common/spawn.c): output through the pipe, exec
+/* Helper commands (common/spawn_cmd.c): output through the pipe, exec
  * failures reported at start, waiting with a deadline, and kills that
  * reach the whole process group. Run without a controlling terminal (as
  * under t/run), so every child gets a group of its own. */
@@ -9,10 +9,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "spawn_cmd.h"
 #include "test.h"
 
 /* Reads fd to EOF (non-blocking: waits with short sleeps, 5 s at most). */
@@ -75,6 +76,81 @@ main(void)
 	test_assert(strstr(err.msg, "test command `/nonexistent/spawn-test`: "
 	    "cannot execute") == err.msg);
 	test_assert(s.pid == -1 && fd == -1);
+	test_end();
+
+	/* Perl's exec rules (doio.c), which the reference's commands go
+	 * through: the shell only for its metacharacters, "VAR=" first,
+	 * ". " or "exec " first. A shell would take "#c" for a comment. */
+	test_begin("spawn: words exec'd directly as Perl's exec does");
+	test_assert(spawn_start(&s, "/bin/echo a=b #c %d ! ^e\n", &pipe_exec,
+	    &fd, &err) == 0);
+	if (fd >= 0) {
+		read_all(fd, buf, sizeof(buf));
+		test_assert_str(buf, "a=b #c %d ! ^e\n");
+		close(fd);
+	}
+	test_assert(spawn_wait(&s, 5000));
+	test_end();
+
+	test_begin("spawn: the shell for Perl's metacharacters and VAR=");
+	{
+		static const char *const cmds[] = {
+		    "X_Y1=z /usr/bin/printenv X_Y1 #c", "exec /bin/echo z #c",
+		    "/bin/echo z;#c", "/bin/echo z #c $HOME_NOT_SET",
+		    "/bin/echo 'z' #c"};
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+			test_assert(spawn_start(&s, cmds[i], &pipe_exec, &fd,
+			    &err) == 0);
+			if (fd < 0)
+				continue;
+			read_all(fd, buf, sizeof(buf));
+			test_assert_str(buf, "z\n");
+			close(fd);
+			test_assert(spawn_wait(&s, 5000));
+		}
+	}
+	test_end();
+
+	test_begin("spawn: a script without #! goes to the shell");
+	{
+		char dir[] = "/tmp/test_spawn.XXXXXX", path[64];
+		FILE *f;
+		test_assert(mkdtemp(dir) != NULL);
+		snprintf(path, sizeof(path), "%s/noshebang", dir);
+		test_assert((f = fopen(path, "w")) != NULL);
+		if (f) {
+			fputs("echo \"from sh: $1\"\n", f);
+			fclose(f);
+		}
+		test_assert(chmod(path, 0755) == 0);
+		snprintf(buf, sizeof(buf), "%s arg", path);
+		test_assert(spawn_start(&s, buf, &pipe_exec, &fd, &err) == 0);
+		if (fd >= 0) {
+			read_all(fd, buf, sizeof(buf));
+			test_assert_str(buf, "from sh: arg\n");
+			close(fd);
+		}
+		test_assert(spawn_wait(&s, 5000));
+		test_assert(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0);
+		unlink(path);
+		rmdir(dir);
+	}
+	test_end();
+
+	test_begin("spawn: stdin and stdout are the socket, stderr /dev/null");
+	{
+		static const struct spawn_opts sock = {"test tunnel", false,
+		    true, true, true};
+		test_assert(spawn_start(&s, "/bin/sh -c 'read l; echo got $l; "
+		    "echo err >&2'", &sock, &fd, &err) == 0);
+		if (fd >= 0) {
+			test_assert(write(fd, "x\n", 2) == 2);
+			read_all(fd, buf, sizeof(buf));
+			test_assert_str(buf, "got x\n");
+			close(fd);
+		}
+		test_assert(spawn_wait(&s, 5000));
+	}
 	test_end();
 
 	test_begin("spawn: wait with a deadline, kill the whole group");

@@ -1,5 +1,5 @@
-#ifndef COMMON_SPAWN_H
-#define COMMON_SPAWN_H
+#ifndef COMMON_SPAWN_CMD_H
+#define COMMON_SPAWN_CMD_H
 
 /* Helper commands: tunnels (`command = ...`, the IMAP stream on the
  * command's stdin/stdout) and password-command (a secret on its stdout).
@@ -31,9 +31,11 @@ struct spawn_opts {
 	/* What the messages call the command: "tunnel command",
 	 * "password-command". */
 	const char *what;
-	/* Run through /bin/sh -c always; otherwise only when the command
-	 * holds a shell metacharacter (else split on blanks and execvp'd,
-	 * as Perl's exec does). */
+	/* Run through /bin/sh -c always; otherwise as Perl's exec does:
+	 * the shell for a command with one of Perl's metacharacters, one
+	 * that sets a variable first or begins with ". " or "exec ", else
+	 * the words between blanks exec'd directly, a file the kernel
+	 * cannot execute (no #!) handed to the shell. */
 	bool always_shell;
 	/* true: stdin and stdout are one end of a socketpair (a tunnel);
 	 * false: stdout is a pipe, stdin is inherited. */
