@@ -512,7 +512,8 @@ conf_load(const char *path, struct err *err)
 {
 	struct conf *c;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, want = 4096;
+	struct stat st;
 	ssize_t n;
 	int fd;
 
@@ -521,8 +522,14 @@ conf_load(const char *path, struct err *err)
 		err_sys(err, ERR_CONFIG, "%s", path);
 		return NULL;
 	}
+	/* Its size and one byte to see the end: a buffer the size of the
+	 * file, not 128 KiB to fill and then wipe for a 300-byte one. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size < CONF_MAX_FILE)
+		want = (size_t)st.st_size + 1;
 	for (;;) {
-		buf = xgrow(buf, &cap, len + 65536, 1);
+		if (len == cap)
+			buf = xgrow(buf, &cap, len + want, 1);
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;

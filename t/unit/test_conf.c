@@ -457,6 +457,43 @@ test_files(void)
 	free(path);
 	test_end();
 
+	test_begin("conf_load: a file of 200 kB, its last line read");
+	{
+		struct buf b = BUF_INIT(1 << 20);
+		for (int i = 0; i < 5000; i++)
+			buf_appendf(&b, "; comment line %04d of some length..\n", i);
+		buf_appendf(&b, "[s]\nlast = yes\n");
+		test_assert(b.len > 150000);
+		path = write_file("big.ini", b.data);
+		buf_free(&b);
+		c = conf_load(path, &err);
+		test_assert(c != NULL);
+		if (c != NULL)
+			test_assert_str(conf_get(c, "s", "last")->value, "yes");
+		conf_free(&c);
+		free(path);
+	}
+	test_end();
+
+	test_begin("conf_load: a pipe (no size to go by)");
+	{
+		int fds[2];
+		char *p2;
+		test_assert(pipe(fds) == 0);
+		/* Within the pipe's buffer: written before the read. */
+		test_assert(write(fds[1], "[s]\nk = v\n", 10) == 10);
+		close(fds[1]);
+		p2 = xasprintf("/dev/fd/%d", fds[0]);
+		c = conf_load(p2, &err);
+		test_assert(c != NULL);
+		if (c != NULL)
+			test_assert_str(conf_get(c, "s", "k")->value, "v");
+		conf_free(&c);
+		free(p2);
+		close(fds[0]);
+	}
+	test_end();
+
 	test_begin("conf_load: a directory");
 	c = conf_load(tmpdir, &err);
 	test_assert(c == NULL);
