@@ -58,7 +58,10 @@ conn_start_deflate(struct conn *c, struct err *err)
 	if (conn_flush(c, err) < 0)
 		return -1;
 	/* wire and wout (the last members) are read only up to what was
-	 * put in them. */
+	 * put in them (as conn_new()'s buffers). */
+	_Static_assert(sizeof(struct zstate) - offsetof(struct zstate, wout) -
+	    CONN_BUFSIZE < _Alignof(struct zstate),
+	    "wire and wout end struct zstate");
 	z = xmalloc(sizeof(*z));
 	memset(z, 0, offsetof(struct zstate, wire));
 	/* RFC 4978 §3: DEFLATE as in RFC 1951, i.e. raw (negative

@@ -64,6 +64,7 @@ struct conn {
 	 * and POLLOUT normally, swapped when OpenSSL asked for it. */
 	short rd_ev, wr_ev;
 	short last_ev;     /* what the last CONN_AGAIN waits for */
+	/* Last, left unzeroed by conn_new(). */
 	char in[CONN_BUFSIZE];
 	char out[CONN_BUFSIZE];
 };
