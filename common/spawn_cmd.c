@@ -15,10 +15,12 @@
 #include "spawn_cmd.h"
 
 /* ASCII, as Perl's isSPACE and isWORDCHAR. */
+#define BLANKS " \t\n\v\f\r"
+
 static bool
 is_space(char c)
 {
-	return c == ' ' || (c >= '\t' && c <= '\r');
+	return c != '\0' && strchr(BLANKS, c) != NULL;
 }
 
 static bool
@@ -119,34 +121,44 @@ out:
 	return e;
 }
 
+/* The words of words between blanks, cut in place, NULL-terminated
+ * (allocated); NULL when there is none. */
+static char **
+split_words(char *words)
+{
+	char **v = xcalloc(strlen(words) / 2 + 2, sizeof(*v));
+	char *tok, *save = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(words, BLANKS, &save); tok != NULL;
+	    tok = strtok_r(NULL, BLANKS, &save))
+		v[n++] = tok;
+	if (n == 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 int
 spawn_start(struct spawn *s, const char *command, const struct spawn_opts *o,
     int *fd_r, struct err *err)
 {
-	char **argv, *words = xstrdup(command), *line = xstrdup(command);
-	char *tok, *save = NULL;
+	/* argv: the words exec'd directly, NULL for the shell. (A copy of
+	 * the line for the shell: the words are cut out of another.) */
+	char **argv = NULL, *words = xstrdup(command), *line = xstrdup(command);
 	static char sh[] = "/bin/sh", dash_c[] = "-c";
-	char *sh_argv[] = {sh, dash_c, NULL, NULL};
-	size_t n = 0;
+	char *sh_argv[] = {sh, dash_c, line, NULL};
 	int io[2] = {-1, -1}, e, rc = -1;
 	pid_t pid;
 
 	memset(s, 0, sizeof(*s));
 	s->pid = -1;
 	*fd_r = -1;
-	sh_argv[2] = line;
-	argv = xcalloc(strlen(command) / 2 + 2, sizeof(*argv));
-	if (o->always_shell || needs_shell(command)) {
-		free(argv);
-		argv = NULL;
-	} else {
-		for (tok = strtok_r(words, " \t\n\v\f\r", &save); tok != NULL;
-		    tok = strtok_r(NULL, " \t\n\v\f\r", &save))
-			argv[n++] = tok;
-		if (n == 0) {
-			err_set(err, ERR_CONFIG, "empty %s", o->what);
-			goto out;
-		}
+	if (!o->always_shell && !needs_shell(command) &&
+	    (argv = split_words(words)) == NULL) {
+		err_set(err, ERR_CONFIG, "empty %s", o->what);
+		goto out;
 	}
 	if ((o->socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		io) : pipe2(io, O_CLOEXEC)) < 0) {

@@ -35,8 +35,9 @@ int parse_u64_str(const char *s, uint64_t *v);
 bool str_ieq(const char *a, const char *b);
 bool str_iprefix(const char *s, const char *prefix);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, microseconds. */
 uint64_t now_ms(void);
+uint64_t now_us(void);
 
 /* Overwrite secrets before freeing them. */
 void explicit_zero(void *p, size_t n);

@@ -3,7 +3,6 @@
 #include "util.h"
 
 #include <stdint.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lanes.h"
@@ -33,15 +32,6 @@
  * local server and we would share it. */
 #define LANES_BULK_UIDS 500
 #define LANES_BULK_PER_MAILBOX 50
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void
 noop_done(void *ctx, const struct imap_resp *tagged, const struct err *err)

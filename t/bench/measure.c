@@ -9,9 +9,10 @@
  *
  * measure --detach DIR CMD...: returns at once, leaving a child that runs
  * CMD (with our stdin and stdout) and writes its figures to DIR/PID when
- * it ends (the file is there, empty, meanwhile). A tunnel command for the bench: the program that starts it,
- * and may wait for it, pays for this process's start and exit only, not
- * for a shell's; CMD's figures are the server's, kept apart.
+ * it ends (the file is there, empty, from before we return). A tunnel
+ * command for the bench: the program that starts it, and may wait for
+ * it, pays for this process's start and exit only, not for a shell's;
+ * CMD's figures are the server's, kept apart.
  *
  * In C rather than in Python because Linux counts the memory of the
  * process that forks into the child's peak RSS (ru_maxrss survives exec):
@@ -125,22 +126,23 @@ main(int argc, char **argv)
 	char out[4096];
 
 	if (argc > 3 && strcmp(argv[1], "--detach") == 0) {
-		pid_t pid = fork();
-		if (pid < 0) {
+		pid_t pid;
+
+		/* There (empty) before we return: who waits for the figures
+		 * knows it has some to wait for. */
+		snprintf(out, sizeof(out), "%s/%d", argv[2], (int)getpid());
+		if (!(f = fopen(out, "w"))) {
+			perror(out);
+			return 2;
+		}
+		fclose(f);
+		if ((pid = fork()) < 0) {
 			perror("measure: fork");
 			return 2;
 		}
 		if (pid > 0)
 			_exit(0);
 		detached = true;
-		snprintf(out, sizeof(out), "%s/%d", argv[2], (int)getpid());
-		/* There (empty) while CMD runs: who waits for the figures
-		 * knows it has some to wait for. */
-		if (!(f = fopen(out, "w"))) {
-			perror(out);
-			return 2;
-		}
-		fclose(f);
 		argv[2] = out;
 		argv++;
 		argc--;

@@ -37,6 +37,23 @@ read_all(int fd, char *buf, size_t size)
 	return len;
 }
 
+/* Runs command (the pipe options o), its output into buf: 0, -1 when it
+ * did not start, -2 when it did not exit within 5 s (s as it ends). */
+static int
+output_of(const char *command, const struct spawn_opts *o, struct spawn *s,
+    char *buf, size_t size)
+{
+	struct err err = {0};
+	int fd;
+
+	buf[0] = '\0';
+	if (spawn_start(s, command, o, &fd, &err) < 0)
+		return -1;
+	read_all(fd, buf, size);
+	close(fd);
+	return spawn_wait(s, 5000) ? 0 : -2;
+}
+
 static bool
 group_gone(pid_t pgid)
 {
@@ -82,14 +99,9 @@ main(void)
 	 * through: the shell only for its metacharacters, "VAR=" first,
 	 * ". " or "exec " first. A shell would take "#c" for a comment. */
 	test_begin("spawn: words exec'd directly as Perl's exec does");
-	test_assert(spawn_start(&s, "/bin/echo a=b #c %d ! ^e\n", &pipe_exec,
-	    &fd, &err) == 0);
-	if (fd >= 0) {
-		read_all(fd, buf, sizeof(buf));
-		test_assert_str(buf, "a=b #c %d ! ^e\n");
-		close(fd);
-	}
-	test_assert(spawn_wait(&s, 5000));
+	test_assert(output_of("/bin/echo a=b #c %d ! ^e\n", &pipe_exec, &s,
+	    buf, sizeof(buf)) == 0);
+	test_assert_str(buf, "a=b #c %d ! ^e\n");
 	test_end();
 
 	test_begin("spawn: the shell for Perl's metacharacters and VAR=");
@@ -99,21 +111,16 @@ main(void)
 		    "/bin/echo z;#c", "/bin/echo z #c $HOME_NOT_SET",
 		    "/bin/echo 'z' #c"};
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-			test_assert(spawn_start(&s, cmds[i], &pipe_exec, &fd,
-			    &err) == 0);
-			if (fd < 0)
-				continue;
-			read_all(fd, buf, sizeof(buf));
+			test_assert(output_of(cmds[i], &pipe_exec, &s, buf,
+			    sizeof(buf)) == 0);
 			test_assert_str(buf, "z\n");
-			close(fd);
-			test_assert(spawn_wait(&s, 5000));
 		}
 	}
 	test_end();
 
 	test_begin("spawn: a script without #! goes to the shell");
 	{
-		char dir[] = "/tmp/test_spawn.XXXXXX", path[64];
+		char dir[] = "/tmp/test_spawn.XXXXXX", path[64], cmd[80];
 		FILE *f;
 		test_assert(mkdtemp(dir) != NULL);
 		snprintf(path, sizeof(path), "%s/noshebang", dir);
@@ -123,14 +130,10 @@ main(void)
 			fclose(f);
 		}
 		test_assert(chmod(path, 0755) == 0);
-		snprintf(buf, sizeof(buf), "%s arg", path);
-		test_assert(spawn_start(&s, buf, &pipe_exec, &fd, &err) == 0);
-		if (fd >= 0) {
-			read_all(fd, buf, sizeof(buf));
-			test_assert_str(buf, "from sh: arg\n");
-			close(fd);
-		}
-		test_assert(spawn_wait(&s, 5000));
+		snprintf(cmd, sizeof(cmd), "%s arg", path);
+		test_assert(output_of(cmd, &pipe_exec, &s, buf,
+		    sizeof(buf)) == 0);
+		test_assert_str(buf, "from sh: arg\n");
 		test_assert(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0);
 		unlink(path);
 		rmdir(dir);
@@ -151,6 +154,13 @@ main(void)
 		}
 		test_assert(spawn_wait(&s, 5000));
 	}
+	test_end();
+
+	test_begin("spawn: a command of blanks only is a configuration error");
+	test_assert(spawn_start(&s, " \t ", &pipe_exec, &fd, &err) < 0);
+	test_assert(err.kind == ERR_CONFIG);
+	test_assert_str(err.msg, "empty test command");
+	test_assert(s.pid == -1 && fd == -1);
 	test_end();
 
 	test_begin("spawn: wait with a deadline, kill the whole group");
