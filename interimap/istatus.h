@@ -19,14 +19,13 @@
  * write replaces it. A write that fails is a warning, once per run; the
  * run goes on.
  *
- * The cost: the start reads both sides' states of every mailbox (one
- * small query) and takes the pair counts from the previous snapshot when
- * that one is "exact", ended, and not older than the database file (no
- * other program wrote it since); it counts the pairs only of the
- * mailboxes whose states differ or that have records of a copy under
- * way (db.h: few have any), or of all (one scan of the mapping index,
- * some 70 ms a million pairs) when the previous snapshot does not
- * qualify. A synced mailbox re-reads its own row (two index range
+ * The cost: the start takes the previous snapshot's mailbox lines as
+ * they are when that one is "exact", ended, and not older than the
+ * database file (no program wrote it since: its lines are then what the
+ * database says), reading again only the mailboxes with records of a
+ * copy under way (db.h: few have any); else it reads every mailbox's
+ * states and counts its pairs (one scan of the mapping index, some 70 ms
+ * a million pairs). A synced mailbox re-reads its own row (two index range
  * scans, a count of its pairs); a round with nothing synced only writes
  * the file again (~60 bytes a mailbox). The Perl interimap writes no
  * snapshot: with a database it last wrote, --status reads the database

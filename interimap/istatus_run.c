@@ -83,58 +83,31 @@ counts_reusable(const struct istatus_snap *prev, const char *db_path,
 	    not_newer(&d, &s);
 }
 
-static bool
-same_states(const struct db_summary *a, const struct db_summary *b)
-{
-	if (a->synced != b->synced)
-		return false;
-	for (int k = 0; k < 2; k++)
-		if (a->st[k].uidvalidity != b->st[k].uidvalidity ||
-		    a->st[k].uidnext != b->st[k].uidnext ||
-		    a->st[k].highestmodseq != b->st[k].highestmodseq)
-			return false;
-	return true;
-}
-
-/* Every mailbox of db into the run's snapshot, the pairs counted only
- * where prev (reusable: see above) does not know them. 0, or -1 with
- * err. */
+/* Every mailbox of db into the run's snapshot. When prev is reusable (see
+ * above), its rows are the database's as they stand (taken from it: no
+ * query, no count), but for the mailboxes with records of a copy under
+ * way (a snapshot of an earlier version has none), read again: few have
+ * any. Else every row is read and its pairs counted. 0, or -1 with err. */
 static int
-load(struct db *db, const struct istatus_snap *prev, bool reuse,
-    struct err *err)
+load(struct db *db, struct istatus_snap *prev, bool reuse, struct err *err)
 {
 	struct db_summary *v;
-	size_t n, j = 0;
+	size_t n;
 
 	if (!reuse)
 		return db_summary_list(db, true, &run.s.mbx, &run.s.nmbx, err);
-	if (db_summary_list(db, false, &v, &n, err) < 0)
-		return -1;
-	run.s.mbx = v;
-	run.s.nmbx = n;
+	v = run.s.mbx = prev->mbx;
+	n = run.s.nmbx = prev->nmbx;
+	prev->mbx = NULL;
+	prev->nmbx = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct db_summary *p = NULL;
 		struct db_summary m;
 		bool copying;
 
-		/* Both lists are in name order: one pass, unless a rename
-		 * or a new mailbox sends the next search back to the
-		 * start. */
-		for (; j < prev->nmbx; j++)
-			if (prev->mbx[j].idx == v[i].idx) {
-				p = &prev->mbx[j++];
-				break;
-			}
-		if (p == NULL)
-			j = 0;
-		/* Records of a copy under way are read again (a snapshot
-		 * of an earlier version has none): few mailboxes have
-		 * any. */
 		if (db_intent_has(db, v[i].idx, &copying, err) < 0)
 			return -1;
-		if (p != NULL && !copying && same_states(p, &v[i])) {
-			v[i].pairs = p->pairs;
-			v[i].pending = p->pending;
+		if (!copying) {
+			v[i].copying[DB_LOCAL] = v[i].copying[DB_REMOTE] = 0;
 			continue;
 		}
 		if (db_summary_get(db, v[i].idx, &m, err) < 0)

@@ -572,11 +572,31 @@ transient(const struct ierr *ie)
 	return ie->e.kind == ERR_TEMP || ie->e.kind == ERR_PROTO;
 }
 
+/* The start of the status snapshot (istatus_begin(): reading the
+ * database, writing the file), done while the first connections are
+ * made (side_open()'s meanwhile), once. */
+struct begin {
+	struct db *db;
+	const struct icli *o;
+	bool done;
+};
+
+static void
+begin_status(void *arg)
+{
+	struct begin *b = arg;
+
+	if (b->done)
+		return;
+	b->done = true;
+	istatus_begin(b->db, b->o);
+}
+
 /* Steps 3 to 12, on the database *dbp holds. *synced: a round was
- * completed (the connections worked). */
+ * completed (the connections worked). b: begin_status()'s. */
 static int
 session(const struct icli *o, struct iconf *ic, struct side *s[2],
-    struct db **dbp, bool *synced, struct ierr *ie);
+    struct db **dbp, struct begin *b, bool *synced, struct ierr *ie);
 
 /* --notify with a server that lacks NOTIFY but has LIST-STATUS: --watch's
  * ways instead (INBOX watched with IDLE, the lists with LIST-STATUS at
@@ -617,6 +637,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
     struct db **dbp, struct ierr *ie)
 {
 	struct backoff bo = BACKOFF_INIT;
+	struct begin b;
 	struct err err;
 
 	/* Step 2: the lock before any network traffic, so that a second
@@ -625,12 +646,15 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 	*dbp = db_open(ic->database, o->watch ? DB_OPEN_NO_CREATE : 0, &err);
 	if (*dbp == NULL)
 		return ierr_wrap(ie, NULL, &err);
-	istatus_begin(*dbp, o);
+	b = (struct begin){ *dbp, o, false };
 	for (;;) {
 		bool synced = false;
 		unsigned ms;
+		int rc = session(o, ic, s, dbp, &b, &synced, ie);
 
-		if (session(o, ic, s, dbp, &synced, ie) == 0 || stop_sig)
+		/* (side_open() calls it in every case: this is a guard) */
+		begin_status(&b);
+		if (rc == 0 || stop_sig)
 			return 0;
 		if (!o->watch || !transient(ie))
 			return -1;
@@ -657,7 +681,7 @@ run(const struct icli *o, struct iconf *ic, struct side *s[2],
 
 static int
 session(const struct icli *o, struct iconf *ic, struct side *s[2],
-    struct db **dbp, bool *synced, struct ierr *ie)
+    struct db **dbp, struct begin *b, bool *synced, struct ierr *ie)
 {
 	struct icli eff;
 	struct mlist ml;
@@ -672,7 +696,7 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 	int rc = -1;
 
 	/* Step 3: both at once, read local first (side.h). */
-	if (side_open(s, 2, o->notify, ie) < 0)
+	if (side_open(s, 2, o->notify, begin_status, b, ie) < 0)
 		return -1;
 	/* A dead peer found out without waiting for a round. */
 	for (int k = 0; o->watch && k < 2; k++)

@@ -416,7 +416,8 @@ open_wait(struct opening *op, size_t k, bool *wake)
 }
 
 int
-side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
+side_open(struct side *const *s, size_t n, bool notify,
+    void (*meanwhile)(void *arg), void *arg, struct ierr *ie)
 {
 	struct opening op[2];
 	bool wake = false;
@@ -447,6 +448,8 @@ side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
 		 * imap_login()'s. */
 		conn_budget_start(imapc_conn(imap_login_engine(op[k].l)));
 	}
+	if (meanwhile != NULL)
+		meanwhile(arg);
 	while (op[0].phase != O_FAILED && open_step(op, k))
 		open_wait(op, k, &wake);
 	/* The reference opens the local side first: a local failure is
@@ -472,7 +475,7 @@ side_open(struct side *const *s, size_t n, bool notify, struct ierr *ie)
 int
 side_connect(struct side *s, bool notify, struct ierr *ie)
 {
-	return side_open(&s, 1, notify, ie);
+	return side_open(&s, 1, notify, NULL, NULL, ie);
 }
 
 /* The end of a mailbox verb whose outcome is rc (side_run()'s): on a

@@ -94,9 +94,13 @@ int side_connect(struct side *s, bool notify, struct ierr *ie);
  * ENABLE of both are in flight together. The outcome is the reference's,
  * which opens the local side first: a local failure is the one reported,
  * and the remote session is then dropped without a word (no traffic
- * line: the reference never opened it); else the remote one's. */
+ * line: the reference never opened it); else the remote one's.
+ * meanwhile (may be NULL): called once with arg as soon as every
+ * connection is under way (a failure to start one included), before the
+ * first wait on a server: work of the caller's that needs no server
+ * then costs no time of its own (main.c: the status snapshot). */
 int side_open(struct side *const *s, size_t n, bool notify,
-    struct ierr *ie);
+    void (*meanwhile)(void *arg), void *arg, struct ierr *ie);
 
 /* Runs cmd (taken) on the session, waiting for its end (SIDE_TIMEOUT_MS
  * without progress). h may be NULL; its handlers are called as the

@@ -163,6 +163,21 @@ test_format(void)
 	istatus_snap_free(&s);
 	test_end();
 
+	/* (never written: SQLite's rowids are positive; printf's text if
+	 * one were not) */
+	test_begin("format: a negative idx as printf's");
+	sample(&s);
+	s.mbx[3].idx = -5;
+	s.mbx[2].idx = INT64_MIN;
+	text = istatus_snap_format(&s, &len);
+	test_assert(strstr(text, "\nmailbox -5 1700000000 4 7 42 2 5 3 2 x\n")
+	    != NULL);
+	test_assert(strstr(text, "\nmailbox -9223372036854775808 - - - - - - "
+				 "0 0  lead\n") != NULL);
+	free(text);
+	istatus_snap_free(&s);
+	test_end();
+
 	test_begin("format and parse: the other modes and results");
 	{
 		static const struct {
