@@ -264,9 +264,11 @@ int db_state_set_modseq(struct db *db, enum db_side side, int64_t idx,
  * client caches are loaded from (dirty detection, UIDVALIDITY checks). */
 int db_known_list(struct db *db, struct db_mbx **v_r, size_t *n_r,
     struct err *err);
-/* The mailboxes with an interrupted copy (a mapping row with lUID >=
- * local.UIDNEXT or rUID >= remote.UIDNEXT), with both states, by idx. */
-int db_pending_list(struct db *db, struct db_mbx **v_r, size_t *n_r,
+/* The idx of the mailboxes with an interrupted copy (a mapping row with
+ * lUID >= local.UIDNEXT or rUID >= remote.UIDNEXT), ascending: *v_r is
+ * allocated (NULL when *n_r is 0), the caller frees it. 0, or -1 with
+ * err. */
+int db_pending_idx(struct db *db, int64_t **v_r, size_t *n_r,
     struct err *err);
 
 /* ---- Mapping ----------------------------------------------------------- */
@@ -295,7 +297,7 @@ int db_map_count(struct db *db, int64_t idx, uint64_t *n_r, struct err *err);
 /* Every pair of idx, by lUID (--repair). *pairs_r as db_map_find(). */
 int db_map_pairs(struct db *db, int64_t idx, struct db_pair **pairs_r,
     size_t *n_r, struct err *err);
-/* The pairs of an interrupted copy of idx (see db_pending_list()), by
+/* The pairs of an interrupted copy of idx (see db_pending_idx()), by
  * lUID. *pairs_r as db_map_find(). */
 int db_map_pending(struct db *db, int64_t idx, struct db_pair **pairs_r,
     size_t *n_r, struct err *err);

@@ -59,11 +59,13 @@ static const char *const sql[Q_COUNT] = {
 	[Q_KNOWN] = "SELECT m.idx, m.mailbox, m.subscribed, " STATE_COLS " FROM mailboxes m "
 		    "JOIN local l ON m.idx = l.idx JOIN remote r ON m.idx = r.idx "
 		    "ORDER BY m.idx",
-	[Q_PENDING] = "SELECT m.idx, m.mailbox, m.subscribed, " STATE_COLS " FROM mailboxes m "
-		      "JOIN local l ON m.idx = l.idx JOIN remote r ON m.idx = r.idx "
-		      "WHERE EXISTS (SELECT 1 FROM mapping p WHERE p.idx = m.idx "
-		      "AND (p.lUID >= l.UIDNEXT OR p.rUID >= r.UIDNEXT)) "
-		      "ORDER BY m.idx",
+	/* (two EXISTS, each a seek in a covering index; no name read) */
+	[Q_PENDING] = "SELECT l.idx FROM local l JOIN remote r ON r.idx = l.idx "
+		      "WHERE EXISTS (SELECT 1 FROM mapping p WHERE p.idx = l.idx "
+		      "AND p.lUID >= l.UIDNEXT) "
+		      "OR EXISTS (SELECT 1 FROM mapping p WHERE p.idx = l.idx "
+		      "AND p.rUID >= r.UIDNEXT) "
+		      "ORDER BY l.idx",
 	[Q_MAP_ADD] = "INSERT INTO mapping (idx, lUID, rUID) VALUES (?, ?, ?)",
 	[Q_MAP_GET_L] = "SELECT rUID FROM mapping WHERE idx = ? AND lUID = ?",
 	[Q_MAP_GET_R] = "SELECT lUID FROM mapping WHERE idx = ? AND rUID = ?",

@@ -144,9 +144,27 @@ db_known_list(struct db *db, struct db_mbx **v_r, size_t *n_r,
 }
 
 int
-db_pending_list(struct db *db, struct db_mbx **v_r, size_t *n_r,
-    struct err *err)
+db_pending_idx(struct db *db, int64_t **v_r, size_t *n_r, struct err *err)
 {
-	return mbx_list(db, Q_PENDING, v_r, n_r,
-	    "listing interrupted syncs", err);
+	sqlite3_stmt *st = db_stmt(db, Q_PENDING, err);
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		v[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_err(db, err, "listing interrupted syncs");
+	}
+	*v_r = v;
+	*n_r = n;
+	return 0;
 }

@@ -327,7 +327,7 @@ lane_main(void *arg)
 	log_set_hold(hold, ln);
 	memset(&ie, 0, sizeof(ie));
 	ln->swallow = true;
-	if (side_open(ln->s, 2, false, NULL, NULL, &ie) == 0) {
+	if (side_open(ln->s, 2, false, NULL, &ie) == 0) {
 		ln->swallow = false;
 		lane_loop(L, ln);
 	} else {

@@ -300,17 +300,17 @@ static int
 resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
     size_t nm, bool *done, struct ierr *ie)
 {
-	struct db_mbx *pv = NULL;
+	int64_t *pv = NULL;
 	size_t np = 0;
 	struct err err;
 	int rc = 0;
 
-	if (db_pending_list(db, &pv, &np, &err) < 0)
+	if (db_pending_idx(db, &pv, &np, &err) < 0)
 		return ierr_wrap(ie, NULL, &err);
 	for (size_t i = 0; i < nm && rc == 0; i++) {
 		bool pending = false;
 		for (size_t j = 0; j < np && !pending; j++)
-			pending = pv[j].idx == mv[i].idx;
+			pending = pv[j] == mv[i].idx;
 		if (!pending && db_intent_has(db, mv[i].idx, &pending,
 		    &err) < 0) {
 			rc = ierr_wrap(ie, NULL, &err);
@@ -321,7 +321,7 @@ resume_pending(struct db *db, struct side *s[2], const struct mlist_mbx *mv,
 			done[i] = true;
 		}
 	}
-	db_mbx_free(pv, np);
+	free(pv);
 	return rc;
 }
 
@@ -542,7 +542,7 @@ watch_loop(const struct icli *o, struct iconf *ic, struct side *s[2],
 		mlist_mbx_free(*mvp, *nmp);
 		*mvp = NULL;
 		*nmp = 0;
-		if (mlist_list(ml, s, &lo, ie) < 0 ||
+		if (mlist_list(ml, s, &lo, NULL, ie) < 0 ||
 		    mlist_sync(ml, s, db, &ic->filter, o->n_mailboxes > 0,
 		    mvp, nmp, ie) < 0) {
 			rc = -1;
@@ -590,6 +590,28 @@ begin_status(void *arg)
 		return;
 	b->done = true;
 	istatus_begin(b->db, b->o);
+}
+
+/* side_open()'s hooks in a session: the snapshot's start, and step 4's
+ * LISTs sent as each side logs in (mlist_list_early()). */
+struct opening_hooks {
+	struct begin *b;
+	struct mlist_early *early; /* NULL: no early LIST */
+};
+
+static void
+opening_meanwhile(void *arg)
+{
+	begin_status(((struct opening_hooks *)arg)->b);
+}
+
+static void
+opening_logged_in(void *arg, struct side *sd, size_t k)
+{
+	struct opening_hooks *oh = arg;
+
+	if (oh->early != NULL)
+		mlist_list_early(oh->early, sd, (int)k);
 }
 
 /* Steps 3 to 12, on the database *dbp holds. *synced: a round was
@@ -686,6 +708,10 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 	struct icli eff;
 	struct mlist ml;
 	struct mlist_opts lo;
+	struct mlist_early early;
+	struct opening_hooks oh = { b, NULL };
+	struct side_open_hooks hooks = { opening_meanwhile, opening_logged_in,
+		&oh };
 	struct mlist_mbx *mv = NULL;
 	size_t nm = 0;
 	const char **pat;
@@ -695,18 +721,30 @@ session(const struct icli *o, struct iconf *ic, struct side *s[2],
 	char *msg = NULL;
 	int rc = -1;
 
+	/* Step 4's LISTs go early (mlist.h), but with --notify: its
+	 * fallback may change what is listed. */
+	mlist_init(&ml);
+	list_opts(o, ic, &lo, &pat, &patlen);
+	mlist_early_init(&early, &ml, &lo);
+	if (!o->notify)
+		oh.early = &early;
+
 	/* Step 3: both at once, read local first (side.h). */
-	if (side_open(s, 2, o->notify, begin_status, b, ie) < 0)
-		return -1;
+	if (side_open(s, 2, o->notify, &hooks, ie) < 0)
+		goto out;
 	/* A dead peer found out without waiting for a round. */
 	for (int k = 0; o->watch && k < 2; k++)
 		conn_set_keepalive(imapc_conn(s[k]->imap));
 	o = notify_fallback(o, s, &eff);
+	if (o == &eff) {
+		/* (the listing changes with it) */
+		free(pat);
+		free(patlen);
+		list_opts(o, ic, &lo, &pat, &patlen);
+	}
 
 	/* Step 4. */
-	mlist_init(&ml);
-	list_opts(o, ic, &lo, &pat, &patlen);
-	if (mlist_list(&ml, s, &lo, ie) < 0)
+	if (mlist_list(&ml, s, &lo, oh.early, ie) < 0)
 		goto out;
 
 	/* Step 5, once both delimiters are known; its line is unprefixed

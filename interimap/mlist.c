@@ -152,15 +152,10 @@ is_inbox(const char *name, size_t len)
 	return len == 5 && strncasecmp(name, "INBOX", 5) == 0;
 }
 
-/* What one LIST command brought. Entries come in the server's order, a
- * STATUS right after its LIST (RFC 5819 §1 does not promise it, hence the
- * search when it is not so); duplicates are merged afterwards. */
-struct collect {
-	struct mlist_side *ls;
-	unsigned lists;           /* LIST replies */
-	char first_delim;         /* the delimiter of the first LIST reply */
-};
-
+/* What one LIST command brought goes into a struct mlist_collect
+ * (mlist.h). Entries come in the server's order, a STATUS right after its
+ * LIST (RFC 5819 §1 does not promise it, hence the search when it is not
+ * so); duplicates are merged afterwards. */
 static struct mlist_entry *
 entry_for(struct mlist_side *ls, const char *name, size_t len, bool add)
 {
@@ -186,7 +181,7 @@ entry_for(struct mlist_side *ls, const char *name, size_t len, bool add)
 static int
 collect_untagged(void *ctx, const struct imap_resp *r, struct err *err)
 {
-	struct collect *c = ctx;
+	struct mlist_collect *c = ctx;
 	struct imap_list l;
 	struct imap_status st;
 	int rc;
@@ -267,7 +262,7 @@ sort_merge(struct mlist_side *ls)
 static int
 ask_delimiter(struct side *s, struct ierr *ie)
 {
-	struct collect c = { NULL, 0, '\0' };
+	struct mlist_collect c = { NULL, 0, '\0' };
 	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
 	struct imap_cmd *cmd = imap_cmd_new("LIST");
 	const char *ref = s->conf->list_reference;
@@ -361,7 +356,7 @@ list_side(struct side *s, struct mlist_side *ls, char **pat,
     const size_t *patlen, size_t npat, const struct mlist_opts *o,
     struct ierr *ie)
 {
-	struct collect c = { ls, 0, '\0' };
+	struct mlist_collect c = { ls, 0, '\0' };
 	struct imapc_handlers h = { collect_untagged, NULL, NULL, NULL, &c };
 	struct imap_cmd *cmd;
 
@@ -451,49 +446,88 @@ side_delimiter(struct side *sd, struct mlist_side *ls, bool was_known,
 }
 
 /* Without patterns ("*") neither LIST needs the other's answer: both go
- * at once, and are read local first, as the reference sends them. */
+ * at once (or went early: e), and are read local first, as the
+ * reference sends them. */
 static int
 list_both(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
-    struct ierr *ie)
+    struct mlist_early *e, struct ierr *ie)
 {
-	struct collect c[2];
-	struct imapc_handlers h[2];
-	struct side_cmd q[2];
+	struct mlist_early own;
 	struct imap_cmd *cmd;
-	bool known[2] = { s[0]->delim_known, s[1]->delim_known };
 	int k;
 
+	if (e == NULL || !e->on) {
+		memset(&own, 0, sizeof(own));
+		e = &own;
+	}
 	for (k = 0; k < 2; k++) {
-		c[k] = (struct collect){ &ml->side[k], 0, '\0' };
-		h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL,
-			NULL, &c[k] };
+		if (e->sent[k])
+			continue;
+		e->known[k] = s[k]->delim_known;
+		e->c[k] = (struct mlist_collect){ &ml->side[k], 0, '\0' };
+		e->h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL,
+			NULL, &e->c[k] };
 		if (list_cmd(s[k], NULL, NULL, 0, o, &cmd, ie) < 0)
 			break;
-		side_start(s[k], cmd, &h[k], &q[k]);
+		side_start(s[k], cmd, &e->h[k], &e->q[k]);
+		e->sent[k] = true;
 	}
 	/* The outcomes say what failed. */
 	(void)side_wait(s, (size_t)k);
 	if (k < 2)
 		return -1;
 	for (k = 0; k < 2; k++)
-		if (list_end(s[k], &ml->side[k], side_result(&q[k], ie),
-		    ie) < 0 || side_delimiter(s[k], &ml->side[k], known[k],
+		if (list_end(s[k], &ml->side[k], side_result(&e->q[k], ie),
+		    ie) < 0 || side_delimiter(s[k], &ml->side[k], e->known[k],
 		    ie) < 0)
 			return -1;
 	return same_kind(s, ie);
 }
 
+void
+mlist_early_init(struct mlist_early *e, struct mlist *ml,
+    const struct mlist_opts *o)
+{
+	memset(e, 0, sizeof(*e));
+	e->ml = ml;
+	e->o = o;
+	e->on = o->npat == 0;
+}
+
+void
+mlist_list_early(struct mlist_early *e, struct side *s, int k)
+{
+	struct imap_cmd *cmd;
+	struct ierr ie;
+
+	if (!e->on || e->sent[k] || !imapc_capable(s->imap, "LIST-EXTENDED") ||
+	    (e->o->status && !imapc_capable(s->imap, "LIST-STATUS")))
+		return;
+	memset(&ie, 0, sizeof(ie));
+	e->known[k] = s->delim_known;
+	e->c[k] = (struct mlist_collect){ &e->ml->side[k], 0, '\0' };
+	e->h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL, NULL,
+		&e->c[k] };
+	/* (a failure to build it is list_both()'s to report) */
+	if (list_cmd(s, NULL, NULL, 0, e->o, &cmd, &ie) < 0)
+		return;
+	side_start(s, cmd, &e->h[k], &e->q[k]);
+	e->sent[k] = true;
+}
+
 int
 mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
-    struct ierr *ie)
+    struct mlist_early *e, struct ierr *ie)
 {
 	char **pat;
 	bool nul = false;
 	int rc = -1;
 
+	if (e != NULL && e->on && (e->sent[0] || e->sent[1]))
+		return list_both(ml, s, o, e, ie);
 	mlist_free(ml);
 	if (o->npat == 0)
-		return list_both(ml, s, o, ie);
+		return list_both(ml, s, o, NULL, ie);
 	pat = xcalloc(o->npat + 1, sizeof(*pat));
 	for (size_t i = 0; i < o->npat; i++) {
 		pat[i] = xmalloc(o->patlen[i] + 1);

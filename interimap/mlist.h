@@ -93,11 +93,45 @@ struct mlist_opts {
 void mlist_init(struct mlist *ml);
 void mlist_free(struct mlist *ml);
 
+/* What one LIST command brought (mlist.c): private. */
+struct mlist_collect {
+	struct mlist_side *ls;
+	unsigned lists;           /* LIST replies */
+	char first_delim;         /* the delimiter of the first LIST reply */
+};
+
+/* The LISTs of a sync sent early: each side's as soon as its session
+ * logged in (side_open()'s logged_in hook), behind its COMPRESS and
+ * ENABLE, not after both sessions opened: no round trip of its own, and
+ * no wait for the other side's login. The outcomes are read by
+ * mlist_list(), once side_open() returned (it waits for every command
+ * in flight, so nothing of e is in use after it). Members private. */
+struct mlist_early {
+	struct mlist *ml;
+	const struct mlist_opts *o;
+	bool on;                  /* mlist_early_init() said yes */
+	bool sent[2], known[2];
+	struct mlist_collect c[2];
+	struct imapc_handlers h[2];
+	struct side_cmd q[2];
+};
+
+/* Sets e up for ml (mlist_init()ed, left alone until mlist_list()) and o
+ * (borrowed): early LISTs only without patterns (the "*" of a sync). */
+void mlist_early_init(struct mlist_early *e, struct mlist *ml,
+    const struct mlist_opts *o);
+/* Sends side k's (DB_LOCAL, DB_REMOTE) LIST into e, if e is on and the
+ * server can answer it (LIST-EXTENDED, and LIST-STATUS when asked):
+ * otherwise mlist_list() lists it as usual. */
+void mlist_list_early(struct mlist_early *e, struct side *s, int k);
+
 /* Lists both sides (s[DB_LOCAL] then s[DB_REMOTE]) as described above,
  * setting their delimiters, and checks that both namespaces are flat or
- * both hierarchical. Replaces what ml held. 0, or -1 with ie. */
+ * both hierarchical. Replaces what ml held, unless e (may be NULL) sent
+ * a LIST: then that LIST's outcome is read into ml (e's) instead of
+ * sending another. 0, or -1 with ie. */
 int mlist_list(struct mlist *ml, struct side *s[2],
-    const struct mlist_opts *o, struct ierr *ie);
+    const struct mlist_opts *o, struct mlist_early *e, struct ierr *ie);
 
 /* What side listed as wire (NUL-terminated), or NULL. */
 const struct mlist_entry *mlist_find(const struct mlist *ml, int side,

@@ -225,7 +225,8 @@ open_failed(struct opening *op, const struct err *err)
  * ENABLE QRESYNC behind it (the engine holds it until COMPRESS's reply),
  * unless the capabilities already say it will fail. */
 static void
-open_logged_in(struct opening *op)
+open_logged_in(struct opening *op, size_t k,
+    const struct side_open_hooks *hooks)
 {
 	static const char *const qresync[] = { "QRESYNC" };
 	struct side *s = op->s;
@@ -249,6 +250,8 @@ open_logged_in(struct opening *op)
 		op->enable = true;
 		side_start(s, imap_verb_enable(qresync, 1), &h, &op->qe);
 	}
+	if (hooks != NULL && hooks->logged_in != NULL)
+		hooks->logged_in(hooks->arg, s, k);
 }
 
 /* The outcome of one side's opening, in the reference's order of
@@ -314,7 +317,7 @@ open_drop(struct opening *op)
 /* Steps the logins of op[0..n) until none has anything to do but wait
  * for the server. Returns true while some login waits. */
 static bool
-open_step(struct opening *op, size_t n)
+open_step(struct opening *op, size_t n, const struct side_open_hooks *hooks)
 {
 	bool waiting = false;
 	struct err err;
@@ -327,7 +330,7 @@ open_step(struct opening *op, size_t n)
 		if (r < 0)
 			open_failed(&op[k], &err);
 		else if (r > 0)
-			open_logged_in(&op[k]);
+			open_logged_in(&op[k], k, hooks);
 		else
 			waiting = true;
 	}
@@ -417,7 +420,7 @@ open_wait(struct opening *op, size_t k, bool *wake)
 
 int
 side_open(struct side *const *s, size_t n, bool notify,
-    void (*meanwhile)(void *arg), void *arg, struct ierr *ie)
+    const struct side_open_hooks *hooks, struct ierr *ie)
 {
 	struct opening op[2];
 	bool wake = false;
@@ -448,9 +451,9 @@ side_open(struct side *const *s, size_t n, bool notify,
 		 * imap_login()'s. */
 		conn_budget_start(imapc_conn(imap_login_engine(op[k].l)));
 	}
-	if (meanwhile != NULL)
-		meanwhile(arg);
-	while (op[0].phase != O_FAILED && open_step(op, k))
+	if (hooks != NULL && hooks->meanwhile != NULL)
+		hooks->meanwhile(hooks->arg);
+	while (op[0].phase != O_FAILED && open_step(op, k, hooks))
 		open_wait(op, k, &wake);
 	/* The reference opens the local side first: a local failure is
 	 * all it would have met. */
@@ -475,7 +478,7 @@ side_open(struct side *const *s, size_t n, bool notify,
 int
 side_connect(struct side *s, bool notify, struct ierr *ie)
 {
-	return side_open(&s, 1, notify, NULL, NULL, ie);
+	return side_open(&s, 1, notify, NULL, ie);
 }
 
 /* The end of a mailbox verb whose outcome is rc (side_run()'s): on a

@@ -95,12 +95,24 @@ int side_connect(struct side *s, bool notify, struct ierr *ie);
  * which opens the local side first: a local failure is the one reported,
  * and the remote session is then dropped without a word (no traffic
  * line: the reference never opened it); else the remote one's.
- * meanwhile (may be NULL): called once with arg as soon as every
- * connection is under way (a failure to start one included), before the
- * first wait on a server: work of the caller's that needs no server
- * then costs no time of its own (main.c: the status snapshot). */
+ * hooks: may be NULL, see below. */
+struct side_open_hooks {
+	/* Once, as soon as every connection is under way (a failure to
+	 * start one included), before the first wait on a server: work
+	 * that needs no server then costs no time of its own (main.c: the
+	 * status snapshot). */
+	void (*meanwhile)(void *arg);
+	/* As s[k] has logged in, its COMPRESS and ENABLE sent: commands
+	 * started then (side_start()) follow them at once, before the
+	 * replies and whatever the other side is at (main.c: the LISTs,
+	 * mlist_list_early()). side_open() returns only once they are done
+	 * or cancelled; their outcomes are the caller's to read, after the
+	 * opening's. */
+	void (*logged_in)(void *arg, struct side *s, size_t k);
+	void *arg;
+};
 int side_open(struct side *const *s, size_t n, bool notify,
-    void (*meanwhile)(void *arg), void *arg, struct ierr *ie);
+    const struct side_open_hooks *hooks, struct ierr *ie);
 
 /* Runs cmd (taken) on the session, waiting for its end (SIDE_TIMEOUT_MS
  * without progress). h may be NULL; its handlers are called as the

@@ -42,7 +42,9 @@ before() {
 }
 
 # ---------------------------------------------------------------------
-# 1. The two LISTs: the remote one goes before the local one's answer.
+# 1. The two LISTs: each right behind its session's ENABLE, as soon as
+# that session logged in, whatever the other one is at (so the local
+# LIST may well be answered before the remote session logged in).
 pair_apply l A <<'EOF'
 create | a
 create | b
@@ -52,8 +54,10 @@ create | c
 EOF
 pair_run ours A list --debug
 t_eq "LIST: status" "$?" 0
-before "LIST: the remote LIST is sent before the local LIST's reply" \
-	'^remote: C: [0-9]+ LIST "" \* RETURN' '^local: S: [0-9]+ OK .*List' "$T/list.err"
+before "LIST: the local LIST is sent before ENABLE's reply" \
+	'^local: C: [0-9]+ LIST "" \* RETURN' '^local: S: \* ENABLED' "$T/list.err"
+before "LIST: the remote LIST is sent before ENABLE's reply" \
+	'^remote: C: [0-9]+ LIST "" \* RETURN' '^remote: S: \* ENABLED' "$T/list.err"
 t_grep "LIST: the local delimiter, as before" '^local: Using "/" as hierarchy delimiter$' "$T/list.err"
 t_grep "LIST: the remote delimiter, as before" '^remote: Using "/" as hierarchy delimiter$' "$T/list.err"
 
