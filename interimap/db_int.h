@@ -121,6 +121,11 @@ sqlite3_stmt *db_stmt(struct db *db, enum db_q q, struct err *err);
 /* Steps st (no rows expected) and resets it. */
 int db_step_done(struct db *db, sqlite3_stmt *st, const char *what,
     struct err *err);
+/* The first column of q's rows (no bindings), appended to *v (*n used,
+ * *cap allocated: xgrow()'s) in the order they come, and q reset. 0, or
+ * -1 with err (what names the query; what was appended stays). */
+int db_col0_list(struct db *db, enum db_q q, int64_t **v, size_t *n,
+    size_t *cap, const char *what, struct err *err);
 /* ERR_DB: a value read from the file is out of range (corrupt file). */
 int db_bad_value(struct db *db, struct err *err, const char *what);
 /* Column i of st as a UID-sized value (0 allowed: a new UIDNEXT). */

@@ -101,18 +101,11 @@ load(struct db *db, struct err *err)
 	}
 	if (rc != SQLITE_ROW)
 		return db_err(db, err, "reading the schema");
-	if (!(st = db_stmt(db, Q_INTENT_IDX, err)))
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		/* In ascending order: appended. */
-		db->intent_idx = xgrow(db->intent_idx, &db->intent_cap,
-		    db->intent_n + 1, sizeof(*db->intent_idx));
-		db->intent_idx[db->intent_n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	/* (in ascending order) */
+	if (db_col0_list(db, Q_INTENT_IDX, &db->intent_idx, &db->intent_n,
+	    &db->intent_cap, "listing copies under way", err) < 0) {
 		db->intent_n = 0;
-		return db_err(db, err, "listing copies under way");
+		return -1;
 	}
 	db->intent_state = 1;
 	return 0;

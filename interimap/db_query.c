@@ -142,6 +142,23 @@ db_step_done(struct db *db, sqlite3_stmt *st, const char *what,
 }
 
 int
+db_col0_list(struct db *db, enum db_q q, int64_t **v, size_t *n, size_t *cap,
+    const char *what, struct err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, q, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = xgrow(*v, cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_err(db, err, what);
+}
+
+int
 db_bad_value(struct db *db, struct err *err, const char *what)
 {
 	return err_set(err, ERR_DB, "%s: %s: value out of range (corrupt "

@@ -146,25 +146,15 @@ db_known_list(struct db *db, struct db_mbx **v_r, size_t *n_r,
 int
 db_pending_idx(struct db *db, int64_t **v_r, size_t *n_r, struct err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, Q_PENDING, err);
-	int64_t *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	size_t cap = 0;
 
 	*v_r = NULL;
 	*n_r = 0;
-	if (!st)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, n + 1, sizeof(*v));
-		v[n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		return db_err(db, err, "listing interrupted syncs");
-	}
-	*v_r = v;
-	*n_r = n;
-	return 0;
+	if (db_col0_list(db, Q_PENDING, v_r, n_r, &cap,
+	    "listing interrupted syncs", err) == 0)
+		return 0;
+	free(*v_r);
+	*v_r = NULL;
+	*n_r = 0;
+	return -1;
 }
