@@ -445,6 +445,25 @@ side_delimiter(struct side *sd, struct mlist_side *ls, bool was_known,
 	return 0;
 }
 
+/* Sends side k's LIST of "*" into e, its replies into ml. 0, or -1 with
+ * ie (the command could not be built). */
+static int
+list_send(struct mlist_early *e, struct mlist *ml, struct side *s, int k,
+    const struct mlist_opts *o, struct ierr *ie)
+{
+	struct imap_cmd *cmd;
+
+	e->known[k] = s->delim_known;
+	e->c[k] = (struct mlist_collect){ &ml->side[k], 0, '\0' };
+	e->h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL, NULL,
+		&e->c[k] };
+	if (list_cmd(s, NULL, NULL, 0, o, &cmd, ie) < 0)
+		return -1;
+	side_start(s, cmd, &e->h[k], &e->q[k]);
+	e->sent[k] = true;
+	return 0;
+}
+
 /* Without patterns ("*") neither LIST needs the other's answer: both go
  * at once (or went early: e), and are read local first, as the
  * reference sends them. */
@@ -453,25 +472,15 @@ list_both(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
     struct mlist_early *e, struct ierr *ie)
 {
 	struct mlist_early own;
-	struct imap_cmd *cmd;
 	int k;
 
 	if (e == NULL || !e->on) {
 		memset(&own, 0, sizeof(own));
 		e = &own;
 	}
-	for (k = 0; k < 2; k++) {
-		if (e->sent[k])
-			continue;
-		e->known[k] = s[k]->delim_known;
-		e->c[k] = (struct mlist_collect){ &ml->side[k], 0, '\0' };
-		e->h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL,
-			NULL, &e->c[k] };
-		if (list_cmd(s[k], NULL, NULL, 0, o, &cmd, ie) < 0)
+	for (k = 0; k < 2; k++)
+		if (!e->sent[k] && list_send(e, ml, s[k], k, o, ie) < 0)
 			break;
-		side_start(s[k], cmd, &e->h[k], &e->q[k]);
-		e->sent[k] = true;
-	}
 	/* The outcomes say what failed. */
 	(void)side_wait(s, (size_t)k);
 	if (k < 2)
@@ -497,22 +506,14 @@ mlist_early_init(struct mlist_early *e, struct mlist *ml,
 void
 mlist_list_early(struct mlist_early *e, struct side *s, int k)
 {
-	struct imap_cmd *cmd;
 	struct ierr ie;
 
 	if (!e->on || e->sent[k] || !imapc_capable(s->imap, "LIST-EXTENDED") ||
 	    (e->o->status && !imapc_capable(s->imap, "LIST-STATUS")))
 		return;
 	memset(&ie, 0, sizeof(ie));
-	e->known[k] = s->delim_known;
-	e->c[k] = (struct mlist_collect){ &e->ml->side[k], 0, '\0' };
-	e->h[k] = (struct imapc_handlers){ collect_untagged, NULL, NULL, NULL,
-		&e->c[k] };
 	/* (a failure to build it is list_both()'s to report) */
-	if (list_cmd(s, NULL, NULL, 0, e->o, &cmd, &ie) < 0)
-		return;
-	side_start(s, cmd, &e->h[k], &e->q[k]);
-	e->sent[k] = true;
+	(void)list_send(e, e->ml, s, k, e->o, &ie);
 }
 
 int
