@@ -70,18 +70,6 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
-int
-buf_append_u64(struct buf *b, uint64_t v)
-{
-	char d[20];
-	size_t i = sizeof(d);
-
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	return buf_append(b, d + i, sizeof(d) - i);
-}
-
 void
 buf_reset(struct buf *b)
 {

@@ -18,8 +18,6 @@ void buf_init(struct buf *b, size_t max);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appends(struct buf *b, const char *s);
 int buf_appendf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
-/* v in decimal, without printf's parsing (for files of many numbers). */
-int buf_append_u64(struct buf *b, uint64_t v);
 void buf_reset(struct buf *b);
 /* Hands the data over to the caller (never NULL) and resets the buffer. */
 char *buf_steal(struct buf *b);

@@ -84,10 +84,10 @@ const char *proxy_url(const struct proxy_opts *p, char *buf, size_t size);
  * destination refused or unreachable, name resolution failures). */
 struct conn *conn_connect_proxy(const struct proxy_opts *p, const char *host,
     const char *port, int timeout_ms, struct err *err);
-/* Starts command (through /bin/sh -c when it contains shell
- * metacharacters, else split on whitespace and execvp'd) with a socketpair
- * as its stdin/stdout; stderr to /dev/null when null_stderr; with
- * spawn_start() (spawn_cmd.h: its own process group, SIGINT blocked).
+/* Starts command (through /bin/sh -c or split into words, as Perl's
+ * exec would) with a socketpair as its stdin/stdout; stderr to /dev/null
+ * when null_stderr; with spawn_start() (spawn_cmd.h: its own process
+ * group, SIGINT blocked).
  * conn_free() gives it a second to exit after EOF, then kills it. */
 struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
     struct err *err);

@@ -126,21 +126,37 @@ parse_u64_str(const char *s, uint64_t *v)
 	return parse_u64(&s, v) == 0 && *s == '\0' ? 0 : -1;
 }
 
+size_t
+fmt_u64(char *out, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	memcpy(out, d + i, sizeof(d) - i);
+	return sizeof(d) - i;
+}
+
+/* ASCII folding only, whatever the locale: cheaper than strcasecmp()
+ * (some 80,000 calls parse the LIST-STATUS of 1000 mailboxes), and a
+ * keyword is never Turkish. x and y the same, or the same letter. */
+static bool
+fold_eq(unsigned char x, unsigned char y)
+{
+	return x == y || ((x | 0x20) == (y | 0x20) &&
+	    (unsigned)((x | 0x20) - 'a') <= 'z' - 'a');
+}
+
 bool
 str_ieq(const char *a, const char *b)
 {
-	/* ASCII folding only, whatever the locale: cheaper than
-	 * strcasecmp() (some 80,000 calls parse the LIST-STATUS of 1000
-	 * mailboxes), and a keyword is never Turkish. */
 	for (;; a++, b++) {
-		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-		if (x == y) {
-			if (x == '\0')
-				return true;
-		} else if ((x | 0x20) != (y | 0x20) ||
-		    (unsigned)((x | 0x20) - 'a') > 'z' - 'a') {
+		if (!fold_eq((unsigned char)*a, (unsigned char)*b))
 			return false;
-		}
+		if (*a == '\0')
+			return true;
 	}
 }
 
@@ -148,11 +164,9 @@ bool
 str_iprefix(const char *s, const char *prefix)
 {
 	for (;; s++, prefix++) {
-		unsigned char x = (unsigned char)*s, y = (unsigned char)*prefix;
-		if (y == '\0')
+		if (*prefix == '\0')
 			return true;
-		if (x != y && ((x | 0x20) != (y | 0x20) ||
-		    (unsigned)((x | 0x20) - 'a') > 'z' - 'a'))
+		if (!fold_eq((unsigned char)*s, (unsigned char)*prefix))
 			return false;
 	}
 }

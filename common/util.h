@@ -30,6 +30,9 @@ int parse_u64(const char **p, uint64_t *v);
 /* Whole-string variants: the entire string must be the number. */
 int parse_u32_str(const char *s, uint32_t *v);
 int parse_u64_str(const char *s, uint64_t *v);
+/* v in decimal at out (room for 20 bytes; no NUL), without printf's
+ * parsing (files of many numbers): the length. */
+size_t fmt_u64(char *out, uint64_t v);
 
 /* ASCII case-insensitive comparison (protocol keywords). */
 bool str_ieq(const char *a, const char *b);

@@ -72,15 +72,8 @@ put_escaped(struct buf *b, const char *s, size_t len)
 static char *
 put_num(char *p, uint64_t v)
 {
-	char d[20];
-	size_t i = sizeof(d);
-
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
 	*p++ = ' ';
-	memcpy(p, d + i, sizeof(d) - i);
-	return p + (sizeof(d) - i);
+	return p + fmt_u64(p, v);
 }
 
 static void
@@ -92,13 +85,10 @@ put_mailbox(struct buf *b, const struct db_summary *m)
 	memcpy(p, "mailbox", 7);
 	p += 7;
 	/* (never negative: SQLite's rowids; " -N" if it were) */
-	p = put_num(p, m->idx >= 0 ? (uint64_t)m->idx : 0 - (uint64_t)m->idx);
-	if (m->idx < 0) {
-		size_t n = (size_t)(p - line) - 8; /* the digits after " " */
-		memmove(line + 9, line + 8, n);
-		line[8] = '-';
-		p++;
-	}
+	*p++ = ' ';
+	if (m->idx < 0)
+		*p++ = '-';
+	p += fmt_u64(p, m->idx >= 0 ? (uint64_t)m->idx : 0 - (uint64_t)m->idx);
 	for (int k = 0; k < 2; k++) {
 		if (!m->synced) {
 			memcpy(p, " - - -", 6);

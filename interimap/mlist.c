@@ -474,7 +474,7 @@ list_both(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
 	struct mlist_early own;
 	int k;
 
-	if (e == NULL || !e->on) {
+	if (e == NULL) {
 		memset(&own, 0, sizeof(own));
 		e = &own;
 	}
@@ -500,7 +500,6 @@ mlist_early_init(struct mlist_early *e, struct mlist *ml,
 	memset(e, 0, sizeof(*e));
 	e->ml = ml;
 	e->o = o;
-	e->on = o->npat == 0;
 }
 
 void
@@ -508,7 +507,8 @@ mlist_list_early(struct mlist_early *e, struct side *s, int k)
 {
 	struct ierr ie;
 
-	if (!e->on || e->sent[k] || !imapc_capable(s->imap, "LIST-EXTENDED") ||
+	if (e->o->npat != 0 || e->sent[k] ||
+	    !imapc_capable(s->imap, "LIST-EXTENDED") ||
 	    (e->o->status && !imapc_capable(s->imap, "LIST-STATUS")))
 		return;
 	memset(&ie, 0, sizeof(ie));
@@ -524,7 +524,7 @@ mlist_list(struct mlist *ml, struct side *s[2], const struct mlist_opts *o,
 	bool nul = false;
 	int rc = -1;
 
-	if (e != NULL && e->on && (e->sent[0] || e->sent[1]))
+	if (e != NULL && (e->sent[0] || e->sent[1]))
 		return list_both(ml, s, o, e, ie);
 	mlist_free(ml);
 	if (o->npat == 0)

@@ -109,7 +109,6 @@ struct mlist_collect {
 struct mlist_early {
 	struct mlist *ml;
 	const struct mlist_opts *o;
-	bool on;                  /* mlist_early_init() said yes */
 	bool sent[2], known[2];
 	struct mlist_collect c[2];
 	struct imapc_handlers h[2];
