@@ -217,6 +217,7 @@ conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
 	if (conn_flush(c, err) < 0)
 		goto out;
 	ignore_sigpipe();
+	tls_lib_init();
 	ERR_clear_error();
 	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		tls_fail(c, "TLS setup for", SSL_ERROR_SSL, 0, err);

@@ -83,6 +83,12 @@ tls_parse_protocols(const char *s, uint64_t *no, struct err *err)
 	return 0;
 }
 
+void
+tls_lib_init(void)
+{
+	(void)OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
 /* One "[ALGO$]HEX" token (colons allowed between hex pairs, as the
  * reference strips them). */
 static int
@@ -105,6 +111,7 @@ parse_fpr(const char *tok, size_t n, const EVP_MD **md, unsigned char *dig,
 		algo[al] = '\0';
 		h = dollar + 1;
 	}
+	tls_lib_init();
 	if ((*md = EVP_get_digestbyname(algo)) == NULL)
 		return err_set(err, ERR_CONFIG,
 		    "SSL_fingerprint: unknown digest %s", algo);

@@ -963,10 +963,16 @@ main(int argc, char **argv)
 	}
 	istatus_end(&sd[0], rc, stop_sig, &ie);
 	/* The traffic summaries, after the error as the reference's. */
-	side_close(&sd[0]);
-	side_close(&sd[1]);
+	side_summary(&sd[0]);
+	side_summary(&sd[1]);
 	log_at(LOG_DEBUG, ilog_prefix(NULL, NULL), "Cleaning up...");
 	db_close(&db);
+	/* The connections last: at their end of stream the servers wake up
+	 * to tear their sessions down, and on a busy machine would take the
+	 * CPU from the rest of ours (measured: up to 8 ms of a no-change
+	 * run's wall time spent runnable, not running). */
+	side_drop(&sd[0]);
+	side_drop(&sd[1]);
 
 	ilog_close_file();
 	iconf_free(&ic);

@@ -681,18 +681,17 @@ traffic(const struct side *s, unsigned long long v[4])
 }
 
 void
-side_close(struct side *s)
+side_summary(struct side *s)
 {
-	if (s->imap) {
-		unsigned long long v[4];
-		char line[160];
+	unsigned long long v[4];
+	char line[160];
 
-		traffic(s, v);
-		side_traffic_format(line, sizeof(line), v[0], v[2], v[1], v[3],
-		    conn_is_deflate(imapc_conn(s->imap)));
-		log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
-	}
-	side_drop(s);
+	if (s->imap == NULL)
+		return;
+	traffic(s, v);
+	side_traffic_format(line, sizeof(line), v[0], v[2], v[1], v[3],
+	    conn_is_deflate(imapc_conn(s->imap)));
+	log_at(LOG_INFO, ilog_prefix(s->name, NULL), "%s", line);
 }
 
 void

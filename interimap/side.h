@@ -28,11 +28,11 @@
  * side_set_mailbox(), as the reference's client does with the selected
  * mailbox.
  *
- * Closing (side_close): no LOGOUT, as the reference (it shuts the socket
- * down): LOGOUT would cost a round trip per side and per run and tell the
- * server nothing it does not learn from the end of the stream; then,
- * unless -q, the traffic summary "local: IMAP traffic (bytes): recv 2.09K
- * sent 678".
+ * Closing: the traffic summary "local: IMAP traffic (bytes): recv 2.09K
+ * sent 678" unless -q (side_summary()), then side_drop(): no LOGOUT, as
+ * the reference (it shuts the socket down): LOGOUT would cost a round
+ * trip per side and per run and tell the server nothing it does not learn
+ * from the end of the stream.
  *
  * All memory belongs to the struct side; the configuration it points to
  * is borrowed and must outlive it. */
@@ -192,16 +192,17 @@ char *side_traffic_format(char *buf, size_t size, unsigned long long in,
     unsigned long long wire_in, unsigned long long out,
     unsigned long long wire_out, bool compressed);
 
-/* Logs the traffic summary (LOG_INFO: not with -q) and frees the
- * session, without LOGOUT; then frees the rest of s. NULL-safe on an
- * unopened side. */
-void side_close(struct side *s);
+/* Logs the traffic summary (LOG_INFO: not with -q) of an open side;
+ * nothing for an unopened one. The session stays open. */
+void side_summary(struct side *s);
 /* Adds the traffic of from's session (and what it absorbed) to the
  * summary of into's: another session to the same server, about to be
  * dropped (lanes.h). */
 void side_absorb(struct side *into, const struct side *from);
-/* The same without the summary: a --watch that reconnects. The side can
- * be opened again with side_connect(). */
+/* Frees the session (the connection closed, without LOGOUT) and the
+ * rest of s: at the end of a run, and when a --watch reconnects (the side
+ * can be opened again with side_connect()). NULL-safe on an unopened
+ * side. */
 void side_drop(struct side *s);
 
 #endif
