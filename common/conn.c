@@ -197,6 +197,12 @@ conn_io_nb(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
 {
 	ssize_t r;
 	short ev = 0;
+	if (c->hs_pending && op != IO_HANDSHAKE) {
+		/* conn_start_tls_nb(): the handshake goes first. */
+		int h = conn_tls_handshake_nb(c, err);
+		if (h <= 0)
+			return h < 0 ? -1 : CONN_AGAIN;
+	}
 	if (c->ssl) {
 		r = conn_tls_step(c, op, rbuf, wbuf, n, &ev, err);
 		if (r > 0)

@@ -97,6 +97,14 @@ struct conn *conn_spawn(const char *command, bool null_stderr, int timeout_ms,
  * unless o->hostname says otherwise, SNI. */
 int conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
     struct err *err);
+/* The same without waiting for the server: sets the session up (the CPU
+ * the handshake costs us, mostly) and sends the first flight; the rest
+ * of the handshake happens in the reads and writes that follow, blocking
+ * or not (conn_want() asks for what it waits for), which report its
+ * failure as conn_start_tls() would. -1 with err when setting up or the
+ * first send fails. */
+int conn_start_tls_nb(struct conn *c, const char *host,
+    const struct tls_opts *o, struct err *err);
 bool conn_is_tls(const struct conn *c);
 
 /* RFC 4978 COMPRESS=DEFLATE: from now on everything written is compressed
@@ -223,8 +231,9 @@ const char *conn_name(const struct conn *c);
  * A connection may mix both interfaces: the blocking calls keep the byte
  * order (conn_flush(), conn_write() and conn_fill() first send what
  * conn_write_nb() queued, waiting as they always do). Connecting, the TLS
- * handshake (conn_start_tls()) and conn_start_deflate() stay blocking
- * (both send what is queued first, waiting).
+ * handshake of conn_start_tls() and conn_start_deflate() stay blocking
+ * (both send what is queued first, waiting); conn_start_tls_nb()'s goes
+ * on in these functions.
  * There is one fd per connection whatever the transport (a tunnel's
  * stdin and stdout are one socketpair, a SOCKS proxy hands over a plain
  * socket), always O_NONBLOCK: poll conn_fd(). */

@@ -43,6 +43,9 @@ struct conn {
 	const char *fingerprints;
 	bool fp_checked, fp_ok;
 	char fp_actual[FPR_MAX];
+	/* conn_start_tls_nb() left the handshake to the next reads and
+	 * writes (conn_io_nb()). */
+	bool hs_pending;
 	/* Since conn_budget_start(), if on: time spent waiting for the fd
 	 * and bytes read or written (conn.h). */
 	bool budget_on;
@@ -102,6 +105,10 @@ char *conn_strip_brackets(const char *host, bool *bracketed);
  * -1 with err, or CONN_AGAIN with *ev to wait for. */
 ssize_t conn_tls_step(struct conn *c, enum io_op op, void *rbuf,
     const void *wbuf, size_t n, short *ev, struct err *err);
+/* One step of the handshake conn_start_tls_nb() began: 1 done (and
+ * checked), 0 to be continued (c->rd_ev, c->wr_ev and c->last_ev say
+ * when), -1 with err (the TLS session dropped, the stream unusable). */
+int conn_tls_handshake_nb(struct conn *c, struct err *err);
 /* Decrypted bytes buffered in OpenSSL that the fd no longer shows. */
 bool conn_tls_pending(const struct conn *c);
 /* Sends close_notify (never waits for the peer's) and frees. */

@@ -186,8 +186,26 @@ handshake_fail(struct conn *c, int sslerr, int saved, struct err *err)
 	return tls_fail(c, "TLS handshake with", sslerr, saved, err);
 }
 
-int
-conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
+/* Drops a TLS session that failed to set up: the stream is unusable, and
+ * nothing may go out in clear text after a failed upgrade. */
+static void
+tls_abandon(struct conn *c)
+{
+	SSL_free(c->ssl);
+	SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fingerprints = NULL;
+	c->hs_pending = false;
+	c->eof = true;
+	shutdown(c->fd, SHUT_RDWR);
+	ERR_clear_error();
+}
+
+/* Everything before the handshake's first flight: the checks, the
+ * context (the CPU-heavy part), the session with its host name. */
+static int
+tls_begin(struct conn *c, const char *host, const struct tls_opts *o,
     struct err *err)
 {
 	char *h = conn_strip_brackets(host ? host : "", NULL);
@@ -244,42 +262,85 @@ conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
 		tls_fail(c, "TLS SNI for", SSL_ERROR_SSL, 0, err);
 		goto fail;
 	}
-	if (conn_io(c, IO_HANDSHAKE, NULL, NULL, 0, err) < 0)
-		goto fail;
-	/* Should the leaf never have reached the callback. */
+	r = 0;
+	goto out;
+fail:
+	tls_abandon(c);
+out:
+	free(h);
+	return r;
+}
+
+/* After the handshake: the fingerprint, should the leaf never have reached
+ * the callback. */
+static int
+tls_done(struct conn *c, struct err *err)
+{
 	if (!c->fp_checked) {
 		X509 *cert = SSL_get0_peer_certificate(c->ssl);
 		if (cert == NULL) {
 			err_set(err, ERR_REFUSED, "TLS handshake with %s: no "
 			    "server certificate", c->name);
-			goto fail;
+			tls_abandon(c);
+			return -1;
 		}
 		check_leaf(c, cert);
 		if (!c->fp_ok) {
 			handshake_fail(c, SSL_ERROR_SSL, 0, err);
-			goto fail;
+			tls_abandon(c);
+			return -1;
 		}
 	}
 	c->fingerprints = NULL;
 	log_debug("TLS with %s: %s, cipher %s (%d bits), server SPKI %s",
 	    c->name, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
 	    SSL_get_cipher_bits(c->ssl, NULL), c->fp_actual);
-	r = 0;
-	goto out;
-fail:
-	/* The stream is unusable now; keep nothing half-initialised. */
-	SSL_free(c->ssl);
-	SSL_CTX_free(c->ctx);
-	c->ssl = NULL;
-	c->ctx = NULL;
-	c->fingerprints = NULL;
-	c->eof = true;
-	/* Nothing may go out in clear text after a failed upgrade. */
-	shutdown(c->fd, SHUT_RDWR);
-	ERR_clear_error();
-out:
-	free(h);
-	return r;
+	return 0;
+}
+
+int
+conn_start_tls(struct conn *c, const char *host, const struct tls_opts *o,
+    struct err *err)
+{
+	if (tls_begin(c, host, o, err) < 0)
+		return -1;
+	if (conn_io(c, IO_HANDSHAKE, NULL, NULL, 0, err) < 0) {
+		tls_abandon(c);
+		return -1;
+	}
+	return tls_done(c, err);
+}
+
+int
+conn_start_tls_nb(struct conn *c, const char *host, const struct tls_opts *o,
+    struct err *err)
+{
+	if (tls_begin(c, host, o, err) < 0)
+		return -1;
+	c->hs_pending = true;
+	/* The first flight goes now: the server says nothing before it. */
+	return conn_tls_handshake_nb(c, err) < 0 ? -1 : 0;
+}
+
+int
+conn_tls_handshake_nb(struct conn *c, struct err *err)
+{
+	short ev = 0;
+	ssize_t r = conn_tls_step(c, IO_HANDSHAKE, NULL, NULL, 0, &ev, err);
+
+	if (r == CONN_AGAIN) {
+		/* What the reads and writes wait for meanwhile. */
+		c->last_ev = c->rd_ev = c->wr_ev = ev;
+		return 0;
+	}
+	c->hs_pending = false;
+	c->rd_ev = POLLIN;
+	c->wr_ev = POLLOUT;
+	if (r < 0) {
+		tls_abandon(c);
+		return -1;
+	}
+	return tls_done(c, err) < 0 ? -1 : 1;
 }
 
 bool

@@ -434,7 +434,10 @@ imap_login_start(const struct imap_opts *o, const char *name_opt,
 	conn_set_interruptible(conn, true);
 	l->c = imapc_new(conn, l->name);
 	imapc_configure(l->c, eo);
-	if (o->type == IMAP_TYPE_IMAPS && start_tls(l, err) < 0)
+	/* The handshake goes on as the greeting is awaited: meanwhile the
+	 * caller's other connections make progress too. */
+	if (o->type == IMAP_TYPE_IMAPS &&
+	    conn_start_tls_nb(conn, o->host, &o->tls, err) < 0)
 		goto fail;
 	imapc_set_events(l->c, on_greeting, l);
 	return l;

@@ -89,8 +89,9 @@ struct imapc *imap_login(const struct imap_opts *o, const char *name,
  * once and drives their engines itself (imapc_drive()).
  *
  * imap_login_start() connects as imap_login() does (a tunnel is started,
- * TCP connected and, for imaps, the TLS handshake made: these wait) and
- * returns the session being opened, or NULL with err (as imap_login()).
+ * TCP connected: these wait; for imaps, the TLS session set up and the
+ * handshake's first flight sent, its rest left to the steps) and returns
+ * the session being opened, or NULL with err (as imap_login()).
  * The greeting, STARTTLS, the authentication and the capabilities follow
  * in imap_login_step(), which takes the next steps as far as they go
  * without an answer: 1 logged in, 0 waiting for the server (step and

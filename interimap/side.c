@@ -418,12 +418,35 @@ open_wait(struct opening *op, size_t k, bool *wake)
 	}
 }
 
+/* Takes in, without waiting, what the servers sent while the
+ * connections were made (at most a few steps each; a failure is the
+ * login's to report). */
+static void
+open_poll(struct opening *op, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		struct err e;
+		if (op[i].phase != O_LOGIN)
+			continue;
+		for (int n = 0; n < 8 &&
+		    imapc_step(imap_login_engine(op[i].l), &e) > 0; n++)
+			;
+	}
+}
+
+static void
+call_meanwhile(const struct side_open_hooks *hooks)
+{
+	if (hooks != NULL && hooks->meanwhile != NULL)
+		hooks->meanwhile(hooks->arg);
+}
+
 int
 side_open(struct side *const *s, size_t n, bool notify,
     const struct side_open_hooks *hooks, struct ierr *ie)
 {
 	struct opening op[2];
-	bool wake = false;
+	bool wake = false, hooked = false;
 	struct err err;
 	size_t k;
 	int rc = 0;
@@ -451,10 +474,22 @@ side_open(struct side *const *s, size_t n, bool notify,
 		 * imap_login()'s. */
 		conn_budget_start(imapc_conn(imap_login_engine(op[k].l)));
 	}
-	if (hooks != NULL && hooks->meanwhile != NULL)
-		hooks->meanwhile(hooks->arg);
-	while (op[0].phase != O_FAILED && open_step(op, k, hooks))
-		open_wait(op, k, &wake);
+	/* The hook after a first step: a greeting that came while the
+	 * other connection was made has its login sent first, for the
+	 * server to work on meanwhile. */
+	open_poll(op, k);
+	while (op[0].phase != O_FAILED && open_step(op, k, hooks)) {
+		if (!hooked) {
+			hooked = true;
+			/* (sends what the step queued) */
+			open_poll(op, k);
+			call_meanwhile(hooks);
+		} else {
+			open_wait(op, k, &wake);
+		}
+	}
+	if (!hooked)
+		call_meanwhile(hooks);
 	/* The reference opens the local side first: a local failure is
 	 * all it would have met. */
 	if (op[0].phase == O_FAILED) {

@@ -89,17 +89,19 @@ void side_init(struct side *s, const char *name,
  * LIST-STATUS is not needed). 0, or -1 with ie. */
 int side_connect(struct side *s, bool notify, struct ierr *ie);
 /* The same for s[0..n) (n <= 2: local, remote) at once: each connection
- * is made in turn (TCP, the TLS handshake wait; a tunnel's command starts
- * and makes its way meanwhile), then the greetings, logins, COMPRESS and
- * ENABLE of both are in flight together. The outcome is the reference's,
+ * is made in turn (TCP waits; a tunnel's command starts and makes its way
+ * meanwhile; a TLS handshake is started and goes on with the rest), then
+ * the handshakes, greetings, logins, COMPRESS and ENABLE of both are in
+ * flight together. The outcome is the reference's,
  * which opens the local side first: a local failure is the one reported,
  * and the remote session is then dropped without a word (no traffic
  * line: the reference never opened it); else the remote one's.
  * hooks: may be NULL, see below. */
 struct side_open_hooks {
 	/* Once, as soon as every connection is under way (a failure to
-	 * start one included), before the first wait on a server: work
-	 * that needs no server then costs no time of its own (main.c: the
+	 * start one included) and the logins that what already came
+	 * allows are sent, before the first wait on a server: work that
+	 * needs no server then costs no time of its own (main.c: the
 	 * status snapshot). */
 	void (*meanwhile)(void *arg);
 	/* As s[k] has logged in, its COMPRESS and ENABLE sent: commands

@@ -226,6 +226,13 @@ synced starttls
 conf fingerprint "$LOCAL_TUNNEL" "$REMOTE_IMAPS" "$RPASS" \
 	"SSL_fingerprint = sha256\$$(printf '0%.0s' {1..64})"
 refused fingerprint "^remote: ERROR: TLS handshake with 127\.0\.0\.1:${P[A:RIMAPS]}: server certificate fingerprint $(re "${P[A:RSPKI]}") does not match SSL_fingerprint\$" perl
+# A certificate from a CA not trusted (the local server's CA given): the
+# handshake, left to the steps of the login (the local side's login goes
+# on meanwhile), fails all the same, before anything is sent.
+conf badca "$LOCAL_TUNNEL" \
+	$'[remote]\nhost = 127.0.0.1\nusername = '"$DOVECOT_DEST_USER"$'\nSSL_CAfile = @LCA@\ntype = imaps\nport = @RIMAPS@' \
+	"$RPASS"
+refused badca "^remote: ERROR: TLS handshake with 127\.0\.0\.1:${P[A:RIMAPS]}: certificate verify failed: .* \(use SSL_CAfile or SSL_fingerprint\)\$" perl
 # (which shows that Dovecot tells the plaintext sessions from the TLS
 # ones apart: the checks of $LOGIN can fail)
 conf plaintext "$LOCAL_TUNNEL" "$REMOTE_IMAP" "$RPASS" "STARTTLS = NO"
