@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -617,16 +618,14 @@ static const char zpeer_py[] =
 
 static char *zpeer_path;
 
-/* Starts the peer, negotiates, and starts compression. *ahead gets the
- * number of bytes that were read along with the OK. NULL on failure. */
+/* Negotiates with a peer on c and starts compression. *ahead gets the
+ * number of bytes that were read along with the OK. NULL on failure (c
+ * freed). */
 static struct conn *
-zpeer(const char *mode, size_t *ahead, struct err *err)
+zpeer_start(struct conn *c, size_t *ahead, struct err *err)
 {
 	struct buf line = BUF_INIT(1000);
-	char *cmd = xasprintf("python3 %s %s", zpeer_path, mode);
-	struct conn *c = conn_spawn(cmd, false, 10000, err);
 	size_t len = 0;
-	free(cmd);
 	if (c == NULL)
 		return NULL;
 	err_clear(err);
@@ -645,6 +644,49 @@ zpeer(const char *mode, size_t *ahead, struct err *err)
 		*ahead = len;
 	buf_free(&line);
 	return c;
+}
+
+/* The peer as a tunnel (a socketpair: compressed as always). */
+static struct conn *
+zpeer(const char *mode, size_t *ahead, struct err *err)
+{
+	char *cmd = xasprintf("python3 %s %s", zpeer_path, mode);
+	struct conn *c = conn_spawn(cmd, false, 10000, err);
+	free(cmd);
+	return zpeer_start(c, ahead, err);
+}
+
+/* The peer over loopback TCP: a child accepts once and runs it on the
+ * accepted socket (killed by cleanup() if still there). */
+static struct conn *
+zpeer_tcp(const char *mode, struct err *err)
+{
+	char port[16];
+	int lfd, p;
+	pid_t pid;
+
+	if ((lfd = listen_on(AF_INET, &p)) < 0) {
+		err_set(err, ERR_SYS, "listen: %s", strerror(errno));
+		return NULL;
+	}
+	if ((pid = fork()) == 0) {
+		int fd = accept(lfd, NULL, NULL);
+		char *cmd = xasprintf("exec python3 %s %s", zpeer_path, mode);
+		if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+			_exit(1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(lfd);
+	if (pid < 0) {
+		err_set(err, ERR_SYS, "fork: %s", strerror(errno));
+		return NULL;
+	}
+	if (nservers < ARRAY_LEN(servers))
+		servers[nservers++] = pid;
+	snprintf(port, sizeof(port), "%d", p);
+	return zpeer_start(conn_connect_tcp("127.0.0.1", port, 10000, err),
+	    NULL, err);
 }
 
 /* n bytes: the first half pseudo-random (incompressible), the rest text. */
@@ -676,6 +718,91 @@ sha256_hex(const void *p, size_t n, char *hex)
 	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
 	for (unsigned i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Sends 4 MiB of fill_mixed() to zpeer_tcp("sha"), compressed, and
+ * checks the digest it answers; the wire size in *wout. false with err
+ * on failure. */
+static bool
+tcp_sha_send(unsigned long long *wout, struct err *err)
+{
+	struct buf line = BUF_INIT(1000);
+	size_t total = 4u << 20, done = 0, step = 1;
+	char *data = xmalloc(total), want[100], hex[65];
+	struct conn *c = zpeer_tcp("sha 4194304", err);
+	bool ok = false;
+
+	*wout = 0;
+	fill_mixed(data, total);
+	sha256_hex(data, total, hex);
+	snprintf(want, sizeof(want), "%zu %s\r\n", total, hex);
+	while (c != NULL && done < total) {
+		size_t n = step < total - done ? step : total - done;
+		if (conn_write(c, data + done, n, err) < 0)
+			break;
+		done += n;
+		step = step >= (1u << 20) ? 3 : step * 7;
+	}
+	if (done == total && conn_read_line(c, &line, 1000, err) == 1) {
+		unsigned long long rout;
+		conn_deflate_stats(c, NULL, NULL, &rout, wout);
+		ok = strcmp(line.data, want) == 0 && rout == total;
+		if (!ok)
+			err_set(err, ERR_PROTO, "peer said %s", line.data);
+	}
+	conn_free(&c);
+	buf_free(&line);
+	free(data);
+	return ok;
+}
+
+/* The same in a child of its own network namespace whose loopback is a
+ * link of 100 Mbit/s (tc's token bucket): there, compressed. Skipped
+ * where the namespace or the link cannot be made (not root, no tc). */
+static void
+slow_link_test(void)
+{
+	static const char setup[] = "PATH=$PATH:/usr/sbin:/sbin; "
+	    "ip link set lo mtu 1500 up && tc qdisc add dev lo root tbf "
+	    "rate 100mbit burst 256kb latency 50ms";
+	int st = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == 0) {
+		struct err err = {0};
+		unsigned long long wout;
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		/* (tc's words on a failure are not the test's) */
+		if (unshare(CLONE_NEWNET) != 0 || null < 0)
+			_exit(77);
+		dup2(null, 2);
+		if (system(setup) != 0)
+			_exit(77);
+		if (!tcp_sha_send(&wout, &err)) {
+			printf("# %s\n", err.msg);
+			fflush(stdout);
+			_exit(1);
+		}
+		if (wout >= (4u << 20) / 8 * 5) {
+			printf("# wire out %llu\n", wout);
+			fflush(stdout);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("skip deflate: 4 MiB out over a link of 100 Mbit/s: "
+		    "no network namespace with tc here\n");
+		return;
+	}
+	test_begin("deflate: 4 MiB out over a link of 100 Mbit/s");
+	test_assert(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	test_end();
 }
 
 static void
@@ -826,6 +953,19 @@ test_deflate(void)
 	}
 	conn_free(&c);
 	test_end();
+
+	/* Over loopback TCP the link keeps up: stored blocks, most of them
+	 * (the first segment and those the socket held back compressed; all
+	 * compressed, the text half makes it under 5/8 of the size, as
+	 * above). Behind a link of 100 Mbit/s (a network namespace of its
+	 * own, where the test may make one): compressed. */
+	test_begin("deflate: 4 MiB out over TCP, the link keeping up");
+	test_assert_str(tcp_sha_send(&wout, &err) ? NULL : err.msg, NULL);
+	test_assert(wout > (4u << 20) / 3 * 2);
+	if (test_cur_failed)
+		fprintf(stderr, "# wire out %llu\n", wout);
+	test_end();
+	slow_link_test();
 
 	test_begin("deflate: 4 MiB in, split writes, odd read sizes");
 	c = zpeer("gen 4194304", NULL, &err);
