@@ -46,6 +46,9 @@ struct conn {
 	/* conn_start_tls_nb() left the handshake to the next reads and
 	 * writes (conn_io_nb()). */
 	bool hs_pending;
+	/* The last TLS read wanted more from the socket: what OpenSSL holds
+	 * (read ahead) is part of a record only, nothing to read yet. */
+	bool tls_starved;
 	/* Since conn_budget_start(), if on: time spent waiting for the fd
 	 * and bytes read or written (conn.h). */
 	bool budget_on;
@@ -109,7 +112,8 @@ ssize_t conn_tls_step(struct conn *c, enum io_op op, void *rbuf,
  * checked), 0 to be continued (c->rd_ev, c->wr_ev and c->last_ev say
  * when), -1 with err (the TLS session dropped, the stream unusable). */
 int conn_tls_handshake_nb(struct conn *c, struct err *err);
-/* Decrypted bytes buffered in OpenSSL that the fd no longer shows. */
+/* Input OpenSSL holds that the fd no longer shows: decrypted bytes, or
+ * whole records read ahead (c->tls_starved: not a record's part only). */
 bool conn_tls_pending(const struct conn *c);
 /* Sends close_notify (never waits for the peer's) and frees. */
 void conn_tls_free(struct conn *c);

@@ -126,6 +126,15 @@ setup_ctx(SSL_CTX *ctx, const struct tls_opts *o, struct err *err)
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
+	/* Whatever the socket holds in one read, up to our buffer's size:
+	 * without it, two reads a record (its header, then the rest), some
+	 * 7,800 for the 62 MB of a first sync's download (`make bench`:
+	 * 27,820 reads against 51,569 in such a sync, the local server's
+	 * counted too; our CPU 0.70-0.76 s against 0.75-0.87 s, three runs
+	 * of each in turns). What is read ahead is input poll() cannot
+	 * see: conn_tls_pending(). */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, CONN_BUFSIZE);
 	if (o->cipherlist && !SSL_CTX_set_cipher_list(ctx, o->cipherlist))
 		goto fail;
 	if (o->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, o->ciphersuites))
@@ -360,6 +369,8 @@ conn_tls_step(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
 	    op == IO_WRITE ? SSL_write(c->ssl, wbuf, m) :
 	    SSL_connect(c->ssl);
 	saved = errno;
+	if (op == IO_READ)
+		c->tls_starved = r <= 0;
 	if (r > 0)
 		return r;
 	e = SSL_get_error(c->ssl, r);
@@ -380,7 +391,10 @@ conn_tls_step(struct conn *c, enum io_op op, void *rbuf, const void *wbuf,
 bool
 conn_tls_pending(const struct conn *c)
 {
-	return SSL_pending(c->ssl) > 0;
+	/* Decrypted bytes, or records read ahead, unless the last read
+	 * found only part of one. */
+	return SSL_pending(c->ssl) > 0 ||
+	    (!c->tls_starved && SSL_has_pending(c->ssl));
 }
 
 void
