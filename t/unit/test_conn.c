@@ -961,7 +961,7 @@ test_deflate(void)
 	 * own, where the test may make one): compressed. */
 	test_begin("deflate: 4 MiB out over TCP, the link keeping up");
 	test_assert_str(tcp_sha_send(&wout, &err) ? NULL : err.msg, NULL);
-	test_assert(wout > (4u << 20) / 3 * 2);
+	test_assert(wout > (4u << 20) / 8 * 5);
 	if (test_cur_failed)
 		fprintf(stderr, "# wire out %llu\n", wout);
 	test_end();
