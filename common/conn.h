@@ -295,8 +295,8 @@ short conn_want_out(const struct conn *c);
 /* True when input is buffered above the fd, where poll() cannot see it:
  * unread bytes (conn_peek()), compressed input not yet inflated or
  * inflated output zlib still holds, or what OpenSSL holds (decrypted
- * bytes, records read ahead). Then conn_fill_nb() has something to work on: do not
- * sleep in poll (poll with a zero timeout). False right after
+ * bytes, records read ahead). Then conn_fill_nb() has something to work
+ * on: do not sleep in poll (poll with a zero timeout). False right after
  * conn_fill_nb() returned 0. With COMPRESS it may be true when nothing
  * more decodes (an inflate that filled the buffer exactly cannot tell
  * whether zlib holds more): conn_fill_nb() then returns 0, and it turns

@@ -720,6 +720,30 @@ sha256_hex(const void *p, size_t n, char *hex)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Writes total bytes of fill_mixed() to c, in small buffered writes and
+ * big unbuffered ones; want gets the line a "sha" peer answers for them.
+ * Returns how many were written (fewer: err says why). */
+static size_t
+send_mixed(struct conn *c, size_t total, char *want, size_t wantlen,
+    struct err *err)
+{
+	size_t done = 0, step = 1;
+	char *data = xmalloc(total), hex[65];
+
+	fill_mixed(data, total);
+	sha256_hex(data, total, hex);
+	snprintf(want, wantlen, "%zu %s\r\n", total, hex);
+	while (done < total) {
+		size_t n = step < total - done ? step : total - done;
+		if (conn_write(c, data + done, n, err) < 0)
+			break;
+		done += n;
+		step = step >= (1u << 20) ? 3 : step * 7;
+	}
+	free(data);
+	return done;
+}
+
 /* Sends 4 MiB of fill_mixed() to zpeer_tcp("sha"), compressed, and
  * checks the digest it answers; the wire size in *wout. false with err
  * on failure. */
@@ -727,23 +751,14 @@ static bool
 tcp_sha_send(unsigned long long *wout, struct err *err)
 {
 	struct buf line = BUF_INIT(1000);
-	size_t total = 4u << 20, done = 0, step = 1;
-	char *data = xmalloc(total), want[100], hex[65];
+	size_t total = 4u << 20;
+	char want[100];
 	struct conn *c = zpeer_tcp("sha 4194304", err);
 	bool ok = false;
 
 	*wout = 0;
-	fill_mixed(data, total);
-	sha256_hex(data, total, hex);
-	snprintf(want, sizeof(want), "%zu %s\r\n", total, hex);
-	while (c != NULL && done < total) {
-		size_t n = step < total - done ? step : total - done;
-		if (conn_write(c, data + done, n, err) < 0)
-			break;
-		done += n;
-		step = step >= (1u << 20) ? 3 : step * 7;
-	}
-	if (done == total && conn_read_line(c, &line, 1000, err) == 1) {
+	if (c != NULL && send_mixed(c, total, want, sizeof(want), err) ==
+	    total && conn_read_line(c, &line, 1000, err) == 1) {
 		unsigned long long rout;
 		conn_deflate_stats(c, NULL, NULL, &rout, wout);
 		ok = strcmp(line.data, want) == 0 && rout == total;
@@ -752,7 +767,6 @@ tcp_sha_send(unsigned long long *wout, struct err *err)
 	}
 	conn_free(&c);
 	buf_free(&line);
-	free(data);
 	return ok;
 }
 
@@ -926,20 +940,10 @@ test_deflate(void)
 	c = zpeer("sha 4194304", NULL, &err);
 	test_assert_str(c ? NULL : err.msg, NULL);
 	if (c) {
-		size_t total = 4u << 20, done = 0, step = 1;
-		char *data = xmalloc(total), want[100], hex[65];
-		fill_mixed(data, total);
-		sha256_hex(data, total, hex);
-		snprintf(want, sizeof(want), "%zu %s\r\n", total, hex);
-		/* Small buffered writes and big unbuffered ones. */
-		while (done < total) {
-			size_t n = step < total - done ? step : total - done;
-			if (conn_write(c, data + done, n, &err) < 0)
-				break;
-			done += n;
-			step = step >= (1u << 20) ? 3 : step * 7;
-		}
-		test_assert(done == total);
+		size_t total = 4u << 20;
+		char want[100];
+		test_assert(send_mixed(c, total, want, sizeof(want), &err) ==
+		    total);
 		test_assert(conn_read_line(c, &line, 1000, &err) == 1);
 		test_assert_str(line.data, want);
 		conn_deflate_stats(c, &rin, &win, &rout, &wout);
@@ -949,7 +953,6 @@ test_deflate(void)
 		if (test_cur_failed)
 			fprintf(stderr, "# %s (wire out %llu)\n", err.msg,
 			    wout);
-		free(data);
 	}
 	conn_free(&c);
 	test_end();
